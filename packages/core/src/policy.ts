@@ -1,0 +1,35 @@
+/** What a policy hands to the work it runs. One per execution, shared by the policies it passes. */
+export interface ExecuteContext {
+  /** Aborted when the work must stop (timeout, caller abort, hedge lost). */
+  readonly signal: AbortSignal;
+  /** 1 for the first try, 2 for the first retry or hedge, ... */
+  readonly attempt: number;
+}
+
+/** A resilience policy (timeout, retry, breaker, ...). Compose with `wrap()`. */
+export interface Policy {
+  execute<T>(fn: (ctx: ExecuteContext) => PromiseLike<T> | T, signal?: AbortSignal): Promise<T>;
+}
+
+const neverAborted = new AbortController().signal;
+const firstAttempt: ExecuteContext = { signal: neverAborted, attempt: 1 };
+
+/** Runs the work as is. The default where no rule or option asks for a policy. */
+export const noopPolicy: Policy = {
+  async execute(fn, signal) {
+    return fn(signal ? { signal, attempt: 1 } : firstAttempt);
+  },
+};
+
+/** Composes policies, outermost first: `wrap(retry, breaker, timeout)`. */
+export function wrap(...policies: Policy[]): Policy {
+  if (policies.length === 0) return noopPolicy;
+  if (policies.length === 1) return policies[0]!;
+  const [outer, ...rest] = policies;
+  const inner = wrap(...rest);
+  return {
+    execute(fn, signal) {
+      return outer!.execute((ctx) => inner.execute(fn, ctx.signal), signal);
+    },
+  };
+}

@@ -1,0 +1,173 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { RuleError } from './errors.ts';
+import { consoleLogger } from './logger.ts';
+import { defineSection } from './rule-section.ts';
+import { type RuleChange, RuleStore } from './rule-store.ts';
+import { FakeRuleSource } from './testing/fake-rule-source.ts';
+import { ManualClock } from './testing/manual-clock.ts';
+
+const policies = defineSection({
+  kind: 'policies',
+  pattern: 'services/*/policies',
+  description: 'test',
+  schema: z.strictObject({
+    timeoutMs: z.number().int().positive().optional(),
+    retry: z.strictObject({ attempts: z.number().int().min(1).max(10) }).optional(),
+  }),
+});
+const defaults = defineSection({
+  kind: 'defaults',
+  pattern: 'defaults/policies',
+  description: 'test',
+  schema: z.strictObject({ timeoutMs: z.number().int().positive().optional() }),
+});
+
+function setup() {
+  const source = new FakeRuleSource('meshless');
+  const lines: string[] = [];
+  const store = new RuleStore({
+    prefix: 'meshless',
+    sections: [policies, defaults],
+    clock: new ManualClock(),
+    logger: consoleLogger('warn', (l) => lines.push(l)),
+  });
+  const changes: RuleChange[] = [];
+  const rejects: RuleError[] = [];
+  store.onDidChange((c) => changes.push(c));
+  store.onDidReject((e) => rejects.push(e));
+  source.subscribe((s) => store.applySnapshot(s));
+  return { source, store, changes, rejects, lines };
+}
+
+describe('RuleStore', () => {
+  it('applies a valid document and reports its ModifyIndex', () => {
+    const { source, store, changes } = setup();
+    const index = source.put('services/catalog/policies', { timeoutMs: 250 });
+    expect(store.get(policies, 'catalog')).toEqual({ timeoutMs: 250 });
+    expect(changes).toHaveLength(1);
+    expect(changes[0]).toMatchObject({
+      name: 'catalog',
+      value: { timeoutMs: 250 },
+      previous: undefined,
+      index,
+    });
+    const status = store.status().keys[0]!;
+    expect(status).toMatchObject({
+      key: 'meshless/services/catalog/policies',
+      kind: 'policies',
+      state: 'applied',
+    });
+    expect(status.appliedIndex).toBe(index);
+  });
+
+  it('accepts YAML and ignores $schema', () => {
+    const { source, store } = setup();
+    source.put(
+      'services/catalog/policies',
+      '$schema: ./policies.json\ntimeoutMs: 300\nretry:\n  attempts: 2\n',
+    );
+    expect(store.get(policies, 'catalog')).toEqual({ timeoutMs: 300, retry: { attempts: 2 } });
+  });
+
+  it('keeps the last good document when a schema violation arrives, naming the field path', () => {
+    const { source, store, rejects, lines } = setup();
+    const good = source.put('services/catalog/policies', { timeoutMs: 250 });
+    const bad = source.put('services/catalog/policies', { timeoutMs: 250, retry: { attempts: 0 } });
+    expect(store.get(policies, 'catalog')).toEqual({ timeoutMs: 250 });
+    expect(rejects).toHaveLength(1);
+    expect(rejects[0]!.path).toBe('retry.attempts');
+    expect(rejects[0]!.key).toBe('meshless/services/catalog/policies');
+    expect(rejects[0]!.message).toMatch(/^retry\.attempts: /);
+    const status = store.status();
+    expect(status.keys[0]).toMatchObject({ state: 'rejected', appliedIndex: good, rejections: 1 });
+    expect(status.keys[0]!.rejection).toMatchObject({
+      path: 'retry.attempts',
+      index: bad,
+      code: 'MESHLESS_RULE_INVALID',
+    });
+    expect(status.rejectedTotal).toBe(1);
+    expect(lines.join('\n')).toMatch(
+      /rule rejected.*key=meshless\/services\/catalog\/policies.*path=retry\.attempts/,
+    );
+  });
+
+  it.each([
+    ['invalid JSON', '{"timeoutMs": 25', /invalid JSON/],
+    ['invalid YAML', 'timeoutMs: [1, 2\n  x: }', /invalid YAML/],
+    ['binary garbage', new Uint8Array([0xff, 0xfe, 0x00, 0x81, 0x80]), /not UTF-8/],
+    ['NUL bytes', 'timeoutMs: 1\u0000', /NUL/],
+    ['a scalar', '"just a string"', /expected object/],
+    ['an unknown field', '{"timeoutMS": 5}', /Unrecognized key/],
+    ['an empty value', '   ', /empty/],
+    ['a document over 512 KiB', new Uint8Array(512 * 1024 + 1).fill(0x20), /over the 524288-byte limit/],
+  ])('rejects %s and keeps the good document', (_name, value, message) => {
+    const { source, store, rejects } = setup();
+    source.put('services/catalog/policies', { timeoutMs: 100 });
+    source.put('services/catalog/policies', value);
+    expect(store.get(policies, 'catalog')).toEqual({ timeoutMs: 100 });
+    expect(rejects).toHaveLength(1);
+    expect(rejects[0]!.message).toMatch(message);
+    expect(RuleError.isInstance(rejects[0])).toBe(true);
+  });
+
+  it('rejects a large document that parses but fails the schema', () => {
+    const { source, store, rejects } = setup();
+    source.put('services/catalog/policies', { timeoutMs: 100 });
+    source.put('services/catalog/policies', { timeoutMs: 100, padding: 'x'.repeat(500 * 1024) });
+    expect(store.get(policies, 'catalog')).toEqual({ timeoutMs: 100 });
+    expect(rejects[0]!.message).toMatch(/Unrecognized key/);
+  });
+
+  it('rejects a key outside the layout with a typed error and counts it', () => {
+    const { source, store, rejects } = setup();
+    source.put('services/catalog/unknown-kind', { a: 1 });
+    expect(rejects[0]!.code).toBe('MESHLESS_RULE_UNKNOWN_KEY');
+    expect(store.status().rejectedTotal).toBe(1);
+  });
+
+  it('reverts to defaults when a key is deleted', () => {
+    const { source, store, changes } = setup();
+    source.put('services/catalog/policies', { timeoutMs: 250 });
+    source.delete('services/catalog/policies');
+    expect(store.get(policies, 'catalog')).toBeUndefined();
+    expect(changes.at(-1)).toMatchObject({ value: undefined, previous: { timeoutMs: 250 } });
+    expect(store.status().keys).toHaveLength(0);
+  });
+
+  it('does not re-apply a key whose ModifyIndex did not change', () => {
+    const { source, store, changes } = setup();
+    source.put('services/catalog/policies', { timeoutMs: 250 });
+    source.put('defaults/policies', { timeoutMs: 1000 });
+    expect(changes).toHaveLength(2);
+    store.applySnapshot(source.snapshot());
+    expect(changes).toHaveLength(2);
+  });
+
+  it('hands out frozen documents so consumers cannot change the rule in force', () => {
+    const { source, store } = setup();
+    source.put('services/catalog/policies', { retry: { attempts: 2 } });
+    const value = store.get(policies, 'catalog')!;
+    expect(Object.isFrozen(value.retry)).toBe(true);
+  });
+
+  it('isolates a throwing listener from the store and other listeners', () => {
+    const { source, store } = setup();
+    const seen: number[] = [];
+    const errors: unknown[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => errors.push(args);
+    try {
+      store.onDidChange(() => {
+        throw new Error('listener bug');
+      });
+      store.onDidChange((c) => seen.push(c.index));
+      source.put('defaults/policies', { timeoutMs: 5 });
+    } finally {
+      console.error = original;
+    }
+    expect(seen).toHaveLength(1);
+    expect(errors).toHaveLength(1);
+    expect(store.get(defaults)).toEqual({ timeoutMs: 5 });
+  });
+});
