@@ -1,0 +1,91 @@
+// Small benchmark helpers shared by every bench/*.bench.ts script. Plain Node 24 (type
+// stripping): only erasable TypeScript here, relative imports with `.ts` extensions.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NsResult {
+  name: string;
+  /** Mean nanoseconds per operation over the timed rounds (median of rounds). */
+  ns: number;
+  ops: number;
+}
+
+/**
+ * Times `fn` in `rounds` rounds of `iterations` calls each after a warm-up, and returns the
+ * median ns/op. Synchronous work only; use measureAsyncNs for promises.
+ */
+export function measureNs(
+  name: string,
+  fn: (i: number) => unknown,
+  iterations = 200_000,
+  rounds = 7,
+): NsResult {
+  for (let i = 0; i < Math.min(iterations, 50_000); i++) fn(i);
+  const samples: number[] = [];
+  let sink: unknown;
+  for (let r = 0; r < rounds; r++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < iterations; i++) sink = fn(i);
+    samples.push(Number(process.hrtime.bigint() - start) / iterations);
+  }
+  if (sink === Symbol.for('never')) console.log(sink);
+  return { name, ns: median(samples), ops: iterations * rounds };
+}
+
+/** Like measureNs, awaiting each call in turn. */
+export async function measureAsyncNs(
+  name: string,
+  fn: (i: number) => Promise<unknown>,
+  iterations = 100_000,
+  rounds = 7,
+): Promise<NsResult> {
+  for (let i = 0; i < Math.min(iterations, 20_000); i++) await fn(i);
+  const samples: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < iterations; i++) await fn(i);
+    samples.push(Number(process.hrtime.bigint() - start) / iterations);
+  }
+  return { name, ns: median(samples), ops: iterations * rounds };
+}
+
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** The q-quantile (0..1) of values, nearest-rank. */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+}
+
+/** Prints rows as an aligned Markdown table (so it pastes into an issue note as is). */
+export function printTable(title: string, rows: readonly Record<string, string | number>[]): void {
+  if (rows.length === 0) return;
+  const headers = Object.keys(rows[0]!);
+  const cells = rows.map((r) => headers.map((h) => fmt(r[h])));
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (parts: string[]) => `| ${parts.map((p, i) => p.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(`\n### ${title}\n`);
+  console.log(line(headers));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const c of cells) console.log(line(c));
+}
+
+function fmt(v: string | number | undefined): string {
+  if (v === undefined) return '';
+  if (typeof v === 'string') return v;
+  if (Number.isInteger(v)) return String(v);
+  return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
+}
+
+/** Writes bench/results/<name>.json. */
+export function writeResults(name: string, data: unknown): void {
+  const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(data, null, 2)}\n`);
+}
