@@ -65,6 +65,8 @@ interface Entry {
   section: RuleSection | undefined;
   name: string;
   value: unknown;
+  /** The bytes last seen in KV for this key (applied or rejected). */
+  raw: Uint8Array | null;
   appliedIndex: number | undefined;
   appliedAt: number | undefined;
   seenIndex: number;
@@ -166,6 +168,14 @@ export class RuleStore implements Disposable {
   private applyEntry(raw: RawRule): void {
     const existing = this.entries.get(raw.key);
     if (existing && existing.seenIndex === raw.modifyIndex) return; // unchanged
+    if (existing && sameBytes(existing.raw, raw.value)) {
+      // Same bytes under a new index (an idempotent write, or a Consul that lost its data and was
+      // written again): record the index, but nothing changed for consumers.
+      existing.seenIndex = raw.modifyIndex;
+      if (existing.rejection) existing.rejection = { ...existing.rejection, index: raw.modifyIndex };
+      else existing.appliedIndex = raw.modifyIndex;
+      return;
+    }
     const relativeKey = raw.key.startsWith(`${this.prefix}/`)
       ? raw.key.slice(this.prefix.length + 1)
       : raw.key;
@@ -176,6 +186,7 @@ export class RuleStore implements Disposable {
       section: match?.section,
       name: match?.name ?? '',
       value: undefined,
+      raw: null,
       appliedIndex: undefined,
       appliedAt: undefined,
       seenIndex: 0,
@@ -183,6 +194,7 @@ export class RuleStore implements Disposable {
       rejections: 0,
     };
     entry.seenIndex = raw.modifyIndex;
+    entry.raw = raw.value;
     if (!existing) this.entries.set(raw.key, entry);
 
     if (!match) {
@@ -262,6 +274,13 @@ export class RuleStore implements Disposable {
       });
     }
   }
+}
+
+function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  if (a === null || b === null) return a === b;
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -1,0 +1,192 @@
+import {
+  type Clock,
+  ConsulError,
+  type Disposable,
+  type Random,
+  sleep,
+  systemClock,
+  systemRandom,
+} from '@meshless/core';
+import { type ConsulConnection, type ConsulRequest, type ConsulResponse, statusError } from './connection.ts';
+
+export interface BlockingWatchOptions<T> {
+  connection: ConsulConnection;
+  /** API path, e.g. `/v1/kv/meshless/` or `/v1/health/service/catalog`. */
+  path: string;
+  query?: ConsulRequest['query'];
+  /** Turns an accepted response into a value. Throwing counts as an error (with backoff). */
+  parse(res: ConsulResponse): T;
+  /** Called for each real change (not for wake-ups that returned the same data). */
+  onChange(value: T, index: number): void;
+  /** Background errors land here, never in user code. */
+  onError?(error: unknown, info: { failures: number; retryInMs: number }): void;
+  /** Statuses besides 2xx that carry a valid answer (KV answers 404 for an empty prefix). */
+  acceptStatus?: readonly number[];
+  /** Default: byte equality of the response bodies. */
+  equals?(a: T, b: T): boolean;
+  /** Blocking wait per request. Default 60 s, capped at Consul's 10 min. */
+  waitMs?: number;
+  /** Backoff after errors: equal-jitter exponential between base and max. Default 250 ms .. 10 s. */
+  backoff?: { baseMs?: number; maxMs?: number };
+  /** Token bucket on requests, so a loop that returns too fast cannot spin. Default 10/s, burst 20. */
+  rateLimit?: { perSecond?: number; burst?: number };
+  /** Read from any server, not just the leader (`?stale`): scales reads, may lag slightly. */
+  stale?: boolean;
+  clock?: Clock;
+  random?: Random;
+}
+
+export interface WatchStats {
+  requests: number;
+  errors: number;
+  changes: number;
+  /** Index of the last accepted answer (0 before the first or after a reset). */
+  index: number;
+  /** Consecutive failures now (0 while healthy). */
+  failures: number;
+  lastError: string | undefined;
+}
+
+const MAX_WAIT_MS = 10 * 60_000;
+
+/**
+ * One Consul blocking query in a loop, following Consul's documented rules: reset the index when
+ * it goes backwards, never block on an index <= 0, cap and jitter the wait, rate-limit a loop that
+ * returns too fast, back off (capped, jittered) on errors, and emit only real changes. Stops on
+ * `dispose()` (the in-flight request is aborted).
+ */
+export class BlockingWatch<T> implements Disposable {
+  private readonly options: BlockingWatchOptions<T>;
+  private readonly controller = new AbortController();
+  private readonly clock: Clock;
+  private readonly random: Random;
+  private lastBody: Buffer | undefined;
+  private lastValue: T | undefined;
+  private hasValue = false;
+  private tokens: number;
+  private tokensAt: number;
+  private readonly stats_: WatchStats = {
+    requests: 0,
+    errors: 0,
+    changes: 0,
+    index: 0,
+    failures: 0,
+    lastError: undefined,
+  };
+  /** Resolves when the loop has ended after dispose(). */
+  readonly done: Promise<void>;
+
+  constructor(options: BlockingWatchOptions<T>) {
+    this.options = options;
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? systemRandom;
+    this.tokens = options.rateLimit?.burst ?? 20;
+    this.tokensAt = this.clock.now();
+    this.done = this.loop();
+  }
+
+  stats(): Readonly<WatchStats> {
+    return { ...this.stats_ };
+  }
+
+  get value(): T | undefined {
+    return this.lastValue;
+  }
+
+  dispose(): void {
+    if (!this.controller.signal.aborted)
+      this.controller.abort(new ConsulError('watch stopped', { retryable: false }));
+  }
+
+  private async loop(): Promise<void> {
+    const signal = this.controller.signal;
+    const waitCap = Math.min(this.options.waitMs ?? 60_000, MAX_WAIT_MS);
+    const baseMs = this.options.backoff?.baseMs ?? 250;
+    const maxMs = this.options.backoff?.maxMs ?? 10_000;
+    const accept = this.options.acceptStatus ?? [];
+    let index = 0;
+    while (!signal.aborted) {
+      try {
+        await this.takeToken(signal);
+        // Jitter the wait downwards by up to 10% so a fleet started together does not wake together.
+        const wait = Math.max(1000, Math.floor(waitCap * (0.9 + 0.1 * this.random())));
+        const query = { ...this.options.query };
+        if (this.options.stale) query.stale = true;
+        if (index > 0) {
+          query.index = index;
+          query.wait = `${wait}ms`;
+        }
+        this.stats_.requests++;
+        const res = await this.options.connection.request({
+          path: this.options.path,
+          query,
+          signal,
+          // Consul adds up to wait/16 of jitter on its side.
+          timeoutMs: index > 0 ? wait + Math.ceil(wait / 16) + 5000 : 15_000,
+        });
+        if ((res.status < 200 || res.status >= 300) && !accept.includes(res.status)) {
+          throw statusError({ path: this.options.path }, res);
+        }
+        const newIndex = res.index ?? 0;
+        if (newIndex < index)
+          index = 0; // went backwards (snapshot restore, new cluster): start over
+        else index = newIndex > 0 ? newIndex : 1; // never block on an index <= 0
+        this.stats_.index = index;
+        this.stats_.failures = 0;
+        this.deliver(res, newIndex);
+      } catch (error) {
+        if (signal.aborted) break;
+        const failures = ++this.stats_.failures;
+        this.stats_.errors++;
+        this.stats_.lastError = (error as Error)?.message ?? String(error);
+        index = 0;
+        const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(failures - 1, 20));
+        const retryInMs = Math.floor(ceiling / 2 + (this.random() * ceiling) / 2);
+        try {
+          this.options.onError?.(error, { failures, retryInMs });
+        } catch {
+          // an error handler that throws must not end the loop
+        }
+        try {
+          await sleep(retryInMs, signal, this.clock);
+        } catch {
+          break;
+        }
+      }
+    }
+  }
+
+  private deliver(res: ConsulResponse, index: number): void {
+    if (this.lastBody?.equals(res.body)) return;
+    const value = this.options.parse(res);
+    if (this.hasValue && this.options.equals?.(this.lastValue as T, value)) {
+      this.lastBody = res.body;
+      return;
+    }
+    this.lastBody = res.body;
+    this.lastValue = value;
+    this.hasValue = true;
+    this.stats_.changes++;
+    try {
+      this.options.onChange(value, index);
+    } catch (error) {
+      this.options.onError?.(error, { failures: 0, retryInMs: 0 });
+    }
+  }
+
+  private async takeToken(signal: AbortSignal): Promise<void> {
+    const perSecond = this.options.rateLimit?.perSecond ?? 10;
+    const burst = this.options.rateLimit?.burst ?? 20;
+    const now = this.clock.now();
+    this.tokens = Math.min(burst, this.tokens + ((now - this.tokensAt) * perSecond) / 1000);
+    this.tokensAt = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return;
+    }
+    const waitMs = Math.ceil(((1 - this.tokens) * 1000) / perSecond);
+    await sleep(waitMs, signal, this.clock);
+    this.tokens = 0;
+    this.tokensAt = this.clock.now();
+  }
+}

@@ -1,0 +1,201 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError, ConsulError } from '@meshless/core';
+import { Pool } from 'undici';
+
+/** How to reach a Consul agent. Every field falls back to the standard CONSUL_HTTP_* environment. */
+export interface ConsulOptions {
+  /** `host:port` or a URL (`https://consul.internal:8501`). Default: CONSUL_HTTP_ADDR or 127.0.0.1:8500. */
+  address?: string;
+  /** ACL token. Default: CONSUL_HTTP_TOKEN. */
+  token?: string;
+  /** Use HTTPS. Default: CONSUL_HTTP_SSL, or true when the address starts with https://. */
+  ssl?: boolean;
+  /** PEM file of the CA that signed the agent's certificate. Default: CONSUL_CACERT. */
+  caFile?: string;
+  /** Verify the agent's certificate. Default: CONSUL_HTTP_SSL_VERIFY, else true. */
+  verify?: boolean;
+  /** Datacenter for catalog/health/KV reads. Default: the agent's own. */
+  datacenter?: string;
+}
+
+export interface ResolvedConsulOptions {
+  readonly origin: string;
+  readonly token: string | undefined;
+  readonly caFile: string | undefined;
+  readonly verify: boolean;
+  readonly datacenter: string | undefined;
+}
+
+/** Merges explicit options with the CONSUL_HTTP_* environment (explicit wins). */
+export function resolveConsulOptions(
+  options: ConsulOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedConsulOptions {
+  const raw = options.address ?? env.CONSUL_HTTP_ADDR ?? '127.0.0.1:8500';
+  const hasScheme = /^[a-z]+:\/\//i.test(raw);
+  const envSsl = parseBool(env.CONSUL_HTTP_SSL);
+  const ssl = options.ssl ?? (hasScheme ? raw.toLowerCase().startsWith('https://') : (envSsl ?? false));
+  let url: URL;
+  try {
+    url = new URL(hasScheme ? raw : `${ssl ? 'https' : 'http'}://${raw}`);
+  } catch (cause) {
+    throw new ConfigError(`consul.address: not a host:port or URL: ${JSON.stringify(raw)}`, {
+      path: 'consul.address',
+      cause,
+    });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`consul.address: unsupported scheme ${url.protocol}`, { path: 'consul.address' });
+  }
+  if (options.ssl !== undefined) url.protocol = options.ssl ? 'https:' : 'http:';
+  return {
+    origin: url.origin,
+    token: options.token ?? (env.CONSUL_HTTP_TOKEN || undefined),
+    caFile: options.caFile ?? (env.CONSUL_CACERT || undefined),
+    verify: options.verify ?? parseBool(env.CONSUL_HTTP_SSL_VERIFY) ?? true,
+    datacenter: options.datacenter,
+  };
+}
+
+function parseBool(value: string | undefined): boolean | undefined {
+  if (value === undefined || value === '') return undefined;
+  return /^(1|true|yes|on)$/i.test(value);
+}
+
+export interface ConsulRequest {
+  method?: 'GET' | 'PUT' | 'DELETE' | 'POST';
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: string | Uint8Array;
+  signal?: AbortSignal;
+  /** Abort when no response headers arrive in this time. */
+  timeoutMs?: number;
+}
+
+export interface ConsulResponse {
+  readonly status: number;
+  /** X-Consul-Index, or undefined when absent. */
+  readonly index: number | undefined;
+  readonly body: Buffer;
+  header(name: string): string | undefined;
+}
+
+/**
+ * One keep-alive connection pool to one Consul agent, speaking HTTP API v1 only (so Consul 1.8
+ * to 1.21 are served). Returns responses of any status; `json()` / `ok()` helpers throw
+ * ConsulError for the others.
+ */
+export class ConsulConnection {
+  readonly options: ResolvedConsulOptions;
+  private readonly pool: Pool;
+  private closed = false;
+
+  constructor(options: ConsulOptions | ResolvedConsulOptions = {}) {
+    this.options = 'origin' in options ? options : resolveConsulOptions(options);
+    const ca = this.options.caFile ? readFileSync(this.options.caFile) : undefined;
+    this.pool = new Pool(this.options.origin, {
+      connect: { ...(ca ? { ca } : {}), rejectUnauthorized: this.options.verify },
+      keepAliveTimeout: 30_000,
+      // Blocking queries hold a response open for up to wait + wait/16; the request sets its own timeouts.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+  }
+
+  get address(): string {
+    return this.options.origin;
+  }
+
+  async request(req: ConsulRequest): Promise<ConsulResponse> {
+    if (this.closed) throw new ConsulError('consul connection is closed', { retryable: false });
+    let path = req.path;
+    const params = new URLSearchParams();
+    if (this.options.datacenter && !(req.query && 'dc' in req.query))
+      params.set('dc', this.options.datacenter);
+    if (req.query) {
+      for (const [k, v] of Object.entries(req.query)) {
+        if (v === undefined || v === false) continue;
+        params.set(k, v === true ? '' : String(v));
+      }
+    }
+    const qs = params.toString().replace(/=(&|$)/g, '$1');
+    if (qs) path += `${path.includes('?') ? '&' : '?'}${qs}`;
+    const headers: Record<string, string> = {};
+    if (this.options.token) headers['x-consul-token'] = this.options.token;
+    let timer: NodeJS.Timeout | undefined;
+    let signal = req.signal;
+    if (req.timeoutMs !== undefined) {
+      const controller = new AbortController();
+      timer = setTimeout(
+        () => controller.abort(new ConsulError(`consul ${path}: no answer in ${req.timeoutMs} ms`)),
+        req.timeoutMs,
+      );
+      timer.unref();
+      signal = req.signal ? AbortSignal.any([req.signal, controller.signal]) : controller.signal;
+    }
+    try {
+      const res = await this.pool.request({
+        method: req.method ?? 'GET',
+        path,
+        headers,
+        ...(req.body === undefined ? {} : { body: req.body }),
+        ...(signal ? { signal } : {}),
+      });
+      const body = Buffer.from(await res.body.arrayBuffer());
+      const rawIndex = res.headers['x-consul-index'];
+      const index =
+        rawIndex === undefined ? undefined : Number(Array.isArray(rawIndex) ? rawIndex[0] : rawIndex);
+      const resHeaders = res.headers;
+      return {
+        status: res.statusCode,
+        index: Number.isFinite(index) ? index : undefined,
+        body,
+        header: (name) => {
+          const v = resHeaders[name.toLowerCase()];
+          return Array.isArray(v) ? v[0] : v;
+        },
+      };
+    } catch (error) {
+      if (req.signal?.aborted) throw req.signal.reason ?? error;
+      if (ConsulErrorIs(error)) throw error;
+      const code = (error as { code?: string }).code;
+      throw new ConsulError(
+        `consul ${req.method ?? 'GET'} ${req.path}: ${code ?? (error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  /** A request whose answer must be 2xx; returns the parsed JSON body (undefined for an empty one). */
+  async json<T>(req: ConsulRequest): Promise<T> {
+    const res = await this.request(req);
+    if (res.status < 200 || res.status >= 300) throw statusError(req, res);
+    const text = res.body.toString('utf8');
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.destroy();
+  }
+}
+
+function ConsulErrorIs(error: unknown): boolean {
+  return error instanceof ConsulError;
+}
+
+export function statusError(req: ConsulRequest, res: ConsulResponse): ConsulError {
+  const text = res.body.toString('utf8').trim().slice(0, 300);
+  return new ConsulError(
+    `consul ${req.method ?? 'GET'} ${req.path}: HTTP ${res.status}${text ? ` ${text}` : ''}`,
+    {
+      status: res.status,
+      retryable: res.status >= 500 || res.status === 429,
+    },
+  );
+}
