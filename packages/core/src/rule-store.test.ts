@@ -171,3 +171,26 @@ describe('RuleStore', () => {
     expect(store.get(defaults)).toEqual({ timeoutMs: 5 });
   });
 });
+
+describe('RuleStore across a Consul that lost its data', () => {
+  it('applies a new value that arrives under an index it has seen before', () => {
+    const store = new RuleStore({ prefix: 'meshless', sections: [policies] });
+    const key = 'meshless/services/catalog/policies';
+    const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+    store.applySnapshot({ index: 12, origin: 'source', entries: [{ key, value: enc({ timeoutMs: 1 }), modifyIndex: 12 }] });
+    store.applySnapshot({ index: 12, origin: 'source', entries: [{ key, value: enc({ timeoutMs: 2 }), modifyIndex: 12 }] });
+    expect(store.get(policies, 'catalog')).toEqual({ timeoutMs: 2 });
+  });
+
+  it('records a new index for the same bytes without a change event', () => {
+    const store = new RuleStore({ prefix: 'meshless', sections: [policies] });
+    const changes: unknown[] = [];
+    store.onDidChange((c) => changes.push(c));
+    const key = 'meshless/services/catalog/policies';
+    const value = new TextEncoder().encode('{"timeoutMs": 5}');
+    store.applySnapshot({ index: 3, origin: 'source', entries: [{ key, value, modifyIndex: 3 }] });
+    store.applySnapshot({ index: 9, origin: 'source', entries: [{ key, value: value.slice(), modifyIndex: 9 }] });
+    expect(changes).toHaveLength(1);
+    expect(store.status().keys[0]!.appliedIndex).toBe(9);
+  });
+});

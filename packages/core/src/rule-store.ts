@@ -167,10 +167,11 @@ export class RuleStore implements Disposable {
 
   private applyEntry(raw: RawRule): void {
     const existing = this.entries.get(raw.key);
-    if (existing && existing.seenIndex === raw.modifyIndex) return; // unchanged
     if (existing && sameBytes(existing.raw, raw.value)) {
-      // Same bytes under a new index (an idempotent write, or a Consul that lost its data and was
-      // written again): record the index, but nothing changed for consumers.
+      // Same bytes, perhaps under a new index (an idempotent write, or a Consul that lost its data
+      // and was written again): record the index, but nothing changed for consumers. The index
+      // alone cannot tell: a Consul restarted empty reuses small indexes for new values.
+      if (existing.seenIndex === raw.modifyIndex) return;
       existing.seenIndex = raw.modifyIndex;
       if (existing.rejection) existing.rejection = { ...existing.rejection, index: raw.modifyIndex };
       else existing.appliedIndex = raw.modifyIndex;
