@@ -103,6 +103,7 @@ describe('BlockingWatch', () => {
       await s.close();
     });
     while (s.seen.length < 3) await new Promise((r) => setTimeout(r, 5));
+    while (s.seen.length < 3) await new Promise((r) => setTimeout(r, 5));
     expect(s.seen.slice(1, 3).map((u) => u.searchParams.get('index'))).toEqual(['1', '1']);
   });
 

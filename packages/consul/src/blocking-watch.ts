@@ -128,9 +128,11 @@ export class BlockingWatch<T> implements Disposable {
           throw statusError({ path: this.options.path }, res);
         }
         const newIndex = res.index ?? 0;
-        if (newIndex < index)
+        if (newIndex <= 0)
+          index = 1; // never block on an index <= 0
+        else if (newIndex < index)
           index = 0; // went backwards (snapshot restore, new cluster): start over
-        else index = newIndex > 0 ? newIndex : 1; // never block on an index <= 0
+        else index = newIndex;
         this.stats_.index = index;
         this.stats_.failures = 0;
         this.deliver(res, newIndex);
