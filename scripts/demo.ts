@@ -1,0 +1,52 @@
+// `npm run demo`: starts Consul if needed and shows meshless governing live traffic, chapter by
+// chapter. `npm run demo -- --once` runs the same tour non-interactively and exits (CI smoke test).
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { governanceCenter } from '../examples/demo/01-governance-center.ts';
+import { color, type DemoProcess, ensureConsul, log } from '../examples/demo/lib.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const here = join(root, 'examples', 'demo');
+const once = process.argv.includes('--once');
+const prefix = process.env.CONSUL_HTTP_ADDR ? 'meshless-demo' : 'meshless';
+
+log(color.bold('meshless demo') + color.dim(once ? '  (--once: the tour, then exit)' : '  (Ctrl-C to stop)'));
+const consul = await ensureConsul(root);
+const processes: DemoProcess[] = [];
+let exitCode = 0;
+const shutdown = async () => {
+  await Promise.allSettled(processes.map((p) => p.stop()));
+  await consul.stop();
+};
+process.on('SIGINT', () => {
+  log('\nstopping...');
+  void shutdown().then(() => process.exit(exitCode));
+});
+
+try {
+  processes.push(...(await governanceCenter(consul, prefix, here)));
+
+  log(color.bold('\nWhere to look'));
+  log(`   Consul UI, key/value: ${color.cyan(`${consul.uiUrl}/dc1/kv/${prefix}/`)}`);
+  if (once) log(color.green('\ndemo tour complete'));
+  else {
+    log(`\n   Create or edit ${color.cyan(`${prefix}/services/catalog/policies`)} in the UI (JSON or YAML);`);
+    log('   each instance prints what it applied or rejected. Ctrl-C to stop.\n');
+    for (const p of processes) {
+      p.onMessage((m) => {
+        if (m.event === 'applied') log(`   ${p.name.padEnd(10)} ${color.green('applied')}  ${m.key} index ${m.index} ${JSON.stringify(m.value)}`);
+        if (m.event === 'rejected') log(`   ${p.name.padEnd(10)} ${color.red('rejected')} ${m.key}: ${m.message}`);
+        if (m.event === 'deleted') log(`   ${p.name.padEnd(10)} ${color.yellow('deleted')}  ${m.key}: defaults apply`);
+      });
+    }
+    await new Promise(() => {});
+  }
+} catch (error) {
+  exitCode = 1;
+  log(color.red(`demo failed: ${(error as Error).stack ?? error}`));
+} finally {
+  if (once || exitCode) {
+    await shutdown();
+    process.exit(exitCode);
+  }
+}
