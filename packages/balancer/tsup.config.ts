@@ -7,4 +7,5 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node22',
+  // zod comes from @meshless/core's dependency; never bundle a second copy.
 });

@@ -7,4 +7,6 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node22',
+  // zod is not (yet) in this package's dependencies (it comes with @meshless/core); never bundle
+  // a second copy of it.
 });

@@ -4,6 +4,7 @@ export * from './disposable.ts';
 export * from './endpoint.ts';
 export * from './errors.ts';
 export * from './event.ts';
+export * from './execute-context.ts';
 export * from './logger.ts';
 export * from './policy.ts';
 export * from './random.ts';

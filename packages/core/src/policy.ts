@@ -1,3 +1,5 @@
+import { contextFor } from './execute-context.ts';
+
 /** What a policy hands to the work it runs. One per execution, shared by the policies it passes. */
 export interface ExecuteContext {
   /** Aborted when the work must stop (timeout, caller abort, hedge lost). */
@@ -11,13 +13,10 @@ export interface Policy {
   execute<T>(fn: (ctx: ExecuteContext) => PromiseLike<T> | T, signal?: AbortSignal): Promise<T>;
 }
 
-const neverAborted = new AbortController().signal;
-const firstAttempt: ExecuteContext = { signal: neverAborted, attempt: 1 };
-
 /** Runs the work as is. The default where no rule or option asks for a policy. */
 export const noopPolicy: Policy = {
   async execute(fn, signal) {
-    return fn(signal ? { signal, attempt: 1 } : firstAttempt);
+    return fn(contextFor(signal));
   },
 };
 
@@ -29,7 +28,15 @@ export function wrap(...policies: Policy[]): Policy {
   const inner = wrap(...rest);
   return {
     execute(fn, signal) {
-      return outer!.execute((ctx) => inner.execute(fn, ctx.signal), signal);
+      return outer!.execute(
+        (ctx) =>
+          ctx.attempt === 1
+            ? inner.execute(fn, ctx.signal)
+            : // A retry or hedge of an outer policy: the work must see that attempt number (to pick
+              // another endpoint), whatever the inner policies pass. Allocates on retries only.
+              inner.execute((innerCtx) => fn({ signal: innerCtx.signal, attempt: ctx.attempt }), ctx.signal),
+        signal,
+      );
     },
   };
 }

@@ -177,8 +177,16 @@ describe('RuleStore across a Consul that lost its data', () => {
     const store = new RuleStore({ prefix: 'meshless', sections: [policies] });
     const key = 'meshless/services/catalog/policies';
     const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
-    store.applySnapshot({ index: 12, origin: 'source', entries: [{ key, value: enc({ timeoutMs: 1 }), modifyIndex: 12 }] });
-    store.applySnapshot({ index: 12, origin: 'source', entries: [{ key, value: enc({ timeoutMs: 2 }), modifyIndex: 12 }] });
+    store.applySnapshot({
+      index: 12,
+      origin: 'source',
+      entries: [{ key, value: enc({ timeoutMs: 1 }), modifyIndex: 12 }],
+    });
+    store.applySnapshot({
+      index: 12,
+      origin: 'source',
+      entries: [{ key, value: enc({ timeoutMs: 2 }), modifyIndex: 12 }],
+    });
     expect(store.get(policies, 'catalog')).toEqual({ timeoutMs: 2 });
   });
 
@@ -189,7 +197,11 @@ describe('RuleStore across a Consul that lost its data', () => {
     const key = 'meshless/services/catalog/policies';
     const value = new TextEncoder().encode('{"timeoutMs": 5}');
     store.applySnapshot({ index: 3, origin: 'source', entries: [{ key, value, modifyIndex: 3 }] });
-    store.applySnapshot({ index: 9, origin: 'source', entries: [{ key, value: value.slice(), modifyIndex: 9 }] });
+    store.applySnapshot({
+      index: 9,
+      origin: 'source',
+      entries: [{ key, value: value.slice(), modifyIndex: 9 }],
+    });
     expect(changes).toHaveLength(1);
     expect(store.status().keys[0]!.appliedIndex).toBe(9);
   });

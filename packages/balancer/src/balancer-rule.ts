@@ -1,0 +1,216 @@
+import { defineSection } from '@meshless/core';
+import { z } from 'zod';
+import { DEFAULT_MAGLEV_TABLE_SIZE, isPrime } from './maglev.ts';
+import { DEFAULT_MAX_RING_SIZE, DEFAULT_MIN_RING_SIZE } from './ring-hash.ts';
+
+export const BALANCER_ALGORITHMS = [
+  'round-robin',
+  'weighted-round-robin',
+  'random',
+  'least-request',
+  'p2c-peak-ewma',
+  'ring-hash',
+  'maglev',
+] as const;
+
+export type BalancerAlgorithm = (typeof BALANCER_ALGORITHMS)[number];
+
+const HASH_ALGORITHMS: ReadonlySet<string> = new Set(['ring-hash', 'maglev']);
+
+/** True for the algorithms keyed by `hashOn` (ring-hash, maglev). */
+export function isHashAlgorithm(algorithm: string): boolean {
+  return HASH_ALGORITHMS.has(algorithm);
+}
+
+const percent = z.number().min(0).max(100);
+const ms = z.number().int().min(0);
+const name = z.string().min(1);
+
+function nextPrime(n: number): number {
+  let p = Math.max(2, Math.ceil(n));
+  while (!isPrime(p)) p++;
+  return p;
+}
+
+/** Where ring-hash and Maglev read the key of a request. Exactly one of the three. */
+export const hashOnSchema = z.union(
+  [
+    z.strictObject({ header: name.describe('request header whose value is the key (case-insensitive)') }),
+    z.strictObject({ cookie: name.describe('cookie whose value is the key') }),
+    z.strictObject({ queryParam: name.describe('query parameter whose value is the key') }),
+  ],
+  { error: 'expected exactly one of { "header": name }, { "cookie": name }, { "queryParam": name }' },
+);
+
+export type HashOn = z.infer<typeof hashOnSchema>;
+
+export const ringHashSchema = z.strictObject({
+  /** Fewest ring entries in total. Default 1024. */
+  minRingSize: z.number().int().min(1).max(DEFAULT_MAX_RING_SIZE).optional().describe('default 1024'),
+  /** Most ring entries in total. Default 8 388 608. */
+  maxRingSize: z.number().int().min(1).max(DEFAULT_MAX_RING_SIZE).optional().describe('default 8388608'),
+});
+
+export const maglevSchema = z.strictObject({
+  /** Lookup table size: a prime, ideally over 100 x the number of endpoints. Default 65 537. */
+  tableSize: z
+    .number()
+    .int()
+    .min(3)
+    .max(16_777_259)
+    .refine(isPrime, {
+      error: (issue) =>
+        `${String(issue.input)} is not prime (the next prime is ${nextPrime(Number(issue.input))})`,
+    })
+    .optional()
+    .describe('a prime; default 65537'),
+});
+
+export const localitySchema = z.strictObject({
+  /** Prefer endpoints in the caller's zone, then region. Default true (no effect without a local zone). */
+  enabled: z.boolean().optional().describe('default true'),
+  /** Locality applies while at least this percent of known endpoints are healthy. Default 70. */
+  minHealthyPercent: percent.optional().describe('default 70'),
+});
+
+export const successRateSchema = z.strictObject({
+  /** Calls an endpoint needs in an interval to be judged. Default 100. */
+  minRequests: z.number().int().min(1).optional().describe('default 100'),
+  /** Ejected below mean - stdevFactor x stddev of the success rates. Default 1.9. */
+  stdevFactor: z.number().min(0).optional().describe('default 1.9'),
+  /** Fewest judged endpoints for the statistics to apply. Default 5. */
+  minEndpoints: z.number().int().min(1).optional().describe('default 5'),
+});
+
+export const outlierSchema = z.strictObject({
+  /** Failures in a row that eject an endpoint at once; 0 turns this check off. Default 5. */
+  consecutiveErrors: z.number().int().min(0).optional().describe('default 5; 0 disables'),
+  /** How often success rates are judged and ejection counts decay. Default 10 000. */
+  intervalMs: ms.min(1).optional().describe('default 10000'),
+  /** First ejection length; the n-th lasts n times as long. Default 30 000. */
+  baseEjectionMs: ms.optional().describe('default 30000'),
+  /** Cap on one ejection. Default 300 000. */
+  maxEjectionMs: ms.optional().describe('default 300000'),
+  /** Most endpoints ejected at once, in percent (rounded down, but at least 1 when > 0). Default 10. */
+  maxEjectionPercent: percent.optional().describe('default 10'),
+  /** Success-rate outlier detection; omitted: off, `{}`: on with defaults. */
+  successRate: successRateSchema.optional().describe('omit to disable'),
+});
+
+/**
+ * `meshless/services/<svc>/balancer`: how callers of <svc> choose an endpoint. Every field is
+ * optional; a missing document means p2c-peak-ewma with locality and no outlier detection.
+ */
+export const balancerRuleSchema = z
+  .strictObject({
+    /** The picking algorithm. Default `p2c-peak-ewma`. */
+    algorithm: z.enum(BALANCER_ALGORITHMS).optional().describe('default p2c-peak-ewma'),
+    /** Where the hash key comes from; required for ring-hash and maglev. */
+    hashOn: hashOnSchema.optional().describe('required for ring-hash and maglev'),
+    /** Ring-hash sizing. */
+    ringHash: ringHashSchema.optional(),
+    /** Maglev sizing. */
+    maglev: maglevSchema.optional(),
+    /** Zone/region preference with Envoy's spill-over. */
+    locality: localitySchema.optional(),
+    /** Below this percent of healthy (not ejected) endpoints, balance over all. 0 disables. Default 50. */
+    panicThresholdPercent: percent.optional().describe('default 50'),
+    /** Outlier detection (ejection); omitted: off, `{}`: on with defaults. */
+    outlier: outlierSchema.optional().describe('omit to disable'),
+    /** New endpoints ramp from 10% to full weight over this long; 0 disables. Default 0. */
+    slowStartMs: ms.optional().describe('default 0 (off)'),
+  })
+  .superRefine((rule, ctx) => {
+    const algorithm = rule.algorithm ?? 'p2c-peak-ewma';
+    if (isHashAlgorithm(algorithm) && rule.hashOn === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hashOn'],
+        message: `required when algorithm is ${algorithm}, e.g. { "header": "x-user-id" }`,
+      });
+    }
+    const min = rule.ringHash?.minRingSize ?? DEFAULT_MIN_RING_SIZE;
+    const max = rule.ringHash?.maxRingSize ?? DEFAULT_MAX_RING_SIZE;
+    if (min > max) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ringHash', 'minRingSize'],
+        message: `${min} is above maxRingSize ${max}`,
+      });
+    }
+    const base = rule.outlier?.baseEjectionMs ?? 30_000;
+    const cap = rule.outlier?.maxEjectionMs ?? 300_000;
+    if (rule.outlier !== undefined && base > cap) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['outlier', 'maxEjectionMs'],
+        message: `${cap} is below baseEjectionMs ${base}`,
+      });
+    }
+  });
+
+export type BalancerRule = z.infer<typeof balancerRuleSchema>;
+
+export const balancerSection = defineSection<BalancerRule>({
+  kind: 'balancer',
+  pattern: 'services/*/balancer',
+  description:
+    'How callers of a service choose an endpoint: algorithm, hash key, locality, outlier ejection, panic threshold, slow start.',
+  schema: balancerRuleSchema,
+});
+
+/** A balancer rule with every default filled in. */
+export interface ResolvedBalancerRule {
+  readonly algorithm: BalancerAlgorithm;
+  readonly hashOn: HashOn | undefined;
+  readonly ringHash: { readonly minRingSize: number; readonly maxRingSize: number };
+  readonly maglev: { readonly tableSize: number };
+  readonly locality: { readonly enabled: boolean; readonly minHealthyPercent: number };
+  readonly panicThresholdPercent: number;
+  readonly outlier:
+    | {
+        readonly consecutiveErrors: number;
+        readonly intervalMs: number;
+        readonly baseEjectionMs: number;
+        readonly maxEjectionMs: number;
+        readonly maxEjectionPercent: number;
+        readonly successRate:
+          | { readonly minRequests: number; readonly stdevFactor: number; readonly minEndpoints: number }
+          | undefined;
+      }
+    | undefined;
+  readonly slowStartMs: number;
+}
+
+/** Fills in the defaults of a validated rule (`{}` or undefined: all defaults). */
+export function resolveBalancerRule(rule: BalancerRule = {}): ResolvedBalancerRule {
+  const o = rule.outlier;
+  const sr = o?.successRate;
+  return {
+    algorithm: rule.algorithm ?? 'p2c-peak-ewma',
+    hashOn: rule.hashOn,
+    ringHash: {
+      minRingSize: rule.ringHash?.minRingSize ?? DEFAULT_MIN_RING_SIZE,
+      maxRingSize: rule.ringHash?.maxRingSize ?? DEFAULT_MAX_RING_SIZE,
+    },
+    maglev: { tableSize: rule.maglev?.tableSize ?? DEFAULT_MAGLEV_TABLE_SIZE },
+    locality: {
+      enabled: rule.locality?.enabled ?? true,
+      minHealthyPercent: rule.locality?.minHealthyPercent ?? 70,
+    },
+    panicThresholdPercent: rule.panicThresholdPercent ?? 50,
+    outlier: o && {
+      consecutiveErrors: o.consecutiveErrors ?? 5,
+      intervalMs: o.intervalMs ?? 10_000,
+      baseEjectionMs: o.baseEjectionMs ?? 30_000,
+      maxEjectionMs: o.maxEjectionMs ?? 300_000,
+      maxEjectionPercent: o.maxEjectionPercent ?? 10,
+      successRate: sr && {
+        minRequests: sr.minRequests ?? 100,
+        stdevFactor: sr.stdevFactor ?? 1.9,
+        minEndpoints: sr.minEndpoints ?? 5,
+      },
+    },
+    slowStartMs: rule.slowStartMs ?? 0,
+  };
+}

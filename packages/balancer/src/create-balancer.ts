@@ -1,0 +1,205 @@
+import type { CallOutcome, Endpoint, Event, Picker, Random } from '@meshless/core';
+import { ConfigError, formatPath, systemRandom } from '@meshless/core';
+import {
+  type BalancerAlgorithm,
+  type BalancerRule,
+  balancerRuleSchema,
+  isHashAlgorithm,
+  type ResolvedBalancerRule,
+  resolveBalancerRule,
+} from './balancer-rule.ts';
+import { EndpointStatsStore } from './endpoint-stats.ts';
+import { LeastRequestBalancer } from './least-request.ts';
+import { type BalancerFactory, LocalityAware } from './locality.ts';
+import { MaglevBalancer } from './maglev.ts';
+import { type EjectionEvent, OutlierEjection } from './outlier-ejection.ts';
+import { PeakEwmaBalancer } from './p2c-peak-ewma.ts';
+import { PanicThreshold } from './panic-threshold.ts';
+import { RandomBalancer } from './random.ts';
+import { RingHashBalancer } from './ring-hash.ts';
+import { RoundRobinBalancer } from './round-robin.ts';
+import { SlowStart } from './slow-start.ts';
+import type { StatefulBalancer } from './stateful-balancer.ts';
+import { WeightedRoundRobinBalancer } from './weighted-round-robin.ts';
+
+export interface CreateBalancerOptions {
+  /** Monotonic milliseconds. Default: `systemClock.now` (or the adopted store's clock). */
+  now?: () => number;
+  /** Default: `Math.random`. */
+  random?: Random;
+  /** The caller's zone and region, for locality-aware routing. */
+  localZone?: string;
+  localRegion?: string;
+  /** Stats to adopt (from the balancer this one replaces); default: a new store. */
+  stats?: EndpointStatsStore;
+  /** EWMA time constant for a new store. Default 10 000 ms. */
+  decayMs?: number;
+}
+
+const noEjections: Event<EjectionEvent> = () => ({ dispose() {} });
+
+/**
+ * The balancer built from a rule: outlier ejection -> panic threshold -> slow start ->
+ * locality -> algorithm, each layer present only when the rule asks for it.
+ */
+export class BalancerStack implements StatefulBalancer {
+  readonly rule: ResolvedBalancerRule;
+  readonly stats: EndpointStatsStore;
+  /** The outlier layer, when the rule has `outlier`. */
+  readonly outlier: OutlierEjection | undefined;
+  /** The locality layer, when enabled and the caller's zone is known. */
+  readonly locality: LocalityAware | undefined;
+  private readonly top: StatefulBalancer;
+
+  constructor(
+    rule: ResolvedBalancerRule,
+    top: StatefulBalancer,
+    outlier: OutlierEjection | undefined,
+    locality: LocalityAware | undefined,
+  ) {
+    this.rule = rule;
+    this.top = top;
+    this.stats = top.stats;
+    this.outlier = outlier;
+    this.locality = locality;
+  }
+
+  get picker(): Picker {
+    return this.top.picker;
+  }
+
+  get healthAware(): boolean {
+    return this.top.healthAware === true;
+  }
+
+  /** Ids of the endpoints ejected now (empty without outlier detection). */
+  get ejectedIds(): string[] {
+    return this.outlier?.ejectedIds ?? [];
+  }
+
+  /** Ejections, for metrics (never fires without outlier detection). */
+  get onDidEject(): Event<EjectionEvent> {
+    return this.outlier?.onDidEject ?? noEjections;
+  }
+
+  update(endpoints: readonly Endpoint[]): void {
+    this.top.update(endpoints);
+  }
+
+  rebuild(endpoints: readonly Endpoint[]): void {
+    this.top.rebuild(endpoints);
+  }
+
+  onCallStart(endpoint: Endpoint): void {
+    this.top.onCallStart(endpoint);
+  }
+
+  onCallEnd(endpoint: Endpoint, outcome: CallOutcome): void {
+    this.top.onCallEnd(endpoint, outcome);
+  }
+
+  dispose(): void {
+    this.top.dispose();
+  }
+}
+
+/** Validates a rule given in code; throws ConfigError naming the field. */
+function validate(rule: BalancerRule | ResolvedBalancerRule | undefined): ResolvedBalancerRule {
+  if (rule !== undefined && isResolved(rule)) return rule;
+  const result = balancerRuleSchema.safeParse(rule ?? {});
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const path = formatPath(issue.path);
+    throw new ConfigError(path ? `${path}: ${issue.message}` : issue.message, { path, cause: result.error });
+  }
+  const resolved = resolveBalancerRule(result.data);
+  resolvedRules.add(resolved);
+  return resolved;
+}
+
+function isResolved(rule: BalancerRule | ResolvedBalancerRule): rule is ResolvedBalancerRule {
+  return resolvedRules.has(rule as ResolvedBalancerRule);
+}
+const resolvedRules = new WeakSet<ResolvedBalancerRule>();
+
+function leafFactory(
+  algorithm: BalancerAlgorithm,
+  rule: ResolvedBalancerRule,
+  deps: { now: () => number; random: Random },
+): BalancerFactory {
+  const base = (stats: EndpointStatsStore) => ({ stats, now: deps.now, random: deps.random });
+  switch (algorithm) {
+    case 'round-robin':
+      return (stats) => new RoundRobinBalancer(base(stats));
+    case 'weighted-round-robin':
+      return (stats) => new WeightedRoundRobinBalancer(base(stats));
+    case 'random':
+      return (stats) => new RandomBalancer(base(stats));
+    case 'least-request':
+      return (stats) => new LeastRequestBalancer(base(stats));
+    case 'p2c-peak-ewma':
+      return (stats) => new PeakEwmaBalancer(base(stats));
+    case 'ring-hash':
+      return (stats) => new RingHashBalancer({ ...base(stats), ...rule.ringHash });
+    case 'maglev':
+      return (stats) => new MaglevBalancer({ ...base(stats), ...rule.maglev });
+  }
+}
+
+/**
+ * Builds the balancer a rule describes (a validated document, a partial rule written in code,
+ * or undefined for the defaults). Pass `stats` to keep per-endpoint state from a previous
+ * balancer; `rebuildBalancer` does that for you.
+ */
+export function createBalancer(
+  rule: BalancerRule | ResolvedBalancerRule | undefined,
+  options: CreateBalancerOptions = {},
+): BalancerStack {
+  const resolved = validate(rule);
+  const stats = options.stats ?? new EndpointStatsStore({ now: options.now, decayMs: options.decayMs });
+  const now = options.now ?? stats.now;
+  const random = options.random ?? systemRandom;
+  // Adopted state that this rule has no layer for must not linger.
+  if (resolved.outlier === undefined) stats.resetEjections();
+  const slowStart = resolved.slowStartMs > 0 && !isHashAlgorithm(resolved.algorithm);
+  if (!slowStart) stats.resetWeightScales();
+
+  const factory = leafFactory(resolved.algorithm, resolved, { now, random });
+  let locality: LocalityAware | undefined;
+  let top: StatefulBalancer;
+  if (resolved.locality.enabled && options.localZone !== undefined) {
+    locality = new LocalityAware(factory, stats, {
+      localZone: options.localZone,
+      localRegion: options.localRegion,
+      minHealthyPercent: resolved.locality.minHealthyPercent,
+      random,
+    });
+    top = locality;
+  } else top = factory(stats);
+  if (slowStart) top = new SlowStart(top, { slowStartMs: resolved.slowStartMs, now });
+  let outlier: OutlierEjection | undefined;
+  if (resolved.outlier !== undefined) {
+    top = new PanicThreshold(top, { thresholdPercent: resolved.panicThresholdPercent });
+    outlier = new OutlierEjection(top, { ...resolved.outlier, now });
+    top = outlier;
+  }
+  return new BalancerStack(resolved, top, outlier, locality);
+}
+
+/**
+ * Swaps `previous` for a balancer built from `rule`, carrying its stats (pending counts,
+ * latency estimates, errors, ejections, first-seen times) and endpoints over. Disposes
+ * `previous`. Throws ConfigError (and keeps `previous`) when the rule is invalid.
+ */
+export function rebuildBalancer(
+  previous: StatefulBalancer,
+  rule: BalancerRule | ResolvedBalancerRule | undefined,
+  options: Omit<CreateBalancerOptions, 'stats'> = {},
+): BalancerStack {
+  const resolved = validate(rule);
+  const stats = previous.stats;
+  previous.dispose();
+  const next = createBalancer(resolved, { ...options, stats });
+  next.update(stats.endpoints);
+  return next;
+}

@@ -1,0 +1,173 @@
+import type { CallOutcome, Endpoint } from '@meshless/core';
+import { systemClock } from '@meshless/core';
+
+/** Time constant of the latency EWMA (Finagle's default): an old sample weighs 1/e after 10 s. */
+export const DEFAULT_DECAY_MS = 10_000;
+
+/**
+ * What a balancer stack knows about one endpoint. Mutable on purpose: pickers are rebuilt on
+ * membership changes, but these counters move on every call and are shared by every layer
+ * (and by the next stack after a rule change), so they live outside the pickers.
+ */
+export class EndpointStats {
+  /** The latest Endpoint object seen for this id. */
+  endpoint: Endpoint;
+  /** Clock time this id first appeared. */
+  readonly firstSeen: number;
+  /** Part of the store's first membership (slow start leaves those alone, as Envoy does). */
+  readonly initial: boolean;
+  /** Calls started and not yet ended. */
+  pending = 0;
+  /** Peak-EWMA latency in ms as of `ewmaAt`; 0 means no history. */
+  ewmaMs = 0;
+  ewmaAt = 0;
+  successes = 0;
+  failures = 0;
+  consecutiveErrors = 0;
+  /** Outcomes since the last outlier interval (success-rate detection). */
+  intervalSuccesses = 0;
+  intervalFailures = 0;
+  /** How many times this endpoint was ejected (decays while it stays healthy). */
+  ejections = 0;
+  /** Clock time the current ejection ends; 0 while not ejected. */
+  ejectedUntil = 0;
+  /** Clock time of the last return from ejection. */
+  returnedAt = 0;
+  /** Slow-start factor in (0, 1] applied to the endpoint's weight by weight-aware pickers. */
+  weightScale = 1;
+
+  constructor(endpoint: Endpoint, firstSeen: number, initial: boolean) {
+    this.endpoint = endpoint;
+    this.firstSeen = firstSeen;
+    this.initial = initial;
+  }
+
+  get ejected(): boolean {
+    return this.ejectedUntil !== 0;
+  }
+
+  /** The latency estimate decayed to `now`: idle endpoints drift back toward "worth a try". */
+  latencyAt(now: number, decayMs: number): number {
+    const dt = now - this.ewmaAt;
+    return dt <= 0 ? this.ewmaMs : this.ewmaMs * Math.exp(-dt / decayMs);
+  }
+
+  /**
+   * Peak-sensitive EWMA (Finagle/tower): a sample above the decayed estimate replaces it at
+   * once; a lower one is blended in by the time elapsed since the last sample.
+   */
+  observeLatency(ms: number, now: number, decayMs: number, ok: boolean): void {
+    const dt = now - this.ewmaAt;
+    const w = dt <= 0 ? 1 : Math.exp(-dt / decayMs);
+    const decayed = this.ewmaMs * w;
+    if (ms > decayed) this.ewmaMs = ms;
+    // A failure never makes an endpoint look faster: fast errors must not attract traffic.
+    else if (ok) this.ewmaMs = decayed + ms * (1 - w);
+    else this.ewmaMs = decayed;
+    this.ewmaAt = now;
+  }
+}
+
+export interface EndpointStatsStoreOptions {
+  /** Monotonic milliseconds. Default: `systemClock.now`. */
+  now?: () => number;
+  /** EWMA time constant. Default 10 000 ms. */
+  decayMs?: number;
+}
+
+/**
+ * Per-endpoint stats keyed by endpoint id: the state a balancer stack shares between its
+ * layers and hands to the next stack on a rule change (`createBalancer(rule, { stats })`).
+ */
+export class EndpointStatsStore {
+  readonly now: () => number;
+  readonly decayMs: number;
+  private readonly byId = new Map<string, EndpointStats>();
+  private known: readonly Endpoint[] = [];
+  private synced = false;
+
+  constructor(options: EndpointStatsStoreOptions = {}) {
+    this.now = options.now ?? systemClock.now;
+    this.decayMs = options.decayMs ?? DEFAULT_DECAY_MS;
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** The membership of the last `sync()`: every known endpoint, ejected or not. */
+  get endpoints(): readonly Endpoint[] {
+    return this.known;
+  }
+
+  get(id: string): EndpointStats | undefined {
+    return this.byId.get(id);
+  }
+
+  /** The stats of `endpoint`, created if this id is new (for layers fed outside `sync`). */
+  ensure(endpoint: Endpoint): EndpointStats {
+    let s = this.byId.get(endpoint.id);
+    if (s === undefined) {
+      s = new EndpointStats(endpoint, this.now(), !this.synced);
+      this.byId.set(endpoint.id, s);
+    }
+    return s;
+  }
+
+  values(): IterableIterator<EndpointStats> {
+    return this.byId.values();
+  }
+
+  /** Sets the known membership: keeps stats of ids still present, drops the others. */
+  sync(endpoints: readonly Endpoint[]): void {
+    const now = this.now();
+    const initial = !this.synced;
+    const seen = new Set<string>();
+    for (const ep of endpoints) {
+      seen.add(ep.id);
+      const s = this.byId.get(ep.id);
+      if (s === undefined) this.byId.set(ep.id, new EndpointStats(ep, now, initial));
+      else s.endpoint = ep;
+    }
+    if (seen.size !== this.byId.size) {
+      for (const id of this.byId.keys()) if (!seen.has(id)) this.byId.delete(id);
+    }
+    this.known = endpoints;
+    this.synced = true;
+  }
+
+  callStarted(endpoint: Endpoint): void {
+    const s = this.byId.get(endpoint.id);
+    if (s !== undefined) s.pending++;
+  }
+
+  callEnded(endpoint: Endpoint, outcome: CallOutcome): void {
+    // Calls to endpoints removed meanwhile are ignored: their stats are gone.
+    const s = this.byId.get(endpoint.id);
+    if (s === undefined) return;
+    if (s.pending > 0) s.pending--;
+    s.observeLatency(outcome.latencyMs, this.now(), this.decayMs, outcome.ok);
+    if (outcome.ok) {
+      s.successes++;
+      s.intervalSuccesses++;
+      s.consecutiveErrors = 0;
+    } else {
+      s.failures++;
+      s.intervalFailures++;
+      s.consecutiveErrors++;
+    }
+  }
+
+  /** Forgets ejections (a new rule without outlier detection must not keep endpoints out). */
+  resetEjections(): void {
+    for (const s of this.byId.values()) {
+      s.ejectedUntil = 0;
+      s.consecutiveErrors = 0;
+    }
+  }
+
+  /** Forgets slow-start ramps (a new rule without slow start uses full weights). */
+  resetWeightScales(): void {
+    for (const s of this.byId.values()) s.weightScale = 1;
+  }
+}

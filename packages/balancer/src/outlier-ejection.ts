@@ -1,0 +1,235 @@
+import type { CallOutcome, Endpoint, Event, Picker } from '@meshless/core';
+import { Emitter } from '@meshless/core';
+import type { EndpointStats, EndpointStatsStore } from './endpoint-stats.ts';
+import type { StatefulBalancer } from './stateful-balancer.ts';
+
+export interface SuccessRateOptions {
+  /** Calls an endpoint needs in an interval to be judged. Default 100. */
+  minRequests?: number;
+  /** Ejected below mean - stdevFactor x stddev of the judged endpoints' success rates. Default 1.9. */
+  stdevFactor?: number;
+  /** Fewest judged endpoints for the statistics to mean anything. Default 5. */
+  minEndpoints?: number;
+}
+
+export interface OutlierEjectionOptions {
+  /** Monotonic milliseconds. Default: the stats store's clock. */
+  now?: () => number;
+  /** Failures in a row that eject an endpoint at once. 0 disables. Default 5. */
+  consecutiveErrors?: number;
+  /** How often success rates are judged and ejection counts decay. Default 10 000 ms. */
+  intervalMs?: number;
+  /** First ejection length; the n-th lasts n times as long. Default 30 000 ms. */
+  baseEjectionMs?: number;
+  /** Cap on one ejection's length. Default 300 000 ms. */
+  maxEjectionMs?: number;
+  /**
+   * Most endpoints ejected at once, as a percent of the known ones, rounded down but at least
+   * one when above 0 (so small clusters can still shed a bad endpoint). Default 10.
+   */
+  maxEjectionPercent?: number;
+  /** Success-rate outlier detection (Envoy's); omitted: off. */
+  successRate?: SuccessRateOptions;
+}
+
+export type EjectionReason = 'consecutive-errors' | 'success-rate';
+
+export interface EjectionEvent {
+  readonly endpoint: Endpoint;
+  readonly reason: EjectionReason;
+  /** Ejections of this endpoint so far, this one included. */
+  readonly ejections: number;
+  readonly durationMs: number;
+  /** Clock time the endpoint returns. */
+  readonly until: number;
+}
+
+/**
+ * Envoy-style outlier detection as a wrapper: `consecutiveErrors` failures in a row eject an
+ * endpoint immediately; every `intervalMs`, endpoints whose success rate falls below
+ * mean - 1.9 stddev are ejected too. An ejection lasts base x n (capped) and ends when the
+ * clock passes it; expiry and intervals are checked lazily on call start and end, so there
+ * are no timers at all. The child balances over the rest (or over everything, if it is
+ * health-aware like PanicThreshold).
+ */
+export class OutlierEjection implements StatefulBalancer {
+  readonly healthAware = true;
+  readonly stats: EndpointStatsStore;
+  private readonly child: StatefulBalancer;
+  private readonly now: () => number;
+  private readonly consecutiveErrors: number;
+  private readonly intervalMs: number;
+  private readonly baseEjectionMs: number;
+  private readonly maxEjectionMs: number;
+  private readonly maxEjectionPercent: number;
+  private readonly successRate: Required<SuccessRateOptions> | undefined;
+  private readonly ejectEmitter = new Emitter<EjectionEvent>();
+  private readonly returnEmitter = new Emitter<Endpoint>();
+  private endpoints: readonly Endpoint[] = [];
+  private nextIntervalAt: number;
+  private nextReturnAt = Number.POSITIVE_INFINITY;
+
+  /** Fires when an endpoint is ejected (for metrics and logs). */
+  readonly onDidEject: Event<EjectionEvent> = this.ejectEmitter.event;
+  /** Fires when an ejected endpoint returns. */
+  readonly onDidReturn: Event<Endpoint> = this.returnEmitter.event;
+
+  constructor(child: StatefulBalancer, options: OutlierEjectionOptions = {}) {
+    this.child = child;
+    this.stats = child.stats;
+    this.now = options.now ?? child.stats.now;
+    this.consecutiveErrors = options.consecutiveErrors ?? 5;
+    this.intervalMs = Math.max(1, options.intervalMs ?? 10_000);
+    this.baseEjectionMs = options.baseEjectionMs ?? 30_000;
+    this.maxEjectionMs = Math.max(this.baseEjectionMs, options.maxEjectionMs ?? 300_000);
+    this.maxEjectionPercent = options.maxEjectionPercent ?? 10;
+    const sr = options.successRate;
+    this.successRate = sr && {
+      minRequests: sr.minRequests ?? 100,
+      stdevFactor: sr.stdevFactor ?? 1.9,
+      minEndpoints: sr.minEndpoints ?? 5,
+    };
+    this.nextIntervalAt = this.now() + this.intervalMs;
+    // Ejections adopted from a previous stack still end on time.
+    for (const s of this.stats.values()) this.noteEjected(s);
+  }
+
+  get picker(): Picker {
+    return this.child.picker;
+  }
+
+  /** Ids of the endpoints ejected now. */
+  get ejectedIds(): string[] {
+    const ids: string[] = [];
+    for (const s of this.stats.values()) if (s.ejected) ids.push(s.endpoint.id);
+    return ids;
+  }
+
+  update(endpoints: readonly Endpoint[]): void {
+    this.stats.sync(endpoints);
+    this.rebuild(endpoints);
+  }
+
+  rebuild(endpoints: readonly Endpoint[]): void {
+    this.endpoints = endpoints;
+    this.push();
+  }
+
+  onCallStart(endpoint: Endpoint): void {
+    this.tick();
+    this.child.onCallStart(endpoint);
+  }
+
+  onCallEnd(endpoint: Endpoint, outcome: CallOutcome): void {
+    this.child.onCallEnd(endpoint, outcome);
+    if (!outcome.ok && this.consecutiveErrors > 0) {
+      const s = this.stats.get(endpoint.id);
+      if (s !== undefined && !s.ejected && s.consecutiveErrors >= this.consecutiveErrors) {
+        if (this.eject(s, 'consecutive-errors', this.now())) this.push();
+      }
+    }
+    this.tick();
+  }
+
+  /** Returns expired ejections and runs a due interval now (also done lazily on every call). */
+  tick(): void {
+    const now = this.now();
+    if (now < this.nextReturnAt && now < this.nextIntervalAt) return;
+    let changed = false;
+    if (now >= this.nextReturnAt) changed = this.returnExpired(now);
+    if (now >= this.nextIntervalAt) {
+      if (this.interval(now)) changed = true;
+      this.nextIntervalAt = now + this.intervalMs;
+    }
+    if (changed) this.push();
+  }
+
+  dispose(): void {
+    this.ejectEmitter.dispose();
+    this.returnEmitter.dispose();
+    this.child.dispose();
+  }
+
+  private push(): void {
+    const list = this.child.healthAware
+      ? this.endpoints
+      : this.endpoints.filter((ep) => !this.stats.get(ep.id)?.ejected);
+    this.child.rebuild(list);
+  }
+
+  private returnExpired(now: number): boolean {
+    let changed = false;
+    this.nextReturnAt = Number.POSITIVE_INFINITY;
+    for (const s of this.stats.values()) {
+      if (!s.ejected) continue;
+      if (now >= s.ejectedUntil) {
+        s.ejectedUntil = 0;
+        s.consecutiveErrors = 0;
+        s.returnedAt = now;
+        changed = true;
+        this.returnEmitter.fire(s.endpoint);
+      } else this.noteEjected(s);
+    }
+    return changed;
+  }
+
+  private interval(now: number): boolean {
+    let changed = false;
+    for (const s of this.stats.values()) {
+      // Healthy for a whole interval since the last return: the next ejection is shorter again.
+      if (!s.ejected && s.ejections > 0 && now - s.returnedAt >= this.intervalMs) s.ejections--;
+    }
+    const sr = this.successRate;
+    if (sr !== undefined) {
+      const judged: EndpointStats[] = [];
+      for (const s of this.stats.values()) {
+        if (!s.ejected && s.intervalSuccesses + s.intervalFailures >= sr.minRequests) judged.push(s);
+      }
+      if (judged.length >= sr.minEndpoints) {
+        const rates = judged.map((s) => s.intervalSuccesses / (s.intervalSuccesses + s.intervalFailures));
+        const mean = rates.reduce((a, b) => a + b, 0) / rates.length;
+        const variance = rates.reduce((a, r) => a + (r - mean) ** 2, 0) / rates.length;
+        const threshold = mean - sr.stdevFactor * Math.sqrt(variance);
+        // Worst first, so the ejection cap keeps the worst ones out.
+        const order = judged.map((_, i) => i).sort((a, b) => rates[a]! - rates[b]!);
+        for (const i of order) {
+          if (rates[i]! < threshold && this.eject(judged[i]!, 'success-rate', now)) changed = true;
+        }
+      }
+    }
+    for (const s of this.stats.values()) {
+      s.intervalSuccesses = 0;
+      s.intervalFailures = 0;
+    }
+    return changed;
+  }
+
+  private maxEjected(): number {
+    if (this.maxEjectionPercent <= 0) return 0;
+    return Math.max(1, Math.floor((this.stats.size * this.maxEjectionPercent) / 100));
+  }
+
+  private eject(s: EndpointStats, reason: EjectionReason, now: number): boolean {
+    let ejected = 0;
+    for (const other of this.stats.values()) if (other.ejected) ejected++;
+    if (ejected >= this.maxEjected()) return false;
+    s.ejections++;
+    const durationMs = Math.min(this.maxEjectionMs, this.baseEjectionMs * s.ejections);
+    // Never 0: 0 means "not ejected".
+    s.ejectedUntil = Math.max(now + durationMs, Number.MIN_VALUE);
+    s.consecutiveErrors = 0;
+    this.noteEjected(s);
+    this.ejectEmitter.fire({
+      endpoint: s.endpoint,
+      reason,
+      ejections: s.ejections,
+      durationMs,
+      until: now + durationMs,
+    });
+    return true;
+  }
+
+  private noteEjected(s: EndpointStats): void {
+    if (s.ejected && s.ejectedUntil < this.nextReturnAt) this.nextReturnAt = s.ejectedUntil;
+  }
+}

@@ -1,0 +1,87 @@
+import type { Endpoint } from '@meshless/core';
+import { endpoint, ManualClock, seededRandom } from '@meshless/core/testing';
+import { describe, expect, it } from 'vitest';
+import { EndpointStatsStore } from './endpoint-stats.ts';
+import { PeakEwmaBalancer, peakEwmaCost, UNKNOWN_LATENCY_PENALTY } from './p2c-peak-ewma.ts';
+import { countPicks, fitsShares } from './test-support.ts';
+
+const ids = ['a', 'b', 'c', 'd'];
+
+function setup(seed: number) {
+  const clock = new ManualClock();
+  const stats = new EndpointStatsStore({ now: clock.now, decayMs: 10_000 });
+  const b = new PeakEwmaBalancer({ stats, random: seededRandom(seed) });
+  const eps = ids.map((id) => endpoint(id));
+  b.update(eps);
+  return { clock, b, eps };
+}
+
+/** One call at a time: pick, run for the endpoint's latency on the clock, report. */
+function run(clock: ManualClock, b: PeakEwmaBalancer, calls: number, latency: (ep: Endpoint) => number) {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < calls; i++) {
+    const ep = b.picker.pick()!;
+    counts.set(ep.id, (counts.get(ep.id) ?? 0) + 1);
+    b.onCallStart(ep);
+    const ms = latency(ep);
+    clock.advance(ms);
+    b.onCallEnd(ep, { latencyMs: ms, ok: true });
+  }
+  return counts;
+}
+
+describe('PeakEwmaBalancer (P2C peak-EWMA)', () => {
+  it('spreads evenly while all endpoints look alike', () => {
+    const { b, eps } = setup(31);
+    for (const ep of eps) b.onCallEnd(ep, { latencyMs: 10, ok: true });
+    expect(fitsShares(countPicks(b.picker, ids, 40_000), [1, 1, 1, 1])).toBe(true);
+  });
+
+  it('avoids a slow endpoint, and wins it back once it is fast again', () => {
+    const { clock, b } = setup(32);
+    let slow = true;
+    const latency = (ep: Endpoint) => (ep.id === 'd' && slow ? 100 : 10);
+    run(clock, b, 200, latency); // warm-up: d's first calls reveal it is slow
+    const avoided = run(clock, b, 2000, latency);
+    // ~20 s of traffic: d is retried only as its estimate decays below the others'.
+    expect(avoided.get('d') ?? 0).toBeLessThan(20);
+    slow = false;
+    clock.advance(60_000); // idle: d's estimate decays, so it is tried again and found fast
+    const recovered = run(clock, b, 2000, (ep) => (ep.id === 'd' ? 5 : 10));
+    expect(recovered.get('d') ?? 0).toBeGreaterThan(500);
+  });
+
+  it('prefers the less loaded endpoint at equal latency', () => {
+    const { b, eps } = setup(33);
+    for (const ep of eps) b.onCallEnd(ep, { latencyMs: 10, ok: true });
+    for (let i = 0; i < 3; i++) b.onCallStart(eps[0]!);
+    expect(countPicks(b.picker, ids, 3000)[0]).toBe(0);
+  });
+
+  it('tries a new endpoint once, then waits for its first answer before sending more', () => {
+    const { clock, b, eps } = setup(34);
+    for (const ep of eps) b.onCallEnd(ep, { latencyMs: 10, ok: true });
+    const e = endpoint('e');
+    b.update([...eps, e]);
+    const s = b.stats.get('e')!;
+    expect(peakEwmaCost(s, clock.now(), 10_000)).toBe(0);
+    let picksOfE = 0;
+    for (let i = 0; i < 200; i++) {
+      const ep = b.picker.pick()!;
+      if (ep.id === 'e') {
+        picksOfE++;
+        b.onCallStart(ep); // in flight, no answer yet
+      }
+    }
+    expect(picksOfE).toBe(1);
+    expect(peakEwmaCost(s, clock.now(), 10_000)).toBe(UNKNOWN_LATENCY_PENALTY + 1);
+  });
+
+  it('honours exclude', () => {
+    const { b } = setup(35);
+    const counts = countPicks(b.picker, ids, 1000, { exclude: new Set(['a', 'c']) });
+    expect(counts[0]).toBe(0);
+    expect(counts[2]).toBe(0);
+    expect(counts[1]! + counts[3]!).toBe(1000);
+  });
+});

@@ -1,0 +1,59 @@
+import type { Endpoint, Picker, Random } from '@meshless/core';
+import type { EndpointStats } from './endpoint-stats.ts';
+import { P2cPicker } from './p2c.ts';
+import { LeafBalancer } from './stateful-balancer.ts';
+import { effectiveWeights, statsOf, WeightTable } from './weights.ts';
+
+/**
+ * Cost of an endpoint with calls in flight but no latency yet (Finagle's penalty): it is
+ * tried once while idle (cost 0), then left alone until its first answer comes back.
+ */
+export const UNKNOWN_LATENCY_PENALTY = 1e12;
+
+/** Finagle's peak-EWMA load: (pending + 1) x decayed peak latency, with the penalty above. */
+export function peakEwmaCost(s: EndpointStats, now: number, decayMs: number): number {
+  const latency = s.latencyAt(now, decayMs);
+  if (latency === 0 && s.pending !== 0) return UNKNOWN_LATENCY_PENALTY + s.pending;
+  return latency * (s.pending + 1);
+}
+
+class PeakEwmaPicker extends P2cPicker {
+  private readonly now: () => number;
+  private readonly decayMs: number;
+  private t = 0;
+
+  constructor(
+    endpoints: readonly Endpoint[],
+    stats: readonly EndpointStats[],
+    table: WeightTable,
+    random: Random,
+    now: () => number,
+    decayMs: number,
+  ) {
+    super(endpoints, stats, table, random);
+    this.now = now;
+    this.decayMs = decayMs;
+  }
+
+  protected override prepare(): void {
+    this.t = this.now();
+  }
+
+  protected cost(i: number): number {
+    return peakEwmaCost(this.stats[i]!, this.t, this.decayMs);
+  }
+}
+
+/**
+ * Finagle's P2C peak-EWMA: of two random endpoints, take the one with the lower
+ * (pending + 1) x latency, where latency jumps to any new peak at once and otherwise decays
+ * with the stats store's time constant (default 10 s) on the injected clock. Slow endpoints
+ * lose traffic within a call or two and win it back as their estimate decays.
+ */
+export class PeakEwmaBalancer extends LeafBalancer {
+  protected build(endpoints: readonly Endpoint[]): Picker {
+    const stats = statsOf(this.stats, endpoints);
+    const table = new WeightTable(effectiveWeights(stats));
+    return new PeakEwmaPicker(endpoints, stats, table, this.random, this.now, this.stats.decayMs);
+  }
+}

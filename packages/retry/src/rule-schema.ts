@@ -1,0 +1,120 @@
+import { ConfigError } from '@meshless/core';
+import { z } from 'zod';
+import { RETRY_ON_PATTERN } from './classifier.ts';
+
+export const DEFAULT_ATTEMPTS = 1;
+export const DEFAULT_BACKOFF_BASE_MS = 25;
+export const DEFAULT_BACKOFF_MAX_MS = 1000;
+export const DEFAULT_HEDGE_MAX_ATTEMPTS = 2;
+
+const ms = (field: string) =>
+  z
+    .number({ error: `${field}: expected milliseconds (a number)` })
+    .min(0, { error: `${field}: must be 0 or more` });
+
+/** `retry.budget`: Finagle-style retry budget, shared by the retries and hedges of a service. */
+export const retryBudgetRuleSchema = z.strictObject({
+  /** Retries allowed as a share of the requests over the last 10 s, in percent (0..1000). Default 20. */
+  percent: z
+    .number({ error: 'percent: expected a number' })
+    .min(0, { error: 'percent: must be from 0 to 1000' })
+    .max(1000, { error: 'percent: must be from 0 to 1000' })
+    .optional(),
+  /** Retries allowed per second on top of `percent`, so low traffic can still retry. Default 10. */
+  minPerSecond: z
+    .number({ error: 'minPerSecond: expected a number' })
+    .min(0, { error: 'minPerSecond: must be 0 or more' })
+    .optional(),
+});
+
+/** `retry.backoff`: exponential backoff with full jitter, uniform in [0, min(maxMs, baseMs x 2^n)). */
+export const backoffRuleSchema = z
+  .strictObject({
+    /** Ceiling of the first retry's delay, ms. Default 25. */
+    baseMs: ms('baseMs').optional(),
+    /** Largest delay between two attempts, ms; also caps a honoured Retry-After outside a deadline. Default 1000. */
+    maxMs: ms('maxMs').optional(),
+  })
+  .superRefine((b, ctx) => {
+    const baseMs = b.baseMs ?? DEFAULT_BACKOFF_BASE_MS;
+    const maxMs = b.maxMs ?? DEFAULT_BACKOFF_MAX_MS;
+    if (maxMs < baseMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxMs'],
+        message: `maxMs: ${maxMs}${b.maxMs === undefined ? ' (default)' : ''} is below baseMs ${baseMs}`,
+      });
+    }
+  });
+
+/**
+ * `retry` in a `policies` document (DESIGN.md section 4). A validated object can be passed
+ * straight to `new RetryPolicy(...)`.
+ */
+export const retryRuleSchema = z.strictObject({
+  /** Attempts including the first, 1..10; 1 means no retry. Default 1 (retry only where configured). */
+  attempts: z
+    .int({ error: 'attempts: expected a whole number' })
+    .min(1, { error: 'attempts: must be from 1 to 10 (1 means no retry)' })
+    .max(10, { error: 'attempts: must be from 1 to 10 (1 means no retry)' })
+    .optional(),
+  /** Delay between attempts. Default { baseMs: 25, maxMs: 1000 }. */
+  backoff: backoffRuleSchema.optional(),
+  /**
+   * What is retried: 'connect-error', 'reset', 'timeout', 'circuit-open', '5xx', or a status
+   * such as '503' ('429' only with Retry-After). Default ['connect-error', 'reset', '502', '503', '504'].
+   */
+  on: z
+    .array(
+      z.string().regex(RETRY_ON_PATTERN, {
+        error: (issue) =>
+          `on: ${JSON.stringify(issue.input)} is not one of connect-error, reset, timeout, circuit-open, 5xx or a 4xx/5xx status`,
+      }),
+    )
+    .optional(),
+  /** Time limit of each attempt, ms; an expired attempt is aborted and retried. Default: none. */
+  perTryTimeoutMs: z
+    .number({ error: 'perTryTimeoutMs: expected milliseconds (a number)' })
+    .positive({ error: 'perTryTimeoutMs: must be above 0' })
+    .optional(),
+  /** Retry budget. Default: none (only `attempts` bounds retries); `{}` gives 20% + 10/s. */
+  budget: retryBudgetRuleSchema.optional(),
+});
+
+/** `hedge` in a `policies` document: extra attempts sent while the first is still running. */
+export const hedgeRuleSchema = z.strictObject({
+  /**
+   * Wait before each further attempt, ms, or 'p95' for the observed p95 latency of recent
+   * successful calls (no hedging until 20 calls were seen). Default 'p95'.
+   */
+  delayMs: z
+    .union([ms('delayMs'), z.literal('p95')], { error: "delayMs: expected milliseconds or 'p95'" })
+    .optional(),
+  /** Attempts including the first, 1..5; 1 means no hedging. Default 2 (a hedge block asks for one). */
+  maxAttempts: z
+    .int({ error: 'maxAttempts: expected a whole number' })
+    .min(1, { error: 'maxAttempts: must be from 1 to 5' })
+    .max(5, { error: 'maxAttempts: must be from 1 to 5' })
+    .optional(),
+});
+
+export type RetryRule = z.infer<typeof retryRuleSchema>;
+export type HedgeRule = z.infer<typeof hedgeRuleSchema>;
+export type BackoffRule = z.infer<typeof backoffRuleSchema>;
+
+/**
+ * Validates rule fields passed in code (undefined fields count as absent); throws ConfigError
+ * naming the field.
+ */
+export function validateRule<T>(schema: z.ZodType<T>, value: Record<string, unknown>, prefix: string): T {
+  const defined: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== undefined) defined[k] = v;
+  const result = schema.safeParse(defined);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const path = [prefix, ...issue.path.map(String)].join('.');
+  const field = issue.path.length > 0 ? `${String(issue.path[issue.path.length - 1])}: ` : '';
+  const message =
+    field && issue.message.startsWith(field) ? issue.message.slice(field.length) : issue.message;
+  throw new ConfigError(`${path}: ${message}`, { path });
+}
