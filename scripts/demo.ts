@@ -34,9 +34,14 @@ try {
     log('   each instance prints what it applied or rejected. Ctrl-C to stop.\n');
     for (const p of processes) {
       p.onMessage((m) => {
-        if (m.event === 'applied') log(`   ${p.name.padEnd(10)} ${color.green('applied')}  ${m.key} index ${m.index} ${JSON.stringify(m.value)}`);
-        if (m.event === 'rejected') log(`   ${p.name.padEnd(10)} ${color.red('rejected')} ${m.key}: ${m.message}`);
-        if (m.event === 'deleted') log(`   ${p.name.padEnd(10)} ${color.yellow('deleted')}  ${m.key}: defaults apply`);
+        if (m.event === 'applied')
+          log(
+            `   ${p.name.padEnd(10)} ${color.green('applied')}  ${m.key} index ${m.index} ${JSON.stringify(m.value)}`,
+          );
+        if (m.event === 'rejected')
+          log(`   ${p.name.padEnd(10)} ${color.red('rejected')} ${m.key}: ${m.message}`);
+        if (m.event === 'deleted')
+          log(`   ${p.name.padEnd(10)} ${color.yellow('deleted')}  ${m.key}: defaults apply`);
       });
     }
     await new Promise(() => {});

@@ -44,7 +44,11 @@ describe('Consul outages', () => {
       await agent.restart();
       // Dev mode lost its data: the operator writes the rule again (a new value, to see it applied).
       await kv.put(key, { timeoutMs: 200 });
-      await eventually(() => mesh.rules.get(policiesSection, 'catalog')?.timeoutMs === 200, 15_000, 'recovery');
+      await eventually(
+        () => mesh.rules.get(policiesSection, 'catalog')?.timeoutMs === 200,
+        15_000,
+        'recovery',
+      );
       expect(mesh.status().consul.reachable).toBe(true);
       await mesh.close();
       expect(unhandled).toEqual([]);
@@ -77,7 +81,11 @@ describe('Consul outages', () => {
 
       await agent.restart();
       await kv.put(key, { timeoutMs: 222 });
-      await eventually(() => second.rules.get(policiesSection, 'catalog')?.timeoutMs === 222, 15_000, 'catch-up');
+      await eventually(
+        () => second.rules.get(policiesSection, 'catalog')?.timeoutMs === 222,
+        15_000,
+        'catch-up',
+      );
       expect(second.status().rules.origin).toBe('source');
       await second.close();
     } finally {
@@ -89,7 +97,11 @@ describe('Consul outages', () => {
   it('starts with defaults, not an error, when Consul is unreachable and nothing is cached', async () => {
     const ports = await freePorts();
     const cacheDir = mkdtempSync(join(tmpdir(), 'meshless-empty-'));
-    const mesh = await createMesh({ consul: { address: `127.0.0.1:${ports.http}` }, cacheDir, logger: 'silent' });
+    const mesh = await createMesh({
+      consul: { address: `127.0.0.1:${ports.http}` },
+      cacheDir,
+      logger: 'silent',
+    });
     expect(mesh.rules.get(policiesSection, 'catalog')).toBeUndefined();
     expect(mesh.status().consul.reachable).toBe(false);
     expect(mesh.status().rules.origin).toBe('none');

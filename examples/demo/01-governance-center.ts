@@ -4,7 +4,11 @@ import { color, type DemoConsul, type DemoProcess, log, startProcess } from './l
 
 const KEY = 'services/catalog/policies';
 
-export async function governanceCenter(consul: DemoConsul, prefix: string, here: string): Promise<DemoProcess[]> {
+export async function governanceCenter(
+  consul: DemoConsul,
+  prefix: string,
+  here: string,
+): Promise<DemoProcess[]> {
   log(color.bold('\n1. The governance center: rules in Consul KV, applied live by every instance'));
   await consul.kv.delete(`${prefix}/`, { recurse: true });
   const instances = ['gateway-a', 'gateway-b'].map((name) =>
@@ -15,7 +19,11 @@ export async function governanceCenter(consul: DemoConsul, prefix: string, here:
 
   const versions: { note: string; doc: string | object; expect: 'applied' | 'rejected' }[] = [
     { note: 'v1: a 300 ms timeout', doc: { timeoutMs: 300 }, expect: 'applied' },
-    { note: 'v2: add 3 attempts with backoff', doc: { timeoutMs: 300, retry: { attempts: 3, backoff: { baseMs: 25 } } }, expect: 'applied' },
+    {
+      note: 'v2: add 3 attempts with backoff',
+      doc: { timeoutMs: 300, retry: { attempts: 3, backoff: { baseMs: 25 } } },
+      expect: 'applied',
+    },
     { note: 'v3: a typo, attempts: 0', doc: { timeoutMs: 300, retry: { attempts: 0 } }, expect: 'rejected' },
     { note: 'v4: broken YAML', doc: 'timeoutMs: 300\nretry: [attempts: 2', expect: 'rejected' },
     { note: 'v5: fixed, in YAML', doc: 'timeoutMs: 250\nretry:\n  attempts: 2\n', expect: 'applied' },
@@ -29,8 +37,12 @@ export async function governanceCenter(consul: DemoConsul, prefix: string, here:
     log(`   PUT ${prefix}/${KEY}  ${color.dim(v.note)}`);
     results.forEach((r, i) => {
       const who = instances[i]!.name.padEnd(10);
-      if (r.event === 'applied') log(`     ${who} ${color.green('applied')}  index ${r.index}  ${JSON.stringify(r.value)}`);
-      else log(`     ${who} ${color.red('rejected')} ${r.message}  ${color.dim('(last good rule stays in force)')}`);
+      if (r.event === 'applied')
+        log(`     ${who} ${color.green('applied')}  index ${r.index}  ${JSON.stringify(r.value)}`);
+      else
+        log(
+          `     ${who} ${color.red('rejected')} ${r.message}  ${color.dim('(last good rule stays in force)')}`,
+        );
     });
     log(color.dim(`     both instances reported within ${ms} ms of the write`));
   }

@@ -81,7 +81,10 @@ export interface DemoProcess {
   name: string;
   child: ChildProcess;
   /** Resolves with the first JSON line matching `predicate`. */
-  next(predicate: (msg: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  next(
+    predicate: (msg: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   onMessage(fn: (msg: Record<string, unknown>) => void): void;
   stop(): Promise<void>;
 }
@@ -109,7 +112,10 @@ export function startProcess(name: string, script: string, env: Record<string, s
     onMessage: (fn) => listeners.push(fn),
     next(predicate, timeoutMs = 10_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${name}: no matching message in ${timeoutMs} ms`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`${name}: no matching message in ${timeoutMs} ms`)),
+          timeoutMs,
+        );
         const fn = (msg: Record<string, unknown>) => {
           if (!predicate(msg)) return;
           listeners.splice(listeners.indexOf(fn), 1);

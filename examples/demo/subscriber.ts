@@ -10,9 +10,12 @@ const mesh = await createMesh({
   logger: 'silent',
 });
 
-const say = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ instance: name, ...event })}\n`);
+const say = (event: Record<string, unknown>) =>
+  process.stdout.write(`${JSON.stringify({ instance: name, ...event })}\n`);
 
-mesh.rules.onDidChange((c) => say({ event: c.value === undefined ? 'deleted' : 'applied', key: c.key, index: c.index, value: c.value }));
+mesh.rules.onDidChange((c) =>
+  say({ event: c.value === undefined ? 'deleted' : 'applied', key: c.key, index: c.index, value: c.value }),
+);
 mesh.rules.onDidReject((e) => say({ event: 'rejected', key: e.key, path: e.path, message: e.message }));
 say({ event: 'ready', status: mesh.status().rules });
 
