@@ -1,22 +1,15 @@
 import { defineSection } from '@meshless/core';
+import { concurrencyRuleSchema, rateLimitRuleSchema } from '@meshless/limiter';
 import { z } from 'zod';
-import { rateLimitRuleSchema } from './policies.ts';
 
 const percent = z.number().min(0).max(100);
 
 export const inboundRuleSchema = z.strictObject({
+  /** Token bucket on incoming requests; `perCaller: true` keeps one bucket per calling service. */
   rateLimit: rateLimitRuleSchema.optional(),
-  /** Fixed `{ max }`, or `{ adaptive: true }` for a gradient limit. */
-  concurrency: z
-    .union([
-      z.strictObject({ max: z.number().int().min(1) }),
-      z.strictObject({
-        adaptive: z.literal(true),
-        minLimit: z.number().int().min(1).optional(),
-        maxLimit: z.number().int().min(1).optional(),
-      }),
-    ])
-    .optional(),
+  /** Fixed `{ max }`, or `{ adaptive: true, ... }` for a gradient limit. */
+  concurrency: concurrencyRuleSchema.optional(),
+  /** Chaos testing on the service's own handlers. */
   fault: z
     .strictObject({
       delay: z.strictObject({ percent, ms: z.number().int().positive() }).optional(),
