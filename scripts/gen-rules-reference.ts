@@ -35,13 +35,22 @@ function rows(s: Schema, path: string, required: Set<string>, out: string[]): vo
     if (name === '$schema') continue;
     const p = path ? `${path}.${name}` : name;
     const desc = (child.description ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
-    out.push(`| \`${p}\` | ${typeOf(child).replace(/\|/g, '\\|')} | ${required.has(name) ? 'yes' : ''} | ${bounds(child).replace(/\|/g, '\\|')} | ${desc} |`);
+    out.push(
+      `| \`${p}\` | ${typeOf(child).replace(/\|/g, '\\|')} | ${required.has(name) ? 'yes' : ''} | ${bounds(child).replace(/\|/g, '\\|')} | ${desc} |`,
+    );
     const inner = child.anyOf?.find((a) => a.type === 'object') ?? child;
-    if (inner.type === 'object' && inner.properties) rows(inner, p, new Set((inner.required as string[]) ?? []), out);
+    if (inner.type === 'object' && inner.properties)
+      rows(inner, p, new Set((inner.required as string[]) ?? []), out);
     if (inner.type === 'object' && typeof inner.additionalProperties === 'object') {
-      rows(inner.additionalProperties, `${p}.<name>`, new Set((inner.additionalProperties.required as string[]) ?? []), out);
+      rows(
+        inner.additionalProperties,
+        `${p}.<name>`,
+        new Set((inner.additionalProperties.required as string[]) ?? []),
+        out,
+      );
     }
-    if (inner.type === 'array' && inner.items?.type === 'object') rows(inner.items, `${p}[]`, new Set((inner.items.required as string[]) ?? []), out);
+    if (inner.type === 'array' && inner.items?.type === 'object')
+      rows(inner.items, `${p}[]`, new Set((inner.items.required as string[]) ?? []), out);
   }
 }
 

@@ -10,3 +10,38 @@ export {
 export { cacheFileName, DiskCache, defaultCacheDir } from './disk-cache.ts';
 export { ConsulKv, type KvValue } from './kv.ts';
 export { ConsulRuleSource, type ConsulRuleSourceOptions, parseKvListing } from './kv-rule-source.ts';
+export {
+  type AgentConnection,
+  type CheckStatus,
+  defaultServiceAddress,
+  defaultServiceId,
+  type RegistrationStatus,
+  type ReregisterEvent,
+  type ServiceDefinition,
+  ServiceRegistration,
+  type ServiceRegistrationOptions,
+} from './registration.ts';
+export {
+  ConsulResolver,
+  type ConsulResolverOptions,
+  type DatacenterSelection,
+  type DatacenterView,
+  type EndpointsOrigin,
+  endpointsFromCache,
+  type HealthServiceEntry,
+  isNoPathToDatacenter,
+  makeEndpoint,
+  parseHealthServices,
+  type ResolverStats,
+  type ResolverWatchOptions,
+  sameEndpoint,
+  sameEndpoints,
+  selectDatacenter,
+  weightOf,
+} from './resolver.ts';
+export {
+  Discovery,
+  type DiscoveryOptions,
+  type DiscoveryResolverOptions,
+  type SharedResolver,
+} from './resolver-registry.ts';

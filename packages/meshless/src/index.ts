@@ -1,4 +1,15 @@
 export type { ConsulOptions } from '@meshless/consul';
 export * from '@meshless/core';
-export { createMesh, type Mesh, type MeshOptions, type MeshStatus } from './mesh.ts';
+export { MeshClient, type MeshClientStatus } from './client/mesh-client.ts';
+export { MeshResponse } from './client/mesh-response.ts';
+export {
+  CALLER_HEADER,
+  type ClientObserver,
+  FAULT_HEADER,
+  type MeshRequestInit,
+} from './client/service-client.ts';
+export * from './governance-report.ts';
+export { createMesh, type Mesh, type MeshOptions, type MeshServiceOptions, type MeshStatus } from './mesh.ts';
 export * from './rules/index.ts';
+export type { Middleware, RequestHandler } from './server/adapters.ts';
+export type { InboundObserver, ShedReason } from './server/inbound-guard.ts';

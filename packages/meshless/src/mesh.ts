@@ -1,29 +1,67 @@
+import { BreakerRegistry } from '@meshless/breaker';
 import {
   ConsulConnection,
   type ConsulOptions,
   ConsulRuleSource,
+  Discovery,
   defaultCacheDir,
+  defaultServiceId,
+  type RegistrationStatus,
+  type ServiceDefinition,
+  ServiceRegistration,
   type WatchStats,
 } from '@meshless/consul';
 import {
+  type Clock,
   ConfigError,
   consoleLogger,
   DisposableStore,
   type Event,
   type Logger,
+  type Random,
   type RuleChange,
   type RuleSection,
   RuleStore,
   type RuleStoreStatus,
+  systemClock,
+  systemRandom,
 } from '@meshless/core';
+import { MeshClient, type MeshClientStatus } from './client/mesh-client.ts';
+import type { ClientObserver } from './client/service-client.ts';
+import { Transport } from './client/transport.ts';
+import { formatGovernanceReport, GOVERNANCE_CHECK_NAME, governanceCheckId } from './governance-report.ts';
 import { builtinSections } from './rules/index.ts';
+import {
+  fastifyPlugin,
+  type HealthSource,
+  type Middleware,
+  middleware,
+  type RequestHandler,
+  serve,
+} from './server/adapters.ts';
+import { InboundGuard, type InboundObserver } from './server/inbound-guard.ts';
+
+export interface MeshServiceOptions extends ServiceDefinition {
+  /** Register this instance in Consul. Default true. */
+  register?: boolean;
+  /** Heartbeat TTL of the registration. Default 10 000 ms. */
+  ttlMs?: number;
+  /** Path of the health endpoint that `serve()`/`middleware()` answer. Default `/meshless/health`; false: none. */
+  healthPath?: string | false;
+  /** Also register an HTTP check on the health endpoint (the app must serve it). Default false. */
+  httpCheck?: boolean;
+  /** On close: time between leaving discovery and stopping, for in-flight calls. Default 1000 ms when registered. */
+  drainMs?: number;
+}
 
 export interface MeshOptions {
+  /** This instance: registers itself (unless `register: false`) and names itself to callees. */
+  service?: MeshServiceOptions;
   /** The Consul agent to use. Default: the CONSUL_HTTP_* environment, else 127.0.0.1:8500. */
   consul?: ConsulOptions;
   /** KV prefix of the governance center. Default `meshless`. */
   prefix?: string;
-  /** Folder for the on-disk last-known-good copy of the rules; `false` disables it. Default $MESHLESS_CACHE_DIR or <tmp>/meshless-cache. */
+  /** Folder for the on-disk last-known-good copies (rules, endpoints); `false` disables it. Default $MESHLESS_CACHE_DIR or <tmp>/meshless-cache. */
   cacheDir?: string | false;
   /** A Logger, or a level for the built-in one-line stderr logger. Default `warn`. */
   logger?: Logger | 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -35,6 +73,15 @@ export interface MeshOptions {
    * background. Default 10 000.
    */
   readyTimeoutMs?: number;
+  /** Read discovery answers from any Consul server (`?stale`): scales reads, may lag slightly. */
+  staleReads?: boolean;
+  /** Drain and close on SIGTERM/SIGINT, then exit. Default false. */
+  handleSignals?: boolean;
+  /** Injected time and randomness (tests, simulations). */
+  clock?: Clock;
+  random?: Random;
+  /** Hooks for metrics and tracing. */
+  observers?: { client?: ClientObserver; inbound?: InboundObserver };
 }
 
 export interface MeshStatus {
@@ -45,6 +92,9 @@ export interface MeshStatus {
     readonly watch: Readonly<WatchStats>;
   };
   readonly rules: RuleStoreStatus;
+  readonly registration: RegistrationStatus | undefined;
+  readonly clients: readonly MeshClientStatus[];
+  readonly breakers: ReturnType<BreakerRegistry['snapshot']>;
 }
 
 export interface Mesh {
@@ -52,25 +102,97 @@ export interface Mesh {
   readonly rules: RuleStore;
   /** Fires when a rule document comes into force or is deleted. */
   readonly onDidChangeRules: Event<RuleChange>;
+  /** This instance's Consul service id, when registered. */
+  readonly serviceId: string | undefined;
+  /** The governed client for a service (one per service, created on first use). */
+  client(service: string): MeshClient;
+  /** A node:http request listener that applies inbound rules: `http.createServer(mesh.serve(handler))`. */
+  serve(handler: RequestHandler): RequestHandler;
+  /** Express/Connect middleware applying inbound rules. */
+  middleware(): Middleware;
+  /** A Fastify plugin applying inbound rules: `fastify.register(mesh.fastifyPlugin)`. */
+  readonly fastifyPlugin: ReturnType<typeof fastifyPlugin>;
   status(): MeshStatus;
-  /** Stops every watch and closes the Consul connection. Idempotent; leaves no handle open. */
+  /** Leaves discovery, drains, deregisters, stops every watch and closes connections. Idempotent; leaves no handle open. */
   close(): Promise<void>;
 }
 
 class MeshImpl implements Mesh {
   readonly rules: RuleStore;
   readonly onDidChangeRules: Event<RuleChange>;
+  readonly fastifyPlugin: ReturnType<typeof fastifyPlugin>;
   private readonly disposables = new DisposableStore();
+  private readonly clients = new Map<string, MeshClient>();
+  private readonly breakers: BreakerRegistry;
+  private readonly transport = new Transport();
+  private readonly discovery: Discovery;
+  private readonly guard: InboundGuard | undefined;
+  private readonly health: HealthSource;
+  private draining = false;
   private closing: Promise<void> | undefined;
 
   constructor(
+    private readonly options: MeshOptions,
     private readonly connection: ConsulConnection,
     private readonly source: ConsulRuleSource,
     rules: RuleStore,
+    private readonly registration: ServiceRegistration | undefined,
+    private readonly clock: Clock,
+    private readonly random: Random,
+    private readonly logger: Logger,
+    cacheDir: string | false,
   ) {
     this.rules = rules;
     this.onDidChangeRules = rules.onDidChange;
+    this.breakers = new BreakerRegistry({ clock });
+    this.discovery = new Discovery({ connection, cacheDir, logger, stale: options.staleReads });
     this.disposables.add(source.subscribe((snapshot) => rules.applySnapshot(snapshot)));
+    const healthPath =
+      options.service?.healthPath === false ? undefined : (options.service?.healthPath ?? '/meshless/health');
+    this.health = { healthPath, healthy: () => !this.draining };
+    const self = options.service?.name;
+    this.guard = self
+      ? new InboundGuard(self, rules, clock, random, logger, options.observers?.inbound)
+      : undefined;
+    this.fastifyPlugin = fastifyPlugin(this.requireGuard('fastifyPlugin'), this.health);
+    if (registration) {
+      this.disposables.add(rules.onDidApplySnapshot(() => void this.reportGovernance()));
+    }
+  }
+
+  get serviceId(): string | undefined {
+    return this.registration?.status().id;
+  }
+
+  client(service: string): MeshClient {
+    if (this.closing) throw new ConfigError('mesh is closed', { path: 'client' });
+    let client = this.clients.get(service);
+    if (!client) {
+      client = new MeshClient({
+        service,
+        caller: this.options.service?.name,
+        localZone: this.options.service?.zone,
+        localRegion: this.options.service?.region,
+        resolver: this.discovery.resolver(service),
+        rules: this.rules,
+        breakers: this.breakers,
+        transport: this.transport,
+        clock: this.clock,
+        random: this.random,
+        logger: this.logger,
+        ...(this.options.observers?.client ? { observer: this.options.observers.client } : {}),
+      });
+      this.clients.set(service, client);
+    }
+    return client;
+  }
+
+  serve(handler: RequestHandler): RequestHandler {
+    return serve(this.requireGuard('serve'), this.health, handler);
+  }
+
+  middleware(): Middleware {
+    return middleware(this.requireGuard('middleware'), this.health);
   }
 
   status(): MeshStatus {
@@ -78,39 +200,121 @@ class MeshImpl implements Mesh {
     return {
       consul: { address: this.connection.address, reachable: watch.failures === 0, watch },
       rules: this.rules.status(),
+      registration: this.registration?.status(),
+      clients: [...this.clients.values()].map((c) => c.status()),
+      breakers: this.breakers.snapshot(),
     };
+  }
+
+  /** Sets the "meshless governance" check: passing, or warning while a rejected document is in KV. */
+  async reportGovernance(): Promise<void> {
+    const id = this.serviceId;
+    if (!id || !this.registration) return;
+    const report = formatGovernanceReport(this.rules.status());
+    await this.registration.updateCheck(governanceCheckId(id), report.status, report.output);
   }
 
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.draining = true;
+      const drainMs = this.options.service?.drainMs ?? (this.registration ? 1000 : 0);
+      if (this.registration) {
+        // Leave discovery first (maintenance mode), then give in-flight calls the drain period.
+        await this.registration.drain({ drainMs, reason: 'meshless: shutting down' });
+        await this.registration.deregister();
+        this.registration.dispose();
+      }
+      await this.waitForInFlight(drainMs);
       this.disposables.dispose();
+      for (const client of this.clients.values()) client.dispose();
+      this.clients.clear();
+      this.guard?.dispose();
+      this.discovery.dispose();
+      this.breakers.dispose();
       this.source.dispose();
       await this.source.stopped;
       this.rules.dispose();
+      await this.transport.close();
       await this.connection.close();
     })();
     return this.closing;
   }
+
+  private async waitForInFlight(maxMs: number): Promise<void> {
+    const deadline = this.clock.now() + maxMs;
+    while (this.clock.now() < deadline && [...this.clients.values()].some((c) => c.inFlight > 0)) {
+      await new Promise((r) => setTimeout(r, 10).unref());
+    }
+  }
+
+  private requireGuard(what: string): InboundGuard {
+    if (this.guard) return this.guard;
+    // Without a service name there are no inbound rules to apply; the adapters pass requests through.
+    return new Proxy({} as InboundGuard, {
+      get: (_t, prop) =>
+        prop === 'run'
+          ? (_req: unknown, _res: unknown, handle: () => unknown) => Promise.resolve(handle())
+          : () => {
+              throw new ConfigError(`${what}: createMesh({ service }) is needed`, { path: 'service' });
+            },
+    });
+  }
 }
 
-/** Connects to Consul, subscribes to the governance center and returns the mesh. */
+/** Connects to Consul, subscribes to the governance center, registers the service and returns the mesh. */
 export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
   const logger = resolveLogger(options.logger);
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? systemRandom;
   const prefix = (options.prefix ?? 'meshless').replace(/^\/+|\/+$/g, '');
   if (prefix === '') throw new ConfigError('prefix: must not be empty', { path: 'prefix' });
+  const svc = options.service;
+  if (svc && (!svc.name || !Number.isInteger(svc.port) || svc.port < 1 || svc.port > 65535)) {
+    throw new ConfigError('service: needs a name and a port (1-65535)', {
+      path: svc.name ? 'service.port' : 'service.name',
+    });
+  }
+  const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
   const connection = new ConsulConnection(options.consul);
-  const source = new ConsulRuleSource({
-    connection,
-    prefix,
-    cacheDir: options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir,
-    logger,
-  });
+  const source = new ConsulRuleSource({ connection, prefix, cacheDir, logger });
   const rules = new RuleStore({
     prefix,
     sections: [...builtinSections, ...(options.sections ?? [])],
     logger,
   });
-  const mesh = new MeshImpl(connection, source, rules);
+
+  let registration: ServiceRegistration | undefined;
+  if (svc && svc.register !== false) {
+    const { register: _r, ttlMs, healthPath, httpCheck, drainMs: _d, ...rest } = svc;
+    const definition = { ...rest, id: rest.id ?? defaultServiceId(rest.name, rest.port, random) };
+    registration = new ServiceRegistration({
+      connection,
+      service: definition,
+      logger,
+      clock,
+      random,
+      ...(ttlMs ? { ttlMs } : {}),
+      extraChecks: [{ id: governanceCheckId(definition.id), name: GOVERNANCE_CHECK_NAME }],
+      ...(httpCheck && healthPath !== false
+        ? {
+            httpCheck: {
+              url: `http://${definition.address ?? '127.0.0.1'}:${definition.port}${healthPath ?? '/meshless/health'}`,
+            },
+          }
+        : {}),
+    });
+  }
+  const mesh = new MeshImpl(
+    options,
+    connection,
+    source,
+    rules,
+    registration,
+    clock,
+    random,
+    logger,
+    cacheDir,
+  );
   const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
@@ -121,9 +325,27 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
     }),
   ]);
   clearTimeout(timer);
-  // The first snapshot reaches the store on a microtask; let it land before handing out the mesh.
-  await new Promise<void>((resolve) => setImmediate(resolve));
+  if (registration) {
+    await registration.start();
+    await mesh.reportGovernance();
+  }
+  if (options.handleSignals) installSignalHandlers(mesh, logger);
   return mesh;
+}
+
+function installSignalHandlers(mesh: Mesh, logger: Logger): void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info('signal received; draining', { signal });
+    mesh.close().then(
+      () => process.exit(0),
+      (error) => {
+        logger.error('close failed', { error });
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
 }
 
 function resolveLogger(logger: MeshOptions['logger']): Logger {

@@ -32,7 +32,8 @@ export type MethodPolicies = z.infer<typeof methodPoliciesSchema>;
 export const policiesSection = defineSection({
   kind: 'policies',
   pattern: 'services/*/policies',
-  description: 'Resilience policies for every call to the service: timeout, retry, hedge, breaker, bulkhead, rate limit.',
+  description:
+    'Resilience policies for every call to the service: timeout, retry, hedge, breaker, bulkhead, rate limit.',
   schema: policiesRuleSchema,
 });
 

@@ -1,0 +1,94 @@
+import { ConsulError } from '@meshless/core';
+import { type Command, noMorePositionals } from '../command.ts';
+import { EXIT, usageError } from '../exit-codes.ts';
+import { buildServiceStatus, type HealthEntry, reportedKeys, type ServiceStatus } from '../status-model.ts';
+import { formatTable } from '../table.ts';
+
+export const statusCommand: Command = {
+  name: 'status',
+  usage: '<service>',
+  summary: 'show which rule versions each instance of a service runs (SYNCED, STALE, REJECTED)',
+  async run(ctx) {
+    const [service, ...rest] = ctx.positionals;
+    noMorePositionals(rest);
+    if (!service) throw usageError('missing service name');
+    if (service.includes('/')) throw usageError(`invalid service name ${service}: must not contain /`);
+    const { connection, kv } = ctx.consul();
+
+    const res = await connection.request({
+      path: `/v1/health/service/${encodeURIComponent(service)}`,
+      timeoutMs: 10_000,
+    });
+    if (res.status !== 200) {
+      throw new ConsulError(`GET /v1/health/service/${service}: HTTP ${res.status}`, { status: res.status });
+    }
+    const entries = JSON.parse(res.body.toString('utf8')) as HealthEntry[];
+
+    // The keys that apply to the service, plus whatever its instances report having applied.
+    const kvIndexes = new Map<string, number>();
+    for (const e of await kv.list(`${ctx.prefix}/services/${service}/`)) kvIndexes.set(e.key, e.modifyIndex);
+    const extra = [`${ctx.prefix}/defaults/policies`, ...reportedKeys(entries)].filter(
+      (k) => !kvIndexes.has(k),
+    );
+    const found = await Promise.all(extra.map((k) => kv.get(k)));
+    for (const e of found) if (e) kvIndexes.set(e.key, e.modifyIndex);
+
+    const status = buildServiceStatus(service, ctx.prefix, entries, kvIndexes);
+    if (ctx.json) ctx.io.json(status);
+    else printStatus(ctx.io.out, status);
+    return EXIT.ok;
+  },
+};
+
+function printStatus(out: (line: string) => void, status: ServiceStatus): void {
+  const short = (key: string) =>
+    key.startsWith(`${status.prefix}/`) ? key.slice(status.prefix.length + 1) : key;
+  const n = status.instances.length;
+  out(
+    `service ${status.service}: ${n} instance${n === 1 ? '' : 's'}, ${status.keys.length} rule keys (prefix ${status.prefix})`,
+  );
+  if (status.keys.length > 0) {
+    out('');
+    const rows = status.keys.map((k) => [short(k.key), k.kvIndex === null ? 'absent' : String(k.kvIndex)]);
+    for (const line of formatTable(['KEY', 'KV INDEX'], rows)) out(line);
+  }
+  out('');
+  if (n === 0) {
+    out(`no instances of ${status.service} are registered`);
+    return;
+  }
+  const rows: string[][] = [];
+  for (const i of status.instances) {
+    if (i.keys.length === 0) {
+      rows.push([
+        i.id,
+        i.address,
+        i.health,
+        i.governance,
+        '-',
+        '-',
+        '-',
+        'SYNCED',
+        'no rules: built-in defaults',
+      ]);
+      continue;
+    }
+    for (const k of i.keys) {
+      rows.push([
+        i.id,
+        i.address,
+        i.health,
+        i.governance,
+        short(k.key),
+        k.kvIndex === null ? 'absent' : String(k.kvIndex),
+        k.applied === null ? '-' : String(k.applied),
+        k.state,
+        k.detail,
+      ]);
+    }
+  }
+  const header = ['INSTANCE', 'ADDRESS', 'HEALTH', 'GOVERNANCE', 'KEY', 'KV', 'APPLIED', 'STATE', 'DETAIL'];
+  for (const line of formatTable(header, rows)) out(line);
+  out('');
+  out(`SYNCED ${status.totals.SYNCED}, STALE ${status.totals.STALE}, REJECTED ${status.totals.REJECTED}`);
+}

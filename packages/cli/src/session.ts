@@ -1,0 +1,75 @@
+import { ConsulConnection, resolveConsulOptions } from '@meshless/consul';
+import { ConfigError, MeshlessError } from '@meshless/core';
+import { CliError, EXIT, usageError } from './exit-codes.ts';
+import { RuleHistory } from './history.ts';
+import type { ResolvedIo } from './io.ts';
+import { RuleKv } from './kv.ts';
+
+/** What a command that talks to Consul gets: the connection, KV and history, opened on first use. */
+export interface ConsulSession {
+  readonly address: string;
+  readonly connection: ConsulConnection;
+  readonly kv: RuleKv;
+  readonly history: RuleHistory;
+}
+
+export class SessionHolder {
+  private session: ConsulSession | undefined;
+  private readonly address: string | undefined;
+  private readonly prefix: string;
+  private readonly io: ResolvedIo;
+
+  constructor(address: string | undefined, prefix: string, io: ResolvedIo) {
+    this.address = address;
+    this.prefix = prefix;
+    this.io = io;
+  }
+
+  get(): ConsulSession {
+    if (this.session) return this.session;
+    let connection: ConsulConnection;
+    try {
+      const options = resolveConsulOptions(
+        this.address === undefined ? {} : { address: this.address },
+        this.io.env as NodeJS.ProcessEnv,
+      );
+      connection = new ConsulConnection(options);
+    } catch (error) {
+      if (ConfigError.isInstance(error)) throw usageError(`--consul: ${(error as Error).message}`);
+      throw error;
+    }
+    const kv = new RuleKv(connection);
+    this.session = {
+      address: connection.address,
+      connection,
+      kv,
+      history: new RuleHistory(kv, this.prefix, this.io.clock),
+    };
+    return this.session;
+  }
+
+  /** The address in use (or that would be), for error messages. */
+  describe(): string {
+    return this.session?.address ?? this.address ?? this.io.env.CONSUL_HTTP_ADDR ?? '127.0.0.1:8500';
+  }
+
+  async close(): Promise<void> {
+    await this.session?.connection.close();
+  }
+}
+
+/** Turns a Consul failure into the message an operator can act on. */
+export function consulFailure(error: unknown, address: string): CliError | undefined {
+  if (!MeshlessError.isInstance(error) || error.code !== 'MESHLESS_CONSUL') return undefined;
+  const status = (error as { status?: number }).status;
+  if (status === undefined) {
+    const code = (error.cause as { code?: string } | undefined)?.code;
+    const why = code ?? error.message;
+    return new CliError(
+      EXIT.consul,
+      `cannot reach Consul at ${address} (${why}); set --consul or CONSUL_HTTP_ADDR`,
+    );
+  }
+  const hint = status === 403 ? '; check CONSUL_HTTP_TOKEN' : '';
+  return new CliError(EXIT.consul, `Consul at ${address} refused the request: ${error.message}${hint}`);
+}

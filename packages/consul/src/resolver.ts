@@ -1,0 +1,317 @@
+import {
+  type Clock,
+  ConsulError,
+  type Disposable,
+  Emitter,
+  type Endpoint,
+  type Logger,
+  noopLogger,
+  type Random,
+  type Resolver,
+} from '@meshless/core';
+import { BlockingWatch, type BlockingWatchOptions, type WatchStats } from './blocking-watch.ts';
+import type { ConsulConnection } from './connection.ts';
+import { cacheFileName, DiskCache } from './disk-cache.ts';
+import {
+  type CachedEndpoints,
+  endpointsFromCache,
+  parseHealthServices,
+  sameEndpoints,
+} from './health-parse.ts';
+
+// The parser is part of the resolver's public surface (benchmarks, custom resolvers).
+export {
+  endpointsFromCache,
+  type HealthServiceEntry,
+  makeEndpoint,
+  parseHealthServices,
+  sameEndpoint,
+  sameEndpoints,
+  weightOf,
+} from './health-parse.ts';
+
+export interface ConsulResolverOptions {
+  connection: ConsulConnection;
+  service: string;
+  /** Failover order: the endpoints of the first datacenter with any healthy one. Default: the agent's own. */
+  datacenters?: readonly string[];
+  /** Only instances with all of these tags (filtered by Consul). */
+  tags?: readonly string[];
+  /**
+   * Also serve instances whose worst check is `warning`, at their `Weights.Warning` (as Consul's
+   * DNS does). Default false: `?passing` only, where one warning check (say, a governance check
+   * reporting a rejected rule) takes the instance out of discovery.
+   */
+  includeWarning?: boolean;
+  /** Read from any server (`?stale`): scales reads, may lag slightly. */
+  stale?: boolean;
+  /** Folder for the last-known-good list; `false` or absent disables it. */
+  cacheDir?: string | false;
+  logger?: Logger;
+  clock?: Clock;
+  random?: Random;
+  /** Passed to each blocking watch. */
+  watch?: ResolverWatchOptions;
+}
+
+/** Blocking-watch tuning a resolver passes on (wait, backoff, rate limit). */
+export type ResolverWatchOptions = Pick<BlockingWatchOptions<unknown>, 'waitMs' | 'backoff' | 'rateLimit'>;
+
+/** Where the served endpoints came from: nothing yet, Consul, or the on-disk cache. */
+export type EndpointsOrigin = 'none' | 'source' | 'cache';
+
+export interface ResolverStats {
+  readonly service: string;
+  readonly endpoints: number;
+  readonly origin: EndpointsOrigin;
+  /** The datacenter whose endpoints are served (undefined: the agent's own, or none yet). */
+  readonly datacenter: string | undefined;
+  /** Emitted changes. */
+  readonly changes: number;
+  /** Every watch's last request succeeded. */
+  readonly reachable: boolean;
+  readonly watches: readonly ({ readonly datacenter: string | undefined } & WatchStats)[];
+}
+
+/** One datacenter's view, as the failover selection sees it. */
+export interface DatacenterView {
+  readonly datacenter: string | undefined;
+  /** The last answer; undefined before the first. */
+  readonly endpoints: readonly Endpoint[] | undefined;
+  /** Attempts failed and no answer has come yet. */
+  readonly failed: boolean;
+}
+
+export type DatacenterSelection =
+  | { readonly kind: 'wait' }
+  | { readonly kind: 'none' }
+  | {
+      readonly kind: 'live';
+      readonly datacenter: string | undefined;
+      readonly endpoints: readonly Endpoint[];
+    };
+
+/**
+ * Failover: the first datacenter in order with any endpoint. A datacenter that has not answered
+ * yet (and has not failed) holds the decision, so a slow primary does not flap traffic to the
+ * secondary and back; one that failed without ever answering counts as empty. `none`: nothing
+ * answered at all (the local agent is down).
+ */
+export function selectDatacenter(views: readonly DatacenterView[]): DatacenterSelection {
+  let answered = false;
+  for (const v of views) {
+    if (v.endpoints === undefined) {
+      if (!v.failed) return { kind: 'wait' };
+      continue;
+    }
+    answered = true;
+    if (v.endpoints.length > 0) return { kind: 'live', datacenter: v.datacenter, endpoints: v.endpoints };
+  }
+  return answered ? { kind: 'live', datacenter: undefined, endpoints: noEndpoints } : { kind: 'none' };
+}
+
+/** Consul's answer for a datacenter it has no route to (unknown name, WAN down). */
+export function isNoPathToDatacenter(error: unknown): boolean {
+  return error instanceof ConsulError && /no path to datacenter/i.test(error.message);
+}
+
+interface DcState extends DatacenterView {
+  endpoints: readonly Endpoint[] | undefined;
+  failed: boolean;
+}
+
+const noEndpoints: readonly Endpoint[] = Object.freeze([]);
+
+/**
+ * The healthy instances of one service, from Consul's `/v1/health/service/<name>?passing`, one
+ * blocking watch per datacenter. Emits only real changes of the built endpoints (a check's new
+ * output changes Consul's answer, not the endpoints). While Consul fails it keeps serving the last
+ * list; each new non-empty list is written to disk, and read back when the first request fails.
+ */
+export class ConsulResolver implements Resolver, Disposable {
+  readonly service: string;
+  private readonly states: DcState[];
+  private readonly watches: BlockingWatch<readonly Endpoint[]>[];
+  private readonly emitter: Emitter<readonly Endpoint[]>;
+  private readonly cache: DiskCache<CachedEndpoints> | undefined;
+  private readonly logger: Logger;
+  private list: readonly Endpoint[] = noEndpoints;
+  private origin: EndpointsOrigin = 'none';
+  private datacenter: string | undefined;
+  private changes = 0;
+  private settled = false;
+  private disposed = false;
+  private settle!: (endpoints: readonly Endpoint[]) => void;
+  private readonly first: Promise<readonly Endpoint[]>;
+
+  constructor(options: ConsulResolverOptions) {
+    this.service = options.service;
+    this.logger = options.logger ?? noopLogger;
+    this.emitter = new Emitter({
+      onListenerError: (error) =>
+        this.logger.error('endpoint listener threw', {
+          service: this.service,
+          error: (error as Error)?.message,
+        }),
+    });
+    this.first = new Promise((resolve) => {
+      this.settle = (endpoints) => {
+        if (this.settled) return;
+        this.settled = true;
+        resolve(endpoints);
+      };
+    });
+    const { connection } = options;
+    const tags = [...(options.tags ?? [])].sort();
+    const dcs = options.datacenters?.length ? options.datacenters : [undefined];
+    const includeWarning = options.includeWarning === true;
+    const parseOptions = { includeWarning };
+    if (options.cacheDir) {
+      // The plain file name for the plain case; filtered or failover views get their own file.
+      const variant = [
+        ...(tags.length ? [`tags-${tags.join(',')}`] : []),
+        ...(options.datacenters?.length ? [`dc-${options.datacenters.join(',')}`] : []),
+        ...(options.includeWarning ? ['warning'] : []),
+      ];
+      const file = `${options.cacheDir}/${cacheFileName('endpoints', connection.address, this.service, ...variant)}`;
+      this.cache = new DiskCache(file, (error) =>
+        this.logger.warn('endpoint cache unavailable', { file, error: (error as Error)?.message }),
+      );
+    }
+    const path =
+      `/v1/health/service/${encodeURIComponent(this.service)}` +
+      (tags.length ? `?${tags.map((t) => `tag=${encodeURIComponent(t)}`).join('&')}` : '');
+    this.states = dcs.map((dc) => ({ datacenter: dc, endpoints: undefined, failed: false }));
+    this.watches = this.states.map((state) => {
+      const dc = state.datacenter;
+      return new BlockingWatch<readonly Endpoint[]>({
+        connection,
+        path,
+        query: { passing: !includeWarning, ...(dc === undefined ? {} : { dc }) },
+        parse: (res) => parseHealthServices(res.body, this.service, dc, parseOptions),
+        equals: sameEndpoints,
+        onChange: (endpoints) => {
+          state.endpoints = endpoints;
+          state.failed = false;
+          this.update();
+        },
+        onError: (error, info) => this.onWatchError(state, error, info),
+        ...options.watch,
+        ...(options.stale ? { stale: true } : {}),
+        ...(options.clock ? { clock: options.clock } : {}),
+        ...(options.random ? { random: options.random } : {}),
+      });
+    });
+  }
+
+  current(): readonly Endpoint[] {
+    return this.list;
+  }
+
+  /** Bound, so it can be passed around as an `Event` (`once(resolver.onDidChange)`). */
+  readonly onDidChange = (listener: (endpoints: readonly Endpoint[]) => void): Disposable =>
+    this.emitter.event(listener);
+
+  /**
+   * The first list: Consul's first answer, or the cached list once the first request failed, or
+   * [] when it failed with no cache. Never rejects.
+   */
+  ready(): Promise<readonly Endpoint[]> {
+    return this.first;
+  }
+
+  stats(): ResolverStats {
+    const watches = this.states.map((s, i) => ({ datacenter: s.datacenter, ...this.watches[i]!.stats() }));
+    return {
+      service: this.service,
+      endpoints: this.list.length,
+      origin: this.origin,
+      datacenter: this.datacenter,
+      changes: this.changes,
+      reachable: watches.every((w) => w.failures === 0 && w.requests > 0),
+      watches,
+    };
+  }
+
+  /** Resolves when every watch loop has ended (after dispose). */
+  get stopped(): Promise<void> {
+    return Promise.all(this.watches.map((w) => w.done)).then(() => {});
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const w of this.watches) w.dispose();
+    this.emitter.dispose();
+    this.settle(this.list);
+  }
+
+  private onWatchError(state: DcState, error: unknown, info: { failures: number; retryInMs: number }): void {
+    if (this.disposed) return;
+    const fields = {
+      service: this.service,
+      datacenter: state.datacenter,
+      error: (error as Error)?.message ?? String(error),
+      failures: info.failures,
+      retryInMs: info.retryInMs,
+    };
+    if (isNoPathToDatacenter(error)) {
+      // A real answer: that datacenter has nothing we can reach. The watch retries it with backoff.
+      if (state.endpoints === undefined || state.endpoints.length > 0) {
+        this.logger.warn('no path to datacenter; treating it as empty', fields);
+        state.endpoints = noEndpoints;
+      }
+      state.failed = false;
+    } else {
+      state.failed = true;
+      if (info.failures === 1) this.logger.warn('endpoint watch failed; serving the last list', fields);
+      else this.logger.debug('endpoint watch failed', fields);
+    }
+    this.update();
+  }
+
+  private update(): void {
+    if (this.disposed) return;
+    const selection = selectDatacenter(this.states);
+    if (selection.kind === 'wait') return;
+    if (selection.kind === 'none') {
+      if (this.origin === 'none') this.loadCache();
+      this.settle(this.list);
+      return;
+    }
+    this.datacenter = selection.datacenter;
+    const wasLive = this.origin === 'source';
+    this.origin = 'source';
+    const changed = !sameEndpoints(this.list, selection.endpoints);
+    if (changed) this.list = selection.endpoints;
+    if ((changed || !wasLive) && this.list.length > 0) {
+      // An empty list is never cached: in an outage a stale list beats none.
+      this.cache?.write({
+        service: this.service,
+        ...(this.datacenter ? { datacenter: this.datacenter } : {}),
+        endpoints: [...this.list],
+      });
+    }
+    this.settle(this.list);
+    if (changed) this.fire();
+  }
+
+  private loadCache(): void {
+    const cached = this.cache?.read();
+    const endpoints = cached ? endpointsFromCache(cached) : undefined;
+    if (!endpoints || endpoints.length === 0) return;
+    this.logger.warn('consul unreachable; using cached endpoints', {
+      service: this.service,
+      endpoints: endpoints.length,
+    });
+    this.origin = 'cache';
+    this.datacenter = cached?.datacenter;
+    this.list = endpoints;
+    this.fire();
+  }
+
+  private fire(): void {
+    this.changes++;
+    this.emitter.fire(this.list);
+  }
+}

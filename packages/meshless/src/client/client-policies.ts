@@ -1,0 +1,180 @@
+import type { BreakerRegistry } from '@meshless/breaker';
+import {
+  type Clock,
+  type Disposable,
+  DisposableStore,
+  type Endpoint,
+  noopPolicy,
+  type Policy,
+  type Random,
+  type RuleStore,
+  wrap,
+} from '@meshless/core';
+import { BulkheadPolicy, RateLimitPolicy, TimeoutPolicy } from '@meshless/limiter';
+import { HedgePolicy, RetryPolicy } from '@meshless/retry';
+import { mergePolicies } from '../rules/merge.ts';
+import { defaultsSection, type MethodPolicies, policiesSection } from '../rules/policies.ts';
+import type { ClientPolicies, EndpointBreaker } from './service-client.ts';
+
+/** The prepared policies of one operation (or the service as a whole). */
+class OperationStack {
+  settings: MethodPolicies = {};
+  bulkhead: BulkheadPolicy | undefined;
+  rateLimit: RateLimitPolicy | undefined;
+  timeout: TimeoutPolicy | undefined;
+  retry: RetryPolicy | undefined;
+  hedge: HedgePolicy | undefined;
+  /** Limits, timeout, retry/hedge: for idempotent calls. */
+  full: Policy = noopPolicy;
+  /** Limits and timeout only: for calls that must not be sent twice. */
+  once: Policy = noopPolicy;
+
+  constructor(
+    private readonly resource: string,
+    private readonly clock: Clock,
+    private readonly random: Random,
+  ) {}
+
+  /** Applies new settings, reconfiguring the policy objects that stay (their state survives). */
+  apply(settings: MethodPolicies): void {
+    this.settings = settings;
+    const { resource, clock, random } = this;
+    this.bulkhead = settings.bulkhead
+      ? reuse(this.bulkhead, settings.bulkhead, (r) => new BulkheadPolicy({ ...r, resource }))
+      : undefined;
+    this.rateLimit = settings.rateLimit
+      ? reuse(this.rateLimit, settings.rateLimit, (r) => new RateLimitPolicy({ ...r, resource, clock }))
+      : undefined;
+    if (this.timeout && !settings.timeoutMs) this.timeout.dispose();
+    this.timeout = settings.timeoutMs
+      ? reuse(
+          this.timeout,
+          { timeoutMs: settings.timeoutMs },
+          (r) => new TimeoutPolicy({ ...r, resource, clock }),
+        )
+      : undefined;
+    const retries = (settings.retry?.attempts ?? 1) > 1 || settings.retry?.perTryTimeoutMs !== undefined;
+    this.retry =
+      settings.retry && retries
+        ? reuse(this.retry, settings.retry, (r) => new RetryPolicy({ ...r, resource, clock, random }))
+        : undefined;
+    this.hedge = settings.hedge
+      ? reuse(this.hedge, settings.hedge, (r) => new HedgePolicy({ ...r, resource, clock }))
+      : undefined;
+    // Outermost first: limits, then the overall timeout, then retry or hedge (per-try timeouts inside).
+    const limits = [this.bulkhead, this.rateLimit, this.timeout].filter(
+      (p): p is NonNullable<typeof p> => !!p,
+    );
+    const again = this.hedge ?? this.retry;
+    this.once = wrap(...limits);
+    this.full = again ? wrap(...limits, again) : this.once;
+  }
+
+  dispose(): void {
+    this.timeout?.dispose();
+  }
+}
+
+function reuse<P extends { reconfigure(rule: R): void }, R>(
+  existing: P | undefined,
+  rule: R,
+  make: (rule: R) => P,
+): P {
+  if (existing) {
+    existing.reconfigure(rule);
+    return existing;
+  }
+  return make(rule);
+}
+
+/**
+ * The policies for calls to one service, from `services/<svc>/policies` (with `methods.<name>`
+ * overrides) over `defaults/policies` over code defaults. Rebuilt when one of those documents
+ * changes, never per call. Breakers are per endpoint, sharing one timer across the mesh.
+ */
+export class ServicePolicies implements ClientPolicies, Disposable {
+  private readonly stacks = new Map<string, OperationStack>();
+  private readonly disposables = new DisposableStore();
+  private breakerOn = false;
+
+  constructor(
+    private readonly service: string,
+    private readonly rules: RuleStore,
+    private readonly breakers: BreakerRegistry,
+    private readonly clock: Clock,
+    private readonly random: Random,
+    private readonly codeDefaults: MethodPolicies = {},
+  ) {
+    this.disposables.add(
+      rules.onDidChange((c) => {
+        if ((c.section === policiesSection && c.name === service) || c.section === defaultsSection)
+          this.rebuild();
+      }),
+    );
+    this.rebuild();
+  }
+
+  forCall(operation: string | undefined, _method: string, retryable: boolean): Policy {
+    const stack = this.stackFor(operation);
+    return retryable ? stack.full : stack.once;
+  }
+
+  breaker(endpoint: Endpoint): EndpointBreaker | undefined {
+    return this.breakerOn ? this.breakers.get(this.service, endpoint.id) : undefined;
+  }
+
+  timeoutMs(operation: string | undefined): number | undefined {
+    return this.stackFor(operation).settings.timeoutMs;
+  }
+
+  /** The merged settings in force for an operation (for status and tests). */
+  settings(operation?: string): MethodPolicies {
+    return this.stackFor(operation).settings;
+  }
+
+  dispose(): void {
+    this.disposables.dispose();
+    for (const s of this.stacks.values()) s.dispose();
+    this.stacks.clear();
+  }
+
+  private stackFor(operation: string | undefined): OperationStack {
+    const key = operation ?? '';
+    let stack = this.stacks.get(key);
+    if (!stack) {
+      const doc = this.rules.get(policiesSection, this.service);
+      // Only operations with an override get a stack of their own.
+      if (key !== '' && !doc?.methods?.[key]) return this.stackFor(undefined);
+      stack = new OperationStack(`${this.service}${key ? `.${key}` : ''}`, this.clock, this.random);
+      stack.apply(this.merged(key));
+      this.stacks.set(key, stack);
+    }
+    return stack;
+  }
+
+  private merged(operation: string): MethodPolicies {
+    const doc = this.rules.get(policiesSection, this.service);
+    const defaults = this.rules.get(defaultsSection);
+    const { methods: _m, ...service } = doc ?? {};
+    const { methods: _d, ...fleet } = defaults ?? {};
+    return mergePolicies(
+      this.codeDefaults,
+      fleet,
+      service,
+      operation ? doc?.methods?.[operation] : undefined,
+    );
+  }
+
+  private rebuild(): void {
+    const doc = this.rules.get(policiesSection, this.service);
+    for (const [key, stack] of this.stacks) {
+      if (key !== '' && !doc?.methods?.[key]) {
+        stack.dispose();
+        this.stacks.delete(key);
+      } else stack.apply(this.merged(key));
+    }
+    const base = this.stackFor(undefined);
+    this.breakerOn = base.settings.breaker !== undefined;
+    this.breakers.configure(this.service, base.settings.breaker);
+  }
+}

@@ -1,0 +1,123 @@
+import { type BalancerRule, type BalancerStack, createBalancer, rebuildBalancer } from '@meshless/balancer';
+import {
+  compileRoutes,
+  hasEndpointsIn,
+  partitionBySubset,
+  type RoutesRule,
+  type RouteTable,
+} from '@meshless/canary';
+import type { Endpoint, Logger, Random } from '@meshless/core';
+
+const ALL = '';
+
+export interface EndpointGroupsOptions {
+  service: string;
+  now: () => number;
+  random: Random;
+  localZone?: string | undefined;
+  localRegion?: string | undefined;
+  logger: Logger;
+}
+
+/**
+ * The endpoints of one target service, split into the subsets the routes rule names, each with
+ * its own balancer. Rebuilt when membership, the routes rule or the balancer rule changes —
+ * never per call. A balancer's stats survive rebuilds (by subset name, then by endpoint id).
+ */
+export class EndpointGroups {
+  private readonly options: EndpointGroupsOptions;
+  private endpoints: readonly Endpoint[] = [];
+  private balancerRule: BalancerRule | undefined;
+  private baseTable: RouteTable;
+  private table_: RouteTable;
+  private readonly balancers = new Map<string, BalancerStack>();
+  private readonly emptySubsets = new Set<string>();
+
+  constructor(options: EndpointGroupsOptions) {
+    this.options = options;
+    this.baseTable = compileRoutes(undefined);
+    this.table_ = this.baseTable;
+    this.rebuild();
+  }
+
+  /** The route table, aware of which subsets have endpoints. */
+  get table(): RouteTable {
+    return this.table_;
+  }
+
+  get all(): readonly Endpoint[] {
+    return this.endpoints;
+  }
+
+  /** The balancer of a subset (undefined: all endpoints). */
+  balancer(subset: string | undefined): BalancerStack | undefined {
+    return this.balancers.get(subset ?? ALL);
+  }
+
+  /** Subsets a route names that have no endpoint now (for status). */
+  get empty(): readonly string[] {
+    return [...this.emptySubsets];
+  }
+
+  setEndpoints(endpoints: readonly Endpoint[]): void {
+    this.endpoints = endpoints;
+    this.rebuild();
+  }
+
+  setRoutes(rule: RoutesRule | undefined): void {
+    this.baseTable = compileRoutes(rule);
+    this.rebuild();
+  }
+
+  setBalancerRule(rule: BalancerRule | undefined): void {
+    this.balancerRule = rule;
+    for (const [name, previous] of this.balancers) {
+      try {
+        this.balancers.set(name, rebuildBalancer(previous, rule, this.balancerOptions()));
+      } catch (error) {
+        // Validated rules cannot fail here; a bug must not leave the group without a balancer.
+        this.options.logger.error('balancer rebuild failed; keeping the previous one', {
+          service: this.options.service,
+          error,
+        });
+      }
+    }
+  }
+
+  dispose(): void {
+    for (const b of this.balancers.values()) b.dispose();
+    this.balancers.clear();
+  }
+
+  private rebuild(): void {
+    const partition = partitionBySubset(this.endpoints, this.baseTable.subsets);
+    const wanted = new Map<string, readonly Endpoint[]>([[ALL, this.endpoints]]);
+    for (const [name, list] of partition) wanted.set(name, list);
+    for (const [name, balancer] of this.balancers) {
+      if (!wanted.has(name)) {
+        balancer.dispose();
+        this.balancers.delete(name);
+      }
+    }
+    this.emptySubsets.clear();
+    for (const [name, list] of wanted) {
+      let balancer = this.balancers.get(name);
+      if (!balancer) {
+        balancer = createBalancer(this.balancerRule, this.balancerOptions());
+        this.balancers.set(name, balancer);
+      }
+      balancer.update(list);
+      if (name !== ALL && list.length === 0) this.emptySubsets.add(name);
+    }
+    this.table_ = this.baseTable.withAvailability(hasEndpointsIn(this.endpoints, partition));
+  }
+
+  private balancerOptions() {
+    return {
+      now: this.options.now,
+      random: this.options.random,
+      localZone: this.options.localZone,
+      localRegion: this.options.localRegion,
+    };
+  }
+}

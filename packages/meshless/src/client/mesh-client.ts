@@ -1,0 +1,148 @@
+import { balancerSection, hashKeyExtractor } from '@meshless/balancer';
+import type { BreakerRegistry } from '@meshless/breaker';
+import { routesSection } from '@meshless/canary';
+import {
+  type Clock,
+  type Disposable,
+  DisposableStore,
+  type Endpoint,
+  type Logger,
+  type Random,
+  type Resolver,
+  type RuleStore,
+} from '@meshless/core';
+import { ServicePolicies } from './client-policies.ts';
+import { EndpointGroups } from './endpoint-groups.ts';
+import { type ClientObserver, type MeshRequestInit, ServiceClient } from './service-client.ts';
+import type { Transport } from './transport.ts';
+
+export interface MeshClientDeps {
+  service: string;
+  caller: string | undefined;
+  localZone: string | undefined;
+  localRegion: string | undefined;
+  resolver: Resolver & { ready(): Promise<readonly Endpoint[]> };
+  rules: RuleStore;
+  breakers: BreakerRegistry;
+  transport: Transport;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  observer?: ClientObserver;
+}
+
+export interface MeshClientStatus {
+  readonly service: string;
+  readonly endpoints: number;
+  /** Subsets named by the routes rule that have no healthy endpoint now. */
+  readonly emptySubsets: readonly string[];
+  /** Endpoints ejected by outlier detection now (all subsets). */
+  readonly ejected: readonly string[];
+  readonly inFlight: number;
+}
+
+/**
+ * `mesh.client('catalog')`: the governed client for one service, kept up to date with its
+ * endpoints (discovery) and its routes, balancer and policies rules.
+ */
+export class MeshClient implements Disposable {
+  readonly service: string;
+  private readonly groups: EndpointGroups;
+  private readonly policies: ServicePolicies;
+  private readonly client: ServiceClient;
+  private readonly disposables = new DisposableStore();
+  private readonly resolver: MeshClientDeps['resolver'];
+  private resolved = false;
+  private inFlight_ = 0;
+  private hashKey: (headers: Record<string, string>, path: string) => string | undefined = () => undefined;
+
+  constructor(deps: MeshClientDeps) {
+    this.service = deps.service;
+    this.resolver = deps.resolver;
+    const { rules, service } = deps;
+    this.groups = new EndpointGroups({
+      service,
+      now: deps.clock.now,
+      random: deps.random,
+      localZone: deps.localZone,
+      localRegion: deps.localRegion,
+      logger: deps.logger,
+    });
+    this.setBalancerRule(rules.get(balancerSection, service));
+    this.groups.setRoutes(rules.get(routesSection, service));
+    this.groups.setEndpoints(deps.resolver.current());
+    this.resolved = deps.resolver.current().length > 0;
+    this.disposables.add(
+      deps.resolver.onDidChange((endpoints) => {
+        this.resolved = true;
+        this.groups.setEndpoints(endpoints);
+      }),
+    );
+    this.disposables.add(rules.watch(routesSection, service, (rule) => this.groups.setRoutes(rule)));
+    this.disposables.add(rules.watch(balancerSection, service, (rule) => this.setBalancerRule(rule)));
+    this.policies = this.disposables.add(
+      new ServicePolicies(service, rules, deps.breakers, deps.clock, deps.random),
+    );
+    this.client = new ServiceClient({
+      service,
+      caller: deps.caller,
+      groups: this.groups,
+      policies: this.policies,
+      transport: deps.transport,
+      clock: deps.clock,
+      random: deps.random,
+      logger: deps.logger,
+      hashKey: (headers, path) => this.hashKey(headers, path),
+      ...(deps.observer ? { observer: deps.observer } : {}),
+    });
+  }
+
+  /** Calls the service: `fetch('/items/42', { headers })` -> a WHATWG Response. */
+  async fetch(path: string, init?: MeshRequestInit): Promise<Response> {
+    if (!this.resolved) {
+      // The very first call waits for discovery's first answer (or its cached/empty fallback).
+      this.groups.setEndpoints(await this.resolver.ready());
+      this.resolved = true;
+    }
+    this.inFlight_++;
+    try {
+      return await this.client.fetch(path, init);
+    } finally {
+      this.inFlight_--;
+    }
+  }
+
+  get inFlight(): number {
+    return this.inFlight_;
+  }
+
+  /** The policy settings in force for an operation (merged from rules and defaults). */
+  settings(operation?: string) {
+    return this.policies.settings(operation);
+  }
+
+  status(): MeshClientStatus {
+    const ejected = new Set<string>();
+    for (const subset of [undefined, ...this.groups.table.subsets.keys()]) {
+      for (const id of this.groups.balancer(subset)?.ejectedIds ?? []) ejected.add(id);
+    }
+    return {
+      service: this.service,
+      endpoints: this.groups.all.length,
+      emptySubsets: this.groups.empty,
+      ejected: [...ejected],
+      inFlight: this.inFlight_,
+    };
+  }
+
+  dispose(): void {
+    this.disposables.dispose();
+    this.groups.dispose();
+  }
+
+  private setBalancerRule(rule: Parameters<EndpointGroups['setBalancerRule']>[0]): void {
+    this.groups.setBalancerRule(rule);
+    const extract = hashKeyExtractor(rule?.hashOn);
+    this.hashKey = (headers, path) => extract({ headers, url: path });
+  }
+}

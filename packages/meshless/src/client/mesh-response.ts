@@ -1,0 +1,193 @@
+import { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+
+type RawHeaders = Dispatcher.ResponseData['headers'];
+
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+const decoder = new TextDecoder();
+
+/**
+ * A WHATWG Response (`instanceof Response` holds) over an undici response, built without the
+ * cost of the platform constructor's body stream (several µs per response): headers are built
+ * on first access, a buffered body is handed out as is, and `body` becomes a ReadableStream only
+ * when someone asks for the stream.
+ */
+interface BodyState {
+  readonly raw: RawHeaders;
+  readonly nullBody: boolean;
+  bytes: Uint8Array | undefined;
+  source: Readable | undefined;
+  headers: Headers | undefined;
+  stream: ReadableStream<Uint8Array> | null | undefined;
+  used: boolean;
+}
+
+const STATE = Symbol('meshless.response');
+
+/**
+ * A WHATWG Response (`instanceof Response` holds) over an undici response, built without the
+ * cost of the platform constructor's body stream (several µs per response): headers are built
+ * on first access, a buffered body is handed out as is, and `body` becomes a ReadableStream only
+ * when someone asks for the stream. The overrides are installed on the prototype below (the
+ * platform declares these members as properties, which a class body may not redefine).
+ */
+export class MeshResponse extends Response {
+  readonly [STATE]: BodyState;
+
+  constructor(
+    status: number,
+    statusText: string | undefined,
+    raw: RawHeaders,
+    body: Uint8Array | Readable | null,
+  ) {
+    super(null, { status, ...(statusText ? { statusText } : {}) });
+    this[STATE] = {
+      raw,
+      nullBody: body === null || NULL_BODY.has(status),
+      bytes: body instanceof Uint8Array ? body : undefined,
+      source: body !== null && !(body instanceof Uint8Array) ? body : undefined,
+      headers: undefined,
+      stream: undefined,
+      used: false,
+    };
+  }
+}
+
+function headersOf(s: BodyState): Headers {
+  if (s.headers === undefined) {
+    const headers = new Headers();
+    const raw = s.raw;
+    for (const name in raw) {
+      const value = raw[name];
+      if (value === undefined) continue;
+      if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+      else headers.append(name, value);
+    }
+    s.headers = headers;
+  }
+  return s.headers;
+}
+
+function streamOf(s: BodyState): ReadableStream<Uint8Array> | null {
+  if (s.nullBody) return null;
+  if (s.stream === undefined) {
+    const bytes = s.bytes;
+    s.stream =
+      bytes !== undefined
+        ? new ReadableStream<Uint8Array>({
+            start(controller) {
+              controller.enqueue(bytes);
+              controller.close();
+            },
+          })
+        : (Readable.toWeb(s.source!) as ReadableStream<Uint8Array>);
+    s.bytes = undefined;
+    s.source = undefined;
+  }
+  return s.stream;
+}
+
+function used(s: BodyState): boolean {
+  return s.used || (s.stream?.locked ?? false);
+}
+
+async function bytesOf(s: BodyState): Promise<Uint8Array<ArrayBuffer>> {
+  if (used(s)) throw new TypeError('Body is unusable: Body has already been read');
+  s.used = true;
+  if (s.nullBody) return new Uint8Array(0);
+  if (s.bytes !== undefined) {
+    const bytes = s.bytes;
+    s.bytes = undefined;
+    return bytes as Uint8Array<ArrayBuffer>;
+  }
+  if (s.source !== undefined) {
+    const source = s.source;
+    s.source = undefined;
+    const chunks: Buffer[] = [];
+    for await (const chunk of source) chunks.push(chunk as Buffer);
+    const buf = Buffer.concat(chunks);
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) as Uint8Array<ArrayBuffer>;
+  }
+  return new Uint8Array(await new Response(s.stream!).arrayBuffer());
+}
+
+Object.defineProperties(MeshResponse.prototype, {
+  headers: {
+    get(this: MeshResponse) {
+      return headersOf(this[STATE]);
+    },
+  },
+  body: {
+    get(this: MeshResponse) {
+      return streamOf(this[STATE]);
+    },
+  },
+  bodyUsed: {
+    get(this: MeshResponse) {
+      return used(this[STATE]);
+    },
+  },
+  bytes: {
+    value(this: MeshResponse) {
+      return bytesOf(this[STATE]);
+    },
+  },
+  arrayBuffer: {
+    async value(this: MeshResponse) {
+      const bytes = await bytesOf(this[STATE]);
+      return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+        ? bytes.buffer
+        : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+    },
+  },
+  text: {
+    async value(this: MeshResponse) {
+      return decoder.decode(await bytesOf(this[STATE]));
+    },
+  },
+  json: {
+    async value(this: MeshResponse) {
+      return JSON.parse(decoder.decode(await bytesOf(this[STATE])));
+    },
+  },
+  blob: {
+    async value(this: MeshResponse) {
+      const s = this[STATE];
+      return new Blob([await bytesOf(s)], { type: headersOf(s).get('content-type') ?? '' });
+    },
+  },
+  formData: {
+    value(this: MeshResponse) {
+      const s = this[STATE];
+      return new Response(streamOf(s), { status: this.status, headers: headersOf(s) }).formData();
+    },
+  },
+  clone: {
+    value(this: MeshResponse) {
+      const s = this[STATE];
+      if (used(s)) throw new TypeError('Response.clone: Body has already been consumed');
+      if (s.nullBody) return new MeshResponse(this.status, this.statusText, s.raw, null);
+      if (s.bytes !== undefined) return new MeshResponse(this.status, this.statusText, s.raw, s.bytes);
+      const [a, b] = streamOf(s)!.tee();
+      s.stream = a;
+      return new Response(b, { status: this.status, statusText: this.statusText, headers: headersOf(s) });
+    },
+  },
+});
+
+/** Bodies up to this size (by content-length) are read at once; larger or unsized ones stream. */
+const BUFFER_LIMIT = 64 * 1024;
+
+/** Wraps an undici response; a small body with a content-length is read in one go. */
+export async function toMeshResponse(res: Dispatcher.ResponseData, method: string): Promise<Response> {
+  const statusText = (res as { statusText?: string }).statusText;
+  if (NULL_BODY.has(res.statusCode) || method === 'HEAD') {
+    res.body.dump().catch(() => {});
+    return new MeshResponse(res.statusCode, statusText, res.headers, null);
+  }
+  const length = Number(res.headers['content-length']);
+  if (length >= 0 && length <= BUFFER_LIMIT) {
+    return new MeshResponse(res.statusCode, statusText, res.headers, await res.body.bytes());
+  }
+  return new MeshResponse(res.statusCode, statusText, res.headers, res.body);
+}

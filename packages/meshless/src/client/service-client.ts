@@ -1,0 +1,272 @@
+import type { FaultDecision, RouteDecision } from '@meshless/canary';
+import {
+  type Clock,
+  type Endpoint,
+  type ExecuteContext,
+  type Logger,
+  NoHealthyEndpointError,
+  neverAborted,
+  type Policy,
+  type Random,
+  sleep,
+} from '@meshless/core';
+import { DEADLINE_HEADER, formatDeadlineHeader, remainingMs } from '@meshless/retry';
+import type { Dispatcher } from 'undici';
+import type { EndpointGroups } from './endpoint-groups.ts';
+import { MeshResponse, toMeshResponse } from './mesh-response.ts';
+import { type HeadersInit, isReplayable, normalizeHeaders, OutgoingRequestView } from './request-view.ts';
+import type { Transport } from './transport.ts';
+
+/** `fetch` options: the WHATWG ones meshless uses, plus governance hints. */
+export interface MeshRequestInit {
+  method?: string;
+  headers?: HeadersInit;
+  body?: string | Uint8Array | ArrayBuffer | URLSearchParams | ReadableStream | NodeJS.ReadableStream | null;
+  signal?: AbortSignal;
+  /** Operation name for `methods.<name>` policy overrides (e.g. `getItem`). */
+  operation?: string;
+  /** Declares a non-idempotent method (POST, PATCH) safe to retry and hedge. */
+  idempotent?: boolean;
+  /** Hash key for ring-hash/Maglev when the balancer rule's `hashOn` does not apply. */
+  hashKey?: string;
+}
+
+/** A breaker guarding one endpoint, as the client needs it. */
+export interface EndpointBreaker {
+  readonly state: 'closed' | 'open' | 'half-open';
+  execute<T>(fn: (ctx: ExecuteContext) => PromiseLike<T> | T, signal?: AbortSignal): Promise<T>;
+}
+
+/** Where the client gets its policies; rebuilt from rules by the mesh, looked up per call. */
+export interface ClientPolicies {
+  /** The prepared stack (limits, retry/hedge, timeout) for a call; single-attempt when retrying is unsafe. */
+  forCall(operation: string | undefined, method: string, retryable: boolean): Policy;
+  /** The breaker for one endpoint, or undefined when no breaker is configured. */
+  breaker(endpoint: Endpoint): EndpointBreaker | undefined;
+  /** The overall timeout in force for a call, for the deadline header. */
+  timeoutMs(operation: string | undefined): number | undefined;
+}
+
+export interface ServiceClientOptions {
+  service: string;
+  /** This instance's service name, sent as `x-meshless-caller` and matched by `match.caller`. */
+  caller: string | undefined;
+  groups: EndpointGroups;
+  policies: ClientPolicies;
+  transport: Transport;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  /** Reads the hash key of a request for ring-hash/Maglev (from the balancer rule's hashOn). */
+  hashKey: (headers: Record<string, string>, path: string) => string | undefined;
+  observer?: ClientObserver;
+}
+
+/** Hooks for metrics and tracing; every method optional and cheap. */
+export interface ClientObserver {
+  onAttempt?(service: string, endpoint: Endpoint, attempt: number): void;
+  onResult?(
+    service: string,
+    decision: RouteDecision,
+    status: number | undefined,
+    error: unknown,
+    seconds: number,
+  ): void;
+  onMirror?(service: string, subset: string, ok: boolean): void;
+}
+
+export const CALLER_HEADER = 'x-meshless-caller';
+export const FAULT_HEADER = 'x-meshless-fault';
+
+/** An endpoint answered with a 5xx: a failure for breaker and balancer, a result for retry. */
+class ServerErrorResult extends Error {
+  constructor(readonly response: Response) {
+    super(`HTTP ${response.status}`);
+  }
+}
+
+/**
+ * The governed client for one service: route -> subset -> balancer -> breaker -> undici, inside
+ * the policy stack; outcomes feed the balancer (latency, errors, outlier ejection) and breakers.
+ */
+export class ServiceClient {
+  readonly service: string;
+  private readonly o: ServiceClientOptions;
+
+  constructor(options: ServiceClientOptions) {
+    this.o = options;
+    this.service = options.service;
+  }
+
+  async fetch(path: string, init: MeshRequestInit = {}): Promise<Response> {
+    const o = this.o;
+    const method = (init.method ?? 'GET').toUpperCase();
+    const headers = normalizeHeaders(init.headers);
+    if (!path.startsWith('/')) path = `/${path}`;
+    const view = new OutgoingRequestView(method, path, headers, o.caller);
+    const table = o.groups.table;
+    const decision = table.route(view, o.random);
+    if (!decision.available) throw new NoHealthyEndpointError(this.service, decision.subset);
+
+    const fault = table.fault(decision.route, o.random);
+    if (fault) {
+      const injected = await this.injectFault(fault, init.signal);
+      if (injected) return injected;
+    }
+    const body = init.body ?? null;
+    const replayable = isReplayable(body);
+    const mirror = replayable ? table.shouldMirror(decision.route, o.random) : undefined;
+    if (mirror) this.mirror(mirror.subset, method, path, headers, body);
+
+    if (o.caller) headers[CALLER_HEADER] = o.caller;
+    const timeoutMs = decision.route.timeoutMs ?? o.policies.timeoutMs(init.operation);
+    const remaining = Math.min(remainingMs(o.clock), timeoutMs ?? Number.POSITIVE_INFINITY);
+    if (Number.isFinite(remaining)) headers[DEADLINE_HEADER] = formatDeadlineHeader(remaining);
+
+    const retryable = replayable && (init.idempotent === true || isIdempotent(method));
+    const policy = o.policies.forCall(init.operation, method, retryable);
+    const call = new Call(
+      this.o,
+      decision,
+      method,
+      path,
+      headers,
+      body,
+      init.hashKey ?? o.hashKey(headers, path),
+    );
+    const started = o.clock.now();
+    try {
+      const response = await policy.execute(call.run, init.signal ?? undefined);
+      o.observer?.onResult?.(
+        this.service,
+        decision,
+        response.status,
+        undefined,
+        (o.clock.now() - started) / 1000,
+      );
+      return response;
+    } catch (error) {
+      o.observer?.onResult?.(this.service, decision, undefined, error, (o.clock.now() - started) / 1000);
+      throw error;
+    }
+  }
+
+  private async injectFault(
+    fault: FaultDecision,
+    signal: AbortSignal | undefined,
+  ): Promise<Response | undefined> {
+    if (fault.delayMs > 0) await sleep(fault.delayMs, signal, this.o.clock);
+    if (fault.abortStatus === undefined) return undefined;
+    return new Response(null, { status: fault.abortStatus, headers: { [FAULT_HEADER]: 'abort' } });
+  }
+
+  /** Fire and forget: a copy to the shadow subset; its result and errors never reach the caller. */
+  private mirror(
+    subset: string,
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: MeshRequestInit['body'],
+  ): void {
+    const o = this.o;
+    const endpoint = o.groups.balancer(subset)?.picker.pick();
+    if (!endpoint) return;
+    o.transport
+      .send(endpoint, {
+        method,
+        path,
+        headers: { ...headers, 'x-meshless-mirror': '1' },
+        body: body as Dispatcher.DispatchOptions['body'],
+        signal: undefined,
+      })
+      .then(
+        (res) => {
+          res.body.dump().catch(() => {});
+          o.observer?.onMirror?.(this.service, subset, res.statusCode < 500);
+        },
+        () => o.observer?.onMirror?.(this.service, subset, false),
+      );
+  }
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+function isIdempotent(method: string): boolean {
+  return IDEMPOTENT.has(method);
+}
+
+/** The state of one call across its attempts: which endpoints were tried. */
+class Call {
+  private tried: Set<string> | undefined;
+
+  constructor(
+    private readonly o: ServiceClientOptions,
+    private readonly decision: RouteDecision,
+    private readonly method: string,
+    private readonly path: string,
+    private readonly headers: Record<string, string>,
+    private readonly body: MeshRequestInit['body'],
+    private readonly hashKey: string | undefined,
+  ) {}
+
+  readonly run = async (ctx: ExecuteContext): Promise<Response> => {
+    const o = this.o;
+    const subset = this.decision.subset;
+    const balancer = o.groups.balancer(subset);
+    let endpoint = balancer?.picker.pick(this.pickContext());
+    let breaker = endpoint && o.policies.breaker(endpoint);
+    // An endpoint whose breaker is open is skipped while another one is available.
+    while (endpoint && breaker?.state === 'open') {
+      this.tried ??= new Set();
+      if (this.tried.has(endpoint.id)) break;
+      this.tried.add(endpoint.id);
+      const next = balancer!.picker.pick(this.pickContext());
+      if (!next || this.tried.has(next.id)) break;
+      endpoint = next;
+      breaker = o.policies.breaker(endpoint);
+    }
+    if (!endpoint || !balancer) throw new NoHealthyEndpointError(o.service, subset);
+    if (ctx.attempt > 1 || this.tried) {
+      this.tried ??= new Set();
+      this.tried.add(endpoint.id);
+    }
+    o.observer?.onAttempt?.(o.service, endpoint, ctx.attempt);
+
+    const target = endpoint;
+    balancer.onCallStart(target);
+    const started = o.clock.now();
+    const send = async (inner: ExecuteContext): Promise<Response> => {
+      const res = await o.transport.send(target, {
+        method: this.method,
+        path: this.path,
+        headers: this.headers,
+        body: this.body as Dispatcher.DispatchOptions['body'],
+        // No listener work for a signal that can never abort (no timeout, no caller signal).
+        signal: inner.signal === neverAborted ? undefined : inner.signal,
+      });
+      if (res.statusCode >= 500) {
+        // Buffer the (small) error body so the connection is free and the result can be dropped by a retry.
+        const bytes = await res.body.bytes();
+        throw new ServerErrorResult(new MeshResponse(res.statusCode, undefined, res.headers, bytes));
+      }
+      return await toMeshResponse(res, this.method);
+    };
+    try {
+      const response = breaker ? await breaker.execute(send, ctx.signal) : await send(ctx);
+      balancer.onCallEnd(target, { latencyMs: o.clock.now() - started, ok: true, status: response.status });
+      return response;
+    } catch (error) {
+      const latencyMs = o.clock.now() - started;
+      if (error instanceof ServerErrorResult) {
+        balancer.onCallEnd(target, { latencyMs, ok: false, status: error.response.status });
+        return error.response;
+      }
+      balancer.onCallEnd(target, { latencyMs, ok: false });
+      throw error;
+    }
+  };
+
+  private pickContext() {
+    if (this.tried === undefined) return this.hashKey === undefined ? undefined : { hashKey: this.hashKey };
+    return { hashKey: this.hashKey, exclude: this.tried };
+  }
+}

@@ -1,0 +1,162 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  type Clock,
+  type Disposable,
+  DisposableStore,
+  type Logger,
+  MeshlessError,
+  type Policy,
+  type Random,
+  type RuleStore,
+} from '@meshless/core';
+import {
+  createConcurrencyLimiter,
+  createRateLimiter,
+  KeyedRateLimiter,
+  type RateLimitPolicy,
+} from '@meshless/limiter';
+import { DEADLINE_HEADER, parseDeadlineHeader, runWithDeadline } from '@meshless/retry';
+import { type InboundRule, inboundSection } from '../rules/inbound.ts';
+
+export const CALLER_HEADER = 'x-meshless-caller';
+
+/** Why a request was not handled. */
+export type ShedReason = 'rate_limited' | 'concurrency' | 'fault_abort';
+
+export interface InboundObserver {
+  onShed?(reason: ShedReason): void;
+  onHandled?(method: string, status: number, seconds: number): void;
+}
+
+interface Prepared {
+  rateLimit: RateLimitPolicy | KeyedRateLimiter | undefined;
+  concurrency: Policy | undefined;
+  fault: InboundRule['fault'];
+}
+
+/**
+ * Applies `services/<self>/inbound` to incoming requests: rate limit (optionally per calling
+ * service), concurrency limit (fixed or adaptive), fault injection; extracts the caller and the
+ * deadline. Shed requests get 429 or 503 with Retry-After. Rebuilt on rule change only.
+ */
+export class InboundGuard implements Disposable {
+  private prepared: Prepared = { rateLimit: undefined, concurrency: undefined, fault: undefined };
+  private readonly disposables = new DisposableStore();
+
+  constructor(
+    private readonly service: string,
+    rules: RuleStore,
+    private readonly clock: Clock,
+    private readonly random: Random,
+    private readonly logger: Logger,
+    private readonly observer: InboundObserver = {},
+  ) {
+    this.apply(rules.get(inboundSection, service));
+    this.disposables.add(rules.watch(inboundSection, service, (rule) => this.apply(rule)));
+  }
+
+  /**
+   * Runs `handle` for the request if the rules admit it, inside the caller's deadline; answers
+   * the request itself when it is shed. Resolves when the response is finished.
+   */
+  async run(req: IncomingMessage, res: ServerResponse, handle: () => unknown): Promise<void> {
+    const p = this.prepared;
+    const started = this.clock.now();
+    const caller = headerValue(req, CALLER_HEADER);
+    if (p.rateLimit) {
+      const wait =
+        p.rateLimit instanceof KeyedRateLimiter
+          ? p.rateLimit.tryAcquire(caller ?? '')
+          : p.rateLimit.tryAcquire();
+      if (wait > 0) return this.shed(res, 429, 'rate_limited', wait);
+    }
+    if (p.fault) {
+      const f = p.fault;
+      if (f.delay && this.random() * 100 < f.delay.percent)
+        await new Promise((r) => this.clock.setTimeout(() => r(undefined), f.delay!.ms));
+      if (f.abort && this.random() * 100 < f.abort.percent)
+        return this.shed(res, f.abort.status, 'fault_abort', 0);
+    }
+    const deadline = parseDeadlineHeader(headerValue(req, DEADLINE_HEADER));
+    const work = () => {
+      const finished = whenFinished(res);
+      const run = () => handle();
+      try {
+        if (deadline.remainingMs !== undefined) runWithDeadline(this.clock.now() + deadline.remainingMs, run);
+        else run();
+      } catch (error) {
+        this.fail(res, error);
+      }
+      return finished;
+    };
+    try {
+      if (p.concurrency) await p.concurrency.execute(work);
+      else await work();
+    } catch (error) {
+      if (MeshlessError.isInstance(error) && /BULKHEAD|CONCURRENCY/.test(error.code)) {
+        return this.shed(res, 503, 'concurrency', 1000);
+      }
+      this.fail(res, error);
+    }
+    this.observer.onHandled?.(req.method ?? 'GET', res.statusCode, (this.clock.now() - started) / 1000);
+  }
+
+  dispose(): void {
+    this.disposables.dispose();
+  }
+
+  private apply(rule: InboundRule | undefined): void {
+    const resource = `${this.service}.inbound`;
+    try {
+      this.prepared = {
+        rateLimit: rule?.rateLimit
+          ? createRateLimiter({ ...rule.rateLimit, resource, clock: this.clock })
+          : undefined,
+        concurrency: rule?.concurrency
+          ? createConcurrencyLimiter(rule.concurrency, { resource, clock: this.clock })
+          : undefined,
+        fault: rule?.fault,
+      };
+    } catch (error) {
+      this.logger.error('inbound rule could not be applied; keeping the previous limits', {
+        service: this.service,
+        error,
+      });
+    }
+  }
+
+  private shed(res: ServerResponse, status: number, reason: ShedReason, retryAfterMs: number): void {
+    this.observer.onShed?.(reason);
+    if (res.headersSent) return;
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-meshless-shed': reason };
+    if (retryAfterMs > 0) headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
+    res.writeHead(status, headers);
+    res.end(JSON.stringify({ error: reason }));
+  }
+
+  private fail(res: ServerResponse, error: unknown): void {
+    this.logger.error('request handler threw', { service: this.service, error });
+    if (!res.headersSent) {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'internal' }));
+    } else if (!res.writableEnded) res.end();
+  }
+}
+
+export function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function whenFinished(res: ServerResponse): Promise<void> {
+  if (res.writableEnded) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('finish', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('finish', done);
+    res.on('close', done);
+  });
+}

@@ -1,0 +1,99 @@
+import { createMesh } from 'meshless';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Backend, runConcurrently, startBackend } from './helpers/backends.ts';
+import { consulAddress, eventually, kvClient, uniquePrefix } from './helpers/consul.ts';
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+async function fleet(prefix: string, rules: Record<string, object>) {
+  const service = `orders-${prefix.slice(-8)}`;
+  const { kv, connection } = kvClient();
+  cleanup.push(() => connection.close());
+  for (const [kind, doc] of Object.entries(rules)) await kv.put(`${prefix}/services/${service}/${kind}`, doc);
+  const backends: Backend[] = [];
+  for (const name of ['a', 'b', 'c']) backends.push(await startBackend(service, 'v1', name, { prefix }));
+  cleanup.push(async () => {
+    await Promise.allSettled(backends.map((b) => b.stop()));
+  });
+  const gateway = await createMesh({
+    consul: { address: consulAddress() },
+    prefix,
+    cacheDir: false,
+    logger: 'silent',
+  });
+  cleanup.push(() => gateway.close());
+  const client = gateway.client(service);
+  await client.fetch('/warmup').then((r) => r.arrayBuffer());
+  await eventually(() => client.status().endpoints === 3, 5000, 'three endpoints');
+  return { service, backends, gateway, client };
+}
+
+describe('governed client: resilience on a real Consul', () => {
+  it('retries on a different endpoint', async () => {
+    const { backends, client } = await fleet(uniquePrefix('retry'), {
+      policies: { retry: { attempts: 3, backoff: { baseMs: 0, maxMs: 0 }, on: ['503'] } },
+      balancer: { algorithm: 'round-robin' },
+    });
+    const broken = backends[0]!;
+    broken.behave = (_req, res) => {
+      res.writeHead(503);
+      res.end();
+      return true;
+    };
+    broken.hits = 0;
+    for (let i = 0; i < 60; i++) {
+      const res = await client.fetch(`/orders/${i}`);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { instance: string };
+      expect(body.instance).not.toBe('a');
+    }
+    // Round-robin sends a third of first tries to the broken one; each is retried elsewhere, never on it again.
+    expect(broken.hits).toBeGreaterThan(10);
+    expect(broken.hits).toBeLessThanOrEqual(30);
+  });
+
+  it('loses no idempotent GET when an instance dies mid-load', async () => {
+    const { backends, client } = await fleet(uniquePrefix('kill'), {
+      policies: { retry: { attempts: 3, backoff: { baseMs: 1, maxMs: 5 } } },
+      balancer: { algorithm: 'p2c-peak-ewma', outlier: { consecutiveErrors: 2, maxEjectionPercent: 50 } },
+    });
+    let failures = 0;
+    let ok = 0;
+    await runConcurrently(1500, 8, async (i) => {
+      if (i === 500) await backends[1]!.crash();
+      try {
+        const res = await client.fetch(`/items/${i}`);
+        await res.arrayBuffer();
+        if (res.status === 200) ok++;
+        else failures++;
+      } catch {
+        failures++;
+      }
+    });
+    expect(failures).toBe(0);
+    expect(ok).toBe(1500);
+    expect(client.status().ejected.some((id) => id.endsWith('-b'))).toBe(true);
+  });
+
+  it('opens the breaker of an endpoint that keeps failing', async () => {
+    const { backends, client, gateway } = await fleet(uniquePrefix('breaker'), {
+      policies: { breaker: { errorPercent: 50, volume: 5, openMs: 60_000 } },
+      balancer: { algorithm: 'round-robin' },
+    });
+    backends[2]!.behave = (_req, res) => {
+      res.writeHead(500);
+      res.end();
+      return true;
+    };
+    for (let i = 0; i < 40; i++) await (await client.fetch('/x')).arrayBuffer();
+    const open = gateway.status().breakers.filter((b) => b.state === 'open');
+    expect(open.map((b) => b.endpointId)).toEqual([expect.stringMatching(/-c$/)]);
+    // With its breaker open, the failing endpoint gets no more traffic.
+    const hits = backends[2]!.hits;
+    for (let i = 0; i < 30; i++) expect((await client.fetch('/y')).status).toBe(200);
+    expect(backends[2]!.hits).toBe(hits);
+  });
+});

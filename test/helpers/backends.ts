@@ -1,0 +1,92 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createMesh, type Mesh, type MeshOptions } from 'meshless';
+import { consulAddress } from './consul.ts';
+
+export interface Backend {
+  name: string;
+  version: string;
+  port: number;
+  server: Server;
+  mesh: Mesh;
+  /** Requests this backend answered, by path. */
+  hits: number;
+  mirrored: number;
+  /** Replace the behaviour: return false to fall through to the default JSON answer. */
+  behave: (req: IncomingMessage, res: ServerResponse) => boolean;
+  stop(): Promise<void>;
+  /** Closes the HTTP server abruptly (a crash, as far as callers can tell); the registration stays. */
+  crash(): Promise<void>;
+}
+
+/** An HTTP server on 127.0.0.1 registered in Consul as `service` (meta version), answering `{ version, instance }`. */
+export async function startBackend(
+  service: string,
+  version: string,
+  name: string,
+  extra: Partial<MeshOptions> = {},
+): Promise<Backend> {
+  const backend = { name, version, hits: 0, mirrored: 0, behave: () => false } as unknown as Backend;
+  const server = createServer((req, res) => {
+    if (req.headers['x-meshless-mirror']) backend.mirrored++;
+    else backend.hits++;
+    req.resume();
+    if (backend.behave(req, res)) return;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ version, instance: name, caller: req.headers['x-meshless-caller'] ?? null }));
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const mesh = await createMesh({
+    consul: { address: consulAddress() },
+    prefix: extra.prefix ?? 'meshless',
+    cacheDir: false,
+    logger: 'silent',
+    ...extra,
+    service: {
+      name: service,
+      port,
+      address: '127.0.0.1',
+      version,
+      id: `${service}-${name}`,
+      drainMs: 0,
+      ...extra.service,
+    },
+  });
+  Object.assign(backend, {
+    port,
+    server,
+    mesh,
+    stop: async () => {
+      await mesh.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+    crash: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  });
+  return backend;
+}
+
+/** Binomial band: the share of `n` trials with probability p stays within mean ± z·sd (z 3.29 ≈ 99.9 %). */
+export function binomialBand(n: number, p: number, z = 3.29): [number, number] {
+  const sd = Math.sqrt(n * p * (1 - p));
+  return [n * p - z * sd, n * p + z * sd];
+}
+
+/** Runs `count` calls with at most `concurrency` in flight. */
+export async function runConcurrently(
+  count: number,
+  concurrency: number,
+  fn: (i: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) await fn(next++);
+    }),
+  );
+}
