@@ -3,7 +3,10 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { governanceCenter } from '../examples/demo/01-governance-center.ts';
+import { discovery } from '../examples/demo/02-discovery.ts';
+import { canary } from '../examples/demo/03-canary.ts';
 import { color, type DemoProcess, ensureConsul, log } from '../examples/demo/lib.ts';
+import { type Shop, startShop } from '../examples/demo/shop.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const here = join(root, 'examples', 'demo');
@@ -13,8 +16,10 @@ const prefix = process.env.CONSUL_HTTP_ADDR ? 'meshless-demo' : 'meshless';
 log(color.bold('meshless demo') + color.dim(once ? '  (--once: the tour, then exit)' : '  (Ctrl-C to stop)'));
 const consul = await ensureConsul(root);
 const processes: DemoProcess[] = [];
+let shop: Shop | undefined;
 let exitCode = 0;
 const shutdown = async () => {
+  await shop?.stop();
   await Promise.allSettled(processes.map((p) => p.stop()));
   await consul.stop();
 };
@@ -25,9 +30,13 @@ process.on('SIGINT', () => {
 
 try {
   processes.push(...(await governanceCenter(consul, prefix, here)));
+  shop = await startShop(consul, prefix, root);
+  await discovery(shop, consul, prefix);
+  await canary(shop, consul, prefix);
 
   log(color.bold('\nWhere to look'));
   log(`   Consul UI, key/value: ${color.cyan(`${consul.uiUrl}/dc1/kv/${prefix}/`)}`);
+  log(`   Consul UI, services:  ${color.cyan(`${consul.uiUrl}/dc1/services`)}`);
   if (once) log(color.green('\ndemo tour complete'));
   else {
     log(`\n   Create or edit ${color.cyan(`${prefix}/services/catalog/policies`)} in the UI (JSON or YAML);`);

@@ -1,0 +1,64 @@
+// The `catalog` service of the demo shop: a plain node:http server behind mesh.serve(), registered
+// in Consul with its version (subsets select on it). `/_demo/mode?fail=1` makes it answer 500s,
+// `?slow=200` adds latency, so the demo can break it on purpose.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createMesh } from 'meshless';
+
+const version = process.env.CATALOG_VERSION ?? 'v1';
+const instance = process.env.CATALOG_INSTANCE ?? `${version}-${process.pid}`;
+let fail = false;
+let slowMs = 0;
+
+const items: Record<string, { name: string; price: number }> = {
+  '1': { name: 'espresso cup', price: 9 },
+  '2': { name: 'moka pot', price: 35 },
+  '3': { name: 'grinder', price: 120 },
+};
+
+let handler: Parameters<typeof createServer>[1] = () => {};
+const server = createServer((req, res) => handler!(req, res));
+server.keepAliveTimeout = 60_000;
+await new Promise<void>((r) => server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', r));
+const port = (server.address() as AddressInfo).port;
+
+const mesh = await createMesh({
+  consul: { address: process.env.CONSUL_HTTP_ADDR },
+  prefix: process.env.DEMO_PREFIX ?? 'meshless',
+  cacheDir: false,
+  logger: 'silent',
+  handleSignals: true,
+  service: {
+    name: 'catalog',
+    id: `catalog-${instance}`,
+    port,
+    address: '127.0.0.1',
+    version,
+    zone: 'zone-a',
+    drainMs: 200,
+  },
+});
+
+handler = mesh.serve((req, res) => {
+  const url = new URL(req.url ?? '/', 'http://x');
+  if (url.pathname === '/_demo/mode') {
+    fail = url.searchParams.get('fail') === '1';
+    slowMs = Number(url.searchParams.get('slow') ?? 0);
+    res.end(JSON.stringify({ fail, slowMs }));
+    return;
+  }
+  const answer = () => {
+    if (fail) {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'catalog is broken (demo)', instance }));
+      return;
+    }
+    const id = url.pathname.split('/').pop() ?? '';
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ id, item: items[id] ?? null, version, instance }));
+  };
+  if (slowMs > 0) setTimeout(answer, slowMs);
+  else answer();
+});
+
+process.stdout.write(`${JSON.stringify({ event: 'ready', instance, version, port, id: mesh.serviceId })}\n`);
