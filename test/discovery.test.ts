@@ -168,6 +168,29 @@ describe('ConsulResolver on a real Consul', () => {
     expect(warnings).toContain('no path to datacenter; treating it as empty');
   });
 
+  it('drops an instance with a warning check from ?passing; includeWarning keeps it at Weights.Warning', async () => {
+    const connection = connect();
+    const name = uniqueName('warn');
+    const reg = new ServiceRegistration({
+      connection,
+      service: { name, id: `${name}-1`, address: '127.0.0.1', port: 9001, weight: 5 },
+      ttlMs: TTL_MS,
+      extraChecks: [{ id: `governance:${name}-1`, name: 'meshless governance' }],
+    });
+    cleanups.push(() => reg.deregister());
+    await reg.start();
+    const strict = resolve({ connection, service: name });
+    const lenient = resolve({ connection, service: name, includeWarning: true });
+    expect((await strict.ready()).map((e) => e.weight)).toEqual([5]);
+    expect((await lenient.ready()).map((e) => e.weight)).toEqual([5]);
+
+    const dropped = nextList(strict, (l) => l.length === 0);
+    const weighted = nextList(lenient, (l) => l[0]?.weight === 1);
+    await reg.updateCheck(`governance:${name}-1`, 'warning', 'services/x/routes rejected');
+    await Promise.all([dropped, weighted]);
+    expect(lenient.current()).toHaveLength(1);
+  });
+
   it('shares one resolver per service through Discovery', async () => {
     const connection = connect();
     const name = uniqueName('shared');

@@ -324,6 +324,8 @@ describe('ServiceRegistration', () => {
         }),
       ),
     ).toBe('extraChecks');
+    const service = { name: 'x', id: 'x1', port: 80 };
+    expect(pathOf(make({ service, extraChecks: [{ id: 'service:x1', name: 'a' }] }))).toBe('extraChecks');
   });
 });
 

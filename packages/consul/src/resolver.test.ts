@@ -250,6 +250,7 @@ describe('Discovery', () => {
     const tagged = discovery.resolver('catalog', { tags: ['b', 'a'] });
     const tagged2 = discovery.resolver('catalog', { tags: ['a', 'b'] });
     expect(discovery.stats()).toHaveLength(2);
+    discovery.resolver('catalog', { includeWarning: true }).dispose();
     expect(ids(await one.ready())).toEqual(['n1/a']);
     expect(two.current()).toBe(one.current());
 

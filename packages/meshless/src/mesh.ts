@@ -173,7 +173,9 @@ class MeshImpl implements Mesh {
         caller: this.options.service?.name,
         localZone: this.options.service?.zone,
         localRegion: this.options.service?.region,
-        resolver: this.discovery.resolver(service),
+        // Keep instances whose only non-passing check is a warning (e.g. the governance check while
+        // a rule is rejected): a bad rule must not take the fleet out of discovery.
+        resolver: this.discovery.resolver(service, { includeWarning: true }),
         rules: this.rules,
         breakers: this.breakers,
         transport: this.transport,
