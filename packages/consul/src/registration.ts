@@ -224,7 +224,7 @@ export class ServiceRegistration {
       await this.enqueue(async () => {
         if (!this.state.registered) return;
         const path = `/v1/agent/service/maintenance/${encodeURIComponent(this.id)}`;
-        const query = { enable: true, reason: options.reason ?? 'meshless: draining' };
+        const query = { enable: 'true', reason: options.reason ?? 'meshless: draining' };
         // 404: the agent has no such service, so there is nothing to take out of rotation.
         const res = await this.call('PUT', path, query, undefined, true);
         if (res === 'ok' || res === 'forgot') return;

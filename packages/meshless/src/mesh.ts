@@ -15,6 +15,7 @@ import {
   type Clock,
   ConfigError,
   consoleLogger,
+  type Disposable,
   DisposableStore,
   type Event,
   type Logger,
@@ -25,6 +26,7 @@ import {
   type RuleStoreStatus,
   systemClock,
   systemRandom,
+  toDisposable,
 } from '@meshless/core';
 import { MeshClient, type MeshClientStatus } from './client/mesh-client.ts';
 import type { ClientObserver } from './client/service-client.ts';
@@ -104,6 +106,11 @@ export interface Mesh {
   readonly onDidChangeRules: Event<RuleChange>;
   /** This instance's Consul service id, when registered. */
   readonly serviceId: string | undefined;
+  /**
+   * Stops applying rule changes on this instance until the result is disposed (then it catches up
+   * at once). For incidents: freeze one instance's rules while you investigate. Status shows it STALE.
+   */
+  pauseRuleUpdates(): Disposable;
   /** The governed client for a service (one per service, created on first use). */
   client(service: string): MeshClient;
   /** A node:http request listener that applies inbound rules: `http.createServer(mesh.serve(handler))`. */
@@ -129,6 +136,7 @@ class MeshImpl implements Mesh {
   private readonly guard: InboundGuard | undefined;
   private readonly health: HealthSource;
   private draining = false;
+  private rulesPaused = false;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -146,7 +154,11 @@ class MeshImpl implements Mesh {
     this.onDidChangeRules = rules.onDidChange;
     this.breakers = new BreakerRegistry({ clock });
     this.discovery = new Discovery({ connection, cacheDir, logger, stale: options.staleReads });
-    this.disposables.add(source.subscribe((snapshot) => rules.applySnapshot(snapshot)));
+    this.disposables.add(
+      source.subscribe((snapshot) => {
+        if (!this.rulesPaused) rules.applySnapshot(snapshot);
+      }),
+    );
     const healthPath =
       options.service?.healthPath === false ? undefined : (options.service?.healthPath ?? '/meshless/health');
     this.health = { healthPath, healthy: () => !this.draining };
@@ -187,6 +199,15 @@ class MeshImpl implements Mesh {
       this.clients.set(service, client);
     }
     return client;
+  }
+
+  pauseRuleUpdates(): Disposable {
+    this.rulesPaused = true;
+    return toDisposable(() => {
+      this.rulesPaused = false;
+      const latest = this.source.snapshot;
+      if (latest) this.rules.applySnapshot(latest);
+    });
   }
 
   serve(handler: RequestHandler): RequestHandler {

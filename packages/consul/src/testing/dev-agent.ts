@@ -101,6 +101,9 @@ export class ConsulDevAgent {
       `-server-port=${p.server}`,
       '-grpc-port=-1',
       '-log-level=warn',
+      // Sync check output changes to the servers at once (default: only every 5 minutes when the
+      // status stays the same), so the governance report is current in the catalog.
+      '-hcl=check_update_interval = "0s"',
       ...(this.options.args ?? []),
     ];
     const log = openSync(this.logFile, 'a');
