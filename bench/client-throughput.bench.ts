@@ -89,6 +89,13 @@ await kv.put('meshless/services/catalog/routes', {
   subsets: { stable: { meta: { version: 'v1' } } },
   routes: [{ name: 'default', to: [{ subset: 'stable', weight: 100 }] }],
 });
+// The same upstream under a second name with no rules at all: discovery + balancer only.
+const bareMesh = await createMesh({
+  consul: { address: agent.address },
+  cacheDir: false,
+  logger: 'silent',
+  service: { name: 'plain', port: upstream.port, address: '127.0.0.1', drainMs: 0 },
+});
 const gateway = await createMesh({
   consul: { address: agent.address },
   cacheDir: false,
@@ -98,6 +105,13 @@ const gateway = await createMesh({
 const client = gateway.client('catalog');
 for (let i = 0; i < 50 && client.status().endpoints === 0; i++)
   await (await client.fetch('/warm').catch(() => new Response())).arrayBuffer().catch(() => {});
+const plain = gateway.client('plain');
+for (let i = 0; i < 50 && plain.status().endpoints === 0; i++)
+  await (await plain.fetch('/warm').catch(() => new Response())).arrayBuffer().catch(() => {});
+subject('mesh.client().fetch (no rules: discovery + balancer)', async () => {
+  const res = await plain.fetch('/items/42');
+  await res.arrayBuffer();
+});
 subject('mesh.client().fetch (full policy stack)', async () => {
   const res = await client.fetch('/items/42');
   await res.arrayBuffer();
@@ -158,6 +172,7 @@ writeResults('client-throughput', results);
 nginxChild?.kill('SIGTERM');
 await gateway.close();
 await upstreamMesh.close();
+await bareMesh.close();
 await raw.close();
 await connection.close();
 await agent.stop();

@@ -245,7 +245,7 @@ describe('ServiceRegistration', () => {
     await flush();
     expect(a.calls.at(-1)).toMatchObject({
       path: '/v1/agent/service/maintenance/catalog-1',
-      query: { enable: true, reason: 'deploy' },
+      query: { enable: 'true', reason: 'deploy' },
     });
     const count = a.calls.length;
     clock.advance(4999);

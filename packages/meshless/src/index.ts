@@ -8,6 +8,8 @@ export {
   FAULT_HEADER,
   type MeshRequestInit,
 } from './client/service-client.ts';
+export * from './decorators/index.ts';
+export * from './governance/index.ts';
 export * from './governance-report.ts';
 export { createMesh, type Mesh, type MeshOptions, type MeshServiceOptions, type MeshStatus } from './mesh.ts';
 export * from './rules/index.ts';

@@ -31,6 +31,12 @@ import {
 import { MeshClient, type MeshClientStatus } from './client/mesh-client.ts';
 import type { ClientObserver } from './client/service-client.ts';
 import { Transport } from './client/transport.ts';
+import {
+  type GovernedMethodDecorator,
+  type GovernedOptions,
+  governed as governedDecorator,
+} from './decorators/index.ts';
+import { type GovernedBreakerStatus, Governor } from './governance/index.ts';
 import { formatGovernanceReport, GOVERNANCE_CHECK_NAME, governanceCheckId } from './governance-report.ts';
 import { builtinSections } from './rules/index.ts';
 import {
@@ -96,7 +102,10 @@ export interface MeshStatus {
   readonly rules: RuleStoreStatus;
   readonly registration: RegistrationStatus | undefined;
   readonly clients: readonly MeshClientStatus[];
+  /** Breakers of remote calls, per (service, endpoint). */
   readonly breakers: ReturnType<BreakerRegistry['snapshot']>;
+  /** Breakers of decorated methods, per resource. */
+  readonly resources: readonly GovernedBreakerStatus[];
 }
 
 export interface Mesh {
@@ -104,6 +113,13 @@ export interface Mesh {
   readonly rules: RuleStore;
   /** Fires when a rule document comes into force or is deleted. */
   readonly onDidChangeRules: Event<RuleChange>;
+  /** Builds the policies of decorated methods and resources from the rules. */
+  readonly governor: Governor;
+  /**
+   * Decorates a method with the policies of `resources/<name>` (live from Consul), over the
+   * values given here: `@mesh.governed('catalog.getItem', { timeoutMs: 300, fallback: () => null })`.
+   */
+  governed(name: string, options?: GovernedOptions): GovernedMethodDecorator;
   /** This instance's Consul service id, when registered. */
   readonly serviceId: string | undefined;
   /**
@@ -128,6 +144,9 @@ class MeshImpl implements Mesh {
   readonly rules: RuleStore;
   readonly onDidChangeRules: Event<RuleChange>;
   readonly fastifyPlugin: ReturnType<typeof fastifyPlugin>;
+  readonly governor: Governor;
+  readonly governed = (name: string, options?: GovernedOptions): GovernedMethodDecorator =>
+    governedDecorator(this.governor, name, options);
   private readonly disposables = new DisposableStore();
   private readonly clients = new Map<string, MeshClient>();
   private readonly breakers: BreakerRegistry;
@@ -153,6 +172,7 @@ class MeshImpl implements Mesh {
     this.rules = rules;
     this.onDidChangeRules = rules.onDidChange;
     this.breakers = new BreakerRegistry({ clock });
+    this.governor = new Governor({ rules, clock, random, logger });
     this.discovery = new Discovery({ connection, cacheDir, logger, stale: options.staleReads });
     this.disposables.add(
       source.subscribe((snapshot) => {
@@ -226,6 +246,7 @@ class MeshImpl implements Mesh {
       registration: this.registration?.status(),
       clients: [...this.clients.values()].map((c) => c.status()),
       breakers: this.breakers.snapshot(),
+      resources: this.governor.breakerStatus(),
     };
   }
 
@@ -256,6 +277,7 @@ class MeshImpl implements Mesh {
       this.breakers.dispose();
       this.source.dispose();
       await this.source.stopped;
+      this.governor.dispose();
       this.rules.dispose();
       await this.transport.close();
       await this.connection.close();

@@ -1,1 +1,19 @@
-export {};
+export type { BreakerState } from './breaker-gauges.ts';
+export { OutcomeRecorder, ReasonCounter, ResourceRecorder, StatusRecorder } from './call-recorders.ts';
+export { ClientServiceMetrics } from './client-service-metrics.ts';
+export { CounterCell, CounterFamily } from './counter-family.ts';
+export type { AnyRegistry, FamilyOptions } from './family.ts';
+export {
+  DEFAULT_SECONDS_BUCKETS,
+  HistogramCell,
+  HistogramFamily,
+  type HistogramFamilyOptions,
+} from './histogram-family.ts';
+export {
+  METRIC_NAMES,
+  MeshMetrics,
+  type MeshMetricsOptions,
+} from './mesh-metrics.ts';
+export { createMetricsHandler, type MetricsHandler, type MetricsSource } from './metrics-handler.ts';
+export { methodLabel, OUTCOMES, type Outcome, outcomeOf, statusClass } from './outcome.ts';
+export { ServerServiceMetrics } from './server-service-metrics.ts';

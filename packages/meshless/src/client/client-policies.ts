@@ -12,7 +12,7 @@ import {
 } from '@meshless/core';
 import { BulkheadPolicy, RateLimitPolicy, TimeoutPolicy } from '@meshless/limiter';
 import { HedgePolicy, RetryPolicy } from '@meshless/retry';
-import { mergePolicies } from '../rules/merge.ts';
+import { mergeSettings } from '../governance/merge-settings.ts';
 import { defaultsSection, type MethodPolicies, policiesSection } from '../rules/policies.ts';
 import type { ClientPolicies, EndpointBreaker } from './service-client.ts';
 
@@ -61,13 +61,13 @@ class OperationStack {
     this.hedge = settings.hedge
       ? reuse(this.hedge, settings.hedge, (r) => new HedgePolicy({ ...r, resource, clock }))
       : undefined;
-    // Outermost first: limits, then the overall timeout, then retry or hedge (per-try timeouts inside).
-    const limits = [this.bulkhead, this.rateLimit, this.timeout].filter(
-      (p): p is NonNullable<typeof p> => !!p,
-    );
+    // DESIGN.md's order, outermost first: limits, retry or hedge, (the endpoint's breaker, inside
+    // the attempt), timeout. So `timeoutMs` bounds each attempt, as for decorated methods.
+    const limits = [this.bulkhead, this.rateLimit].filter((p): p is NonNullable<typeof p> => !!p);
     const again = this.hedge ?? this.retry;
-    this.once = wrap(...limits);
-    this.full = again ? wrap(...limits, again) : this.once;
+    const timeout = this.timeout ? [this.timeout] : [];
+    this.once = wrap(...limits, ...timeout);
+    this.full = again ? wrap(...limits, again, ...timeout) : this.once;
   }
 
   dispose(): void {
@@ -157,12 +157,12 @@ export class ServicePolicies implements ClientPolicies, Disposable {
     const defaults = this.rules.get(defaultsSection);
     const { methods: _m, ...service } = doc ?? {};
     const { methods: _d, ...fleet } = defaults ?? {};
-    return mergePolicies(
+    return mergeSettings([
       this.codeDefaults,
       fleet,
       service,
       operation ? doc?.methods?.[operation] : undefined,
-    );
+    ]);
   }
 
   private rebuild(): void {

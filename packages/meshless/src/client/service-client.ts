@@ -3,9 +3,11 @@ import {
   type Clock,
   type Endpoint,
   type ExecuteContext,
+  firstAttempt,
   type Logger,
   NoHealthyEndpointError,
   neverAborted,
+  noopPolicy,
   type Policy,
   type Random,
   sleep,
@@ -136,7 +138,12 @@ export class ServiceClient {
     );
     const started = o.clock.now();
     try {
-      const response = await policy.execute(call.run, init.signal ?? undefined);
+      // No policy in force (no rules): skip the policy machinery entirely.
+      const signal = init.signal ?? undefined;
+      const response =
+        policy === noopPolicy
+          ? await call.attempt(signal ? { signal, attempt: 1 } : firstAttempt)
+          : await policy.execute((ctx) => call.attempt(ctx), signal);
       o.observer?.onResult?.(
         this.service,
         decision,
@@ -208,7 +215,7 @@ class Call {
     private readonly hashKey: string | undefined,
   ) {}
 
-  readonly run = async (ctx: ExecuteContext): Promise<Response> => {
+  async attempt(ctx: ExecuteContext): Promise<Response> {
     const o = this.o;
     const subset = this.decision.subset;
     const balancer = o.groups.balancer(subset);
@@ -234,24 +241,10 @@ class Call {
     const target = endpoint;
     balancer.onCallStart(target);
     const started = o.clock.now();
-    const send = async (inner: ExecuteContext): Promise<Response> => {
-      const res = await o.transport.send(target, {
-        method: this.method,
-        path: this.path,
-        headers: this.headers,
-        body: this.body as Dispatcher.DispatchOptions['body'],
-        // No listener work for a signal that can never abort (no timeout, no caller signal).
-        signal: inner.signal === neverAborted ? undefined : inner.signal,
-      });
-      if (res.statusCode >= 500) {
-        // Buffer the (small) error body so the connection is free and the result can be dropped by a retry.
-        const bytes = await res.body.bytes();
-        throw new ServerErrorResult(new MeshResponse(res.statusCode, undefined, res.headers, bytes));
-      }
-      return await toMeshResponse(res, this.method);
-    };
     try {
-      const response = breaker ? await breaker.execute(send, ctx.signal) : await send(ctx);
+      const response = breaker
+        ? await breaker.execute((inner) => this.send(target, inner.signal), ctx.signal)
+        : await this.send(target, ctx.signal);
       balancer.onCallEnd(target, { latencyMs: o.clock.now() - started, ok: true, status: response.status });
       return response;
     } catch (error) {
@@ -263,7 +256,24 @@ class Call {
       balancer.onCallEnd(target, { latencyMs, ok: false });
       throw error;
     }
-  };
+  }
+
+  private async send(target: Endpoint, signal: AbortSignal): Promise<Response> {
+    const res = await this.o.transport.send(target, {
+      method: this.method,
+      path: this.path,
+      headers: this.headers,
+      body: this.body as Dispatcher.DispatchOptions['body'],
+      // No listener work for a signal that can never abort (no timeout, no caller signal).
+      signal: signal === neverAborted ? undefined : signal,
+    });
+    if (res.statusCode >= 500) {
+      // Buffer the (small) error body so the connection is free and the result can be dropped by a retry.
+      const bytes = await res.body.bytes();
+      throw new ServerErrorResult(new MeshResponse(res.statusCode, undefined, res.headers, bytes));
+    }
+    return await toMeshResponse(res, this.method);
+  }
 
   private pickContext() {
     if (this.tried === undefined) return this.hashKey === undefined ? undefined : { hashKey: this.hashKey };

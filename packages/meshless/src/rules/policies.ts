@@ -9,7 +9,7 @@ import { z } from 'zod';
 // (`Ms` suffix), shares are percent.
 
 const policyFields = {
-  /** Overall time for a call, retries included. */
+  /** Time for each attempt (the innermost policy, per DESIGN.md); retries get their own. */
   timeoutMs: timeoutMsSchema.optional(),
   retry: retryRuleSchema.optional(),
   hedge: hedgeRuleSchema.optional(),

@@ -1,0 +1,12 @@
+export { type GovernedOptions, governed } from './governed.ts';
+export { localGovernor, setLocalGovernor } from './local-governor.ts';
+export type { GovernedMethodDecorator } from './method-decorator.ts';
+export {
+  bulkhead,
+  circuitBreaker,
+  fallback,
+  idempotent,
+  rateLimit,
+  retry,
+  timeout,
+} from './standalone.ts';

@@ -1,0 +1,257 @@
+import type { CircuitStateChange } from '@meshless/breaker';
+import {
+  type Clock,
+  ConfigError,
+  type Disposable,
+  Emitter,
+  type Event,
+  type ExecuteContext,
+  type Logger,
+  type Policy,
+  type Random,
+  type RuleStore,
+} from '@meshless/core';
+import { FallbackPolicy } from '@meshless/limiter';
+import { isIdempotentMethod } from '@meshless/retry';
+import { defaultsSection, type MethodPolicies, policiesSection, resourceSection } from '../rules/policies.ts';
+import { type CodeExtras, parseMethodPolicies, type ValidatedCodePolicies } from './code-policies.ts';
+import {
+  type GovernedResource,
+  mergeSettings,
+  resourceLabel,
+  sameSettings,
+  settingsLayers,
+} from './merge-settings.ts';
+import { type BreakerLease, type LayerKind, PolicySet } from './policy-set.ts';
+import { EMPTY_STACK, PreparedStack } from './prepared-stack.ts';
+
+/** What a handle needs from the Governor that made it. @internal */
+export interface GovernorHost {
+  readonly rules: RuleStore;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly logger: Logger;
+  breakers(kind: GovernedResource['kind']): BreakerLease;
+  onDidChangeBreakerState(kind: GovernedResource['kind']): Event<CircuitStateChange>;
+  forget(handle: GovernedPolicy): void;
+}
+
+/** The settings of a resource changed (a rule came, changed or went), and the stack with them. */
+export interface GovernedChange {
+  readonly resource: string;
+  readonly settings: MethodPolicies;
+  readonly previous: MethodPolicies;
+  /** The stack now, outermost first. */
+  readonly layers: readonly LayerKind[];
+}
+
+type Work<T> = (ctx: ExecuteContext) => PromiseLike<T> | T;
+
+/**
+ * The policies of one resource, as rules and code say now. A Policy: `execute(fn, signal)` runs
+ * work through the stack (fallback, rate limit, bulkhead, retry / hedge, breaker, timeout,
+ * outermost first; only the policies whose settings are present). Rebuilt by the Governor
+ * when one of its documents changes, never per call; calls in flight finish on the stack they
+ * started on.
+ */
+export class GovernedPolicy implements Policy, Disposable {
+  readonly resource: GovernedResource;
+  /** The name in errors and events: `catalog.getItem`, `catalog`, `catalog/getItem`. */
+  readonly name: string;
+  private readonly host: GovernorHost;
+  private readonly code: MethodPolicies;
+  private readonly set: PolicySet;
+  /** Whether execute() may repeat the work. */
+  private readonly repeatable: boolean;
+  private current: MethodPolicies;
+  private full: PreparedStack = EMPTY_STACK;
+  private once: PreparedStack = EMPTY_STACK;
+  private stack: PreparedStack = EMPTY_STACK;
+  private kinds: readonly LayerKind[] = [];
+  private disposed = false;
+  private readonly changed = new Emitter<GovernedChange>();
+  private readonly rejected = new Emitter<ConfigError>();
+  // Stable facades for forRequest(): callers may keep them; they follow rebuilds.
+  private readonly repeating: Policy = { execute: (fn, signal) => this.full.execute(fn, signal) };
+  private readonly single: Policy = { execute: (fn, signal) => this.once.execute(fn, signal) };
+
+  /** The settings changed and the stack was rebuilt. */
+  readonly onDidChange: Event<GovernedChange> = this.changed.event;
+  /**
+   * The rules combined into invalid settings (e.g. `backoff.maxMs` from one document below
+   * `baseMs` from another); the last good settings stay in force.
+   */
+  readonly onDidReject: Event<ConfigError> = this.rejected.event;
+
+  /** @internal Made by Governor.policy(). */
+  constructor(host: GovernorHost, resource: GovernedResource, code: ValidatedCodePolicies) {
+    this.host = host;
+    this.resource = resource;
+    this.name = resourceLabel(resource);
+    this.code = code.rules;
+    this.repeatable = resource.kind === 'service' || repeatableByCode(code);
+    this.set = new PolicySet({
+      label: this.name,
+      local: resource.kind === 'resource',
+      clock: host.clock,
+      random: host.random,
+      breakers: host.breakers(resource.kind),
+      fallback: makeFallback(this.name, code.extras),
+    });
+    let initial: MethodPolicies;
+    try {
+      initial = this.resolve();
+    } catch (error) {
+      // The rules make the settings invalid; start from the code values (valid), as a rebuild would keep them.
+      this.report(error);
+      initial = mergeSettings([this.code]);
+    }
+    this.set.apply(initial);
+    this.current = initial;
+    this.compose();
+  }
+
+  /** The merged settings in force (rule fields only; absent fields take each policy's defaults). Frozen. */
+  get settings(): MethodPolicies {
+    return this.current;
+  }
+
+  /** The stack execute() runs, outermost first. */
+  get layers(): readonly LayerKind[] {
+    return this.kinds;
+  }
+
+  /** The policy instances in force, to subscribe to their events (onDidTimeout, onRetry, ...). */
+  get policies(): Readonly<Pick<PolicySet, LayerKind>> {
+    const s = this.set;
+    return {
+      fallback: s.fallback,
+      rateLimit: s.rateLimit,
+      bulkhead: s.bulkhead,
+      retry: s.retry,
+      hedge: s.hedge,
+      breaker: s.breaker,
+      timeout: s.timeout,
+    };
+  }
+
+  /** State changes of this resource's breaker. */
+  get onDidChangeState(): Event<CircuitStateChange> {
+    const source = this.host.onDidChangeBreakerState(this.resource.kind);
+    return (listener) =>
+      source((change) => {
+        if (change.resource === this.name && change.endpointId === undefined) listener(change);
+      });
+  }
+
+  /**
+   * Runs `fn` through the stack. A decorated resource is repeated only when idempotent (see
+   * CodePolicies.idempotent); for a service this treats the work as idempotent, like
+   * RetryPolicy.execute: per HTTP request use forRequest().
+   */
+  execute<T>(fn: Work<T>, signal?: AbortSignal): Promise<T> {
+    return this.stack.execute(fn, signal);
+  }
+
+  /**
+   * The stack for one remote request: with retry and hedge for idempotent methods (GET, HEAD,
+   * OPTIONS, PUT, DELETE, TRACE) or when the caller says the call is idempotent, without them
+   * otherwise. The result is stable and follows rebuilds; no allocation.
+   */
+  forRequest(method: string, idempotent = false): Policy {
+    return idempotent || isIdempotentMethod(method) ? this.repeating : this.single;
+  }
+
+  /** Runs `target.apply(self, args)` through the stack (what a decorated method does). */
+  call<T>(target: (...args: never[]) => PromiseLike<T> | T, self: unknown, args: unknown[]): Promise<T> {
+    const stack = this.stack;
+    if (stack.empty) {
+      try {
+        return Promise.resolve((target as (...a: unknown[]) => PromiseLike<T> | T).apply(self, args));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return stack.execute(() => (target as (...a: unknown[]) => PromiseLike<T> | T).apply(self, args));
+  }
+
+  /** @internal Re-reads the documents and applies what changed. Never throws. */
+  rebuild(): void {
+    if (this.disposed) return;
+    let next: MethodPolicies;
+    try {
+      next = this.resolve();
+    } catch (error) {
+      this.report(error);
+      return;
+    }
+    if (sameSettings(next, this.current)) return;
+    try {
+      this.set.apply(next);
+    } catch (error) {
+      // Not expected (the settings were validated as a whole); keep serving on the old stack.
+      this.host.logger.error('governed policy rebuild failed', { resource: this.name, error });
+      return;
+    }
+    const previous = this.current;
+    this.current = next;
+    this.compose();
+    this.host.logger.info('policies applied', { resource: this.name, layers: this.kinds.join(',') });
+    if (this.changed.hasListeners) {
+      this.changed.fire({ resource: this.name, settings: next, previous, layers: this.kinds });
+    }
+  }
+
+  /** Stops its timers and leaves the Governor; later calls run without policies. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.host.forget(this);
+    this.set.dispose();
+    this.full = this.once = this.stack = EMPTY_STACK;
+    this.kinds = [];
+    this.changed.dispose();
+    this.rejected.dispose();
+  }
+
+  private resolve(): MethodPolicies {
+    const rules = this.host.rules;
+    const r = this.resource;
+    const document =
+      r.kind === 'resource' ? rules.get(resourceSection, r.name) : rules.get(policiesSection, r.service);
+    const layers = settingsLayers(r, this.code, { defaults: rules.get(defaultsSection), document });
+    // Each document is valid alone; their merge may not be (cross-field checks), so check it.
+    return mergeSettings([parseMethodPolicies(mergeSettings(layers), this.name)]);
+  }
+
+  private compose(): void {
+    const full = this.set.layers(true);
+    const once = this.set.layers(false);
+    this.full = new PreparedStack(full.policies);
+    this.once = once.policies.length === full.policies.length ? this.full : new PreparedStack(once.policies);
+    this.stack = this.repeatable ? this.full : this.once;
+    this.kinds = Object.freeze(this.repeatable ? full.kinds : once.kinds);
+  }
+
+  private report(error: unknown): void {
+    const configError =
+      error instanceof ConfigError
+        ? error
+        : new ConfigError(`${this.name}: ${String((error as Error)?.message ?? error)}`, { cause: error });
+    this.host.logger.warn('policies rejected; last good settings stay in force', {
+      resource: this.name,
+      path: configError.path || undefined,
+      message: configError.message,
+    });
+    if (this.rejected.hasListeners) this.rejected.fire(configError);
+  }
+}
+
+function repeatableByCode(code: ValidatedCodePolicies): boolean {
+  return code.extras.idempotent ?? (code.rules.retry !== undefined || code.rules.hedge !== undefined);
+}
+
+function makeFallback(label: string, extras: CodeExtras): FallbackPolicy | undefined {
+  if (extras.fallback === undefined) return undefined;
+  return new FallbackPolicy({ fallback: extras.fallback.value, on: extras.fallbackOn, resource: label });
+}

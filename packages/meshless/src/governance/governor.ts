@@ -1,0 +1,185 @@
+import { BreakerRegistry, type BreakerRule, type BreakerStatus } from '@meshless/breaker';
+import {
+  type Clock,
+  ClosedError,
+  ConfigError,
+  type Disposable,
+  type Logger,
+  noopLogger,
+  type Random,
+  type RuleChange,
+  type RuleStore,
+  systemClock,
+  systemRandom,
+} from '@meshless/core';
+import { defaultsSection, policiesSection, resourceSection } from '../rules/policies.ts';
+import { type CodePolicies, validateCodePolicies } from './code-policies.ts';
+import { GovernedPolicy, type GovernorHost } from './governed-policy.ts';
+import { type GovernedResource, resourceLabel } from './merge-settings.ts';
+import type { BreakerLease } from './policy-set.ts';
+
+export interface GovernorOptions {
+  /** The rules in force (`mesh.rules`). */
+  rules: RuleStore;
+  clock?: Clock;
+  /** Draws retry backoff jitter. Default Math.random. */
+  random?: Random;
+  logger?: Logger;
+}
+
+export interface GovernedBreakerStatus extends BreakerStatus {
+  readonly kind: GovernedResource['kind'];
+}
+
+type Kind = GovernedResource['kind'];
+
+/**
+ * Turns rules into policies. `policy(resource, codeDefaults)` returns the resource's
+ * GovernedPolicy; the Governor watches the rule store and rebuilds a handle when one of its
+ * documents (`defaults/policies`, and `resources/<name>` or `services/<svc>/policies`) comes,
+ * changes or goes. Precedence, field by field: method override > the resource's or service's
+ * document > `defaults/policies` > code values > each policy's built-in defaults.
+ *
+ * Breakers live in a registry per kind (local resources, remote services), by name, so two
+ * handles for one name share one breaker (and the last rule applied to it).
+ */
+export class Governor implements Disposable {
+  readonly rules: RuleStore;
+  private readonly clock: Clock;
+  private readonly random: Random;
+  private readonly logger: Logger;
+  private readonly registries: Record<Kind, BreakerRegistry>;
+  private readonly leases = new Map<string, number>();
+  /** Handles by the document they follow: `resource:<name>` or `service:<svc>`. */
+  private readonly byDocument = new Map<string, Set<GovernedPolicy>>();
+  private readonly subscription: Disposable;
+  private disposed = false;
+  private readonly host: GovernorHost;
+
+  constructor(options: GovernorOptions) {
+    this.rules = options.rules;
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? systemRandom;
+    this.logger = options.logger ?? noopLogger;
+    this.registries = {
+      resource: new BreakerRegistry({ clock: this.clock }),
+      service: new BreakerRegistry({ clock: this.clock }),
+    };
+    this.host = {
+      rules: this.rules,
+      clock: this.clock,
+      random: this.random,
+      logger: this.logger,
+      breakers: (kind) => this.lease(kind),
+      onDidChangeBreakerState: (kind) => this.registries[kind].onDidChangeState,
+      forget: (handle) => this.forget(handle),
+    };
+    this.subscription = this.rules.onDidChange(this.onRuleChange);
+  }
+
+  /**
+   * The policies for `resource`, with `codeDefaults` under every rule. Throws ConfigError
+   * (with the field path) for bad code values or a bad resource name, ClosedError after dispose.
+   * Each call returns a new handle; keep it (decorators make one per method).
+   */
+  policy(resource: GovernedResource, codeDefaults?: CodePolicies): GovernedPolicy {
+    if (this.disposed) throw new ClosedError('governor is disposed');
+    checkResource(resource);
+    const code = validateCodePolicies(codeDefaults, resourceLabel(resource));
+    const handle = new GovernedPolicy(this.host, resource, code);
+    const key = documentKey(resource);
+    let handles = this.byDocument.get(key);
+    if (!handles) {
+      handles = new Set();
+      this.byDocument.set(key, handles);
+    }
+    handles.add(handle);
+    return handle;
+  }
+
+  /** Every breaker's state (moves due open breakers to half-open), for status pages. */
+  breakerStatus(): GovernedBreakerStatus[] {
+    const out: GovernedBreakerStatus[] = [];
+    for (const kind of ['resource', 'service'] as const) {
+      for (const s of this.registries[kind].snapshot()) out.push({ ...s, kind });
+    }
+    return out;
+  }
+
+  /** Disposes every handle and breaker and stops watching the rules. Idempotent. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.subscription.dispose();
+    for (const handles of [...this.byDocument.values()]) for (const h of [...handles]) h.dispose();
+    this.byDocument.clear();
+    this.registries.resource.dispose();
+    this.registries.service.dispose();
+  }
+
+  private readonly onRuleChange = (change: RuleChange): void => {
+    if (change.section === defaultsSection) {
+      for (const handles of this.byDocument.values()) for (const h of handles) h.rebuild();
+      return;
+    }
+    let key: string | undefined;
+    if (change.section === resourceSection) key = `resource:${change.name}`;
+    else if (change.section === policiesSection) key = `service:${change.name}`;
+    if (key === undefined) return;
+    const handles = this.byDocument.get(key);
+    if (handles) for (const h of handles) h.rebuild();
+  };
+
+  private lease(kind: Kind): BreakerLease {
+    const registry = this.registries[kind];
+    return {
+      acquire: (label: string, rule: BreakerRule) => {
+        registry.configure(label, rule);
+        const key = `${kind}:${label}`;
+        this.leases.set(key, (this.leases.get(key) ?? 0) + 1);
+        return registry.get(label);
+      },
+      configure: (label: string, rule: BreakerRule) => registry.configure(label, rule),
+      release: (label: string) => {
+        const key = `${kind}:${label}`;
+        const n = (this.leases.get(key) ?? 1) - 1;
+        if (n > 0) {
+          this.leases.set(key, n);
+          return;
+        }
+        // Nobody uses it any more: a breaker that comes back later starts closed and clean.
+        this.leases.delete(key);
+        if (!this.disposed) {
+          registry.remove(label);
+          registry.configure(label, undefined);
+        }
+      },
+    };
+  }
+
+  private forget(handle: GovernedPolicy): void {
+    const key = documentKey(handle.resource);
+    const handles = this.byDocument.get(key);
+    if (!handles) return;
+    handles.delete(handle);
+    if (handles.size === 0) this.byDocument.delete(key);
+  }
+}
+
+function documentKey(resource: GovernedResource): string {
+  return resource.kind === 'resource' ? `resource:${resource.name}` : `service:${resource.service}`;
+}
+
+/** A name becomes one KV key segment (`resources/<name>`), so it must be one. */
+function checkResource(resource: GovernedResource): void {
+  const segment = (value: unknown, path: string) => {
+    if (typeof value !== 'string' || value === '' || value.includes('/')) {
+      throw new ConfigError(`${path}: expected a non-empty name without '/'`, { path });
+    }
+  };
+  if (resource.kind === 'resource') segment(resource.name, 'name');
+  else if (resource.kind === 'service') {
+    segment(resource.service, 'service');
+    if (resource.method !== undefined) segment(resource.method, 'method');
+  } else throw new ConfigError("kind: expected 'resource' or 'service'", { path: 'kind' });
+}

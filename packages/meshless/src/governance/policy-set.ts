@@ -1,0 +1,145 @@
+import type { BreakerRule, CircuitBreakerPolicy } from '@meshless/breaker';
+import type { Clock, Policy, Random } from '@meshless/core';
+import { BulkheadPolicy, type FallbackPolicy, RateLimitPolicy, TimeoutPolicy } from '@meshless/limiter';
+import { HedgePolicy, RetryPolicy } from '@meshless/retry';
+import type { MethodPolicies } from '../rules/policies.ts';
+import { SwitchableClassifier } from './local-classifier.ts';
+
+/** A policy of the stack, in stack order (outermost first). */
+export type LayerKind = 'fallback' | 'rateLimit' | 'bulkhead' | 'retry' | 'hedge' | 'breaker' | 'timeout';
+
+/** How a PolicySet gets its breaker: breakers live in a registry, by resource name. */
+export interface BreakerLease {
+  /** Starts using the resource's breaker (created on first use), configured with `rule`. */
+  acquire(label: string, rule: BreakerRule): CircuitBreakerPolicy;
+  /** Applies a new rule to the resource's breaker, live. */
+  configure(label: string, rule: BreakerRule): void;
+  /** This set no longer uses the resource's breaker. */
+  release(label: string): void;
+}
+
+export interface PolicySetOptions {
+  /** Named in every policy's errors and events. */
+  readonly label: string;
+  /** Local work: retries follow localClassifier; remote calls use the HTTP classifier. */
+  readonly local: boolean;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly breakers: BreakerLease;
+  /** From code only, so it never changes. */
+  readonly fallback: FallbackPolicy | undefined;
+}
+
+/**
+ * The policy instances of one resource. `apply()` brings them in line with new settings:
+ * a policy whose settings appeared is created, one whose settings changed is reconfigured in
+ * place (an open breaker stays open, a retry budget keeps its window, a timeout's calls in
+ * flight keep their deadline), one whose settings went away leaves the stack. A policy that
+ * left is not disposed: calls still inside it finish under it (a timeout's timer still fires
+ * for them) and it is collected after.
+ */
+export class PolicySet {
+  readonly fallback: FallbackPolicy | undefined;
+  rateLimit: RateLimitPolicy | undefined;
+  bulkhead: BulkheadPolicy | undefined;
+  retry: RetryPolicy | undefined;
+  hedge: HedgePolicy | undefined;
+  breaker: CircuitBreakerPolicy | undefined;
+  timeout: TimeoutPolicy | undefined;
+  private readonly options: PolicySetOptions;
+  private readonly classifier: SwitchableClassifier | undefined;
+
+  constructor(options: PolicySetOptions) {
+    this.options = options;
+    this.fallback = options.fallback;
+    this.classifier = options.local ? new SwitchableClassifier(undefined, options.clock) : undefined;
+  }
+
+  /**
+   * Applies settings that were validated as a whole (methodPoliciesSchema), so no policy
+   * rejects its part. With both `retry` and `hedge`, hedging wins (as in gRPC, a call has one
+   * or the other): hedged attempts also start at once when the running ones fail; the hedge
+   * draws from `retry.budget` if there is one.
+   */
+  apply(s: MethodPolicies): void {
+    const { label, clock } = this.options;
+    this.classifier?.update(s.retry?.on);
+    const classify = this.classifier?.classify;
+
+    if (s.rateLimit === undefined) this.rateLimit = undefined;
+    else if (this.rateLimit) this.rateLimit.reconfigure(s.rateLimit);
+    else this.rateLimit = new RateLimitPolicy({ ...s.rateLimit, resource: label, clock });
+
+    if (s.bulkhead === undefined) this.bulkhead = undefined;
+    else if (this.bulkhead) this.bulkhead.reconfigure(s.bulkhead);
+    else this.bulkhead = new BulkheadPolicy({ ...s.bulkhead, resource: label });
+
+    const hedge = s.hedge;
+    const retry = hedge === undefined ? s.retry : undefined;
+    if (retry === undefined) this.retry = undefined;
+    else if (this.retry) this.retry.reconfigure(retry);
+    else {
+      this.retry = new RetryPolicy({
+        ...retry,
+        resource: label,
+        clock,
+        random: this.options.random,
+        classify,
+      });
+    }
+
+    if (hedge === undefined) this.hedge = undefined;
+    else {
+      const rule = { ...hedge, budget: s.retry?.budget };
+      if (this.hedge) this.hedge.reconfigure(rule);
+      else this.hedge = new HedgePolicy({ ...rule, resource: label, clock, classify });
+    }
+
+    if (s.breaker === undefined) {
+      if (this.breaker) this.options.breakers.release(label);
+      this.breaker = undefined;
+    } else if (this.breaker) this.options.breakers.configure(label, s.breaker);
+    else this.breaker = this.options.breakers.acquire(label, s.breaker);
+
+    if (s.timeoutMs === undefined) this.timeout = undefined;
+    else if (this.timeout) this.timeout.reconfigure({ timeoutMs: s.timeoutMs });
+    else this.timeout = new TimeoutPolicy({ timeoutMs: s.timeoutMs, resource: label, clock });
+  }
+
+  /**
+   * The policies in force, outermost first: fallback, rate limit, bulkhead, retry / hedge,
+   * breaker, timeout. `repeat` false leaves retry and hedge out (work that is not idempotent).
+   * The timeout is innermost, so it bounds each attempt and the breaker counts timeouts.
+   */
+  layers(repeat: boolean): { kinds: LayerKind[]; policies: Policy[] } {
+    const kinds: LayerKind[] = [];
+    const policies: Policy[] = [];
+    const add = (kind: LayerKind, policy: Policy | undefined) => {
+      if (policy === undefined) return;
+      kinds.push(kind);
+      policies.push(policy);
+    };
+    add('fallback', this.fallback);
+    add('rateLimit', this.rateLimit);
+    add('bulkhead', this.bulkhead);
+    if (repeat) {
+      add('retry', this.retry);
+      add('hedge', this.hedge);
+    }
+    add('breaker', this.breaker);
+    add('timeout', this.timeout);
+    return { kinds, policies };
+  }
+
+  /** Lets every policy go (the handle is disposed): timers stop, the breaker lease ends. */
+  dispose(): void {
+    if (this.breaker) this.options.breakers.release(this.options.label);
+    this.breaker = undefined;
+    this.timeout?.dispose();
+    this.bulkhead?.dispose();
+    this.rateLimit?.dispose();
+    this.fallback?.dispose();
+    this.timeout = this.bulkhead = this.rateLimit = undefined;
+    this.retry = this.hedge = undefined;
+  }
+}

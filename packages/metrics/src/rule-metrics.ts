@@ -1,0 +1,64 @@
+import type { Disposable, RuleStore, RuleStoreStatus } from '@meshless/core';
+import { Gauge } from 'prom-client';
+import type { CounterFamily } from './counter-family.ts';
+import type { AnyRegistry } from './family.ts';
+
+/**
+ * Which rule document version each key runs (its Consul ModifyIndex) and how many documents
+ * were rejected, per key. Keys are bounded by the documents under the prefix.
+ */
+export class RuleMetrics {
+  private readonly appliedIndex: Gauge<'key'>;
+  private readonly rejectedTotal: CounterFamily;
+  private readonly known = new Set<string>();
+
+  constructor(prefix: string, registry: AnyRegistry, rejected: CounterFamily) {
+    this.rejectedTotal = rejected;
+    this.appliedIndex = new Gauge({
+      name: `${prefix}rule_applied_index`,
+      help: 'ModifyIndex of the rule document in force, per KV key',
+      labelNames: ['key'],
+      registers: [registry],
+    });
+  }
+
+  applied(key: string, modifyIndex: number): void {
+    this.known.add(key);
+    this.appliedIndex.set({ key }, modifyIndex);
+  }
+
+  /** The key was deleted (defaults apply again): its series goes. */
+  removed(key: string): void {
+    if (this.known.delete(key)) this.appliedIndex.remove({ key });
+  }
+
+  rejected(key: string): void {
+    this.rejectedTotal.cell([key]).value++;
+  }
+
+  /**
+   * Keeps the metrics in step with a RuleStore: applied indexes after every snapshot (also the
+   * same-bytes re-writes that fire no change event), rejections as they happen.
+   */
+  observe(store: RuleStore): Disposable {
+    this.sync(store.status());
+    const snapshots = store.onDidApplySnapshot((status) => this.sync(status));
+    const rejections = store.onDidReject((error) => this.rejected(error.key ?? ''));
+    return {
+      dispose() {
+        snapshots.dispose();
+        rejections.dispose();
+      },
+    };
+  }
+
+  private sync(status: RuleStoreStatus): void {
+    const present = new Set<string>();
+    for (const k of status.keys) {
+      if (k.appliedIndex === undefined) continue;
+      present.add(k.key);
+      this.applied(k.key, k.appliedIndex);
+    }
+    for (const key of [...this.known]) if (!present.has(key)) this.removed(key);
+  }
+}
