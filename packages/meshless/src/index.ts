@@ -1,5 +1,13 @@
 export type { ConsulOptions } from '@meshless/consul';
 export * from '@meshless/core';
+export { METRIC_NAMES, MeshMetrics, type MeshMetricsOptions } from '@meshless/metrics';
+export {
+  refreshTracing,
+  type StartTracingOptions,
+  startInMemoryTracing,
+  startTracing,
+  type TracingHandle,
+} from '@meshless/tracing';
 export { MeshClient, type MeshClientStatus } from './client/mesh-client.ts';
 export { MeshResponse } from './client/mesh-response.ts';
 export {

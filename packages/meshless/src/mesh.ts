@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BreakerRegistry } from '@meshless/breaker';
 import {
   ConsulConnection,
@@ -28,6 +29,8 @@ import {
   systemRandom,
   toDisposable,
 } from '@meshless/core';
+import { MeshMetrics, type MeshMetricsOptions, outcomeOf } from '@meshless/metrics';
+import { createMeshTracer, type MeshTracer, type MeshTracerOptions } from '@meshless/tracing';
 import { MeshClient, type MeshClientStatus } from './client/mesh-client.ts';
 import type { ClientObserver } from './client/service-client.ts';
 import { Transport } from './client/transport.ts';
@@ -36,7 +39,7 @@ import {
   type GovernedOptions,
   governed as governedDecorator,
 } from './decorators/index.ts';
-import { type GovernedBreakerStatus, Governor } from './governance/index.ts';
+import { type CallInstrument, type GovernedBreakerStatus, Governor } from './governance/index.ts';
 import { formatGovernanceReport, GOVERNANCE_CHECK_NAME, governanceCheckId } from './governance-report.ts';
 import { builtinSections } from './rules/index.ts';
 import {
@@ -88,8 +91,19 @@ export interface MeshOptions {
   /** Injected time and randomness (tests, simulations). */
   clock?: Clock;
   random?: Random;
-  /** Hooks for metrics and tracing. */
+  /** Extra hooks for your own telemetry. */
   observers?: { client?: ClientObserver; inbound?: InboundObserver };
+  /**
+   * Prometheus metrics (prom-client): a registry of the mesh's own by default, or pass
+   * `{ registry: register }` to share prom-client's global one. `false` turns them off.
+   */
+  metrics?: MeshMetricsOptions | false;
+  /**
+   * OpenTelemetry spans through @opentelemetry/api: they cost nothing until an SDK is registered
+   * (`startTracing()` from meshless, or your own NodeSDK). Pass a `tracerProvider` to use one that is
+   * not global; `false` turns tracing off.
+   */
+  tracing?: Pick<MeshTracerOptions, 'tracerProvider'> | false;
 }
 
 export interface MeshStatus {
@@ -136,6 +150,12 @@ export interface Mesh {
   /** A Fastify plugin applying inbound rules: `fastify.register(mesh.fastifyPlugin)`. */
   readonly fastifyPlugin: ReturnType<typeof fastifyPlugin>;
   status(): MeshStatus;
+  /** Prometheus text of the mesh's metrics (empty when `metrics: false`). */
+  metrics(): Promise<string>;
+  /** A `/metrics` handler for node:http and Express: `app.get('/metrics', mesh.metricsHandler())`. */
+  metricsHandler(): (req: IncomingMessage, res: ServerResponse) => void;
+  /** The mesh's tracer (spans for calls, attempts, inbound requests and decorated methods). */
+  readonly tracer: MeshTracer | undefined;
   /** Leaves discovery, drains, deregisters, stops every watch and closes connections. Idempotent; leaves no handle open. */
   close(): Promise<void>;
 }
@@ -145,6 +165,8 @@ class MeshImpl implements Mesh {
   readonly onDidChangeRules: Event<RuleChange>;
   readonly fastifyPlugin: ReturnType<typeof fastifyPlugin>;
   readonly governor: Governor;
+  readonly tracer: MeshTracer | undefined;
+  private readonly metricsRegistry: MeshMetrics | undefined;
   readonly governed = (name: string, options?: GovernedOptions): GovernedMethodDecorator =>
     governedDecorator(this.governor, name, options);
   private readonly disposables = new DisposableStore();
@@ -172,7 +194,19 @@ class MeshImpl implements Mesh {
     this.rules = rules;
     this.onDidChangeRules = rules.onDidChange;
     this.breakers = new BreakerRegistry({ clock });
-    this.governor = new Governor({ rules, clock, random, logger });
+    this.tracer =
+      options.tracing === false
+        ? undefined
+        : createMeshTracer({ ...options.tracing, serviceName: options.service?.name });
+    this.metricsRegistry = options.metrics === false ? undefined : new MeshMetrics(options.metrics ?? {});
+    const metrics = this.metricsRegistry;
+    if (metrics) {
+      this.disposables.add(metrics.observeRuleStore(rules));
+      this.disposables.add(
+        this.breakers.onDidChangeState((c) => metrics.breakerState(c.resource, c.to, c.endpointId)),
+      );
+    }
+    this.governor = new Governor({ rules, clock, random, logger, instrument: this.instrument() });
     this.discovery = new Discovery({ connection, cacheDir, logger, stale: options.staleReads });
     this.disposables.add(
       source.subscribe((snapshot) => {
@@ -184,7 +218,7 @@ class MeshImpl implements Mesh {
     this.health = { healthPath, healthy: () => !this.draining };
     const self = options.service?.name;
     this.guard = self
-      ? new InboundGuard(self, rules, clock, random, logger, options.observers?.inbound)
+      ? new InboundGuard(self, rules, clock, random, logger, options.observers?.inbound, this.tracer, metrics)
       : undefined;
     this.fastifyPlugin = fastifyPlugin(this.requireGuard('fastifyPlugin'), this.health);
     if (registration) {
@@ -215,6 +249,8 @@ class MeshImpl implements Mesh {
         random: this.random,
         logger: this.logger,
         ...(this.options.observers?.client ? { observer: this.options.observers.client } : {}),
+        ...(this.tracer ? { tracer: this.tracer } : {}),
+        ...(this.metricsRegistry ? { metrics: this.metricsRegistry } : {}),
       });
       this.clients.set(service, client);
     }
@@ -247,6 +283,43 @@ class MeshImpl implements Mesh {
       clients: [...this.clients.values()].map((c) => c.status()),
       breakers: this.breakers.snapshot(),
       resources: this.governor.breakerStatus(),
+    };
+  }
+
+  metrics(): Promise<string> {
+    return this.metricsRegistry ? this.metricsRegistry.text() : Promise.resolve('');
+  }
+
+  metricsHandler(): (req: IncomingMessage, res: ServerResponse) => void {
+    if (this.metricsRegistry) return this.metricsRegistry.metricsHandler();
+    return (_req, res) => {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('metrics are off (createMesh({ metrics: false }))\n');
+    };
+  }
+
+  /** Spans and timings around decorated calls; undefined when both are off. */
+  private instrument(): CallInstrument | undefined {
+    const { tracer, metricsRegistry: metrics, clock } = this;
+    if (!tracer && !metrics) return undefined;
+    return {
+      call: <T>(resource: string, run: () => Promise<T>): Promise<T> => {
+        const span = tracer?.startGoverned(resource);
+        const started = clock.now();
+        const result = span ? span.run(run) : run();
+        return result.then(
+          (value) => {
+            span?.end();
+            metrics?.resourceCall(resource).record('success', (clock.now() - started) / 1000);
+            return value;
+          },
+          (error: unknown) => {
+            span?.end(error);
+            metrics?.resourceCall(resource).record(outcomeOf(error), (clock.now() - started) / 1000);
+            throw error;
+          },
+        );
+      },
     };
   }
 

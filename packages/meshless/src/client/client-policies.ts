@@ -1,4 +1,5 @@
 import type { BreakerRegistry } from '@meshless/breaker';
+import type { RouteInfo } from '@meshless/canary';
 import {
   type Clock,
   type Disposable,
@@ -96,6 +97,12 @@ export class ServicePolicies implements ClientPolicies, Disposable {
   private readonly stacks = new Map<string, OperationStack>();
   private readonly disposables = new DisposableStore();
   private breakerOn = false;
+  private readonly routeStacks = new Map<
+    RouteInfo,
+    { stack: OperationStack; operation: string; route: RouteInfo }
+  >();
+  /** The routes of the table in force; set by the client when the routes rule changes. */
+  private liveRoutes: ReadonlySet<RouteInfo> = new Set();
 
   constructor(
     private readonly service: string,
@@ -114,8 +121,11 @@ export class ServicePolicies implements ClientPolicies, Disposable {
     this.rebuild();
   }
 
-  forCall(operation: string | undefined, _method: string, retryable: boolean): Policy {
-    const stack = this.stackFor(operation);
+  forCall(operation: string | undefined, _method: string, retryable: boolean, route?: RouteInfo): Policy {
+    const stack =
+      route && (route.timeoutMs !== undefined || route.retry !== undefined)
+        ? this.routeStack(operation, route)
+        : this.stackFor(operation);
     return retryable ? stack.full : stack.once;
   }
 
@@ -127,6 +137,17 @@ export class ServicePolicies implements ClientPolicies, Disposable {
     return this.stackFor(operation).settings.timeoutMs;
   }
 
+  /** The client's route table changed: forget the stacks of routes that are gone. */
+  setRoutes(routes: readonly RouteInfo[]): void {
+    this.liveRoutes = new Set(routes);
+    for (const [route, entry] of this.routeStacks) {
+      if (!this.liveRoutes.has(route)) {
+        entry.stack.dispose();
+        this.routeStacks.delete(route);
+      }
+    }
+  }
+
   /** The merged settings in force for an operation (for status and tests). */
   settings(operation?: string): MethodPolicies {
     return this.stackFor(operation).settings;
@@ -136,6 +157,8 @@ export class ServicePolicies implements ClientPolicies, Disposable {
     this.disposables.dispose();
     for (const s of this.stacks.values()) s.dispose();
     this.stacks.clear();
+    for (const s of this.routeStacks.values()) s.stack.dispose();
+    this.routeStacks.clear();
   }
 
   private stackFor(operation: string | undefined): OperationStack {
@@ -150,6 +173,26 @@ export class ServicePolicies implements ClientPolicies, Disposable {
       this.stacks.set(key, stack);
     }
     return stack;
+  }
+
+  /** A route's own timeout/retry over the operation's settings; one stack per route version. */
+  private routeStack(operation: string | undefined, route: RouteInfo): OperationStack {
+    let entry = this.routeStacks.get(route);
+    if (!entry || entry.operation !== (operation ?? '')) {
+      entry?.stack.dispose();
+      const stack = new OperationStack(`${this.service}[${route.name}]`, this.clock, this.random);
+      entry = { stack, operation: operation ?? '', route };
+      stack.apply(this.routeMerged(entry.operation, route));
+      this.routeStacks.set(route, entry);
+    }
+    return entry.stack;
+  }
+
+  private routeMerged(operation: string, route: RouteInfo): MethodPolicies {
+    const override: Record<string, unknown> = {};
+    if (route.timeoutMs !== undefined) override.timeoutMs = route.timeoutMs;
+    if (route.retry !== undefined) override.retry = route.retry;
+    return mergeSettings([this.merged(operation), override]);
   }
 
   private merged(operation: string): MethodPolicies {
@@ -172,6 +215,14 @@ export class ServicePolicies implements ClientPolicies, Disposable {
         stack.dispose();
         this.stacks.delete(key);
       } else stack.apply(this.merged(key));
+    }
+    // Route stacks follow the policies too; those of replaced route tables are dropped (a new
+    // table brings new RouteInfo objects).
+    for (const [route, entry] of this.routeStacks) {
+      if (!this.liveRoutes.has(route)) {
+        entry.stack.dispose();
+        this.routeStacks.delete(route);
+      } else entry.stack.apply(this.routeMerged(entry.operation, route));
     }
     const base = this.stackFor(undefined);
     this.breakerOn = base.settings.breaker !== undefined;

@@ -11,6 +11,8 @@ import {
   type Resolver,
   type RuleStore,
 } from '@meshless/core';
+import type { MeshMetrics } from '@meshless/metrics';
+import type { MeshTracer } from '@meshless/tracing';
 import { ServicePolicies } from './client-policies.ts';
 import { EndpointGroups } from './endpoint-groups.ts';
 import { type ClientObserver, type MeshRequestInit, ServiceClient } from './service-client.ts';
@@ -29,6 +31,8 @@ export interface MeshClientDeps {
   random: Random;
   logger: Logger;
   observer?: ClientObserver;
+  tracer?: MeshTracer;
+  metrics?: MeshMetrics;
 }
 
 export interface MeshClientStatus {
@@ -76,13 +80,23 @@ export class MeshClient implements Disposable {
       deps.resolver.onDidChange((endpoints) => {
         this.resolved = true;
         this.groups.setEndpoints(endpoints);
+        if (deps.metrics) {
+          const ejected = this.status().ejected.length;
+          deps.metrics.service(service).endpoints(endpoints.length - ejected, ejected);
+        }
       }),
     );
-    this.disposables.add(rules.watch(routesSection, service, (rule) => this.groups.setRoutes(rule)));
+    this.disposables.add(
+      rules.watch(routesSection, service, (rule) => {
+        this.groups.setRoutes(rule);
+        this.policies.setRoutes(this.groups.table.routes);
+      }),
+    );
     this.disposables.add(rules.watch(balancerSection, service, (rule) => this.setBalancerRule(rule)));
     this.policies = this.disposables.add(
       new ServicePolicies(service, rules, deps.breakers, deps.clock, deps.random),
     );
+    this.policies.setRoutes(this.groups.table.routes);
     this.client = new ServiceClient({
       service,
       caller: deps.caller,
@@ -94,6 +108,8 @@ export class MeshClient implements Disposable {
       logger: deps.logger,
       hashKey: (headers, path) => this.hashKey(headers, path),
       ...(deps.observer ? { observer: deps.observer } : {}),
+      ...(deps.tracer ? { tracer: deps.tracer } : {}),
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
     });
   }
 

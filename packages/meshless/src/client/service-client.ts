@@ -1,4 +1,4 @@
-import type { FaultDecision, RouteDecision } from '@meshless/canary';
+import type { FaultDecision, RouteDecision, RouteInfo } from '@meshless/canary';
 import {
   type Clock,
   type Endpoint,
@@ -12,7 +12,9 @@ import {
   type Random,
   sleep,
 } from '@meshless/core';
+import { type MeshMetrics, outcomeOf } from '@meshless/metrics';
 import { DEADLINE_HEADER, formatDeadlineHeader, remainingMs } from '@meshless/retry';
+import type { ClientCallSpan, MeshTracer } from '@meshless/tracing';
 import type { Dispatcher } from 'undici';
 import type { EndpointGroups } from './endpoint-groups.ts';
 import { MeshResponse, toMeshResponse } from './mesh-response.ts';
@@ -41,8 +43,11 @@ export interface EndpointBreaker {
 
 /** Where the client gets its policies; rebuilt from rules by the mesh, looked up per call. */
 export interface ClientPolicies {
-  /** The prepared stack (limits, retry/hedge, timeout) for a call; single-attempt when retrying is unsafe. */
-  forCall(operation: string | undefined, method: string, retryable: boolean): Policy;
+  /**
+   * The prepared stack (limits, retry/hedge, timeout) for a call, with the route's own timeout and
+   * retry over it; single-attempt when retrying is unsafe.
+   */
+  forCall(operation: string | undefined, method: string, retryable: boolean, route?: RouteInfo): Policy;
   /** The breaker for one endpoint, or undefined when no breaker is configured. */
   breaker(endpoint: Endpoint): EndpointBreaker | undefined;
   /** The overall timeout in force for a call, for the deadline header. */
@@ -62,9 +67,13 @@ export interface ServiceClientOptions {
   /** Reads the hash key of a request for ring-hash/Maglev (from the balancer rule's hashOn). */
   hashKey: (headers: Record<string, string>, path: string) => string | undefined;
   observer?: ClientObserver;
+  /** Spans per call and per attempt (nothing at all while no tracer provider is registered). */
+  tracer?: MeshTracer;
+  /** Prepared metric handles per (service, method, subset). */
+  metrics?: MeshMetrics;
 }
 
-/** Hooks for metrics and tracing; every method optional and cheap. */
+/** Extra hooks (tests, custom telemetry); every method optional and cheap. */
 export interface ClientObserver {
   onAttempt?(service: string, endpoint: Endpoint, attempt: number): void;
   onResult?(
@@ -108,12 +117,23 @@ export class ServiceClient {
     const view = new OutgoingRequestView(method, path, headers, o.caller);
     const table = o.groups.table;
     const decision = table.route(view, o.random);
-    if (!decision.available) throw new NoHealthyEndpointError(this.service, decision.subset);
+    const span = o.tracer?.startClientCall(method, this.service, path);
+    span?.setRoute(decision.route.name, decision.subset);
+    const started = o.clock.now();
+    if (!decision.available) {
+      const error = new NoHealthyEndpointError(this.service, decision.subset);
+      this.record(span, decision, init.operation ?? method, undefined, error, started);
+      throw error;
+    }
 
     const fault = table.fault(decision.route, o.random);
     if (fault) {
       const injected = await this.injectFault(fault, init.signal);
-      if (injected) return injected;
+      if (injected) {
+        span?.rejected('fault injection: abort', 'rejected');
+        this.record(span, decision, init.operation ?? method, injected.status, undefined, started);
+        return injected;
+      }
     }
     const body = init.body ?? null;
     const replayable = isReplayable(body);
@@ -126,7 +146,7 @@ export class ServiceClient {
     if (Number.isFinite(remaining)) headers[DEADLINE_HEADER] = formatDeadlineHeader(remaining);
 
     const retryable = replayable && (init.idempotent === true || isIdempotent(method));
-    const policy = o.policies.forCall(init.operation, method, retryable);
+    const policy = o.policies.forCall(init.operation, method, retryable, decision.route);
     const call = new Call(
       this.o,
       decision,
@@ -135,8 +155,8 @@ export class ServiceClient {
       headers,
       body,
       init.hashKey ?? o.hashKey(headers, path),
+      span,
     );
-    const started = o.clock.now();
     try {
       // No policy in force (no rules): skip the policy machinery entirely.
       const signal = init.signal ?? undefined;
@@ -144,18 +164,29 @@ export class ServiceClient {
         policy === noopPolicy
           ? await call.attempt(signal ? { signal, attempt: 1 } : firstAttempt)
           : await policy.execute((ctx) => call.attempt(ctx), signal);
-      o.observer?.onResult?.(
-        this.service,
-        decision,
-        response.status,
-        undefined,
-        (o.clock.now() - started) / 1000,
-      );
+      this.record(span, decision, init.operation ?? method, response.status, undefined, started);
       return response;
     } catch (error) {
-      o.observer?.onResult?.(this.service, decision, undefined, error, (o.clock.now() - started) / 1000);
+      this.record(span, decision, init.operation ?? method, undefined, error, started);
       throw error;
     }
+  }
+
+  private record(
+    span: ClientCallSpan | undefined,
+    decision: RouteDecision,
+    method: string,
+    status: number | undefined,
+    error: unknown,
+    started: number,
+  ): void {
+    const o = this.o;
+    const seconds = (o.clock.now() - started) / 1000;
+    span?.end(status, error);
+    o.metrics
+      ?.clientCall(this.service, method, decision.subset ?? 'all')
+      .record(outcomeOf(error, status), seconds);
+    o.observer?.onResult?.(this.service, decision, status, error, seconds);
   }
 
   private async injectFault(
@@ -213,6 +244,7 @@ class Call {
     private readonly headers: Record<string, string>,
     private readonly body: MeshRequestInit['body'],
     private readonly hashKey: string | undefined,
+    private readonly span: ClientCallSpan | undefined,
   ) {}
 
   async attempt(ctx: ExecuteContext): Promise<Response> {
@@ -237,6 +269,12 @@ class Call {
       this.tried.add(endpoint.id);
     }
     o.observer?.onAttempt?.(o.service, endpoint, ctx.attempt);
+    if (ctx.attempt > 1) {
+      this.span?.retry(ctx.attempt, 0);
+      o.metrics?.service(o.service).retry('retry');
+    }
+    const attemptSpan = this.span?.startAttempt(ctx.attempt, endpoint, undefined, breaker?.state);
+    attemptSpan?.inject(this.headers);
 
     const target = endpoint;
     balancer.onCallStart(target);
@@ -246,14 +284,17 @@ class Call {
         ? await breaker.execute((inner) => this.send(target, inner.signal), ctx.signal)
         : await this.send(target, ctx.signal);
       balancer.onCallEnd(target, { latencyMs: o.clock.now() - started, ok: true, status: response.status });
+      attemptSpan?.end(response.status);
       return response;
     } catch (error) {
       const latencyMs = o.clock.now() - started;
       if (error instanceof ServerErrorResult) {
         balancer.onCallEnd(target, { latencyMs, ok: false, status: error.response.status });
+        attemptSpan?.end(error.response.status);
         return error.response;
       }
       balancer.onCallEnd(target, { latencyMs, ok: false });
+      attemptSpan?.end(undefined, error);
       throw error;
     }
   }

@@ -34,6 +34,13 @@ export interface GovernorHost {
   breakers(kind: GovernedResource['kind']): BreakerLease;
   onDidChangeBreakerState(kind: GovernedResource['kind']): Event<CircuitStateChange>;
   forget(handle: GovernedPolicy): void;
+  /** Wraps each decorated call (tracing span, metrics); absent: calls run bare. */
+  readonly instrument?: CallInstrument | undefined;
+}
+
+/** Observes decorated calls: `call(resource, run)` must return what `run()` returns. */
+export interface CallInstrument {
+  call<T>(resource: string, run: () => Promise<T>): Promise<T>;
 }
 
 /** The settings of a resource changed (a rule came, changed or went), and the stack with them. */
@@ -164,6 +171,16 @@ export class GovernedPolicy implements Policy, Disposable {
 
   /** Runs `target.apply(self, args)` through the stack (what a decorated method does). */
   call<T>(target: (...args: never[]) => PromiseLike<T> | T, self: unknown, args: unknown[]): Promise<T> {
+    const instrument = this.host.instrument;
+    if (instrument) return instrument.call(this.name, () => this.callBare(target, self, args));
+    return this.callBare(target, self, args);
+  }
+
+  private callBare<T>(
+    target: (...args: never[]) => PromiseLike<T> | T,
+    self: unknown,
+    args: unknown[],
+  ): Promise<T> {
     const stack = this.stack;
     if (stack.empty) {
       try {

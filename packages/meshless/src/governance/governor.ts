@@ -14,7 +14,7 @@ import {
 } from '@meshless/core';
 import { defaultsSection, policiesSection, resourceSection } from '../rules/policies.ts';
 import { type CodePolicies, validateCodePolicies } from './code-policies.ts';
-import { GovernedPolicy, type GovernorHost } from './governed-policy.ts';
+import { type CallInstrument, GovernedPolicy, type GovernorHost } from './governed-policy.ts';
 import { type GovernedResource, resourceLabel } from './merge-settings.ts';
 import type { BreakerLease } from './policy-set.ts';
 
@@ -25,6 +25,8 @@ export interface GovernorOptions {
   /** Draws retry backoff jitter. Default Math.random. */
   random?: Random;
   logger?: Logger;
+  /** Wraps each decorated call, e.g. in a span and a metrics timer. */
+  instrument?: CallInstrument;
 }
 
 export interface GovernedBreakerStatus extends BreakerStatus {
@@ -73,6 +75,7 @@ export class Governor implements Disposable {
       breakers: (kind) => this.lease(kind),
       onDidChangeBreakerState: (kind) => this.registries[kind].onDidChangeState,
       forget: (handle) => this.forget(handle),
+      instrument: options.instrument,
     };
     this.subscription = this.rules.onDidChange(this.onRuleChange);
   }

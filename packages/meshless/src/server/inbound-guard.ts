@@ -15,7 +15,9 @@ import {
   KeyedRateLimiter,
   type RateLimitPolicy,
 } from '@meshless/limiter';
+import type { MeshMetrics } from '@meshless/metrics';
 import { DEADLINE_HEADER, parseDeadlineHeader, runWithDeadline } from '@meshless/retry';
+import type { MeshTracer, ServerSpan } from '@meshless/tracing';
 import { type InboundRule, inboundSection } from '../rules/inbound.ts';
 
 export const CALLER_HEADER = 'x-meshless-caller';
@@ -50,6 +52,8 @@ export class InboundGuard implements Disposable {
     private readonly random: Random,
     private readonly logger: Logger,
     private readonly observer: InboundObserver = {},
+    private readonly tracer?: MeshTracer,
+    private readonly metrics?: MeshMetrics,
   ) {
     this.apply(rules.get(inboundSection, service));
     this.disposables.add(rules.watch(inboundSection, service, (rule) => this.apply(rule)));
@@ -62,25 +66,27 @@ export class InboundGuard implements Disposable {
   async run(req: IncomingMessage, res: ServerResponse, handle: () => unknown): Promise<void> {
     const p = this.prepared;
     const started = this.clock.now();
+    const span = this.tracer?.startServer(req);
     const caller = headerValue(req, CALLER_HEADER);
     if (p.rateLimit) {
       const wait =
         p.rateLimit instanceof KeyedRateLimiter
           ? p.rateLimit.tryAcquire(caller ?? '')
           : p.rateLimit.tryAcquire();
-      if (wait > 0) return this.shed(res, 429, 'rate_limited', wait);
+      if (wait > 0) return this.shed(req, res, span, started, 429, 'rate_limited', wait);
     }
     if (p.fault) {
       const f = p.fault;
       if (f.delay && this.random() * 100 < f.delay.percent)
         await new Promise((r) => this.clock.setTimeout(() => r(undefined), f.delay!.ms));
       if (f.abort && this.random() * 100 < f.abort.percent)
-        return this.shed(res, f.abort.status, 'fault_abort', 0);
+        return this.shed(req, res, span, started, f.abort.status, 'fault_abort', 0);
     }
     const deadline = parseDeadlineHeader(headerValue(req, DEADLINE_HEADER));
     const work = () => {
       const finished = whenFinished(res);
-      const run = () => handle();
+      // The handler runs inside the server span (its calls become children) and the caller's deadline.
+      const run = span ? () => span.run(handle, undefined) : handle;
       try {
         if (deadline.remainingMs !== undefined) runWithDeadline(this.clock.now() + deadline.remainingMs, run);
         else run();
@@ -94,11 +100,11 @@ export class InboundGuard implements Disposable {
       else await work();
     } catch (error) {
       if (MeshlessError.isInstance(error) && /BULKHEAD|CONCURRENCY/.test(error.code)) {
-        return this.shed(res, 503, 'concurrency', 1000);
+        return this.shed(req, res, span, started, 503, 'concurrency', 1000);
       }
       this.fail(res, error);
     }
-    this.observer.onHandled?.(req.method ?? 'GET', res.statusCode, (this.clock.now() - started) / 1000);
+    this.finish(req, res, span, started);
   }
 
   dispose(): void {
@@ -125,13 +131,40 @@ export class InboundGuard implements Disposable {
     }
   }
 
-  private shed(res: ServerResponse, status: number, reason: ShedReason, retryAfterMs: number): void {
+  private shed(
+    req: IncomingMessage,
+    res: ServerResponse,
+    span: ServerSpan | undefined,
+    started: number,
+    status: number,
+    reason: ShedReason,
+    retryAfterMs: number,
+  ): void {
     this.observer.onShed?.(reason);
-    if (res.headersSent) return;
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-meshless-shed': reason };
-    if (retryAfterMs > 0) headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
-    res.writeHead(status, headers);
-    res.end(JSON.stringify({ error: reason }));
+    this.metrics?.serverService(this.service).rejected(reason);
+    span?.rejected(reason, 'shed');
+    if (!res.headersSent) {
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        'x-meshless-shed': reason,
+      };
+      if (retryAfterMs > 0) headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
+      res.writeHead(status, headers);
+      res.end(JSON.stringify({ error: reason }));
+    }
+    this.finish(req, res, span, started);
+  }
+
+  private finish(
+    req: IncomingMessage,
+    res: ServerResponse,
+    span: ServerSpan | undefined,
+    started: number,
+  ): void {
+    const seconds = (this.clock.now() - started) / 1000;
+    span?.end(res.statusCode);
+    this.metrics?.serverCall(this.service, req.method ?? 'GET').record(res.statusCode, seconds);
+    this.observer.onHandled?.(req.method ?? 'GET', res.statusCode, seconds);
   }
 
   private fail(res: ServerResponse, error: unknown): void {
