@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { governanceCenter } from '../examples/demo/01-governance-center.ts';
 import { discovery } from '../examples/demo/02-discovery.ts';
 import { canary } from '../examples/demo/03-canary.ts';
+import { resilience } from '../examples/demo/04-resilience.ts';
 import { color, type DemoProcess, ensureConsul, log } from '../examples/demo/lib.ts';
 import { type Shop, startShop } from '../examples/demo/shop.ts';
 
@@ -33,6 +34,7 @@ try {
   shop = await startShop(consul, prefix, root);
   await discovery(shop, consul, prefix);
   await canary(shop, consul, prefix);
+  await resilience(shop, consul, prefix);
 
   log(color.bold('\nWhere to look'));
   log(`   Consul UI, key/value: ${color.cyan(`${consul.uiUrl}/dc1/kv/${prefix}/`)}`);

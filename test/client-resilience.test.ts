@@ -55,6 +55,26 @@ describe('governed client: resilience on a real Consul', () => {
     expect(broken.hits).toBeLessThanOrEqual(30);
   });
 
+  it('never retries on the endpoint that just failed, even when the hash points at it', async () => {
+    const { backends, client } = await fleet(uniquePrefix('rehash'), {
+      policies: { retry: { attempts: 2, backoff: { baseMs: 0, maxMs: 0 }, on: ['503'] } },
+      balancer: { algorithm: 'ring-hash', hashOn: { header: 'x-user-id' } },
+    });
+    for (const b of backends) {
+      b.hits = 0;
+      b.behave = (_req, res) => {
+        res.writeHead(503);
+        res.end();
+        return true;
+      };
+    }
+    // Every instance fails, and the same user always hashes to the same one: with 2 attempts
+    // the call must reach 2 different instances.
+    const res = await client.fetch('/orders/1', { headers: { 'x-user-id': 'always-the-same' } });
+    expect(res.status).toBe(503);
+    expect(backends.map((b) => b.hits).sort()).toEqual([0, 1, 1]);
+  });
+
   it('loses no idempotent GET when an instance dies mid-load', async () => {
     const { backends, client } = await fleet(uniquePrefix('kill'), {
       policies: { retry: { attempts: 3, backoff: { baseMs: 1, maxMs: 5 } } },

@@ -1,6 +1,7 @@
 // The `catalog` service of the demo shop: a plain node:http server behind mesh.serve(), registered
 // in Consul with its version (subsets select on it). `/_demo/mode?fail=1` makes it answer 500s,
-// `?slow=200` adds latency, so the demo can break it on purpose.
+// `?slow=200` adds latency, so the demo can break it on purpose. A bare `/_demo/mode` changes
+// nothing and reports the mode and `hits` (item requests served), so the demo can count retries.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMesh } from 'meshless';
@@ -9,6 +10,7 @@ const version = process.env.CATALOG_VERSION ?? 'v1';
 const instance = process.env.CATALOG_INSTANCE ?? `${version}-${process.pid}`;
 let fail = false;
 let slowMs = 0;
+let hits = 0;
 
 const items: Record<string, { name: string; price: number }> = {
   '1': { name: 'espresso cup', price: 9 },
@@ -42,11 +44,12 @@ const mesh = await createMesh({
 handler = mesh.serve((req, res) => {
   const url = new URL(req.url ?? '/', 'http://x');
   if (url.pathname === '/_demo/mode') {
-    fail = url.searchParams.get('fail') === '1';
-    slowMs = Number(url.searchParams.get('slow') ?? 0);
-    res.end(JSON.stringify({ fail, slowMs }));
+    if (url.searchParams.has('fail')) fail = url.searchParams.get('fail') === '1';
+    if (url.searchParams.has('slow')) slowMs = Number(url.searchParams.get('slow'));
+    res.end(JSON.stringify({ fail, slowMs, hits }));
     return;
   }
+  hits++;
   const answer = () => {
     if (fail) {
       res.writeHead(500, { 'content-type': 'application/json' });

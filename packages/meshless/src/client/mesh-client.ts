@@ -57,7 +57,6 @@ export class MeshClient implements Disposable {
   private readonly disposables = new DisposableStore();
   private readonly resolver: MeshClientDeps['resolver'];
   private resolved = false;
-  private inFlight_ = 0;
   private hashKey: (headers: Record<string, string>, path: string) => string | undefined = () => undefined;
 
   constructor(deps: MeshClientDeps) {
@@ -114,22 +113,20 @@ export class MeshClient implements Disposable {
   }
 
   /** Calls the service: `fetch('/items/42', { headers })` -> a WHATWG Response. */
-  async fetch(path: string, init?: MeshRequestInit): Promise<Response> {
-    if (!this.resolved) {
-      // The very first call waits for discovery's first answer (or its cached/empty fallback).
-      this.groups.setEndpoints(await this.resolver.ready());
-      this.resolved = true;
-    }
-    this.inFlight_++;
-    try {
-      return await this.client.fetch(path, init);
-    } finally {
-      this.inFlight_--;
-    }
+  fetch(path: string, init?: MeshRequestInit): Promise<Response> {
+    if (!this.resolved) return this.firstFetch(path, init);
+    return this.client.fetch(path, init);
+  }
+
+  /** The very first call waits for discovery's first answer (or its cached/empty fallback). */
+  private async firstFetch(path: string, init?: MeshRequestInit): Promise<Response> {
+    this.groups.setEndpoints(await this.resolver.ready());
+    this.resolved = true;
+    return this.client.fetch(path, init);
   }
 
   get inFlight(): number {
-    return this.inFlight_;
+    return this.client.inFlight;
   }
 
   /** The policy settings in force for an operation (merged from rules and defaults). */
@@ -147,7 +144,7 @@ export class MeshClient implements Disposable {
       endpoints: this.groups.all.length,
       emptySubsets: this.groups.empty,
       ejected: [...ejected],
-      inFlight: this.inFlight_,
+      inFlight: this.client.inFlight,
     };
   }
 

@@ -1,5 +1,6 @@
 import type { FaultDecision, RouteDecision, RouteInfo } from '@meshless/canary';
 import {
+  CircuitOpenError,
   type Clock,
   type Endpoint,
   type ExecuteContext,
@@ -102,6 +103,8 @@ class ServerErrorResult extends Error {
  */
 export class ServiceClient {
   readonly service: string;
+  /** Calls started and not yet answered (for draining). */
+  inFlight = 0;
   private readonly o: ServiceClientOptions;
 
   constructor(options: ServiceClientOptions) {
@@ -147,6 +150,7 @@ export class ServiceClient {
 
     const retryable = replayable && (init.idempotent === true || isIdempotent(method));
     const policy = o.policies.forCall(init.operation, method, retryable, decision.route);
+    this.inFlight++;
     const call = new Call(
       this.o,
       decision,
@@ -169,6 +173,8 @@ export class ServiceClient {
     } catch (error) {
       this.record(span, decision, init.operation ?? method, undefined, error, started);
       throw error;
+    } finally {
+      this.inFlight--;
     }
   }
 
@@ -235,6 +241,8 @@ function isIdempotent(method: string): boolean {
 /** The state of one call across its attempts: which endpoints were tried. */
 class Call {
   private tried: Set<string> | undefined;
+  /** The endpoint of the first attempt (a Set is made only if the call goes on). */
+  private first: string | undefined;
 
   constructor(
     private readonly o: ServiceClientOptions,
@@ -249,11 +257,36 @@ class Call {
 
   async attempt(ctx: ExecuteContext): Promise<Response> {
     const o = this.o;
+    if (ctx.attempt > 1) {
+      // A retry or hedge goes elsewhere while another endpoint is available.
+      if (this.tried === undefined) this.tried = new Set(this.first === undefined ? [] : [this.first]);
+      this.span?.retry(ctx.attempt, 0);
+      o.metrics?.service(o.service).retry('retry');
+    }
+    // A breaker that turns the call away (open, or half-open with its probes busy) costs no
+    // attempt: the next endpoint is tried at once, each endpoint at most once.
+    let refused: Set<string> | undefined;
+    for (;;) {
+      const { endpoint, breaker } = this.choose();
+      try {
+        return await this.attemptOn(ctx, endpoint, breaker);
+      } catch (error) {
+        if (!(error instanceof CircuitOpenError) || refused?.has(endpoint.id)) throw error;
+        refused ??= new Set();
+        refused.add(endpoint.id);
+        this.tried ??= new Set();
+        this.tried.add(endpoint.id);
+      }
+    }
+  }
+
+  /** Picks an endpoint (skipping those whose breaker is open while others remain) and records it. */
+  private choose(): { endpoint: Endpoint; breaker: EndpointBreaker | undefined } {
+    const o = this.o;
     const subset = this.decision.subset;
     const balancer = o.groups.balancer(subset);
     let endpoint = balancer?.picker.pick(this.pickContext());
     let breaker = endpoint && o.policies.breaker(endpoint);
-    // An endpoint whose breaker is open is skipped while another one is available.
     while (endpoint && breaker?.state === 'open') {
       this.tried ??= new Set();
       if (this.tried.has(endpoint.id)) break;
@@ -263,20 +296,22 @@ class Call {
       endpoint = next;
       breaker = o.policies.breaker(endpoint);
     }
-    if (!endpoint || !balancer) throw new NoHealthyEndpointError(o.service, subset);
-    if (ctx.attempt > 1 || this.tried) {
-      this.tried ??= new Set();
-      this.tried.add(endpoint.id);
-    }
-    o.observer?.onAttempt?.(o.service, endpoint, ctx.attempt);
-    if (ctx.attempt > 1) {
-      this.span?.retry(ctx.attempt, 0);
-      o.metrics?.service(o.service).retry('retry');
-    }
-    const attemptSpan = this.span?.startAttempt(ctx.attempt, endpoint, undefined, breaker?.state);
-    attemptSpan?.inject(this.headers);
+    if (!endpoint) throw new NoHealthyEndpointError(o.service, subset);
+    if (this.tried) this.tried.add(endpoint.id);
+    else this.first = endpoint.id;
+    return { endpoint, breaker };
+  }
 
-    const target = endpoint;
+  private async attemptOn(
+    ctx: ExecuteContext,
+    target: Endpoint,
+    breaker: EndpointBreaker | undefined,
+  ): Promise<Response> {
+    const o = this.o;
+    const balancer = o.groups.balancer(this.decision.subset)!;
+    o.observer?.onAttempt?.(o.service, target, ctx.attempt);
+    const attemptSpan = this.span?.startAttempt(ctx.attempt, target, undefined, breaker?.state);
+    attemptSpan?.inject(this.headers);
     balancer.onCallStart(target);
     const started = o.clock.now();
     try {
@@ -313,7 +348,7 @@ class Call {
       const bytes = await res.body.bytes();
       throw new ServerErrorResult(new MeshResponse(res.statusCode, undefined, res.headers, bytes));
     }
-    return await toMeshResponse(res, this.method);
+    return toMeshResponse(res, this.method);
   }
 
   private pickContext() {
