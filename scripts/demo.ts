@@ -6,6 +6,7 @@ import { governanceCenter } from '../examples/demo/01-governance-center.ts';
 import { discovery } from '../examples/demo/02-discovery.ts';
 import { canary } from '../examples/demo/03-canary.ts';
 import { resilience } from '../examples/demo/04-resilience.ts';
+import { observability } from '../examples/demo/05-observability.ts';
 import { color, type DemoProcess, ensureConsul, log } from '../examples/demo/lib.ts';
 import { type Shop, startShop } from '../examples/demo/shop.ts';
 
@@ -18,8 +19,10 @@ log(color.bold('meshless demo') + color.dim(once ? '  (--once: the tour, then ex
 const consul = await ensureConsul(root);
 const processes: DemoProcess[] = [];
 let shop: Shop | undefined;
+const cleanups: (() => Promise<void>)[] = [];
 let exitCode = 0;
 const shutdown = async () => {
+  for (const c of cleanups) await c();
   await shop?.stop();
   await Promise.allSettled(processes.map((p) => p.stop()));
   await consul.stop();
@@ -35,10 +38,18 @@ try {
   await discovery(shop, consul, prefix);
   await canary(shop, consul, prefix);
   await resilience(shop, consul, prefix);
+  const stopMetrics = await observability(shop, consul, prefix, !once);
+  cleanups.push(stopMetrics);
 
   log(color.bold('\nWhere to look'));
   log(`   Consul UI, key/value: ${color.cyan(`${consul.uiUrl}/dc1/kv/${prefix}/`)}`);
-  log(`   Consul UI, services:  ${color.cyan(`${consul.uiUrl}/dc1/services`)}`);
+  log(
+    `   Consul UI, services:  ${color.cyan(`${consul.uiUrl}/dc1/services`)}  (each catalog instance: "meshless governance")`,
+  );
+  if (!once) log(`   Prometheus metrics:   ${color.cyan('http://127.0.0.1:9464/metrics')}`);
+  log(
+    `   the CLI:              ${color.cyan(`npx meshless status catalog --prefix ${prefix} --consul ${consul.address}`)}`,
+  );
   if (once) log(color.green('\ndemo tour complete'));
   else {
     log(`\n   Create or edit ${color.cyan(`${prefix}/services/catalog/policies`)} in the UI (JSON or YAML);`);
