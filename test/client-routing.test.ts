@@ -1,7 +1,6 @@
-import { createMesh } from 'meshless';
 import { afterEach, describe, expect, it } from 'vitest';
-import { binomialBand, runConcurrently, startBackend } from './helpers/backends.ts';
-import { consulAddress, eventually, kvClient, uniquePrefix } from './helpers/consul.ts';
+import { binomialBand, runConcurrently, startFleet, startGateway } from './helpers/backends.ts';
+import { eventually, kvClient, uniquePrefix } from './helpers/consul.ts';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -10,21 +9,15 @@ afterEach(async () => {
 
 async function shop(prefix: string) {
   const service = `catalog-${prefix.slice(-8)}`;
-  const backends = [
-    await startBackend(service, 'v1', 'v1-a', { prefix }),
-    await startBackend(service, 'v1', 'v1-b', { prefix }),
-    await startBackend(service, 'v2', 'v2-a', { prefix }),
-  ];
+  const backends = await startFleet(service, prefix, [
+    ['v1', 'v1-a'],
+    ['v1', 'v1-b'],
+    ['v2', 'v2-a'],
+  ]);
   cleanup.push(async () => {
     await Promise.all(backends.map((b) => b.stop()));
   });
-  const gateway = await createMesh({
-    consul: { address: consulAddress() },
-    prefix,
-    cacheDir: false,
-    logger: 'silent',
-    service: { name: 'gateway', port: 1, register: false },
-  });
+  const gateway = await startGateway(prefix);
   cleanup.push(() => gateway.close());
   const { kv, connection } = kvClient();
   cleanup.push(() => connection.close());

@@ -1,8 +1,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createMesh } from 'meshless';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startBackend } from '../helpers/backends.ts';
+import { startFleet, startGateway } from '../helpers/backends.ts';
 import { consulAddress, eventually, kvClient, uniquePrefix } from '../helpers/consul.ts';
 import { launchChromium, openKvEditor, replaceEditorText, saveKv } from './consul-ui.ts';
 
@@ -27,20 +26,14 @@ describe('an operator edits a rule in the real Consul UI', () => {
     const prefix = uniquePrefix('ui');
     const service = `catalog-${prefix.slice(-8)}`;
     const key = `${prefix}/services/${service}/routes`;
-    const backends = [
-      await startBackend(service, 'v1', 'v1-a', { prefix }),
-      await startBackend(service, 'v2', 'v2-a', { prefix }),
-    ];
+    const backends = await startFleet(service, prefix, [
+      ['v1', 'v1-a'],
+      ['v2', 'v2-a'],
+    ]);
     cleanup.push(async () => {
       await Promise.all(backends.map((b) => b.stop()));
     });
-    const gateway = await createMesh({
-      consul: { address: consulAddress() },
-      prefix,
-      cacheDir: false,
-      logger: 'silent',
-      service: { name: 'gateway', port: 1, register: false },
-    });
+    const gateway = await startGateway(prefix);
     cleanup.push(() => gateway.close());
     const { kv, connection } = kvClient();
     cleanup.push(() => connection.close());

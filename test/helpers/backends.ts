@@ -90,3 +90,27 @@ export async function runConcurrently(
     }),
   );
 }
+
+/** A mesh that only calls (the gateway of a test), on the shared dev agent. */
+export function startGateway(prefix: string, extra: Partial<MeshOptions> = {}): Promise<Mesh> {
+  return createMesh({
+    consul: { address: consulAddress() },
+    prefix,
+    cacheDir: false,
+    logger: 'silent',
+    service: { name: 'gateway', port: 1, register: false },
+    ...extra,
+  });
+}
+
+/** Backends of one service, started in order: `[['v1', 'v1-a'], ['v2', 'v2-a']]`. */
+export async function startFleet(
+  service: string,
+  prefix: string,
+  members: readonly (readonly [version: string, name: string])[],
+): Promise<Backend[]> {
+  const backends: Backend[] = [];
+  for (const [version, name] of members)
+    backends.push(await startBackend(service, version, name, { prefix }));
+  return backends;
+}

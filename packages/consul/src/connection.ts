@@ -122,24 +122,15 @@ export class ConsulConnection {
     if (qs) path += `${path.includes('?') ? '&' : '?'}${qs}`;
     const headers: Record<string, string> = {};
     if (this.options.token) headers['x-consul-token'] = this.options.token;
-    let timer: NodeJS.Timeout | undefined;
-    let signal = req.signal;
-    if (req.timeoutMs !== undefined) {
-      const controller = new AbortController();
-      timer = setTimeout(
-        () => controller.abort(new ConsulError(`consul ${path}: no answer in ${req.timeoutMs} ms`)),
-        req.timeoutMs,
-      );
-      timer.unref();
-      signal = req.signal ? AbortSignal.any([req.signal, controller.signal]) : controller.signal;
-    }
     try {
+      // Timeouts are undici's own (its timer wheel): no timer, controller or composite signal per request.
       const res = await this.pool.request({
         method: req.method ?? 'GET',
         path,
         headers,
         ...(req.body === undefined ? {} : { body: req.body }),
-        ...(signal ? { signal } : {}),
+        ...(req.signal ? { signal: req.signal } : {}),
+        ...(req.timeoutMs === undefined ? {} : { headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs }),
       });
       const body = Buffer.from(await res.body.arrayBuffer());
       const rawIndex = res.headers['x-consul-index'];
@@ -159,14 +150,11 @@ export class ConsulConnection {
       if (req.signal?.aborted) throw req.signal.reason ?? error;
       if (ConsulErrorIs(error)) throw error;
       const code = (error as { code?: string }).code;
-      throw new ConsulError(
-        `consul ${req.method ?? 'GET'} ${req.path}: ${code ?? (error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
-    } finally {
-      if (timer) clearTimeout(timer);
+      const what =
+        code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT'
+          ? `no answer in ${req.timeoutMs} ms`
+          : (code ?? (error as Error).message);
+      throw new ConsulError(`consul ${req.method ?? 'GET'} ${req.path}: ${what}`, { cause: error });
     }
   }
 

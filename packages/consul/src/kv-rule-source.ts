@@ -127,7 +127,7 @@ export class ConsulRuleSource implements RuleSource {
 
   /** Resolves when the background loop has stopped (after dispose). */
   get stopped(): Promise<void> {
-    return this.watch.done;
+    return this.watch.done.then(() => this.cache?.flush());
   }
 
   private loadCache(): void {
@@ -152,8 +152,10 @@ export class ConsulRuleSource implements RuleSource {
     if (this.disposed) return;
     const first = !this.current;
     this.current = snapshot;
+    // Consumers first; the disk copy is written in the background (never on the apply path).
+    this.emitter.fire(snapshot);
     if (live && this.cache) {
-      this.cache.write({
+      this.cache.writeLater({
         index: snapshot.index,
         entries: snapshot.entries.map((e) => ({
           key: e.key,
@@ -162,7 +164,6 @@ export class ConsulRuleSource implements RuleSource {
         })),
       });
     }
-    this.emitter.fire(snapshot);
     if (first && !this.settled) {
       this.settled = true;
       this.firstEmitter.fire(snapshot);

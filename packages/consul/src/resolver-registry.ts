@@ -94,10 +94,20 @@ export class Discovery implements Disposable {
   }
 
   /** Stops every resolver (outstanding leases then serve their last list and never change). */
+  private readonly stopping: Promise<void>[] = [];
+
+  /** Resolves when every watch has stopped and the disk copies are written (after dispose). */
+  get stopped(): Promise<void> {
+    return Promise.all(this.stopping).then(() => {});
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const e of this.entries.values()) e.resolver.dispose();
+    for (const e of this.entries.values()) {
+      e.resolver.dispose();
+      this.stopping.push(e.resolver.stopped);
+    }
     this.entries.clear();
   }
 }

@@ -226,6 +226,7 @@ describe('ConsulResolver', () => {
     const writer = await resolverOn(fake, { cacheDir });
     const live = await writer.ready();
     writer.dispose();
+    await writer.stopped; // the disk copy is written in the background; stopped waits for it
     await fake.close(); // the agent is gone; same address
 
     const reader = await resolverOn(fake, { cacheDir });

@@ -235,7 +235,7 @@ export class ConsulResolver implements Resolver, Disposable {
 
   /** Resolves when every watch loop has ended (after dispose). */
   get stopped(): Promise<void> {
-    return Promise.all(this.watches.map((w) => w.done)).then(() => {});
+    return Promise.all(this.watches.map((w) => w.done)).then(() => this.cache?.flush());
   }
 
   dispose(): void {
@@ -286,7 +286,7 @@ export class ConsulResolver implements Resolver, Disposable {
     if (changed) this.list = selection.endpoints;
     if ((changed || !wasLive) && this.list.length > 0) {
       // An empty list is never cached: in an outage a stale list beats none.
-      this.cache?.write({
+      this.cache?.writeLater({
         service: this.service,
         ...(this.datacenter ? { datacenter: this.datacenter } : {}),
         endpoints: [...this.list],

@@ -138,7 +138,7 @@ export class RuleStore implements Disposable {
     }
     this.index = snapshot.index;
     this.origin = snapshot.origin;
-    this.snapshotEmitter.fire(this.status());
+    if (this.snapshotEmitter.hasListeners) this.snapshotEmitter.fire(this.status());
   }
 
   status(): RuleStoreStatus {

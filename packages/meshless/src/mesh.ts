@@ -347,6 +347,7 @@ class MeshImpl implements Mesh {
       this.clients.clear();
       this.guard?.dispose();
       this.discovery.dispose();
+      await this.discovery.stopped;
       this.breakers.dispose();
       this.source.dispose();
       await this.source.stopped;
