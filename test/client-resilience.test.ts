@@ -98,6 +98,28 @@ describe('governed client: resilience on a real Consul', () => {
     expect(client.status().ejected.some((id) => id.endsWith('-b'))).toBe(true);
   });
 
+  it('times out a slow attempt with a typed error and retries it elsewhere', async () => {
+    const { backends, client } = await fleet(uniquePrefix('timeout'), {
+      policies: { timeoutMs: 100, retry: { attempts: 2, backoff: { baseMs: 0, maxMs: 0 }, on: ['timeout'] } },
+      balancer: { algorithm: 'round-robin' },
+    });
+    for (const b of backends) {
+      b.behave = (_req, res) => {
+        setTimeout(() => res.end('late'), 400);
+        return true;
+      };
+    }
+    const started = Date.now();
+    const error = await client.fetch('/slow').catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'MESHLESS_TIMEOUT', timeoutMs: 100 });
+    // Two attempts of 100 ms each, not the 400 ms of the slow answer.
+    expect(Date.now() - started).toBeLessThan(380);
+    backends[0]!.behave = () => false;
+    backends[1]!.behave = () => false;
+    backends[2]!.behave = () => false;
+    expect((await client.fetch('/fast')).status).toBe(200);
+  });
+
   it('opens the breaker of an endpoint that keeps failing', async () => {
     const { backends, client, gateway } = await fleet(uniquePrefix('breaker'), {
       policies: { breaker: { errorPercent: 50, volume: 5, openMs: 60_000 } },

@@ -12,6 +12,7 @@ import {
   type Policy,
   type Random,
   sleep,
+  TimeoutError,
 } from '@meshless/core';
 import { type MeshMetrics, outcomeOf } from '@meshless/metrics';
 import { DEADLINE_HEADER, formatDeadlineHeader, remainingMs } from '@meshless/retry';
@@ -89,6 +90,9 @@ export interface ClientObserver {
 
 export const CALLER_HEADER = 'x-meshless-caller';
 export const FAULT_HEADER = 'x-meshless-fault';
+
+/** Bodies up to this size (by content-length) are read at once (see mesh-response.ts). */
+const SMALL_BODY = 64 * 1024;
 
 /** An endpoint answered with a 5xx: a failure for breaker and balancer, a result for retry. */
 class ServerErrorResult extends Error {
@@ -255,7 +259,7 @@ class Call {
     private readonly span: ClientCallSpan | undefined,
   ) {}
 
-  async attempt(ctx: ExecuteContext): Promise<Response> {
+  attempt(ctx: ExecuteContext): Promise<Response> {
     const o = this.o;
     if (ctx.attempt > 1) {
       // A retry or hedge goes elsewhere while another endpoint is available.
@@ -263,11 +267,25 @@ class Call {
       this.span?.retry(ctx.attempt, 0);
       o.metrics?.service(o.service).retry('retry');
     }
-    // A breaker that turns the call away (open, or half-open with its probes busy) costs no
-    // attempt: the next endpoint is tried at once, each endpoint at most once.
+    const endpoint = this.choose();
+    const breaker = this.breaker;
+    // Without a breaker nothing can turn the call away: no loop, one async frame less.
+    return breaker ? this.attemptGuarded(ctx, endpoint, breaker) : this.attemptOn(ctx, endpoint, undefined);
+  }
+
+  /**
+   * A breaker that turns the call away (open, or half-open with its probes busy) costs no
+   * attempt: the next endpoint is tried at once, each endpoint at most once.
+   */
+  private async attemptGuarded(
+    ctx: ExecuteContext,
+    first: Endpoint,
+    firstBreaker: EndpointBreaker,
+  ): Promise<Response> {
+    let endpoint = first;
+    let breaker: EndpointBreaker | undefined = firstBreaker;
     let refused: Set<string> | undefined;
     for (;;) {
-      const { endpoint, breaker } = this.choose();
       try {
         return await this.attemptOn(ctx, endpoint, breaker);
       } catch (error) {
@@ -277,11 +295,16 @@ class Call {
         this.tried ??= new Set();
         this.tried.add(endpoint.id);
       }
+      endpoint = this.choose();
+      breaker = this.breaker;
     }
   }
 
+  /** The breaker of the endpoint `choose()` returned last. */
+  private breaker: EndpointBreaker | undefined;
+
   /** Picks an endpoint (skipping those whose breaker is open while others remain) and records it. */
-  private choose(): { endpoint: Endpoint; breaker: EndpointBreaker | undefined } {
+  private choose(): Endpoint {
     const o = this.o;
     const subset = this.decision.subset;
     const balancer = o.groups.balancer(subset);
@@ -299,7 +322,8 @@ class Call {
     if (!endpoint) throw new NoHealthyEndpointError(o.service, subset);
     if (this.tried) this.tried.add(endpoint.id);
     else this.first = endpoint.id;
-    return { endpoint, breaker };
+    this.breaker = breaker;
+    return endpoint;
   }
 
   private async attemptOn(
@@ -347,6 +371,17 @@ class Call {
       // Buffer the (small) error body so the connection is free and the result can be dropped by a retry.
       const bytes = await res.body.bytes();
       throw new ServerErrorResult(new MeshResponse(res.statusCode, undefined, res.headers, bytes));
+    }
+    // A small body with a content-length is read here, in this frame (see toMeshResponse).
+    const length = Number(res.headers['content-length']);
+    if (
+      length >= 0 &&
+      length <= SMALL_BODY &&
+      this.method !== 'HEAD' &&
+      res.statusCode !== 204 &&
+      res.statusCode !== 304
+    ) {
+      return new MeshResponse(res.statusCode, undefined, res.headers, await res.body.bytes());
     }
     return toMeshResponse(res, this.method);
   }
