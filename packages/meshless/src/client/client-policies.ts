@@ -11,18 +11,20 @@ import {
   type RuleStore,
   wrap,
 } from '@meshless/core';
-import { BulkheadPolicy, RateLimitPolicy, TimeoutPolicy } from '@meshless/limiter';
+import { BulkheadPolicy, RateLimitPolicy } from '@meshless/limiter';
 import { HedgePolicy, RetryPolicy } from '@meshless/retry';
 import { mergeSettings } from '../governance/merge-settings.ts';
 import { defaultsSection, type MethodPolicies, policiesSection } from '../rules/policies.ts';
-import type { ClientPolicies, EndpointBreaker } from './service-client.ts';
+import { AttemptTimeouts } from './attempt-timeouts.ts';
+import type { CallPolicies, ClientPolicies, EndpointBreaker } from './service-client.ts';
 
 /** The prepared policies of one operation (or the service as a whole). */
-class OperationStack {
+class OperationStack implements CallPolicies {
   settings: MethodPolicies = {};
   bulkhead: BulkheadPolicy | undefined;
   rateLimit: RateLimitPolicy | undefined;
-  timeout: TimeoutPolicy | undefined;
+  /** Per-attempt timeouts (innermost, inside the attempt: see ServiceClient). */
+  timeouts: AttemptTimeouts | undefined;
   retry: RetryPolicy | undefined;
   hedge: HedgePolicy | undefined;
   /** Limits, timeout, retry/hedge: for idempotent calls. */
@@ -46,14 +48,12 @@ class OperationStack {
     this.rateLimit = settings.rateLimit
       ? reuse(this.rateLimit, settings.rateLimit, (r) => new RateLimitPolicy({ ...r, resource, clock }))
       : undefined;
-    if (this.timeout && !settings.timeoutMs) this.timeout.dispose();
-    this.timeout = settings.timeoutMs
-      ? reuse(
-          this.timeout,
-          { timeoutMs: settings.timeoutMs },
-          (r) => new TimeoutPolicy({ ...r, resource, clock }),
-        )
-      : undefined;
+    // A new timeout value gets a new queue; attempts in flight keep the one they started with.
+    if (settings.timeoutMs !== this.timeouts?.timeoutMs) {
+      this.timeouts = settings.timeoutMs
+        ? new AttemptTimeouts(settings.timeoutMs, resource, clock)
+        : undefined;
+    }
     const retries = (settings.retry?.attempts ?? 1) > 1 || settings.retry?.perTryTimeoutMs !== undefined;
     this.retry =
       settings.retry && retries
@@ -62,18 +62,15 @@ class OperationStack {
     this.hedge = settings.hedge
       ? reuse(this.hedge, settings.hedge, (r) => new HedgePolicy({ ...r, resource, clock }))
       : undefined;
-    // DESIGN.md's order, outermost first: limits, retry or hedge, (the endpoint's breaker, inside
-    // the attempt), timeout. So `timeoutMs` bounds each attempt, as for decorated methods.
+    // DESIGN.md's order, outermost first: limits, retry or hedge, then inside each attempt the
+    // endpoint's breaker and the timeout (AttemptTimeouts, applied by the client to the request).
     const limits = [this.bulkhead, this.rateLimit].filter((p): p is NonNullable<typeof p> => !!p);
     const again = this.hedge ?? this.retry;
-    const timeout = this.timeout ? [this.timeout] : [];
-    this.once = wrap(...limits, ...timeout);
-    this.full = again ? wrap(...limits, again, ...timeout) : this.once;
+    this.once = wrap(...limits);
+    this.full = again ? wrap(...limits, again) : this.once;
   }
 
-  dispose(): void {
-    this.timeout?.dispose();
-  }
+  dispose(): void {}
 }
 
 function reuse<P extends { reconfigure(rule: R): void }, R>(
@@ -121,12 +118,12 @@ export class ServicePolicies implements ClientPolicies, Disposable {
     this.rebuild();
   }
 
-  forCall(operation: string | undefined, _method: string, retryable: boolean, route?: RouteInfo): Policy {
+  forCall(operation: string | undefined, route?: RouteInfo): CallPolicies {
     const stack =
       route && (route.timeoutMs !== undefined || route.retry !== undefined)
         ? this.routeStack(operation, route)
         : this.stackFor(operation);
-    return retryable ? stack.full : stack.once;
+    return stack;
   }
 
   breaker(endpoint: Endpoint): EndpointBreaker | undefined {

@@ -18,6 +18,7 @@ import { type MeshMetrics, outcomeOf } from '@meshless/metrics';
 import { DEADLINE_HEADER, formatDeadlineHeader, remainingMs } from '@meshless/retry';
 import type { ClientCallSpan, MeshTracer } from '@meshless/tracing';
 import type { Dispatcher } from 'undici';
+import type { AttemptTimeouts } from './attempt-timeouts.ts';
 import type { EndpointGroups } from './endpoint-groups.ts';
 import { MeshResponse, toMeshResponse } from './mesh-response.ts';
 import { type HeadersInit, isReplayable, normalizeHeaders, OutgoingRequestView } from './request-view.ts';
@@ -43,13 +44,20 @@ export interface EndpointBreaker {
   execute<T>(fn: (ctx: ExecuteContext) => PromiseLike<T> | T, signal?: AbortSignal): Promise<T>;
 }
 
+/** The prepared policies of one call: built on rule change, looked up per call. */
+export interface CallPolicies {
+  /** Limits and retry/hedge: for calls that may be sent again. */
+  readonly full: Policy;
+  /** Limits only: for calls that must not be sent twice. */
+  readonly once: Policy;
+  /** Per-attempt timeouts, applied to each request (undefined: no timeout). */
+  readonly timeouts: AttemptTimeouts | undefined;
+}
+
 /** Where the client gets its policies; rebuilt from rules by the mesh, looked up per call. */
 export interface ClientPolicies {
-  /**
-   * The prepared stack (limits, retry/hedge, timeout) for a call, with the route's own timeout and
-   * retry over it; single-attempt when retrying is unsafe.
-   */
-  forCall(operation: string | undefined, method: string, retryable: boolean, route?: RouteInfo): Policy;
+  /** The prepared policies for a call, with the route's own timeout and retry over them. */
+  forCall(operation: string | undefined, route?: RouteInfo): CallPolicies;
   /** The breaker for one endpoint, or undefined when no breaker is configured. */
   breaker(endpoint: Endpoint): EndpointBreaker | undefined;
   /** The overall timeout in force for a call, for the deadline header. */
@@ -153,7 +161,8 @@ export class ServiceClient {
     if (Number.isFinite(remaining)) headers[DEADLINE_HEADER] = formatDeadlineHeader(remaining);
 
     const retryable = replayable && (init.idempotent === true || isIdempotent(method));
-    const policy = o.policies.forCall(init.operation, method, retryable, decision.route);
+    const prepared = o.policies.forCall(init.operation, decision.route);
+    const policy = retryable ? prepared.full : prepared.once;
     this.inFlight++;
     const call = new Call(
       this.o,
@@ -164,6 +173,7 @@ export class ServiceClient {
       body,
       init.hashKey ?? o.hashKey(headers, path),
       span,
+      prepared.timeouts,
     );
     try {
       // No policy in force (no rules): skip the policy machinery entirely.
@@ -257,6 +267,7 @@ class Call {
     private readonly body: MeshRequestInit['body'],
     private readonly hashKey: string | undefined,
     private readonly span: ClientCallSpan | undefined,
+    private readonly timeouts: AttemptTimeouts | undefined,
   ) {}
 
   attempt(ctx: ExecuteContext): Promise<Response> {
@@ -359,14 +370,36 @@ class Call {
   }
 
   private async send(target: Endpoint, signal: AbortSignal): Promise<Response> {
-    const res = await this.o.transport.send(target, {
-      method: this.method,
-      path: this.path,
-      headers: this.headers,
-      body: this.body as Dispatcher.DispatchOptions['body'],
-      // No listener work for a signal that can never abort (no timeout, no caller signal).
-      signal: signal === neverAborted ? undefined : signal,
-    });
+    // The attempt's timeout aborts the request through a light handle (no AbortController, no
+    // EventTarget listener per call). A live caller or hedge signal is linked to it (rare path).
+    const timed = this.timeouts?.start();
+    const live = signal === neverAborted ? undefined : signal;
+    let unlink: (() => void) | undefined;
+    if (timed && live) {
+      const onAbort = () => timed.signal.fire(live.reason);
+      if (live.aborted) onAbort();
+      else {
+        live.addEventListener('abort', onAbort, { once: true });
+        unlink = () => live.removeEventListener('abort', onAbort);
+      }
+    }
+    try {
+      const res = await this.o.transport.send(target, {
+        method: this.method,
+        path: this.path,
+        headers: this.headers,
+        body: this.body as Dispatcher.DispatchOptions['body'],
+        signal: timed ? timed.signal : live,
+      });
+      return await this.answer(res);
+    } finally {
+      // A streamed body is not bounded by the attempt timeout once the headers are in.
+      if (timed) this.timeouts!.end(timed);
+      unlink?.();
+    }
+  }
+
+  private async answer(res: Dispatcher.ResponseData): Promise<Response> {
     if (res.statusCode >= 500) {
       // Buffer the (small) error body so the connection is free and the result can be dropped by a retry.
       const bytes = await res.body.bytes();

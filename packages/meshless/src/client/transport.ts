@@ -1,5 +1,6 @@
 import type { Endpoint } from '@meshless/core';
 import { Agent, type Dispatcher } from 'undici';
+import type { LiteAbortSignal } from './attempt-timeouts.ts';
 
 export interface TransportOptions {
   /** Keep-alive connections per endpoint. Default: unlimited (undici's default). */
@@ -15,7 +16,8 @@ export interface SendRequest {
   path: string;
   headers: Record<string, string>;
   body: Dispatcher.DispatchOptions['body'];
-  signal: AbortSignal | undefined;
+  /** A real AbortSignal, or the light handle of an attempt timeout (same shape for undici). */
+  signal: AbortSignal | LiteAbortSignal | undefined;
 }
 
 /**
@@ -41,7 +43,7 @@ export class Transport {
       path: req.path,
       headers: req.headers,
       body: req.body ?? null,
-      signal: req.signal,
+      signal: req.signal as AbortSignal | undefined,
     });
   }
 
