@@ -91,15 +91,27 @@ function used(s: BodyState): boolean {
   return s.used || (s.stream?.locked ?? false);
 }
 
-async function bytesOf(s: BodyState): Promise<Uint8Array<ArrayBuffer>> {
-  if (used(s)) throw new TypeError('Body is unusable: Body has already been read');
+/** The body at once when it is buffered (the common case), else undefined; marks it used. */
+function takeBuffered(s: BodyState): Uint8Array<ArrayBuffer> | undefined {
+  if (used(s) || (!s.nullBody && s.bytes === undefined)) return undefined;
   s.used = true;
   if (s.nullBody) return new Uint8Array(0);
-  if (s.bytes !== undefined) {
-    const bytes = s.bytes;
-    s.bytes = undefined;
-    return bytes as Uint8Array<ArrayBuffer>;
-  }
+  const bytes = s.bytes as Uint8Array<ArrayBuffer>;
+  s.bytes = undefined;
+  return bytes;
+}
+
+function toArrayBuffer(bytes: Uint8Array<ArrayBuffer>): ArrayBuffer {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ? bytes.buffer
+    : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+}
+
+async function bytesOf(s: BodyState): Promise<Uint8Array<ArrayBuffer>> {
+  const buffered = takeBuffered(s);
+  if (buffered !== undefined) return buffered;
+  if (used(s)) throw new TypeError('Body is unusable: Body has already been read');
+  s.used = true;
   if (s.source !== undefined) {
     const source = s.source;
     s.source = undefined;
@@ -127,27 +139,42 @@ Object.defineProperties(MeshResponse.prototype, {
       return used(this[STATE]);
     },
   },
+  // Buffered bodies (the common case) answer without an async frame of their own.
   bytes: {
     value(this: MeshResponse) {
-      return bytesOf(this[STATE]);
+      const s = this[STATE];
+      const buffered = takeBuffered(s);
+      return buffered !== undefined ? Promise.resolve(buffered) : bytesOf(s);
     },
   },
   arrayBuffer: {
-    async value(this: MeshResponse) {
-      const bytes = await bytesOf(this[STATE]);
-      return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-        ? bytes.buffer
-        : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+    value(this: MeshResponse) {
+      const s = this[STATE];
+      const buffered = takeBuffered(s);
+      return buffered !== undefined
+        ? Promise.resolve(toArrayBuffer(buffered))
+        : bytesOf(s).then(toArrayBuffer);
     },
   },
   text: {
-    async value(this: MeshResponse) {
-      return decoder.decode(await bytesOf(this[STATE]));
+    value(this: MeshResponse) {
+      const s = this[STATE];
+      const buffered = takeBuffered(s);
+      return buffered !== undefined
+        ? Promise.resolve(decoder.decode(buffered))
+        : bytesOf(s).then((b) => decoder.decode(b));
     },
   },
   json: {
-    async value(this: MeshResponse) {
-      return JSON.parse(decoder.decode(await bytesOf(this[STATE])));
+    value(this: MeshResponse) {
+      const s = this[STATE];
+      try {
+        const buffered = takeBuffered(s);
+        if (buffered !== undefined) return Promise.resolve(JSON.parse(decoder.decode(buffered)));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return bytesOf(s).then((b) => JSON.parse(decoder.decode(b)));
     },
   },
   blob: {
