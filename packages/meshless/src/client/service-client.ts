@@ -12,7 +12,6 @@ import {
   type Policy,
   type Random,
   sleep,
-  TimeoutError,
 } from '@meshless/core';
 import { type MeshMetrics, outcomeOf } from '@meshless/metrics';
 import { DEADLINE_HEADER, formatDeadlineHeader, remainingMs } from '@meshless/retry';
