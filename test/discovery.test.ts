@@ -11,28 +11,16 @@ import {
 } from '@meshless/consul';
 import { ConsulDevAgent } from '@meshless/consul/testing';
 import { type Endpoint, type Logger, once } from '@meshless/core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { consulAddress, eventually } from './helpers/consul.ts';
+import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
 // Discovery against a real Consul: three registered instances seen by a ConsulResolver, and how
 // the resolver follows TTL expiry, deregistration, drain, an agent outage and a cold start from
 // the disk cache. The failover selection across datacenters is unit-tested in packages/consul;
 // here a datacenter the agent has no path to must simply be skipped.
 
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => unhandled.push(reason);
-beforeAll(() => {
-  process.on('unhandledRejection', onUnhandled);
-});
-afterAll(() => {
-  process.off('unhandledRejection', onUnhandled);
-});
-
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  expect(unhandled).toEqual([]);
-});
+const addCleanup = useCleanupsAndNoUnhandledRejections();
 
 const TTL_MS = 1500;
 const zones = ['eu-1a', 'eu-1b', 'eu-1c'];
@@ -41,7 +29,7 @@ const ids = (list: readonly Endpoint[]) => list.map((e) => e.id.split('/')[1]);
 
 function connect(address = consulAddress()): ConsulConnection {
   const connection = new ConsulConnection({ address });
-  cleanups.push(() => connection.close());
+  addCleanup(() => connection.close());
   return connection;
 }
 
@@ -65,14 +53,14 @@ async function threeInstances(connection: ConsulConnection, name: string): Promi
         ttlMs: TTL_MS,
       }),
   );
-  for (const r of regs) cleanups.push(() => r.deregister());
+  for (const r of regs) addCleanup(() => r.deregister());
   await Promise.all(regs.map((r) => r.start()));
   return regs;
 }
 
 function resolve(options: ConsulResolverOptions): ConsulResolver {
   const resolver = new ConsulResolver(options);
-  cleanups.push(async () => {
+  addCleanup(async () => {
     resolver.dispose();
     await resolver.stopped;
   });
@@ -177,7 +165,7 @@ describe('ConsulResolver on a real Consul', () => {
       ttlMs: TTL_MS,
       extraChecks: [{ id: `governance:${name}-1`, name: 'meshless governance' }],
     });
-    cleanups.push(() => reg.deregister());
+    addCleanup(() => reg.deregister());
     await reg.start();
     const strict = resolve({ connection, service: name });
     const lenient = resolve({ connection, service: name, includeWarning: true });
@@ -196,7 +184,7 @@ describe('ConsulResolver on a real Consul', () => {
     const name = uniqueName('shared');
     await threeInstances(connection, name);
     const discovery = new Discovery({ connection, cacheDir: false });
-    cleanups.push(() => discovery.dispose());
+    addCleanup(() => discovery.dispose());
     const a = discovery.resolver(name);
     const b = discovery.resolver(name);
     expect(await a.ready()).toHaveLength(3);
@@ -209,7 +197,7 @@ describe('ConsulResolver on a real Consul', () => {
 
   it('keeps the last endpoints through an agent outage, starts from the disk cache meanwhile, then recovers', async () => {
     const agent = await ConsulDevAgent.start();
-    cleanups.push(() => agent.stop());
+    addCleanup(() => agent.stop());
     const connection = connect(agent.address);
     const cacheDir = mkdtempSync(join(tmpdir(), 'meshless-discovery-'));
     const name = uniqueName('outage');

@@ -2,30 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { ConsulConnection, type ReregisterEvent, ServiceRegistration } from '@meshless/consul';
 import { ConsulDevAgent } from '@meshless/consul/testing';
 import { once } from '@meshless/core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { consulAddress, eventually } from './helpers/consul.ts';
+import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
 // Self-registration against a real Consul agent: what the catalog shows, TTL expiry, drain,
 // deregistration, and recovery after the agent restarts and forgets everything (dev mode).
 
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => unhandled.push(reason);
-beforeAll(() => {
-  process.on('unhandledRejection', onUnhandled);
-});
-afterAll(() => {
-  process.off('unhandledRejection', onUnhandled);
-});
-
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  expect(unhandled).toEqual([]);
-});
+const addCleanup = useCleanupsAndNoUnhandledRejections();
 
 function connect(address = consulAddress()): ConsulConnection {
   const connection = new ConsulConnection({ address });
-  cleanups.push(() => connection.close());
+  addCleanup(() => connection.close());
   return connection;
 }
 
@@ -41,7 +29,7 @@ function register(
     ttlMs: 1500,
     ...extra,
   });
-  cleanups.push(() => reg.deregister());
+  addCleanup(() => reg.deregister());
   return reg;
 }
 
@@ -138,7 +126,7 @@ describe('ServiceRegistration on a real Consul', () => {
 
   it('registers again by itself after the agent is killed and restarted on the same ports', async () => {
     const agent = await ConsulDevAgent.start();
-    cleanups.push(() => agent.stop());
+    addCleanup(() => agent.stop());
     const connection = connect(agent.address);
     const name = uniqueName('restart');
     const reg = register(connection, name, 1);

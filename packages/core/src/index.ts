@@ -5,6 +5,7 @@ export * from './endpoint.ts';
 export * from './errors.ts';
 export * from './event.ts';
 export * from './execute-context.ts';
+export * from './http.ts';
 export * from './logger.ts';
 export * from './policy.ts';
 export * from './random.ts';

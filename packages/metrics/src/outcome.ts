@@ -1,4 +1,4 @@
-import { MeshlessError } from '@meshless/core';
+import { KNOWN_HTTP_METHODS, MeshlessError } from '@meshless/core';
 
 /**
  * How a call ended, as the `outcome` label. A closed set keeps the label's cardinality fixed:
@@ -67,17 +67,7 @@ export function statusClass(status: number): string {
   return c >= 1 && c <= 5 ? STATUS_CLASSES[c - 1]! : 'other';
 }
 
-const KNOWN_METHODS = new Set([
-  'GET',
-  'HEAD',
-  'POST',
-  'PUT',
-  'DELETE',
-  'CONNECT',
-  'OPTIONS',
-  'TRACE',
-  'PATCH',
-]);
+const KNOWN_METHODS = KNOWN_HTTP_METHODS;
 
 /** The HTTP method as a label: known methods as is (upper case), anything else `_OTHER` (as OTel semconv does). */
 export function methodLabel(method: string): string {

@@ -1,3 +1,4 @@
+import { KNOWN_HTTP_METHODS } from '@meshless/core';
 // Attribute and event names. The HTTP ones are OpenTelemetry semantic conventions (stable
 // HTTP semconv); the `meshless.*` ones are ours, listed in docs/tracing.md.
 
@@ -35,17 +36,7 @@ export const EVENT_BREAKER_TRANSITION = 'meshless.breaker.transition';
 export const EVENT_REJECTED = 'meshless.rejected';
 export const EVENT_FALLBACK = 'meshless.fallback';
 
-const KNOWN_METHODS = new Set([
-  'GET',
-  'HEAD',
-  'POST',
-  'PUT',
-  'DELETE',
-  'CONNECT',
-  'OPTIONS',
-  'TRACE',
-  'PATCH',
-]);
+const KNOWN_METHODS = KNOWN_HTTP_METHODS;
 
 /** The semconv value of `http.request.method`: a known method, else `_OTHER` (the original goes in `_original`). */
 export function semconvMethod(method: string): string {
