@@ -1,5 +1,6 @@
 import type { FaultDecision, RouteDecision, RouteInfo } from '@meshless/canary';
 import {
+  type CallOutcome,
   CircuitOpenError,
   type Clock,
   type Endpoint,
@@ -13,7 +14,7 @@ import {
   type Random,
   sleep,
 } from '@meshless/core';
-import { type MeshMetrics, outcomeOf } from '@meshless/metrics';
+import { type MeshMetrics, type OutcomeRecorder, outcomeOf } from '@meshless/metrics';
 import { DEADLINE_HEADER, formatDeadlineHeader, remainingMs } from '@meshless/retry';
 import type { ClientCallSpan, MeshTracer } from '@meshless/tracing';
 import type { Dispatcher } from 'undici';
@@ -35,6 +36,19 @@ export interface MeshRequestInit {
   idempotent?: boolean;
   /** Hash key for ring-hash/Maglev when the balancer rule's `hashOn` does not apply. */
   hashKey?: string;
+}
+
+// One outcome object for every report: balancers read it synchronously and keep nothing of it.
+const scratch: { latencyMs: number; ok: boolean; status: number | undefined } = {
+  latencyMs: 0,
+  ok: true,
+  status: undefined,
+};
+function outcome(latencyMs: number, ok: boolean, status: number | undefined): CallOutcome {
+  scratch.latencyMs = latencyMs;
+  scratch.ok = ok;
+  scratch.status = status;
+  return scratch;
 }
 
 /** A breaker guarding one endpoint, as the client needs it. */
@@ -116,6 +130,7 @@ export class ServiceClient {
   readonly service: string;
   /** Calls started and not yet answered (for draining). */
   inFlight = 0;
+  private readonly recorders = new WeakMap<RouteDecision, Map<string, OutcomeRecorder>>();
   private readonly o: ServiceClientOptions;
 
   constructor(options: ServiceClientOptions) {
@@ -191,6 +206,21 @@ export class ServiceClient {
     }
   }
 
+  /** The prepared metric series of (route decision, method): found by object identity, no key string per call. */
+  private recorder(decision: RouteDecision, method: string): OutcomeRecorder {
+    let byMethod = this.recorders.get(decision);
+    if (!byMethod) {
+      byMethod = new Map();
+      this.recorders.set(decision, byMethod);
+    }
+    let recorder = byMethod.get(method);
+    if (!recorder) {
+      recorder = this.o.metrics!.clientCall(this.service, method, decision.subset ?? 'all');
+      byMethod.set(method, recorder);
+    }
+    return recorder;
+  }
+
   private record(
     span: ClientCallSpan | undefined,
     decision: RouteDecision,
@@ -202,9 +232,7 @@ export class ServiceClient {
     const o = this.o;
     const seconds = (o.clock.now() - started) / 1000;
     span?.end(status, error);
-    o.metrics
-      ?.clientCall(this.service, method, decision.subset ?? 'all')
-      .record(outcomeOf(error, status), seconds);
+    if (o.metrics) this.recorder(decision, method).record(outcomeOf(error, status), seconds);
     o.observer?.onResult?.(this.service, decision, status, error, seconds);
   }
 
@@ -352,17 +380,17 @@ class Call {
       const response = breaker
         ? await breaker.execute((inner) => this.send(target, inner.signal), ctx.signal)
         : await this.send(target, ctx.signal);
-      balancer.onCallEnd(target, { latencyMs: o.clock.now() - started, ok: true, status: response.status });
+      balancer.onCallEnd(target, outcome(o.clock.now() - started, true, response.status));
       attemptSpan?.end(response.status);
       return response;
     } catch (error) {
       const latencyMs = o.clock.now() - started;
       if (error instanceof ServerErrorResult) {
-        balancer.onCallEnd(target, { latencyMs, ok: false, status: error.response.status });
+        balancer.onCallEnd(target, outcome(latencyMs, false, error.response.status));
         attemptSpan?.end(error.response.status);
         return error.response;
       }
-      balancer.onCallEnd(target, { latencyMs, ok: false });
+      balancer.onCallEnd(target, outcome(latencyMs, false, undefined));
       attemptSpan?.end(undefined, error);
       throw error;
     }
@@ -390,32 +418,28 @@ class Call {
         body: this.body as Dispatcher.DispatchOptions['body'],
         signal: timed ? timed.signal : live,
       });
-      return await this.answer(res);
+      if (res.statusCode >= 500) {
+        // Buffer the (small) error body so the connection is free and the result can be dropped by a retry.
+        const bytes = await res.body.bytes();
+        throw new ServerErrorResult(new MeshResponse(res.statusCode, undefined, res.headers, bytes));
+      }
+      // A small body with a content-length is read here, in this frame (see toMeshResponse).
+      const length = Number(res.headers['content-length']);
+      if (
+        length >= 0 &&
+        length <= SMALL_BODY &&
+        this.method !== 'HEAD' &&
+        res.statusCode !== 204 &&
+        res.statusCode !== 304
+      ) {
+        return new MeshResponse(res.statusCode, undefined, res.headers, await res.body.bytes());
+      }
+      return await toMeshResponse(res, this.method);
     } finally {
       // A streamed body is not bounded by the attempt timeout once the headers are in.
       if (timed) this.timeouts!.end(timed);
       unlink?.();
     }
-  }
-
-  private async answer(res: Dispatcher.ResponseData): Promise<Response> {
-    if (res.statusCode >= 500) {
-      // Buffer the (small) error body so the connection is free and the result can be dropped by a retry.
-      const bytes = await res.body.bytes();
-      throw new ServerErrorResult(new MeshResponse(res.statusCode, undefined, res.headers, bytes));
-    }
-    // A small body with a content-length is read here, in this frame (see toMeshResponse).
-    const length = Number(res.headers['content-length']);
-    if (
-      length >= 0 &&
-      length <= SMALL_BODY &&
-      this.method !== 'HEAD' &&
-      res.statusCode !== 204 &&
-      res.statusCode !== 304
-    ) {
-      return new MeshResponse(res.statusCode, undefined, res.headers, await res.body.bytes());
-    }
-    return toMeshResponse(res, this.method);
   }
 
   private pickContext() {
