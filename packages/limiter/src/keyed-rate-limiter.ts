@@ -1,15 +1,18 @@
 import {
   type Clock,
-  contextFor,
   type Disposable,
   Emitter,
   type Event,
   type ExecuteContext,
-  RateLimitedError,
   systemClock,
 } from '@meshless/core';
 import type { RateLimitRule } from './limiter-rules.ts';
-import { type RateLimitOptions, type RateLimitRejection, resolveRateLimit } from './rate-limit-policy.ts';
+import {
+  type RateLimitOptions,
+  type RateLimitRejection,
+  resolveRateLimit,
+  runIfAdmitted,
+} from './rate-limit-policy.ts';
 import { type BucketShape, type BucketState, refill, takeToken } from './token-bucket.ts';
 
 /**
@@ -57,17 +60,7 @@ export class KeyedRateLimiter implements Disposable {
   }
 
   execute<T>(key: string, fn: (ctx: ExecuteContext) => PromiseLike<T> | T, signal?: AbortSignal): Promise<T> {
-    const wait = this.tryAcquire(key);
-    if (wait > 0) {
-      if (this.rejected.hasListeners)
-        this.rejected.fire({ resource: this.resource, key, retryAfterMs: wait });
-      return Promise.reject(new RateLimitedError(this.resource, wait));
-    }
-    try {
-      return Promise.resolve(fn(contextFor(signal)));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return runIfAdmitted(this.tryAcquire(key), fn, signal, this.rejected, this.resource, key);
   }
 
   /** New rate, burst and key bound live; buckets keep their tokens (capped at the new burst). */

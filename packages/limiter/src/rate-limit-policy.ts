@@ -72,16 +72,7 @@ export class RateLimitPolicy implements Policy, Disposable {
 
   execute<T>(fn: (ctx: ExecuteContext) => PromiseLike<T> | T, signal?: AbortSignal): Promise<T> {
     const wait = takeToken(this.state, this.shape, this.clock.now());
-    if (wait > 0) {
-      if (this.rejected.hasListeners)
-        this.rejected.fire({ resource: this.resource, key: undefined, retryAfterMs: wait });
-      return Promise.reject(new RateLimitedError(this.resource, wait));
-    }
-    try {
-      return Promise.resolve(fn(contextFor(signal)));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return runIfAdmitted(wait, fn, signal, this.rejected, this.resource, undefined);
   }
 
   /** New rate and burst live; the tokens earned so far are kept (capped at the new burst). */
@@ -94,5 +85,28 @@ export class RateLimitPolicy implements Policy, Disposable {
 
   dispose(): void {
     this.rejected.dispose();
+  }
+}
+
+/**
+ * Runs `fn` when a token was granted (`wait` 0), else rejects with RateLimitedError and reports
+ * the rejection; shared by the plain and the keyed limiter.
+ */
+export function runIfAdmitted<T>(
+  wait: number,
+  fn: (ctx: ExecuteContext) => PromiseLike<T> | T,
+  signal: AbortSignal | undefined,
+  rejected: Emitter<RateLimitRejection>,
+  resource: string,
+  key: string | undefined,
+): Promise<T> {
+  if (wait > 0) {
+    if (rejected.hasListeners) rejected.fire({ resource, key, retryAfterMs: wait });
+    return Promise.reject(new RateLimitedError(resource, wait));
+  }
+  try {
+    return Promise.resolve(fn(contextFor(signal)));
+  } catch (error) {
+    return Promise.reject(error);
   }
 }

@@ -220,7 +220,7 @@ class MeshImpl implements Mesh {
     this.guard = self
       ? new InboundGuard(self, rules, clock, random, logger, options.observers?.inbound, this.tracer, metrics)
       : undefined;
-    this.fastifyPlugin = fastifyPlugin(this.requireGuard('fastifyPlugin'), this.health);
+    this.fastifyPlugin = fastifyPlugin(this.requireGuard(), this.health);
     if (registration) {
       this.disposables.add(rules.onDidApplySnapshot(() => void this.reportGovernance()));
     }
@@ -267,11 +267,11 @@ class MeshImpl implements Mesh {
   }
 
   serve(handler: RequestHandler): RequestHandler {
-    return serve(this.requireGuard('serve'), this.health, handler);
+    return serve(this.requireGuard(), this.health, handler);
   }
 
   middleware(): Middleware {
-    return middleware(this.requireGuard('middleware'), this.health);
+    return middleware(this.requireGuard(), this.health);
   }
 
   status(): MeshStatus {
@@ -366,19 +366,17 @@ class MeshImpl implements Mesh {
     }
   }
 
-  private requireGuard(what: string): InboundGuard {
-    if (this.guard) return this.guard;
-    // Without a service name there are no inbound rules to apply; the adapters pass requests through.
-    return new Proxy({} as InboundGuard, {
-      get: (_t, prop) =>
-        prop === 'run'
-          ? (_req: unknown, _res: unknown, handle: () => unknown) => Promise.resolve(handle())
-          : () => {
-              throw new ConfigError(`${what}: createMesh({ service }) is needed`, { path: 'service' });
-            },
-    });
+  /** Without a service name there are no inbound rules to apply: requests pass straight through. */
+  private requireGuard(): Pick<InboundGuard, 'run'> {
+    return this.guard ?? passThrough;
   }
 }
+
+const passThrough: Pick<InboundGuard, 'run'> = {
+  run: async (_req, _res, handle) => {
+    await handle();
+  },
+};
 
 /** Connects to Consul, subscribes to the governance center, registers the service and returns the mesh. */
 export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {

@@ -20,7 +20,11 @@ function answerHealth(health: HealthSource, req: IncomingMessage, res: ServerRes
 }
 
 /** A node:http request listener: `http.createServer(mesh.serve(handler))`. */
-export function serve(guard: InboundGuard, health: HealthSource, handler: RequestHandler): RequestHandler {
+export function serve(
+  guard: Pick<InboundGuard, 'run'>,
+  health: HealthSource,
+  handler: RequestHandler,
+): RequestHandler {
   return (req, res) => {
     if (answerHealth(health, req, res)) return;
     void guard.run(req, res, () => handler(req, res));
@@ -28,7 +32,7 @@ export function serve(guard: InboundGuard, health: HealthSource, handler: Reques
 }
 
 /** Express/Connect middleware: `app.use(mesh.middleware())`, before the routes. */
-export function middleware(guard: InboundGuard, health: HealthSource): Middleware {
+export function middleware(guard: Pick<InboundGuard, 'run'>, health: HealthSource): Middleware {
   return (req, res, next) => {
     if (answerHealth(health, req, res)) return;
     void guard.run(req, res, () => next());
@@ -51,7 +55,7 @@ interface FastifyLike {
  * hook; shed requests are answered there and never reach the route. The plugin is marked to
  * skip Fastify's encapsulation so it applies to every route.
  */
-export function fastifyPlugin(guard: InboundGuard, health: HealthSource) {
+export function fastifyPlugin(guard: Pick<InboundGuard, 'run'>, health: HealthSource) {
   const plugin = (fastify: FastifyLike, _opts: unknown, done: () => void) => {
     fastify.addHook('onRequest', (request, reply, next) => {
       if (answerHealth(health, request.raw, reply.raw)) {
