@@ -1,14 +1,14 @@
 // Governed client vs raw undici vs a proxy hop through nginx (standing in for a sidecar), against
 // one upstream in another process, at fixed concurrency, in one run. Requests/s and latency.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ConsulConnection, ConsulKv } from '@meshless/consul';
 import { ConsulDevAgent, freePort } from '@meshless/consul/testing';
 import { createMesh } from 'meshless';
-import { Agent } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { printTable, quantile, writeResults } from './lib/measure.ts';
 
 const CONCURRENCY = 32;
@@ -32,12 +32,27 @@ interface Subject {
   latencies: number[];
   errors: number;
   seconds: number;
+  /** CPU time of this process and of the upstream process while the subject ran, in µs. */
+  clientCpuUs: number;
+  upstreamCpuUs: number;
+}
+
+/** user + system CPU of another process, in µs (from /proc; 0 where there is no /proc). */
+function processCpuUs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
+  } catch {
+    return 0;
+  }
 }
 
 /** Runs `CONCURRENCY` loops of `call` for `ms`, adding to the subject's tallies. */
 async function slice(subject: Subject, ms: number): Promise<void> {
   const end = performance.now() + ms;
   const started = performance.now();
+  const cpu = process.cpuUsage();
+  const upstreamCpu = processCpuUs(upstream.child.pid!);
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (performance.now() < end) {
@@ -52,11 +67,17 @@ async function slice(subject: Subject, ms: number): Promise<void> {
     }),
   );
   subject.seconds += (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  subject.clientCpuUs += used.user + used.system;
+  subject.upstreamCpuUs += processCpuUs(upstream.child.pid!) - upstreamCpu;
 }
 
 const subjects: Subject[] = [];
+/** `BENCH_ONLY=<regex>` runs only the matching subjects (e.g. under `--cpu-prof`). */
+const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;
 function subject(name: string, call: () => Promise<void>): void {
-  subjects.push({ name, call, latencies: [], errors: 0, seconds: 0 });
+  if (only && !only.test(name)) return;
+  subjects.push({ name, call, latencies: [], errors: 0, seconds: 0, clientCpuUs: 0, upstreamCpuUs: 0 });
 }
 
 const upstream = await startUpstream();
@@ -70,6 +91,37 @@ const rawUrl = `http://127.0.0.1:${upstream.port}`;
 subject('raw undici request', async () => {
   const res = await raw.request({ origin: rawUrl, path: '/items/42', method: 'GET' });
   await res.body.arrayBuffer();
+});
+
+// The cheapest undici path: dispatch with a handler that only collects the body. The governed
+// client is built on it, so this row shows what governance itself costs.
+class CollectHandler implements Dispatcher.DispatchHandler {
+  promise: Promise<Buffer>;
+  private chunks: Buffer[] = [];
+  private resolve!: (body: Buffer) => void;
+  private reject!: (error: unknown) => void;
+  constructor() {
+    this.promise = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+  onRequestStart(): void {}
+  onResponseStart(): void {}
+  onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.chunks.push(chunk);
+  }
+  onResponseEnd(): void {
+    this.resolve(Buffer.concat(this.chunks));
+  }
+  onResponseError(_c: unknown, error: Error): void {
+    this.reject(error);
+  }
+}
+subject('raw undici dispatch (minimal handler)', async () => {
+  const handler = new CollectHandler();
+  raw.dispatch({ origin: rawUrl, path: '/items/42', method: 'GET' }, handler);
+  await handler.promise;
 });
 
 // The governed client: discovery, routes, balancer, breaker, retry, timeout, all on.
@@ -145,7 +197,8 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir};
 // Interleaved rounds, so load from elsewhere on the machine hits every subject alike.
 const ROUNDS = 8;
 for (const s of subjects) await slice(s, 300); // warm-up
-for (const s of subjects) Object.assign(s, { latencies: [], errors: 0, seconds: 0 });
+for (const s of subjects)
+  Object.assign(s, { latencies: [], errors: 0, seconds: 0, clientCpuUs: 0, upstreamCpuUs: 0 });
 for (let r = 0; r < ROUNDS; r++) for (const s of subjects) await slice(s, DURATION_MS / ROUNDS);
 const results = subjects.map((s) => ({
   name: s.name,
@@ -153,17 +206,23 @@ const results = subjects.map((s) => ({
   p50: quantile(s.latencies, 0.5),
   p99: quantile(s.latencies, 0.99),
   errors: s.errors,
+  clientCpuUsPerReq: s.clientCpuUs / s.latencies.length,
+  upstreamCpuUsPerReq: s.upstreamCpuUs / s.latencies.length,
 }));
 const base = results[0]!;
+const dispatchRow = results.find((r) => r.name.startsWith('raw undici dispatch'));
 printTable(
   `Client throughput, ${CONCURRENCY} in flight, ${DURATION_MS / 1000} s each in ${ROUNDS} interleaved rounds, upstream in another process`,
   results.map((r) => ({
     client: r.name,
     'req/s': r.rps,
     'x raw req/s': r.rps / base.rps,
+    'x dispatch': dispatchRow ? r.rps / dispatchRow.rps : Number.NaN,
     'p50 ms': r.p50,
     'p99 ms': r.p99,
     'p50 added ms': r.p50 - base.p50,
+    'client CPU µs/req': r.clientCpuUsPerReq,
+    'upstream CPU µs/req': r.upstreamCpuUsPerReq,
     errors: r.errors,
   })),
 );

@@ -111,7 +111,9 @@ describe('status back to Consul', () => {
 
     paused.dispose();
     await kv.put(key, { timeoutMs: -5 });
-    const rejected = await waitStatus(new RegExp(`${service}-b[^\\n]*REJECTED`));
+    // Each instance reports on its own schedule: wait until both have.
+    const rejected = await waitStatus(/SYNCED 0, STALE 0, REJECTED 2/);
     expect(rejected).toMatch(new RegExp(`${service}-a[^\\n]*REJECTED`));
+    expect(rejected).toMatch(new RegExp(`${service}-b[^\\n]*REJECTED`));
   });
 });

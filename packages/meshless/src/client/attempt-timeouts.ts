@@ -1,35 +1,12 @@
 import { type Clock, TimeoutError, type TimerHandle } from '@meshless/core';
-
-/**
- * One attempt's abort handle in the shape undici reads (add/removeEventListener and `reason`).
- * It has no `aborted` field on purpose: undici then takes its plain-listener path instead of
- * Node's AbortSignal machinery, and no AbortController is made per attempt.
- */
-export class LiteAbortSignal {
-  reason: unknown = undefined;
-  private listener: (() => void) | undefined;
-
-  addEventListener(_type: 'abort', listener: () => void): void {
-    this.listener = listener;
-  }
-
-  removeEventListener(_type: 'abort', _listener: () => void): void {
-    this.listener = undefined;
-  }
-
-  fire(reason: unknown): void {
-    this.reason = reason;
-    const listener = this.listener;
-    this.listener = undefined;
-    listener?.();
-  }
-}
+import type { Abortable } from './response-handler.ts';
 
 /** An attempt in flight: its place in the deadline list and its abort handle. */
 export class TimedAttempt {
   prev: TimedAttempt | null = null;
   next: TimedAttempt | null = null;
-  readonly signal = new LiteAbortSignal();
+  /** What the timeout aborts: the request of this attempt. */
+  target: Abortable | undefined = undefined;
   constructor(readonly deadline: number) {}
 }
 
@@ -81,7 +58,7 @@ export class AttemptTimeouts {
     while (attempt && attempt.deadline <= now) {
       const next = attempt.next;
       this.end(attempt);
-      attempt.signal.fire(new TimeoutError(this.resource, this.timeoutMs));
+      attempt.target?.abort(new TimeoutError(this.resource, this.timeoutMs));
       attempt = next;
     }
     // Ended attempts were unlinked on the way; the timer follows the new head, if any.

@@ -1,18 +1,13 @@
 import { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
 
-type RawHeaders = Dispatcher.ResponseData['headers'];
+type RawHeaders = Record<string, string | string[] | undefined>;
 
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 const decoder = new TextDecoder();
 
-/**
- * A WHATWG Response (`instanceof Response` holds) over an undici response, built without the
- * cost of the platform constructor's body stream (several µs per response): headers are built
- * on first access, a buffered body is handed out as is, and `body` becomes a ReadableStream only
- * when someone asks for the stream.
- */
+/** What a MeshResponse holds beside the platform's own state. */
 interface BodyState {
+  readonly statusText: string;
   readonly raw: RawHeaders;
   readonly nullBody: boolean;
   bytes: Uint8Array | undefined;
@@ -40,8 +35,9 @@ export class MeshResponse extends Response {
     raw: RawHeaders,
     body: Uint8Array | Readable | null,
   ) {
-    super(null, { status, ...(statusText ? { statusText } : {}) });
+    super(null, initFor(status));
     this[STATE] = {
+      statusText: statusText ?? '',
       raw,
       nullBody: body === null || NULL_BODY.has(status),
       bytes: body instanceof Uint8Array ? body : undefined,
@@ -51,6 +47,17 @@ export class MeshResponse extends Response {
       used: false,
     };
   }
+}
+
+// One frozen init per status: the platform constructor only reads it.
+const inits: ResponseInit[] = [];
+function initFor(status: number): ResponseInit {
+  let init = inits[status];
+  if (init === undefined) {
+    init = Object.freeze({ status });
+    inits[status] = init;
+  }
+  return init;
 }
 
 function headersOf(s: BodyState): Headers {
@@ -124,6 +131,12 @@ async function bytesOf(s: BodyState): Promise<Uint8Array<ArrayBuffer>> {
 }
 
 Object.defineProperties(MeshResponse.prototype, {
+  // Kept here rather than given to the platform constructor, which validates it per call.
+  statusText: {
+    get(this: MeshResponse) {
+      return this[STATE].statusText;
+    },
+  },
   headers: {
     get(this: MeshResponse) {
       return headersOf(this[STATE]);
@@ -201,20 +214,3 @@ Object.defineProperties(MeshResponse.prototype, {
     },
   },
 });
-
-/** Bodies up to this size (by content-length) are read at once; larger or unsized ones stream. */
-const BUFFER_LIMIT = 64 * 1024;
-
-/** Wraps an undici response; a small body with a content-length is read in one go. */
-export async function toMeshResponse(res: Dispatcher.ResponseData, method: string): Promise<Response> {
-  const statusText = (res as { statusText?: string }).statusText;
-  if (NULL_BODY.has(res.statusCode) || method === 'HEAD') {
-    res.body.dump().catch(() => {});
-    return new MeshResponse(res.statusCode, statusText, res.headers, null);
-  }
-  const length = Number(res.headers['content-length']);
-  if (length >= 0 && length <= BUFFER_LIMIT) {
-    return new MeshResponse(res.statusCode, statusText, res.headers, await res.body.bytes());
-  }
-  return new MeshResponse(res.statusCode, statusText, res.headers, res.body);
-}

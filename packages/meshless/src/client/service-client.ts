@@ -20,7 +20,7 @@ import type { ClientCallSpan, MeshTracer } from '@meshless/tracing';
 import type { Dispatcher } from 'undici';
 import type { AttemptTimeouts } from './attempt-timeouts.ts';
 import type { EndpointGroups } from './endpoint-groups.ts';
-import { MeshResponse, toMeshResponse } from './mesh-response.ts';
+import { MeshResponse } from './mesh-response.ts';
 import { type HeadersInit, isReplayable, normalizeHeaders, OutgoingRequestView } from './request-view.ts';
 import type { Transport } from './transport.ts';
 
@@ -111,9 +111,6 @@ export interface ClientObserver {
 
 export const CALLER_HEADER = 'x-meshless-caller';
 export const FAULT_HEADER = 'x-meshless-fault';
-
-/** Bodies up to this size (by content-length) are read at once (see mesh-response.ts). */
-const SMALL_BODY = 64 * 1024;
 
 /** An endpoint answered with a 5xx: a failure for breaker and balancer, a result for retry. */
 class ServerErrorResult extends Error {
@@ -262,13 +259,10 @@ export class ServiceClient {
         path,
         headers: { ...headers, 'x-meshless-mirror': '1' },
         body: body as Dispatcher.DispatchOptions['body'],
-        signal: undefined,
+        discardBody: true,
       })
       .then(
-        (res) => {
-          res.body.dump().catch(() => {});
-          o.observer?.onMirror?.(this.service, subset, res.statusCode < 500);
-        },
+        (res) => o.observer?.onMirror?.(this.service, subset, res.status < 500),
         () => o.observer?.onMirror?.(this.service, subset, false),
       );
   }
@@ -397,48 +391,25 @@ class Call {
   }
 
   private async send(target: Endpoint, signal: AbortSignal): Promise<Response> {
-    // The attempt's timeout aborts the request through a light handle (no AbortController, no
-    // EventTarget listener per call). A live caller or hedge signal is linked to it (rare path).
+    // The attempt's timeout and a live caller or hedge signal abort the request through its
+    // handler: no AbortController and no listener per call on the common path.
     const timed = this.timeouts?.start();
-    const live = signal === neverAborted ? undefined : signal;
-    let unlink: (() => void) | undefined;
-    if (timed && live) {
-      const onAbort = () => timed.signal.fire(live.reason);
-      if (live.aborted) onAbort();
-      else {
-        live.addEventListener('abort', onAbort, { once: true });
-        unlink = () => live.removeEventListener('abort', onAbort);
-      }
-    }
     try {
       const res = await this.o.transport.send(target, {
         method: this.method,
         path: this.path,
         headers: this.headers,
         body: this.body as Dispatcher.DispatchOptions['body'],
-        signal: timed ? timed.signal : live,
+        signal: signal === neverAborted ? undefined : signal,
+        timed,
       });
-      if (res.statusCode >= 500) {
-        // Buffer the (small) error body so the connection is free and the result can be dropped by a retry.
-        const bytes = await res.body.bytes();
-        throw new ServerErrorResult(new MeshResponse(res.statusCode, undefined, res.headers, bytes));
-      }
-      // A small body with a content-length is read here, in this frame (see toMeshResponse).
-      const length = Number(res.headers['content-length']);
-      if (
-        length >= 0 &&
-        length <= SMALL_BODY &&
-        this.method !== 'HEAD' &&
-        res.statusCode !== 204 &&
-        res.statusCode !== 304
-      ) {
-        return new MeshResponse(res.statusCode, undefined, res.headers, await res.body.bytes());
-      }
-      return await toMeshResponse(res, this.method);
+      const response = new MeshResponse(res.status, res.statusText, res.headers, res.body);
+      // A 5xx arrives buffered, so a retry can drop it and its connection is already free.
+      if (res.status >= 500) throw new ServerErrorResult(response);
+      return response;
     } finally {
       // A streamed body is not bounded by the attempt timeout once the headers are in.
       if (timed) this.timeouts!.end(timed);
-      unlink?.();
     }
   }
 

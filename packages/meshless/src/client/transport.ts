@@ -1,6 +1,7 @@
 import type { Endpoint } from '@meshless/core';
 import { Agent, type Dispatcher } from 'undici';
-import type { LiteAbortSignal } from './attempt-timeouts.ts';
+import type { TimedAttempt } from './attempt-timeouts.ts';
+import { ResponseHandler, type TransportResponse } from './response-handler.ts';
 
 export interface TransportOptions {
   /** Keep-alive connections per endpoint. Default: unlimited (undici's default). */
@@ -16,13 +17,17 @@ export interface SendRequest {
   path: string;
   headers: Record<string, string>;
   body: Dispatcher.DispatchOptions['body'];
-  /** A real AbortSignal, or the light handle of an attempt timeout (same shape for undici). */
-  signal: AbortSignal | LiteAbortSignal | undefined;
+  /** A live caller or hedge signal: aborts the request, and a streamed body, when it fires. */
+  signal?: AbortSignal | undefined;
+  /** The attempt's timeout: aborts the request until the call resolves. */
+  timed?: TimedAttempt | undefined;
+  /** Only the status is wanted (a mirror): the body is dropped as it arrives. */
+  discardBody?: boolean;
 }
 
 /**
  * HTTP to endpoints over undici, one keep-alive pool per endpoint origin (an undici Agent keys
- * its pools by origin). The only file of the client that imports undici.
+ * its pools by origin). With response-handler.ts, the only code of the client that uses undici.
  */
 export class Transport {
   private readonly agent: Agent;
@@ -36,15 +41,23 @@ export class Transport {
     });
   }
 
-  send(endpoint: Endpoint, req: SendRequest): Promise<Dispatcher.ResponseData> {
-    return this.agent.request({
-      origin: originOf(endpoint),
-      method: req.method as Dispatcher.HttpMethod,
-      path: req.path,
-      headers: req.headers,
-      body: req.body ?? null,
-      signal: req.signal as AbortSignal | undefined,
-    });
+  send(endpoint: Endpoint, req: SendRequest): Promise<TransportResponse> {
+    const handler = new ResponseHandler(req.method === 'HEAD', req.body, req.discardBody === true);
+    if (req.timed) req.timed.target = handler;
+    if (req.signal) handler.link(req.signal);
+    // Aborted before it was sent: nothing to dispatch.
+    if (!handler.aborted)
+      this.agent.dispatch(
+        {
+          origin: originOf(endpoint),
+          method: req.method as Dispatcher.HttpMethod,
+          path: req.path,
+          headers: req.headers,
+          body: req.body ?? null,
+        },
+        handler,
+      );
+    return handler.promise;
   }
 
   close(): Promise<void> {

@@ -1,0 +1,204 @@
+import { Readable } from 'node:stream';
+import { type Dispatcher, errors } from 'undici';
+
+type ResponseHeaders = Record<string, string | string[] | undefined>;
+
+/** One answer from an endpoint, as the client needs it. */
+export interface TransportResponse {
+  readonly status: number;
+  readonly statusText: string | undefined;
+  readonly headers: ResponseHeaders;
+  /** The whole body when it is small (or the answer a 5xx), a stream when large or unsized, null when none. */
+  readonly body: Uint8Array | Readable | null;
+}
+
+/** Something an attempt timeout or a caller's signal can abort. */
+export interface Abortable {
+  abort(reason: unknown): void;
+}
+
+/** Bodies up to this size (by content-length) are read whole before the call resolves. */
+export const BUFFER_LIMIT = 64 * 1024;
+
+function ignore(): void {}
+
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+
+// Where a response is: waiting for its head, buffering, streaming, discarding, or finished.
+const WAITING = 0;
+const BUFFERING = 1;
+const STREAMING = 2;
+const DISCARDING = 3;
+const DONE = 4;
+
+/**
+ * An undici dispatch handler that receives one response straight from the connection: a small
+ * body is collected into one buffer (no Node stream, no AsyncResource, no abort-signal listener
+ * per call, which `Dispatcher.request` costs), a large one is handed out as a Readable with
+ * back-pressure. `abort()` works in every phase, so attempt timeouts and caller signals need no
+ * AbortController. The caller's async context is kept by the awaiting frame, not by undici.
+ */
+export class ResponseHandler implements Dispatcher.DispatchHandler, Abortable {
+  readonly promise: Promise<TransportResponse>;
+  private resolve!: (response: TransportResponse) => void;
+  private reject!: (error: unknown) => void;
+  private settled = false;
+  private state = WAITING;
+  private controller: Dispatcher.DispatchController | null = null;
+  /** Set when aborted before a connection took the request: it is aborted once it starts. */
+  private reason: Error | null = null;
+  private status = 0;
+  private statusText: string | undefined;
+  private headers: ResponseHeaders = {};
+  private chunks: Buffer | Buffer[] | null = null;
+  private length = 0;
+  private stream: Readable | null = null;
+  private signal: AbortSignal | null = null;
+
+  constructor(
+    private readonly head: boolean,
+    /** The request body: a Node stream is destroyed when the request fails. */
+    private readonly requestBody: unknown,
+    /** A mirror: the caller wants the status only, never the body. */
+    private readonly discard: boolean,
+  ) {
+    this.promise = new Promise<TransportResponse>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  /** Aborts with the signal's reason when it fires (the handler is the listener object). */
+  link(signal: AbortSignal): void {
+    if (signal.aborted) {
+      this.abort(signal.reason);
+      return;
+    }
+    this.signal = signal;
+    signal.addEventListener('abort', this);
+  }
+
+  handleEvent(): void {
+    this.abort(this.signal?.reason);
+  }
+
+  get aborted(): boolean {
+    return this.reason !== null || this.state === DONE;
+  }
+
+  abort(reason: unknown): void {
+    if (this.state === DONE) return;
+    const error = reason instanceof Error ? reason : new errors.RequestAbortedError();
+    if (this.controller) this.controller.abort(error);
+    else this.reason = error;
+    this.fail(error);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    if (this.reason) controller.abort(this.reason);
+    else this.controller = controller;
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: ResponseHeaders,
+    statusText?: string,
+  ): void {
+    if (statusCode < 200 || this.state !== WAITING) return;
+    this.status = statusCode;
+    this.statusText = statusText || undefined;
+    this.headers = headers;
+    if (this.discard || this.head || NULL_BODY_STATUS.has(statusCode)) {
+      this.state = DISCARDING;
+      this.answer(null);
+      return;
+    }
+    const length = headers['content-length'];
+    // A 5xx is read whole: it is a result a retry may drop, and its connection must be freed.
+    if (statusCode >= 500 || (typeof length === 'string' && Number(length) <= BUFFER_LIMIT)) {
+      this.state = BUFFERING;
+      return;
+    }
+    this.state = STREAMING;
+    this.stream = new Readable({
+      read: () => controller.resume(),
+      destroy: (error, callback) => {
+        // The reader gave up (cancel, destroy): stop receiving and free the connection.
+        if (this.state === STREAMING) {
+          this.finish();
+          controller.abort(error ?? new errors.RequestAbortedError());
+        }
+        callback(error);
+      },
+    });
+    this.answer(this.stream);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.state === BUFFERING) {
+      this.length += chunk.length;
+      const chunks = this.chunks;
+      if (chunks === null) this.chunks = chunk;
+      else if (Array.isArray(chunks)) chunks.push(chunk);
+      else this.chunks = [chunks, chunk];
+    } else if (this.state === STREAMING) {
+      if (!this.stream!.push(chunk)) controller.pause();
+    }
+  }
+
+  onResponseEnd(): void {
+    const state = this.state;
+    if (state === WAITING) {
+      this.fail(new errors.SocketError('the response ended before its head'));
+      return;
+    }
+    this.finish();
+    if (state === BUFFERING) {
+      const chunks = this.chunks;
+      this.chunks = null;
+      // A copy: the chunk is a view into the socket's read buffer.
+      this.answer(
+        chunks === null
+          ? new Uint8Array(0)
+          : Array.isArray(chunks)
+            ? Buffer.concat(chunks, this.length)
+            : new Uint8Array(chunks),
+      );
+    } else if (state === STREAMING) this.stream!.push(null);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
+    this.fail(error);
+    // A Node stream body is destroyed, its own error swallowed: the call's rejection reports it.
+    const body = this.requestBody as Readable | null;
+    if (body !== null && typeof body === 'object' && typeof body.pipe === 'function' && !body.destroyed)
+      body.on('error', ignore).destroy(error);
+  }
+
+  private answer(body: Uint8Array | Readable | null): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.resolve({ status: this.status, statusText: this.statusText, headers: this.headers, body });
+  }
+
+  private fail(error: Error): void {
+    const state = this.state;
+    if (state === DONE) return;
+    this.finish();
+    this.chunks = null;
+    if (state === STREAMING) this.stream!.destroy(error);
+    if (!this.settled) {
+      this.settled = true;
+      this.reject(error);
+    }
+  }
+
+  private finish(): void {
+    this.state = DONE;
+    if (this.signal) {
+      this.signal.removeEventListener('abort', this);
+      this.signal = null;
+    }
+  }
+}
