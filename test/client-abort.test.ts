@@ -110,7 +110,8 @@ describe('governed client: aborts, timeouts and bodies of every shape', () => {
     const { backend, client } = await setup('shapes');
     backend.behave = (req, res) => {
       if (req.url === '/none') res.writeHead(204).end();
-      else if (req.url === '/broken') res.writeHead(500, { 'content-type': 'text/plain' }).end('x'.repeat(200_000));
+      else if (req.url === '/broken')
+        res.writeHead(500, { 'content-type': 'text/plain' }).end('x'.repeat(200_000));
       else return false;
       return true;
     };
