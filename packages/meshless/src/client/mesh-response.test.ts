@@ -36,6 +36,20 @@ describe('MeshResponse', () => {
     expect(new TextDecoder().decode((await reader.read()).value)).toBe('xy');
   });
 
+  it('hands out copies of a body that views shared memory (a socket read buffer)', async () => {
+    const socket = Buffer.from('HTTP/1.1 200 OK\r\n\r\n{"id":42}NEXT');
+    const view = socket.subarray(19, 28);
+    const bytesOut = await new MeshResponse(200, undefined, raw, view).bytes();
+    const bufferOut = await new MeshResponse(200, undefined, raw, view).arrayBuffer();
+    const streamed = await new Response(new MeshResponse(200, undefined, raw, view).body).bytes();
+    socket.fill(0);
+    for (const out of [bytesOut, new Uint8Array(bufferOut), streamed]) {
+      expect(new TextDecoder().decode(out)).toBe('{"id":42}');
+      expect(out.buffer.byteLength).toBe(9); // nothing of the socket's other bytes is reachable
+      expect(Buffer.isBuffer(out)).toBe(false);
+    }
+  });
+
   it('clones, and has no body for 204 and HEAD-like answers', async () => {
     const res = new MeshResponse(200, undefined, raw, bytes());
     const copy = res.clone();

@@ -10,6 +10,7 @@ interface BodyState {
   readonly statusText: string;
   readonly raw: RawHeaders;
   readonly nullBody: boolean;
+  /** A buffered body, borrowed: it may view a socket's read buffer, so it is copied on hand-out. */
   bytes: Uint8Array | undefined;
   source: Readable | undefined;
   headers: Headers | undefined;
@@ -83,7 +84,7 @@ function streamOf(s: BodyState): ReadableStream<Uint8Array> | null {
       bytes !== undefined
         ? new ReadableStream<Uint8Array>({
             start(controller) {
-              controller.enqueue(bytes);
+              controller.enqueue(new Uint8Array(bytes));
               controller.close();
             },
           })
@@ -108,10 +109,14 @@ function takeBuffered(s: BodyState): Uint8Array<ArrayBuffer> | undefined {
   return bytes;
 }
 
+/** An owned copy as an ArrayBuffer (one copy; `.buffer` of a socket or pool view is cheap to reach). */
 function toArrayBuffer(bytes: Uint8Array<ArrayBuffer>): ArrayBuffer {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-    ? bytes.buffer
-    : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+}
+
+/** An owned copy, as a plain Uint8Array (`slice` on a Buffer would be a view). */
+function toOwned(bytes: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(bytes);
 }
 
 async function bytesOf(s: BodyState): Promise<Uint8Array<ArrayBuffer>> {
@@ -157,7 +162,7 @@ Object.defineProperties(MeshResponse.prototype, {
     value(this: MeshResponse) {
       const s = this[STATE];
       const buffered = takeBuffered(s);
-      return buffered !== undefined ? Promise.resolve(buffered) : bytesOf(s);
+      return buffered !== undefined ? Promise.resolve(toOwned(buffered)) : bytesOf(s).then(toOwned);
     },
   },
   arrayBuffer: {

@@ -8,7 +8,10 @@ export interface TransportResponse {
   readonly status: number;
   readonly statusText: string | undefined;
   readonly headers: ResponseHeaders;
-  /** The whole body when it is small (or the answer a 5xx), a stream when large or unsized, null when none. */
+  /**
+   * The whole body when it is small (or the answer a 5xx), a stream when large or unsized, null
+   * when none. A whole body may view a socket buffer: copy before handing it out.
+   */
   readonly body: Uint8Array | Readable | null;
 }
 
@@ -157,13 +160,14 @@ export class ResponseHandler implements Dispatcher.DispatchHandler, Abortable {
     if (state === BUFFERING) {
       const chunks = this.chunks;
       this.chunks = null;
-      // A copy: the chunk is a view into the socket's read buffer.
+      // No copy: a single chunk stays a view into the socket's read buffer, and the response
+      // copies only what it hands out (text and JSON decode straight from the view).
       this.answer(
         chunks === null
           ? new Uint8Array(0)
           : Array.isArray(chunks)
             ? Buffer.concat(chunks, this.length)
-            : new Uint8Array(chunks),
+            : chunks,
       );
     } else if (state === STREAMING) this.stream!.push(null);
   }
