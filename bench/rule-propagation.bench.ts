@@ -89,6 +89,7 @@ async function run(n: number, kind: 'bare' | 'mesh') {
   await new Promise((r) => setTimeout(r, 500));
   const each: number[] = [];
   const last: number[] = [];
+  let cpuUs = 0;
   for (let w = 2; w < WRITES + 2; w++) {
     expected = w;
     stamps = [];
@@ -96,32 +97,41 @@ async function run(n: number, kind: 'bare' | 'mesh') {
     const all = new Promise<void>((r) => {
       resolveAll = r;
     });
+    const cpu = process.cpuUsage();
     await kv.put(key, { timeoutMs: w });
     const putDone = performance.now();
     await all;
+    const used = process.cpuUsage(cpu);
+    cpuUs += used.user + used.system;
     for (const t of stamps) each.push(t - putDone);
     last.push(Math.max(...stamps) - putDone);
     await new Promise((r) => setTimeout(r, GAP_MS));
   }
   await Promise.all(subscribers.map((s) => s.stop()));
-  return { each, last };
+  // CPU of this process from the PUT to the last wake-up, per subscriber and write.
+  return { each, last, cpuUsPerWake: cpuUs / (WRITES * n) };
 }
 
-for (const n of [1, 10, 100]) {
-  const bare = await run(n, 'bare');
+// `BENCH_SUBSCRIBERS=100` runs one size only (e.g. under --cpu-prof).
+const sizes = process.env.BENCH_SUBSCRIBERS ? [Number(process.env.BENCH_SUBSCRIBERS)] : [1, 10, 100];
+for (const n of sizes) {
+  // `BENCH_KIND=mesh` skips the bare watchers (for profiling the mesh side alone).
+  const bare =
+    process.env.BENCH_KIND === 'mesh' ? { each: [0], last: [0], cpuUsPerWake: 0 } : await run(n, 'bare');
   const mesh = await run(n, 'mesh');
   process.stderr.write(`n=${n} done\n`);
-  const row = (measure: string, values: number[], base: number[]) => ({
+  const row = (measure: string, values: number[], base: number[], cpuUsPerWake?: number) => ({
     subscribers: n,
     measure,
     p50_ms: quantile(values, 0.5),
     p99_ms: quantile(values, 0.99),
     max_ms: Math.max(...values),
     'p99 - bare p99 (ms)': quantile(values, 0.99) - quantile(base, 0.99),
+    'CPU µs per wake-up': cpuUsPerWake ?? '',
   });
   rows.push(
-    row('bare blocking GETs: each woke up', bare.each, bare.each),
-    row('meshes: each applied the rule', mesh.each, bare.each),
+    row('bare blocking GETs: each woke up', bare.each, bare.each, bare.cpuUsPerWake),
+    row('meshes: each applied the rule', mesh.each, bare.each, mesh.cpuUsPerWake),
     row('bare blocking GETs: last of all', bare.last, bare.last),
     row('meshes: last of all applied', mesh.last, bare.last),
   );

@@ -30,59 +30,29 @@ export class DiskCache<T> {
     }
   }
 
-  private pending: T | undefined;
-  private writing: Promise<void> | undefined;
-
   /**
    * Writes `value` in the background, off the caller's path; writes that pile up meanwhile are
-   * coalesced so only the newest reaches the disk. `flush()` waits for it.
+   * coalesced so only the newest reaches the disk. Caches of the same file in one process (several
+   * meshes sharing a cache folder) share one queue: one write, never two racing on the temp file.
+   * `flush()` waits for it.
    */
   writeLater(value: T): void {
-    this.pending = value;
-    this.writing ??= this.drain();
+    const writer = writerFor(this.path, this.delayMs);
+    writer.pending = value;
+    writer.onError = this.onError;
+    writer.writing ??= drain(this.path, writer);
   }
 
   /** Writes what is pending now (cutting the delay short) and resolves when it is on disk. */
   flush(): Promise<void> {
-    this.wakeUp();
-    return this.writing ?? Promise.resolve();
-  }
-
-  private wake: (() => void) | undefined;
-
-  private wakeUp(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-
-  private async drain(): Promise<void> {
-    // A short delay coalesces bursts (a fleet of rule writes) into one disk write, off the hot moment.
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => this.wakeUp(), this.delayMs);
-      timer.unref();
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    while (this.pending !== undefined) {
-      const value = this.pending;
-      this.pending = undefined;
-      const tmp = `${this.path}.${process.pid}.tmp`;
-      try {
-        await mkdir(dirname(this.path), { recursive: true });
-        await writeFile(tmp, JSON.stringify(value));
-        await rename(tmp, this.path);
-      } catch (error) {
-        this.onError(error);
-      }
-    }
-    this.writing = undefined;
+    const writer = writers.get(this.path);
+    if (!writer) return Promise.resolve();
+    wakeUp(writer);
+    return writer.writing ?? Promise.resolve();
   }
 
   write(value: T): void {
-    const tmp = `${this.path}.${process.pid}.tmp`;
+    const tmp = tempName(this.path);
     try {
       mkdirSync(dirname(this.path), { recursive: true });
       writeFileSync(tmp, JSON.stringify(value));
@@ -91,6 +61,64 @@ export class DiskCache<T> {
       this.onError(error);
     }
   }
+}
+
+/** The background write queue of one file. */
+interface PathWriter {
+  readonly delayMs: number;
+  pending: unknown;
+  writing: Promise<void> | undefined;
+  wake: (() => void) | undefined;
+  onError: (error: unknown) => void;
+}
+
+const writers = new Map<string, PathWriter>();
+
+function writerFor(path: string, delayMs: number): PathWriter {
+  let writer = writers.get(path);
+  if (!writer) {
+    writer = { delayMs, pending: undefined, writing: undefined, wake: undefined, onError: () => {} };
+    writers.set(path, writer);
+  }
+  return writer;
+}
+
+function wakeUp(writer: PathWriter): void {
+  const wake = writer.wake;
+  writer.wake = undefined;
+  wake?.();
+}
+
+let tempSeq = 0;
+/** A temp file of this process and write: concurrent writers never share one. */
+function tempName(path: string): string {
+  return `${path}.${process.pid}.${++tempSeq}.tmp`;
+}
+
+async function drain(path: string, writer: PathWriter): Promise<void> {
+  // A short delay coalesces bursts (a fleet of rule writes) into one disk write, off the hot moment.
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => wakeUp(writer), writer.delayMs);
+    timer.unref();
+    writer.wake = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
+  while (writer.pending !== undefined) {
+    const value = writer.pending;
+    writer.pending = undefined;
+    const tmp = tempName(path);
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(tmp, JSON.stringify(value));
+      await rename(tmp, path);
+    } catch (error) {
+      writer.onError(error);
+    }
+  }
+  writer.writing = undefined;
+  writers.delete(path);
 }
 
 /** Default cache folder: $MESHLESS_CACHE_DIR, else <tmpdir>/meshless-cache. */
