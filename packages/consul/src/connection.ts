@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, ConsulError } from '@meshless/core';
 import { Pool } from 'undici';
+import { BufferedHandler } from './buffered-handler.ts';
 
 /** How to reach a Consul agent. Every field falls back to the standard CONSUL_HTTP_* environment. */
 export interface ConsulOptions {
@@ -124,21 +125,28 @@ export class ConsulConnection {
     if (this.options.token) headers['x-consul-token'] = this.options.token;
     try {
       // Timeouts are undici's own (its timer wheel): no timer, controller or composite signal per request.
-      const res = await this.pool.request({
-        method: req.method ?? 'GET',
-        path,
-        headers,
-        ...(req.body === undefined ? {} : { body: req.body }),
-        ...(req.signal ? { signal: req.signal } : {}),
-        ...(req.timeoutMs === undefined ? {} : { headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs }),
-      });
-      const body = Buffer.from(await res.body.arrayBuffer());
+      const handler = new BufferedHandler(req.signal);
+      if (!handler.done)
+        this.pool.dispatch(
+          {
+            method: req.method ?? 'GET',
+            path,
+            headers,
+            body: req.body ?? null,
+            ...(req.timeoutMs === undefined
+              ? {}
+              : { headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs }),
+          },
+          handler,
+        );
+      const res = await handler.promise;
+      const body = res.body;
       const rawIndex = res.headers['x-consul-index'];
       const index =
         rawIndex === undefined ? undefined : Number(Array.isArray(rawIndex) ? rawIndex[0] : rawIndex);
       const resHeaders = res.headers;
       return {
-        status: res.statusCode,
+        status: res.status,
         index: Number.isFinite(index) ? index : undefined,
         body,
         header: (name) => {

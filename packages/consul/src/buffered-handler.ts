@@ -1,0 +1,95 @@
+import type { Dispatcher } from 'undici';
+
+export interface BufferedResponse {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: Buffer;
+}
+
+/**
+ * An undici dispatch handler that collects one whole response (Consul answers with small JSON
+ * documents): no Node stream, AsyncResource or options copy per request, which
+ * `Dispatcher.request` costs on every blocking-query wake-up. Aborted by the caller's signal in
+ * any phase; the handler itself is the signal's listener object.
+ */
+export class BufferedHandler implements Dispatcher.DispatchHandler {
+  readonly promise: Promise<BufferedResponse>;
+  private resolve!: (response: BufferedResponse) => void;
+  private reject!: (error: unknown) => void;
+  /** Settled (answered, failed or aborted): later events are ignored. */
+  done = false;
+  private controller: Dispatcher.DispatchController | null = null;
+  /** Set when aborted before a connection took the request: it is aborted once it starts. */
+  private reason: Error | null = null;
+  private status = 0;
+  private headers: BufferedResponse['headers'] = {};
+  private chunks: Buffer[] = [];
+  private length = 0;
+
+  constructor(private readonly signal: AbortSignal | undefined) {
+    this.promise = new Promise<BufferedResponse>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    if (signal?.aborted) this.abort(signal.reason);
+    else signal?.addEventListener('abort', this);
+  }
+
+  handleEvent(): void {
+    this.abort(this.signal?.reason);
+  }
+
+  private abort(reason: unknown): void {
+    if (this.done) return;
+    const error = reason instanceof Error ? reason : new Error('The request was aborted', { cause: reason });
+    if (this.controller) this.controller.abort(error);
+    else this.reason = error;
+    this.fail(error);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    if (this.reason) controller.abort(this.reason);
+    else this.controller = controller;
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: BufferedResponse['headers'],
+  ): void {
+    if (statusCode < 200) return;
+    this.status = statusCode;
+    this.headers = headers;
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+  }
+
+  onResponseEnd(): void {
+    if (this.done) return;
+    this.settle();
+    const chunks = this.chunks;
+    this.resolve({
+      status: this.status,
+      headers: this.headers,
+      body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.length),
+    });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
+    this.fail(error);
+  }
+
+  private fail(error: Error): void {
+    if (this.done) return;
+    this.settle();
+    this.reject(error);
+  }
+
+  private settle(): void {
+    this.done = true;
+    this.signal?.removeEventListener('abort', this);
+  }
+}
