@@ -8,7 +8,7 @@ export {
   startTracing,
   type TracingHandle,
 } from '@meshless/tracing';
-export { MeshClient, type MeshClientStatus } from './client/mesh-client.ts';
+export { MeshClient, type MeshClientOptions, type MeshClientStatus } from './client/mesh-client.ts';
 export { MeshResponse } from './client/mesh-response.ts';
 export {
   CALLER_HEADER,

@@ -31,7 +31,7 @@ import {
 } from '@meshless/core';
 import { MeshMetrics, type MeshMetricsOptions, outcomeOf } from '@meshless/metrics';
 import { createMeshTracer, type MeshTracer, type MeshTracerOptions } from '@meshless/tracing';
-import { MeshClient, type MeshClientStatus } from './client/mesh-client.ts';
+import { MeshClient, type MeshClientOptions, type MeshClientStatus } from './client/mesh-client.ts';
 import type { ClientObserver } from './client/service-client.ts';
 import { Transport } from './client/transport.ts';
 import {
@@ -86,6 +86,12 @@ export interface MeshOptions {
   readyTimeoutMs?: number;
   /** Read discovery answers from any Consul server (`?stale`): scales reads, may lag slightly. */
   staleReads?: boolean;
+  /**
+   * Datacenter failover order for every client (`mesh.client(name, { datacenters })` overrides it):
+   * calls go to the first datacenter with a healthy instance (Consul's `?dc=`). Default: the
+   * agent's own datacenter only.
+   */
+  datacenters?: readonly string[];
   /** Drain and close on SIGTERM/SIGINT, then exit. Default false. */
   handleSignals?: boolean;
   /** Injected time and randomness (tests, simulations). */
@@ -142,7 +148,7 @@ export interface Mesh {
    */
   pauseRuleUpdates(): Disposable;
   /** The governed client for a service (one per service, created on first use). */
-  client(service: string): MeshClient;
+  client(service: string, options?: MeshClientOptions): MeshClient;
   /** A node:http request listener that applies inbound rules: `http.createServer(mesh.serve(handler))`. */
   serve(handler: RequestHandler): RequestHandler;
   /** Express/Connect middleware applying inbound rules. */
@@ -174,6 +180,8 @@ class MeshImpl implements Mesh {
   private readonly breakers: BreakerRegistry;
   private readonly transport = new Transport();
   private readonly discovery: Discovery;
+  /** The failover order each client was made with ('' for the agent's own datacenter). */
+  private readonly clientDatacenters = new Map<string, string>();
   private readonly guard: InboundGuard | undefined;
   private readonly health: HealthSource;
   private draining = false;
@@ -230,10 +238,25 @@ class MeshImpl implements Mesh {
     return this.registration?.status().id;
   }
 
-  client(service: string): MeshClient {
+  client(service: string, options: MeshClientOptions = {}): MeshClient {
     if (this.closing) throw new ConfigError('mesh is closed', { path: 'client' });
+    const datacenters = options.datacenters ?? this.options.datacenters;
+    datacenters?.forEach((dc, i) => {
+      if (typeof dc !== 'string' || dc.trim() === '')
+        throw new ConfigError(`datacenters[${i}]: expected a datacenter name, got ${JSON.stringify(dc)}`, {
+          path: `datacenters[${i}]`,
+        });
+    });
+    const order = datacenters?.length ? datacenters.join(',') : '';
     let client = this.clients.get(service);
+    if (client && options.datacenters !== undefined && this.clientDatacenters.get(service) !== order) {
+      throw new ConfigError(
+        `datacenters: the client for ${service} already exists with failover order [${this.clientDatacenters.get(service)}]`,
+        { path: 'datacenters' },
+      );
+    }
     if (!client) {
+      this.clientDatacenters.set(service, order);
       client = new MeshClient({
         service,
         caller: this.options.service?.name,
@@ -241,7 +264,10 @@ class MeshImpl implements Mesh {
         localRegion: this.options.service?.region,
         // Keep instances whose only non-passing check is a warning (e.g. the governance check while
         // a rule is rejected): a bad rule must not take the fleet out of discovery.
-        resolver: this.discovery.resolver(service, { includeWarning: true }),
+        resolver: this.discovery.resolver(service, {
+          includeWarning: true,
+          ...(datacenters?.length ? { datacenters } : {}),
+        }),
         rules: this.rules,
         breakers: this.breakers,
         transport: this.transport,

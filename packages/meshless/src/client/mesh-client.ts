@@ -23,7 +23,10 @@ export interface MeshClientDeps {
   caller: string | undefined;
   localZone: string | undefined;
   localRegion: string | undefined;
-  resolver: Resolver & { ready(): Promise<readonly Endpoint[]> };
+  resolver: Resolver & {
+    ready(): Promise<readonly Endpoint[]>;
+    stats?(): { readonly datacenter: string | undefined };
+  };
   rules: RuleStore;
   breakers: BreakerRegistry;
   transport: Transport;
@@ -43,6 +46,18 @@ export interface MeshClientStatus {
   /** Endpoints ejected by outlier detection now (all subsets). */
   readonly ejected: readonly string[];
   readonly inFlight: number;
+  /** With datacenter failover: the datacenter whose endpoints are served now (undefined: the agent's own). */
+  readonly datacenter: string | undefined;
+}
+
+/** `mesh.client(service, options)`. */
+export interface MeshClientOptions {
+  /**
+   * Datacenter failover order: calls go to the first datacenter with a healthy instance, and come
+   * back when an earlier one has instances again. Default: the mesh's `datacenters`, else the
+   * agent's own datacenter only.
+   */
+  datacenters?: readonly string[];
 }
 
 /**
@@ -145,6 +160,7 @@ export class MeshClient implements Disposable {
       emptySubsets: this.groups.empty,
       ejected: [...ejected],
       inFlight: this.client.inFlight,
+      datacenter: this.resolver.stats?.().datacenter,
     };
   }
 
