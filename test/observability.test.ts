@@ -83,7 +83,11 @@ describe('tracing across two services', () => {
     expect(call.attributes['http.request.method']).toBe('GET');
     expect(call.attributes['meshless.service']).toBe(service);
     expect(call.attributes['http.response.status_code']).toBe(200);
-    expect(call.events.map((e) => e.name)).toContain('meshless.retry');
+    const retry = call.events.find((e) => e.name === 'meshless.retry');
+    expect(retry?.attributes).toMatchObject({ 'meshless.attempt': 2, 'meshless.reason': '503' });
+    await expect(gw.metrics()).resolves.toMatch(
+      new RegExp(`meshless_client_retries_total\\{service="${service}",reason="503"\\} 1`),
+    );
     expect(attempts).toHaveLength(2);
     expect(attempts.map((a) => a.attributes['http.response.status_code'])).toEqual([503, 200]);
     expect(attempts[1]!.attributes['url.full']).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/stock\/7$/);

@@ -6,6 +6,8 @@ export interface ExecuteContext {
   readonly signal: AbortSignal;
   /** 1 for the first try, 2 for the first retry or hedge, ... */
   readonly attempt: number;
+  /** Set on a hedged attempt: why it started (`delay`: the hedge delay passed; `failure`: all running attempts failed). */
+  readonly hedge?: 'delay' | 'failure';
 }
 
 /** A resilience policy (timeout, retry, breaker, ...). Compose with `wrap()`. */

@@ -1,7 +1,13 @@
 import { CircuitOpenError, TimeoutError } from '@meshless/core';
 import { ManualClock } from '@meshless/core/testing';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RETRY_ON, httpClassifier, parseRetryAfter, retryAfterOf } from './classifier.ts';
+import {
+  DEFAULT_RETRY_ON,
+  failureReason,
+  httpClassifier,
+  parseRetryAfter,
+  retryAfterOf,
+} from './classifier.ts';
 
 const coded = (code: string) => Object.assign(new Error(code), { code });
 
@@ -75,6 +81,20 @@ describe('httpClassifier', () => {
     });
     expect(c({ status: 503, headers: { 'retry-after': 'soon' } }, false)).toBe(c({ status: 503 }, false));
     expect(retryAfterOf({ headers: new Headers() }, clock)).toBeUndefined();
+  });
+});
+
+describe('failureReason', () => {
+  it('labels what failed with a low-cardinality reason', () => {
+    const coded = (code: string) => Object.assign(new Error(code), { code });
+    expect(failureReason({ status: 503 })).toBe('503');
+    expect(failureReason({ statusCode: 429 })).toBe('429');
+    expect(failureReason(coded('ECONNREFUSED'))).toBe('connect_error');
+    expect(failureReason(new TypeError('fetch failed', { cause: coded('ECONNRESET') }))).toBe('reset');
+    expect(failureReason(new TimeoutError('catalog', 100))).toBe('timeout');
+    expect(failureReason(new CircuitOpenError('catalog'))).toBe('circuit_open');
+    expect(failureReason(new Error('bug'))).toBe('error');
+    expect(failureReason('thrown string')).toBe('error');
   });
 });
 

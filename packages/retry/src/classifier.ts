@@ -47,6 +47,26 @@ const CATEGORY_CODES: Record<string, readonly string[]> = {
   'circuit-open': ['MESHLESS_CIRCUIT_OPEN'],
 };
 
+/**
+ * What failed, as a low-cardinality label for metrics and span events: the status of an answer
+ * (`503`), else the error's category (`connect_error`, `reset`, `timeout`, `circuit_open`), else
+ * `error`.
+ */
+export function failureReason(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return 'error';
+  const v = value as { status?: unknown; statusCode?: unknown };
+  const status = typeof v.status === 'number' ? v.status : v.statusCode;
+  if (typeof status === 'number') return String(status);
+  for (const [label, codes, timeoutNames] of CATEGORY_LABELS) {
+    if (matchesCode(value, codes, timeoutNames)) return label;
+  }
+  return 'error';
+}
+
+const CATEGORY_LABELS: readonly (readonly [string, ReadonlySet<string>, boolean])[] = Object.entries(
+  CATEGORY_CODES,
+).map(([category, codes]) => [category.replace('-', '_'), new Set(codes), category === 'timeout'] as const);
+
 export interface HttpClassifierOptions {
   /** What to retry (see RetryOn); default DEFAULT_RETRY_ON. */
   on?: readonly string[] | undefined;

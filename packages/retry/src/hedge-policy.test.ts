@@ -41,6 +41,8 @@ describe('HedgePolicy', () => {
     expect(attempts).toHaveLength(1);
     clock.advance(1);
     expect(attempts.map((a) => a.ctx.attempt)).toEqual([1, 2]);
+    // The work can tell a hedge from a retry, and why it started (its span and metric say so).
+    expect(attempts.map((a) => a.ctx.hedge)).toEqual([undefined, 'delay']);
     expect(hedges).toEqual([{ resource: 'catalog', attempt: 2, reason: 'delay' }]);
     attempts[1]!.resolve('from 2');
     expect(await p).toBe('from 2');
@@ -94,6 +96,7 @@ describe('HedgePolicy', () => {
     await flush();
     expect(attempts).toHaveLength(2);
     expect(hedges[0]?.reason).toBe('failure');
+    expect(attempts[1]!.ctx.hedge).toBe('failure');
     attempts[1]!.resolve('ok');
     expect(await p).toBe('ok');
   });

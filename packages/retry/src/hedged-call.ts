@@ -98,7 +98,7 @@ export class HedgedCall<T> {
     if (!this.done) this.end(this.parent!.reason, true, this.parent!.reason);
   }
 
-  private launch(): void {
+  private launch(reason?: HedgeEvent['reason']): void {
     const index = this.controllers.length;
     const controller = new AbortController();
     this.controllers.push(controller);
@@ -107,7 +107,11 @@ export class HedgedCall<T> {
     if (index + 1 < this.s.maxAttempts) this.schedule();
     let pending: PromiseLike<T> | T;
     try {
-      pending = this.fn({ signal: controller.signal, attempt: index + 1 });
+      pending = this.fn(
+        reason === undefined
+          ? { signal: controller.signal, attempt: index + 1 }
+          : { signal: controller.signal, attempt: index + 1, hedge: reason },
+      );
     } catch (error) {
       pending = Promise.reject(error);
     }
@@ -136,7 +140,7 @@ export class HedgedCall<T> {
     }
     if (this.emitters.hedge.hasListeners)
       this.emitters.hedge.fire({ resource: this.s.resource, attempt, reason });
-    this.launch();
+    this.launch(reason);
     return true;
   }
 

@@ -1,6 +1,7 @@
 export {
   type Classify,
   DEFAULT_RETRY_ON,
+  failureReason,
   type HttpClassifierOptions,
   httpClassifier,
   NO_RETRY,

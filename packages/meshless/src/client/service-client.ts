@@ -15,7 +15,7 @@ import {
   sleep,
 } from '@meshless/core';
 import { type MeshMetrics, type OutcomeRecorder, outcomeOf } from '@meshless/metrics';
-import { DEADLINE_HEADER, formatDeadlineHeader, remainingMs } from '@meshless/retry';
+import { DEADLINE_HEADER, failureReason, formatDeadlineHeader, remainingMs } from '@meshless/retry';
 import type { ClientCallSpan, MeshTracer } from '@meshless/tracing';
 import type { Dispatcher } from 'undici';
 import type { AttemptTimeouts } from './attempt-timeouts.ts';
@@ -278,6 +278,8 @@ class Call {
   private tried: Set<string> | undefined;
   /** The endpoint of the first attempt (a Set is made only if the call goes on). */
   private first: string | undefined;
+  /** What the last failed attempt failed with (`503`, `timeout`, ...), for the retry's span event and metric. */
+  private lastFailure: string | undefined;
 
   constructor(
     private readonly o: ServiceClientOptions,
@@ -296,8 +298,14 @@ class Call {
     if (ctx.attempt > 1) {
       // A retry or hedge goes elsewhere while another endpoint is available.
       if (this.tried === undefined) this.tried = new Set(this.first === undefined ? [] : [this.first]);
-      this.span?.retry(ctx.attempt, 0);
-      o.metrics?.service(o.service).retry('retry');
+      if (ctx.hedge !== undefined) {
+        this.span?.hedge(ctx.attempt, ctx.hedge);
+        o.metrics?.service(o.service).hedge(ctx.hedge);
+      } else {
+        const reason = this.lastFailure ?? 'error';
+        this.span?.retry(ctx.attempt, 0, reason);
+        o.metrics?.service(o.service).retry(reason);
+      }
     }
     const endpoint = this.choose();
     const breaker = this.breaker;
@@ -366,7 +374,12 @@ class Call {
     const o = this.o;
     const balancer = o.groups.balancer(this.decision.subset)!;
     o.observer?.onAttempt?.(o.service, target, ctx.attempt);
-    const attemptSpan = this.span?.startAttempt(ctx.attempt, target, undefined, breaker?.state);
+    const attemptSpan = this.span?.startAttempt(
+      ctx.attempt,
+      target,
+      ctx.hedge !== undefined ? 'hedge' : undefined,
+      breaker?.state,
+    );
     attemptSpan?.inject(this.headers);
     balancer.onCallStart(target);
     const started = o.clock.now();
@@ -376,14 +389,18 @@ class Call {
         : await this.send(target, ctx.signal);
       balancer.onCallEnd(target, outcome(o.clock.now() - started, true, response.status));
       attemptSpan?.end(response.status);
+      // A 4xx may still be retried (429 with Retry-After, or a status the rule lists).
+      if (response.status >= 400) this.lastFailure = String(response.status);
       return response;
     } catch (error) {
       const latencyMs = o.clock.now() - started;
       if (error instanceof ServerErrorResult) {
         balancer.onCallEnd(target, outcome(latencyMs, false, error.response.status));
         attemptSpan?.end(error.response.status);
+        this.lastFailure = String(error.response.status);
         return error.response;
       }
+      this.lastFailure = failureReason(error);
       balancer.onCallEnd(target, outcome(latencyMs, false, undefined));
       attemptSpan?.end(undefined, error);
       throw error;
