@@ -26,8 +26,9 @@ export class AttemptTimeouts {
     private readonly clock: Clock,
   ) {}
 
-  start(): TimedAttempt {
-    const attempt = new TimedAttempt(this.clock.now() + this.timeoutMs);
+  /** An attempt starts now (`now`: the caller's reading of the same clock, to save a read). */
+  start(now: number = this.clock.now()): TimedAttempt {
+    const attempt = new TimedAttempt(now + this.timeoutMs);
     attempt.prev = this.tail;
     if (this.tail) this.tail.next = attempt;
     else this.head = attempt;

@@ -385,8 +385,8 @@ class Call {
     const started = o.clock.now();
     try {
       const response = breaker
-        ? await breaker.execute((inner) => this.send(target, inner.signal), ctx.signal)
-        : await this.send(target, ctx.signal);
+        ? await breaker.execute((inner) => this.send(target, inner.signal, started), ctx.signal)
+        : await this.send(target, ctx.signal, started);
       balancer.onCallEnd(target, outcome(o.clock.now() - started, true, response.status));
       attemptSpan?.end(response.status);
       // A 4xx may still be retried (429 with Retry-After, or a status the rule lists).
@@ -407,10 +407,10 @@ class Call {
     }
   }
 
-  private async send(target: Endpoint, signal: AbortSignal): Promise<Response> {
+  private async send(target: Endpoint, signal: AbortSignal, started: number): Promise<Response> {
     // The attempt's timeout and a live caller or hedge signal abort the request through its
     // handler: no AbortController and no listener per call on the common path.
-    const timed = this.timeouts?.start();
+    const timed = this.timeouts?.start(started);
     try {
       const res = await this.o.transport.send(target, {
         method: this.method,
