@@ -120,6 +120,39 @@ describe('governed client: resilience on a real Consul', () => {
     expect((await client.fetch('/fast')).status).toBe(200);
   });
 
+  it('hedges a slow attempt to another endpoint, and the losing request is cancelled', async () => {
+    const { backends, client, gateway, service } = await fleet(uniquePrefix('hedge'), {
+      policies: { hedge: { delayMs: 40, maxAttempts: 2 } },
+      balancer: { algorithm: 'round-robin' },
+    });
+    // Instance a answers after 2 s; b and c at once.
+    let cancelled = 0;
+    backends[0]!.behave = (req, res) => {
+      const timer = setTimeout(() => res.end('{"instance":"a"}'), 2000);
+      req.socket.once('close', () => {
+        clearTimeout(timer);
+        cancelled++;
+      });
+      return true;
+    };
+    backends[0]!.hits = 0;
+    for (let i = 0; i < 9; i++) {
+      const started = performance.now();
+      const res = await client.fetch(`/items/${i}`);
+      expect(((await res.json()) as { instance: string }).instance).not.toBe('a');
+      // The hedge, not the slow answer: about delayMs on the slow instance's turns.
+      expect(performance.now() - started).toBeLessThan(1000);
+    }
+    // Round-robin gave a its turns; each was hedged elsewhere and its request cancelled.
+    expect(backends[0]!.hits).toBeGreaterThanOrEqual(2);
+    await eventually(() => cancelled === backends[0]!.hits, 2000, 'losing requests cancelled');
+    await expect(gateway.metrics()).resolves.toMatch(
+      new RegExp(
+        `meshless_client_hedges_total\\{service="${service}",reason="delay"\\} ${backends[0]!.hits}`,
+      ),
+    );
+  });
+
   it('opens the breaker of an endpoint that keeps failing', async () => {
     const { backends, client, gateway } = await fleet(uniquePrefix('breaker'), {
       policies: { breaker: { errorPercent: 50, volume: 5, openMs: 60_000 } },
