@@ -56,6 +56,45 @@ export function isReplayable(body: unknown): boolean {
     typeof body === 'string' ||
     body instanceof Uint8Array ||
     body instanceof ArrayBuffer ||
-    body instanceof URLSearchParams
+    ArrayBuffer.isView(body) ||
+    body instanceof Blob
   );
+}
+
+/** What undici sends: bytes, a string, a Blob, or a stream. */
+export type SendableBody = string | Uint8Array | ArrayBuffer | Blob | ReadableStream | NodeJS.ReadableStream | null;
+
+const TEXT = 'text/plain;charset=UTF-8';
+const FORM = 'application/x-www-form-urlencoded;charset=UTF-8';
+
+/**
+ * A `fetch` body as undici sends it, with the content-type WHATWG fetch would set when the caller
+ * set none (text for a string, urlencoded for URLSearchParams, the Blob's type, multipart with its
+ * boundary for FormData). FormData is encoded here (once, so a retry can send it again).
+ */
+export function prepareBody(
+  body: unknown,
+  headers: Record<string, string>,
+): SendableBody | Promise<SendableBody> {
+  if (body === undefined || body === null) return null;
+  if (typeof body === 'string') {
+    headers['content-type'] ??= TEXT;
+    return body;
+  }
+  if (body instanceof Uint8Array || body instanceof ArrayBuffer) return body;
+  if (body instanceof URLSearchParams) {
+    headers['content-type'] ??= FORM;
+    return body.toString();
+  }
+  if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  if (body instanceof Blob) {
+    if (body.type) headers['content-type'] ??= body.type;
+    return body;
+  }
+  if (body instanceof FormData) {
+    const encoded = new Response(body);
+    headers['content-type'] ??= encoded.headers.get('content-type')!;
+    return encoded.arrayBuffer().then((bytes) => new Uint8Array(bytes));
+  }
+  return body as SendableBody;
 }

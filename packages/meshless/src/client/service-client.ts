@@ -21,14 +21,30 @@ import type { Dispatcher } from 'undici';
 import type { AttemptTimeouts } from './attempt-timeouts.ts';
 import type { EndpointGroups } from './endpoint-groups.ts';
 import { MeshResponse } from './mesh-response.ts';
-import { type HeadersInit, isReplayable, normalizeHeaders, OutgoingRequestView } from './request-view.ts';
+import {
+  type HeadersInit,
+  isReplayable,
+  normalizeHeaders,
+  OutgoingRequestView,
+  prepareBody,
+} from './request-view.ts';
 import type { Transport } from './transport.ts';
 
 /** `fetch` options: the WHATWG ones meshless uses, plus governance hints. */
 export interface MeshRequestInit {
   method?: string;
   headers?: HeadersInit;
-  body?: string | Uint8Array | ArrayBuffer | URLSearchParams | ReadableStream | NodeJS.ReadableStream | null;
+  body?:
+    | string
+    | Uint8Array
+    | ArrayBuffer
+    | ArrayBufferView
+    | URLSearchParams
+    | Blob
+    | FormData
+    | ReadableStream
+    | NodeJS.ReadableStream
+    | null;
   signal?: AbortSignal;
   /** Operation name for `methods.<name>` policy overrides (e.g. `getItem`). */
   operation?: string;
@@ -139,6 +155,9 @@ export class ServiceClient {
     const o = this.o;
     const method = (init.method ?? 'GET').toUpperCase();
     const headers = normalizeHeaders(init.headers);
+    // Before routing, so a route can match the content-type fetch would send.
+    const sendable = prepareBody(init.body, headers);
+    const body = sendable instanceof Promise ? await sendable : sendable;
     if (!path.startsWith('/')) path = `/${path}`;
     const view = new OutgoingRequestView(method, path, headers, o.caller);
     const table = o.groups.table;
@@ -161,7 +180,6 @@ export class ServiceClient {
         return injected;
       }
     }
-    const body = init.body ?? null;
     const replayable = isReplayable(body);
     const mirror = replayable ? table.shouldMirror(decision.route, o.random) : undefined;
     if (mirror) this.mirror(mirror.subset, method, path, headers, body);

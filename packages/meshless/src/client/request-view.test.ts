@@ -1,0 +1,52 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { isReplayable, normalizeHeaders, prepareBody } from './request-view.ts';
+
+describe('request bodies and headers', () => {
+  it('sets the content-type fetch would, never over the caller’s own', async () => {
+    const h1: Record<string, string> = {};
+    expect(prepareBody('hi', h1)).toBe('hi');
+    expect(h1['content-type']).toBe('text/plain;charset=UTF-8');
+    const h2 = normalizeHeaders({ 'Content-Type': 'application/json' });
+    prepareBody('{}', h2);
+    expect(h2['content-type']).toBe('application/json');
+    const h3: Record<string, string> = {};
+    expect(prepareBody(new URLSearchParams({ a: 'b c' }), h3)).toBe('a=b+c');
+    expect(h3['content-type']).toBe('application/x-www-form-urlencoded;charset=UTF-8');
+    const h4: Record<string, string> = {};
+    const form = new FormData();
+    form.set('k', 'v');
+    const encoded = (await prepareBody(form, h4)) as Uint8Array;
+    expect(h4['content-type']).toMatch(/^multipart\/form-data; boundary=/);
+    expect(new TextDecoder().decode(encoded)).toContain('name="k"');
+    const h5: Record<string, string> = {};
+    prepareBody(new Uint8Array(1), h5);
+    prepareBody(null, h5);
+    expect(h5).toEqual({});
+  });
+
+  it('knows which bodies can be sent again', () => {
+    for (const body of [
+      undefined,
+      null,
+      'x',
+      new Uint8Array(1),
+      new ArrayBuffer(1),
+      new DataView(new ArrayBuffer(1)),
+      new Blob(['x']),
+    ])
+      expect(isReplayable(body)).toBe(true);
+    for (const body of [new ReadableStream(), Readable.from(['x'])]) expect(isReplayable(body)).toBe(false);
+  });
+
+  it('lower-cases header names from a record, pairs or a Headers, joining repeated pairs', () => {
+    expect(normalizeHeaders({ 'X-A': '1', skipped: undefined as unknown as string })).toEqual({ 'x-a': '1' });
+    expect(
+      normalizeHeaders([
+        ['X-B', '1'],
+        ['x-b', '2'],
+      ]),
+    ).toEqual({ 'x-b': '1, 2' });
+    expect(normalizeHeaders(new Headers({ 'X-C': '3' }))).toEqual({ 'x-c': '3' });
+  });
+});
