@@ -62,7 +62,14 @@ export function isReplayable(body: unknown): boolean {
 }
 
 /** What undici sends: bytes, a string, a Blob, or a stream. */
-export type SendableBody = string | Uint8Array | ArrayBuffer | Blob | ReadableStream | NodeJS.ReadableStream | null;
+export type SendableBody =
+  | string
+  | Uint8Array
+  | ArrayBuffer
+  | Blob
+  | ReadableStream
+  | NodeJS.ReadableStream
+  | null;
 
 const TEXT = 'text/plain;charset=UTF-8';
 const FORM = 'application/x-www-form-urlencoded;charset=UTF-8';
