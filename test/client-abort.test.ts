@@ -129,6 +129,7 @@ describe('governed client: aborts, timeouts and bodies of every shape', () => {
     // The connection is reusable after each of them.
     const ok = await client.fetch('/ok');
     expect(ok.statusText).toBe('OK');
+    expect(ok.url).toBe(`http://127.0.0.1:${backend.port}/ok`); // which instance answered
     expect(await ok.json()).toMatchObject({ instance: 'a' });
   });
 });

@@ -127,14 +127,17 @@ export class MeshClient implements Disposable {
     });
   }
 
-  /** Calls the service: `fetch('/items/42', { headers })` -> a WHATWG Response. */
-  fetch(path: string, init?: MeshRequestInit): Promise<Response> {
+  /**
+   * Calls the service: `fetch('/items/42', { headers })` -> a WHATWG Response. An absolute URL
+   * (`http://catalog/items/42`, or a URL object) is taken by its path and query.
+   */
+  fetch(path: string | URL, init?: MeshRequestInit): Promise<Response> {
     if (!this.resolved) return this.firstFetch(path, init);
     return this.client.fetch(path, init);
   }
 
   /** The very first call waits for discovery's first answer (or its cached/empty fallback). */
-  private async firstFetch(path: string, init?: MeshRequestInit): Promise<Response> {
+  private async firstFetch(path: string | URL, init?: MeshRequestInit): Promise<Response> {
     this.groups.setEndpoints(await this.resolver.ready());
     this.resolved = true;
     return this.client.fetch(path, init);

@@ -51,8 +51,10 @@ describe('MeshResponse', () => {
   });
 
   it('clones, and has no body for 204 and HEAD-like answers', async () => {
-    const res = new MeshResponse(200, undefined, raw, bytes());
+    const res = new MeshResponse(200, undefined, raw, bytes(), 'http://10.0.0.7:8080', '/items/1');
+    expect(res.url).toBe('http://10.0.0.7:8080/items/1');
     const copy = res.clone();
+    expect(copy.url).toBe(res.url);
     expect(await copy.text()).toBe('{"id":42}');
     expect(await res.arrayBuffer()).toBeInstanceOf(ArrayBuffer);
     const empty = new MeshResponse(204, undefined, {}, null);

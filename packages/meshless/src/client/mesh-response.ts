@@ -10,6 +10,9 @@ interface BodyState {
   readonly statusText: string;
   readonly raw: RawHeaders;
   readonly nullBody: boolean;
+  /** Where the answer came from (`http://10.0.0.7:8080`) and the request's path: `url` joins them on demand. */
+  readonly origin: string;
+  readonly path: string;
   /** A buffered body, borrowed: it may view a socket's read buffer, so it is copied on hand-out. */
   bytes: Uint8Array | undefined;
   source: Readable | undefined;
@@ -35,12 +38,16 @@ export class MeshResponse extends Response {
     statusText: string | undefined,
     raw: RawHeaders,
     body: Uint8Array | Readable | null,
+    origin = '',
+    path = '',
   ) {
     super(null, initFor(status));
     this[STATE] = {
       statusText: statusText ?? '',
       raw,
       nullBody: body === null || NULL_BODY.has(status),
+      origin,
+      path,
       bytes: body instanceof Uint8Array ? body : undefined,
       source: body !== null && !(body instanceof Uint8Array) ? body : undefined,
       headers: undefined,
@@ -136,6 +143,13 @@ async function bytesOf(s: BodyState): Promise<Uint8Array<ArrayBuffer>> {
 }
 
 Object.defineProperties(MeshResponse.prototype, {
+  // The endpoint that answered, as WHATWG fetch's `url` (the final URL): handy in logs.
+  url: {
+    get(this: MeshResponse) {
+      const s = this[STATE];
+      return s.origin + s.path;
+    },
+  },
   // Kept here rather than given to the platform constructor, which validates it per call.
   statusText: {
     get(this: MeshResponse) {
@@ -211,8 +225,15 @@ Object.defineProperties(MeshResponse.prototype, {
     value(this: MeshResponse) {
       const s = this[STATE];
       if (used(s)) throw new TypeError('Response.clone: Body has already been consumed');
-      if (s.nullBody) return new MeshResponse(this.status, this.statusText, s.raw, null);
-      if (s.bytes !== undefined) return new MeshResponse(this.status, this.statusText, s.raw, s.bytes);
+      if (s.nullBody || s.bytes !== undefined)
+        return new MeshResponse(
+          this.status,
+          this.statusText,
+          s.raw,
+          s.nullBody ? null : s.bytes!,
+          s.origin,
+          s.path,
+        );
       const [a, b] = streamOf(s)!.tee();
       s.stream = a;
       return new Response(b, { status: this.status, statusText: this.statusText, headers: headersOf(s) });

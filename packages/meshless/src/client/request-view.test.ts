@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { isReplayable, normalizeHeaders, prepareBody } from './request-view.ts';
+import { isReplayable, normalizeHeaders, pathOf, prepareBody } from './request-view.ts';
 
 describe('request bodies and headers', () => {
   it('sets the content-type fetch would, never over the caller’s own', async () => {
@@ -48,5 +48,15 @@ describe('request bodies and headers', () => {
       ]),
     ).toEqual({ 'x-b': '1, 2' });
     expect(normalizeHeaders(new Headers({ 'X-C': '3' }))).toEqual({ 'x-c': '3' });
+  });
+
+  it('takes the path and query of what fetch is given; the service decides where it goes', () => {
+    expect(pathOf('/items/1?x=2')).toBe('/items/1?x=2');
+    expect(pathOf('items/1')).toBe('/items/1');
+    expect(pathOf('')).toBe('/');
+    expect(pathOf('http://catalog/items/1?x=2')).toBe('/items/1?x=2');
+    expect(pathOf('https://catalog.service.consul:8443/a%20b')).toBe('/a%20b');
+    expect(pathOf(new URL('http://catalog/u?q=1'))).toBe('/u?q=1');
+    expect(() => pathOf(42 as unknown as string)).toThrow(TypeError);
   });
 });

@@ -105,3 +105,20 @@ export function prepareBody(
   }
   return body as SendableBody;
 }
+
+const ABSOLUTE = /^[a-z][a-z\d+.-]*:\/\//i;
+
+/**
+ * The request target for a call: `/items/1` as is, `items/1` as `/items/1`, and an absolute URL
+ * (a string or a URL, e.g. `http://catalog/items/1`) by its path and query. The client's service
+ * decides where the call goes, never the URL's host.
+ */
+export function pathOf(target: string | URL): string {
+  if (target instanceof URL) return target.pathname + target.search;
+  if (typeof target !== 'string') throw new TypeError(`fetch: expected a path or URL, got ${typeof target}`);
+  if (ABSOLUTE.test(target)) {
+    const url = new URL(target);
+    return url.pathname + url.search;
+  }
+  return target.startsWith('/') ? target : `/${target}`;
+}

@@ -26,9 +26,10 @@ import {
   isReplayable,
   normalizeHeaders,
   OutgoingRequestView,
+  pathOf,
   prepareBody,
 } from './request-view.ts';
-import type { Transport } from './transport.ts';
+import { originOf, type Transport } from './transport.ts';
 
 /** `fetch` options: the WHATWG ones meshless uses, plus governance hints. */
 export interface MeshRequestInit {
@@ -151,14 +152,14 @@ export class ServiceClient {
     this.service = options.service;
   }
 
-  async fetch(path: string, init: MeshRequestInit = {}): Promise<Response> {
+  async fetch(target: string | URL, init: MeshRequestInit = {}): Promise<Response> {
+    const path = typeof target === 'string' && target.startsWith('/') ? target : pathOf(target);
     const o = this.o;
     const method = (init.method ?? 'GET').toUpperCase();
     const headers = normalizeHeaders(init.headers);
     // Before routing, so a route can match the content-type fetch would send.
     const sendable = prepareBody(init.body, headers);
     const body = sendable instanceof Promise ? await sendable : sendable;
-    if (!path.startsWith('/')) path = `/${path}`;
     const view = new OutgoingRequestView(method, path, headers, o.caller);
     const table = o.groups.table;
     const decision = table.route(view, o.random);
@@ -438,7 +439,14 @@ class Call {
         signal: signal === neverAborted ? undefined : signal,
         timed,
       });
-      const response = new MeshResponse(res.status, res.statusText, res.headers, res.body);
+      const response = new MeshResponse(
+        res.status,
+        res.statusText,
+        res.headers,
+        res.body,
+        originOf(target),
+        this.path,
+      );
       // A 5xx arrives buffered, so a retry can drop it and its connection is already free.
       if (res.status >= 500) throw new ServerErrorResult(response);
       return response;
