@@ -103,6 +103,26 @@ describe('inbound rules on the server side', () => {
     expect((await Promise.all(pending.slice(0, 2))).map((r) => r.status)).toEqual([200, 200]);
   });
 
+  it('answers 500 when an async handler rejects, and frees its concurrency slot', async () => {
+    const { mesh, setInbound } = await setup('reject');
+    let calls = 0;
+    const server = createServer(
+      mesh.serve(async (_req, res) => {
+        calls++;
+        await new Promise((r) => setImmediate(r));
+        if (calls <= 3) throw new Error('handler bug');
+        res.end('ok');
+      }),
+    );
+    const url = await listen(server);
+    await setInbound({ concurrency: { max: 1 } });
+    // One at a time: each failure must release the only slot, or the next would be shed.
+    for (let i = 0; i < 3; i++) expect((await fetch(`${url}/x`)).status).toBe(500);
+    const ok = await fetch(`${url}/x`);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toBe('ok');
+  });
+
   it('injects inbound faults and serves the health endpoint', async () => {
     const { mesh, setInbound } = await setup('fault');
     const url = await listen(nodeServer(mesh).server);

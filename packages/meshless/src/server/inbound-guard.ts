@@ -3,6 +3,7 @@ import {
   type Clock,
   type Disposable,
   DisposableStore,
+  isThenable,
   type Logger,
   MeshlessError,
   type Policy,
@@ -88,8 +89,13 @@ export class InboundGuard implements Disposable {
       // The handler runs inside the server span (its calls become children) and the caller's deadline.
       const run = span ? () => span.run(handle, undefined) : handle;
       try {
-        if (deadline.remainingMs !== undefined) runWithDeadline(this.clock.now() + deadline.remainingMs, run);
-        else run();
+        const result =
+          deadline.remainingMs !== undefined
+            ? runWithDeadline(this.clock.now() + deadline.remainingMs, run)
+            : run();
+        // An async handler that rejects gets a 500 too (not an unhandled rejection, and not a
+        // request left open that would hold its concurrency slot).
+        if (isThenable(result)) result.then(undefined, (error: unknown) => this.fail(res, error));
       } catch (error) {
         this.fail(res, error);
       }
