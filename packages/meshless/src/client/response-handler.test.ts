@@ -71,6 +71,16 @@ describe('ResponseHandler', () => {
     expect(controller.reason).toBeInstanceOf(Error);
   });
 
+  it('rejects with the abort reason as given, even when it is not an Error (as fetch does)', async () => {
+    const { controller, calls } = fakeController();
+    const handler = new ResponseHandler(false, null, false);
+    handler.onRequestStart(controller);
+    handler.abort('user left');
+    await expect(handler.promise).rejects.toBe('user left');
+    expect(calls).toEqual(['abort']);
+    expect(controller.reason).toBeInstanceOf(Error); // undici is given an Error
+  });
+
   it('fails the call when aborted before a connection took it, and aborts it once it starts', async () => {
     const handler = new ResponseHandler(false, null, false);
     const reason = new Error('timeout');

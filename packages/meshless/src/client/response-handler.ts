@@ -89,12 +89,15 @@ export class ResponseHandler implements Dispatcher.DispatchHandler, Abortable {
     return this.reason !== null || this.state === DONE;
   }
 
+  /** The call rejects with `reason` as given (as fetch does); undici gets an Error made of it. */
   abort(reason: unknown): void {
     if (this.state === DONE) return;
     const error = reason instanceof Error ? reason : new errors.RequestAbortedError();
-    if (this.controller) this.controller.abort(error);
-    else this.reason = error;
-    this.fail(error);
+    const controller = this.controller;
+    if (!controller) this.reason = error;
+    // Settle first: undici reports the abort back through onResponseError, which then finds it done.
+    this.fail(error, reason === undefined ? error : reason);
+    controller?.abort(error);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -186,15 +189,15 @@ export class ResponseHandler implements Dispatcher.DispatchHandler, Abortable {
     this.resolve({ status: this.status, statusText: this.statusText, headers: this.headers, body });
   }
 
-  private fail(error: Error): void {
+  private fail(error: Error, rejection: unknown = error): void {
     const state = this.state;
     if (state === DONE) return;
     this.finish();
     this.chunks = null;
-    if (state === STREAMING) this.stream!.destroy(error);
+    if (state === STREAMING) this.stream!.destroy(rejection instanceof Error ? rejection : error);
     if (!this.settled) {
       this.settled = true;
-      this.reject(error);
+      this.reject(rejection);
     }
   }
 
