@@ -2,7 +2,7 @@
 // subscribers (each a full mesh: its own connection, blocking query and RuleStore), beside the
 // same number of bare blocking GETs waking up for the same kind of write, measured in the same run.
 // Both sets live in this one process (so with 100, the 100th waits for the other 99 on the
-// event loop, as it would not in a real fleet of separate processes); they run one after the other.
+// event loop, as it would not in a real fleet of separate processes); their writes alternate in rounds.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,8 +62,15 @@ async function meshSubscriber(prefix: string, cacheDir: string, onApplied: (time
   return { stop: () => mesh.close() };
 }
 
-/** Writes WRITES versions and times, per write, each subscriber's wake-up and the last one. */
-async function run(n: number, kind: 'bare' | 'mesh') {
+interface Tally {
+  each: number[];
+  last: number[];
+  cpuUs: number;
+  writes: number;
+}
+
+/** One set of `n` subscribers on its own prefix, written to and timed one write at a time. */
+async function subscriberSet(n: number, kind: 'bare' | 'mesh') {
   const prefix = `bench-${kind}-${n}`;
   const key = `${prefix}/services/catalog/policies`;
   await kv.put(key, { timeoutMs: 1 });
@@ -86,39 +93,49 @@ async function run(n: number, kind: 'bare' | 'mesh') {
           }),
     );
   }
-  await new Promise((r) => setTimeout(r, 500));
-  const each: number[] = [];
-  const last: number[] = [];
-  let cpuUs = 0;
-  for (let w = 2; w < WRITES + 2; w++) {
-    expected = w;
-    stamps = [];
-    pending = n;
-    const all = new Promise<void>((r) => {
-      resolveAll = r;
-    });
-    const cpu = process.cpuUsage();
-    await kv.put(key, { timeoutMs: w });
-    const putDone = performance.now();
-    await all;
-    const used = process.cpuUsage(cpu);
-    cpuUs += used.user + used.system;
-    for (const t of stamps) each.push(t - putDone);
-    last.push(Math.max(...stamps) - putDone);
-    await new Promise((r) => setTimeout(r, GAP_MS));
-  }
-  await Promise.all(subscribers.map((s) => s.stop()));
-  // CPU of this process from the PUT to the last wake-up, per subscriber and write.
-  return { each, last, cpuUsPerWake: cpuUs / (WRITES * n) };
+  const tally: Tally = { each: [], last: [], cpuUs: 0, writes: 0 };
+  let version = 1;
+  return {
+    tally,
+    /** One write, timed from the PUT returning to each subscriber's wake-up. */
+    async write(): Promise<void> {
+      expected = ++version;
+      stamps = [];
+      pending = n;
+      const all = new Promise<void>((r) => {
+        resolveAll = r;
+      });
+      const cpu = process.cpuUsage();
+      await kv.put(key, { timeoutMs: version });
+      const putDone = performance.now();
+      await all;
+      const used = process.cpuUsage(cpu);
+      tally.cpuUs += used.user + used.system;
+      tally.writes++;
+      for (const t of stamps) tally.each.push(t - putDone);
+      tally.last.push(Math.max(...stamps) - putDone);
+      await new Promise((r) => setTimeout(r, GAP_MS));
+    },
+    stop: () => Promise.all(subscribers.map((s) => s.stop())),
+  };
 }
 
-// `BENCH_SUBSCRIBERS=100` runs one size only (e.g. under --cpu-prof).
+// Both sets stay up, and the writes alternate between them in rounds, so load from elsewhere on
+// the machine (Consul itself, GC) hits both alike. `BENCH_SUBSCRIBERS=100` runs one size only
+// (e.g. under --cpu-prof); `BENCH_KIND=mesh` leaves the bare set out (to profile the mesh side).
+const ROUNDS = 6;
 const sizes = process.env.BENCH_SUBSCRIBERS ? [Number(process.env.BENCH_SUBSCRIBERS)] : [1, 10, 100];
 for (const n of sizes) {
-  // `BENCH_KIND=mesh` skips the bare watchers (for profiling the mesh side alone).
-  const bare =
-    process.env.BENCH_KIND === 'mesh' ? { each: [0], last: [0], cpuUsPerWake: 0 } : await run(n, 'bare');
-  const mesh = await run(n, 'mesh');
+  const sets = [await subscriberSet(n, 'mesh')];
+  if (process.env.BENCH_KIND !== 'mesh') sets.unshift(await subscriberSet(n, 'bare'));
+  await new Promise((r) => setTimeout(r, 500));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const set of sets) for (let w = 0; w < WRITES / ROUNDS; w++) await set.write();
+  }
+  for (const set of sets) await set.stop();
+  const perWake = (t: Tally) => ({ ...t, cpuUsPerWake: t.cpuUs / (t.writes * n) });
+  const mesh = perWake(sets[sets.length - 1]!.tally);
+  const bare = sets.length > 1 ? perWake(sets[0]!.tally) : { each: [0], last: [0], cpuUsPerWake: 0 };
   process.stderr.write(`n=${n} done\n`);
   const row = (measure: string, values: number[], base: number[], cpuUsPerWake?: number) => ({
     subscribers: n,
