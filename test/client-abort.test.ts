@@ -22,7 +22,7 @@ async function setup(name: string, policies?: object) {
   const client = gateway.client(service);
   await eventually(() => client.status().endpoints === 1, 5000, 'one endpoint');
   if (policies) await eventually(() => gateway.status().rules.keys.length === 1, 5000, 'policies');
-  return { backend, client };
+  return { backend, client, service };
 }
 
 /** Resolves when the server sees the request's connection close (the client gave up on it). */
@@ -104,6 +104,22 @@ describe('governed client: aborts, timeouts and bodies of every shape', () => {
     const reason = new Error('enough');
     controller.abort(reason);
     await expect(reader.read()).rejects.toBe(reason);
+  });
+
+  it('closes the mesh without hanging on a streamed body nobody reads', async () => {
+    const { backend, service } = await setup('unread');
+    backend.behave = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.write(Buffer.alloc(64 * 1024)); // and never ends
+      return true;
+    };
+    const gateway = await startGateway(uniquePrefix('unread-gw'));
+    const res = await gateway.client(service).fetch('/endless');
+    expect(res.status).toBe(200);
+    const started = performance.now();
+    await gateway.close(); // drainMs is 0 for a mesh that does not register
+    expect(performance.now() - started).toBeLessThan(1000);
+    await expect(res.text()).rejects.toThrow();
   });
 
   it('answers HEAD and 204 without a body, and hands back a large 5xx body whole', async () => {

@@ -379,7 +379,8 @@ class MeshImpl implements Mesh {
       await this.source.stopped;
       this.governor.dispose();
       this.rules.dispose();
-      await this.transport.close();
+      // Bodies still streaming get the drain period too, then their connections are destroyed.
+      await this.transport.close(drainMs);
       await this.connection.close();
     })();
     return this.closing;

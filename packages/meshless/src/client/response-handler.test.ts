@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { BUFFER_LIMIT, ResponseHandler } from './response-handler.ts';
+import { BUFFER_LIMIT, OpenRequests, ResponseHandler } from './response-handler.ts';
 
 /** A controller as undici hands it to a handler, recording what the handler asks of it. */
 function fakeController() {
@@ -159,5 +159,31 @@ describe('ResponseHandler', () => {
     early.onRequestStart(fakeController().controller);
     early.onResponseEnd();
     await expect(early.promise).rejects.toThrow('ended before its head');
+  });
+
+  it('keeps open requests in a list until they end, so close() can abort what is left', async () => {
+    const open = new OpenRequests();
+    const done = new ResponseHandler(false, null, false);
+    const streaming = new ResponseHandler(false, null, false);
+    const waiting = new ResponseHandler(false, null, false);
+    for (const h of [done, streaming, waiting]) open.add(h);
+    expect(open.size).toBe(3);
+    const c1 = fakeController();
+    done.onRequestStart(c1.controller);
+    done.onResponseStart(c1.controller, 200, json);
+    done.onResponseEnd();
+    expect(open.size).toBe(2);
+    const c2 = fakeController();
+    streaming.onRequestStart(c2.controller);
+    streaming.onResponseStart(c2.controller, 200, {}); // unsized: streamed, and nobody reads it
+    const body = (await streaming.promise).body as Readable;
+    const closing = new Error('closing');
+    open.abortAll(closing);
+    expect(open.size).toBe(0);
+    expect(c2.calls).toContain('abort');
+    await expect(waiting.promise).rejects.toBe(closing);
+    // The unread body failed without an unhandled 'error' event; a reader still gets the error.
+    expect(body.destroyed).toBe(true);
+    await expect(body.toArray()).rejects.toBe(closing);
   });
 });

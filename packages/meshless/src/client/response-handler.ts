@@ -57,6 +57,10 @@ export class ResponseHandler implements Dispatcher.DispatchHandler, Abortable {
   private length = 0;
   private stream: Readable | null = null;
   private signal: AbortSignal | null = null;
+  /** Its place in the transport's list of open requests (so close() can end what is left). */
+  list: OpenRequests | null = null;
+  prevOpen: ResponseHandler | null = null;
+  nextOpen: ResponseHandler | null = null;
 
   constructor(
     private readonly head: boolean,
@@ -138,6 +142,9 @@ export class ResponseHandler implements Dispatcher.DispatchHandler, Abortable {
         callback(error);
       },
     });
+    // A body nobody reads may still fail (reset, abort, close): readers get the error when they
+    // read; it must not surface as an unhandled 'error' event.
+    this.stream.on('error', ignore);
     this.answer(this.stream);
   }
 
@@ -203,9 +210,47 @@ export class ResponseHandler implements Dispatcher.DispatchHandler, Abortable {
 
   private finish(): void {
     this.state = DONE;
+    this.list?.remove(this);
     if (this.signal) {
       this.signal.removeEventListener('abort', this);
       this.signal = null;
+    }
+  }
+}
+
+/** The requests of a transport that are not done yet: an intrusive list (no allocation per call). */
+export class OpenRequests {
+  private head: ResponseHandler | null = null;
+
+  add(handler: ResponseHandler): void {
+    handler.list = this;
+    handler.nextOpen = this.head;
+    if (this.head) this.head.prevOpen = handler;
+    this.head = handler;
+  }
+
+  remove(handler: ResponseHandler): void {
+    if (handler.prevOpen) handler.prevOpen.nextOpen = handler.nextOpen;
+    else if (this.head === handler) this.head = handler.nextOpen;
+    if (handler.nextOpen) handler.nextOpen.prevOpen = handler.prevOpen;
+    handler.prevOpen = null;
+    handler.nextOpen = null;
+    handler.list = null;
+  }
+
+  get size(): number {
+    let n = 0;
+    for (let h = this.head; h; h = h.nextOpen) n++;
+    return n;
+  }
+
+  /** Aborts every open request (each one unlinks itself as it ends). */
+  abortAll(reason: Error): void {
+    let handler = this.head;
+    while (handler) {
+      const next = handler.nextOpen;
+      handler.abort(reason);
+      handler = next;
     }
   }
 }

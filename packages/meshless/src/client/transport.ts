@@ -1,7 +1,7 @@
-import type { Endpoint } from '@meshless/core';
+import { ClosedError, type Endpoint } from '@meshless/core';
 import { Agent, type Dispatcher } from 'undici';
 import type { TimedAttempt } from './attempt-timeouts.ts';
-import { ResponseHandler, type TransportResponse } from './response-handler.ts';
+import { OpenRequests, ResponseHandler, type TransportResponse } from './response-handler.ts';
 
 export interface TransportOptions {
   /** Keep-alive connections per endpoint. Default: unlimited (undici's default). */
@@ -31,6 +31,7 @@ export interface SendRequest {
  */
 export class Transport {
   private readonly agent: Agent;
+  private readonly open = new OpenRequests();
 
   constructor(options: TransportOptions = {}) {
     this.agent = new Agent({
@@ -46,7 +47,8 @@ export class Transport {
     if (req.timed) req.timed.target = handler;
     if (req.signal) handler.link(req.signal);
     // Aborted before it was sent: nothing to dispatch.
-    if (!handler.aborted)
+    if (!handler.aborted) {
+      this.open.add(handler);
       this.agent.dispatch(
         {
           origin: originOf(endpoint),
@@ -57,16 +59,50 @@ export class Transport {
         },
         handler,
       );
+    }
     return handler.promise;
   }
 
-  close(): Promise<void> {
-    return this.agent.close();
+  /**
+   * Closes the pools once their requests are done; whatever is still open after `graceMs` (a
+   * response body nobody reads, a hung upstream) is destroyed, so closing never hangs.
+   */
+  async close(graceMs = 0): Promise<void> {
+    const closing = this.agent.close();
+    closing.catch(() => {}); // awaited below, within bounds
+    if (await settlesWithin(closing, graceMs)) return;
+    // Abort what is left through its own handler: undici's destroy() does not end a request
+    // whose body is paused once close() has begun, but an abort does.
+    this.open.abortAll(new ClosedError('the mesh is closing'));
+    if (await settlesWithin(closing, 1000)) return;
+    await this.agent.destroy();
+  }
+
+  /** Requests not done yet (a streamed body counts until it ends). */
+  get openRequests(): number {
+    return this.open.size;
   }
 
   destroy(): Promise<void> {
     return this.agent.destroy();
   }
+}
+
+/** Whether `promise` settles within `ms` (the timer does not hold the process open). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(resolve, ms, false);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
+  return settled;
 }
 
 const origins = new WeakMap<Endpoint, string>();
