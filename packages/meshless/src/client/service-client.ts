@@ -15,7 +15,13 @@ import {
   sleep,
 } from '@meshless/core';
 import { type MeshMetrics, type OutcomeRecorder, outcomeOf } from '@meshless/metrics';
-import { DEADLINE_HEADER, failureReason, formatDeadlineHeader, remainingMs } from '@meshless/retry';
+import {
+  DEADLINE_HEADER,
+  DeadlinePolicy,
+  failureReason,
+  formatDeadlineHeader,
+  remainingMs,
+} from '@meshless/retry';
 import type { ClientCallSpan, MeshTracer } from '@meshless/tracing';
 import type { Dispatcher } from 'undici';
 import type { AttemptTimeouts } from './attempt-timeouts.ts';
@@ -146,10 +152,13 @@ export class ServiceClient {
   inFlight = 0;
   private readonly recorders = new WeakMap<RouteDecision, Map<string, OutcomeRecorder>>();
   private readonly o: ServiceClientOptions;
+  /** Enforces a deadline inherited from the caller (no own deadline). */
+  private readonly deadline: DeadlinePolicy;
 
   constructor(options: ServiceClientOptions) {
     this.o = options;
     this.service = options.service;
+    this.deadline = new DeadlinePolicy({ resource: options.service, clock: options.clock });
   }
 
   async fetch(target: string | URL, init: MeshRequestInit = {}): Promise<Response> {
@@ -187,7 +196,9 @@ export class ServiceClient {
 
     if (o.caller) headers[CALLER_HEADER] = o.caller;
     const timeoutMs = decision.route.timeoutMs ?? o.policies.timeoutMs(init.operation);
-    const remaining = Math.min(remainingMs(o.clock), timeoutMs ?? Number.POSITIVE_INFINITY);
+    // A deadline inherited from the caller (set by the server middleware or runWithDeadline).
+    const inherited = remainingMs(o.clock);
+    const remaining = Math.min(inherited, timeoutMs ?? Number.POSITIVE_INFINITY);
     if (Number.isFinite(remaining)) headers[DEADLINE_HEADER] = formatDeadlineHeader(remaining);
 
     const retryable = replayable && (init.idempotent === true || isIdempotent(method));
@@ -206,12 +217,12 @@ export class ServiceClient {
       prepared.timeouts,
     );
     try {
-      // No policy in force (no rules): skip the policy machinery entirely.
       const signal = init.signal ?? undefined;
-      const response =
-        policy === noopPolicy
-          ? await call.attempt(signal ? { signal, attempt: 1 } : firstAttempt)
-          : await policy.execute((ctx) => call.attempt(ctx), signal);
+      // Under an inherited deadline the whole call (retries included) ends with it: the attempt
+      // in flight is aborted and the call fails with DeadlineExceededError. Otherwise no cost.
+      const response = Number.isFinite(inherited)
+        ? await this.deadline.execute((ctx) => runCall(call, policy, ctx.signal), signal)
+        : await runCall(call, policy, signal);
       this.record(span, decision, init.operation ?? method, response.status, undefined, started);
       return response;
     } catch (error) {
@@ -285,6 +296,12 @@ export class ServiceClient {
         () => o.observer?.onMirror?.(this.service, subset, false),
       );
   }
+}
+
+/** The call through its policies; with none in force (no rules), without the policy machinery. */
+function runCall(call: Call, policy: Policy, signal: AbortSignal | undefined): Promise<Response> {
+  if (policy === noopPolicy) return call.attempt(signal ? { signal, attempt: 1 } : firstAttempt);
+  return policy.execute((ctx) => call.attempt(ctx), signal);
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
