@@ -12,7 +12,7 @@ import {
   type RuleStore,
 } from '@meshless/core';
 import { FallbackPolicy } from '@meshless/limiter';
-import { isIdempotentMethod } from '@meshless/retry';
+import { currentDeadline, DeadlinePolicy, isIdempotentMethod } from '@meshless/retry';
 import { defaultsSection, type MethodPolicies, policiesSection, resourceSection } from '../rules/policies.ts';
 import { type CodeExtras, parseMethodPolicies, type ValidatedCodePolicies } from './code-policies.ts';
 import {
@@ -177,6 +177,22 @@ export class GovernedPolicy implements Policy, Disposable {
   }
 
   private callBare<T>(
+    target: (...args: never[]) => PromiseLike<T> | T,
+    self: unknown,
+    args: unknown[],
+  ): Promise<T> {
+    // Inside a caller's deadline (a served request), the method never outlives it.
+    if (currentDeadline() !== undefined) {
+      this.deadline ??= new DeadlinePolicy({ resource: this.name, clock: this.host.clock });
+      return this.deadline.execute(() => this.callStack(target, self, args));
+    }
+    return this.callStack(target, self, args);
+  }
+
+  /** Enforces an inherited deadline; made on the first call that has one. */
+  private deadline: DeadlinePolicy | undefined;
+
+  private callStack<T>(
     target: (...args: never[]) => PromiseLike<T> | T,
     self: unknown,
     args: unknown[],

@@ -3,10 +3,12 @@ import {
   CircuitOpenError,
   ClosedError,
   ConfigError,
+  DeadlineExceededError,
   type ExecuteContext,
   RateLimitedError,
   TimeoutError,
 } from '@meshless/core';
+import { runWithDeadline } from '@meshless/retry';
 import { describe, expect, it } from 'vitest';
 import type { GovernedChange } from './governed-policy.ts';
 import { after, failing, flush, governorSetup, settled } from './test-support.ts';
@@ -151,6 +153,23 @@ describe('Governor: rebuild on rule change', () => {
     source.delete('resources/slow');
     expect(policy.layers).toEqual([]);
     expect(policy.policies.bulkhead).toBeUndefined();
+  });
+
+  it("ends a method at its caller's deadline (inherited, as in a served request), and only there", async () => {
+    const { clock, governor } = governorSetup();
+    const policy = governor.policy({ kind: 'resource', name: 'slow' });
+    const inside = settled(
+      runWithDeadline(clock.now() + 50, () => policy.call(after(clock, 200, 'late'), undefined, [])),
+    );
+    const outside = settled(policy.call(after(clock, 200, 'free'), undefined, []));
+    clock.advance(50);
+    await flush();
+    expect(inside.error).toBeInstanceOf(DeadlineExceededError);
+    expect(inside.error).toMatchObject({ resource: 'slow' });
+    expect(outside.done).toBe(false);
+    clock.advance(150);
+    await flush();
+    expect(outside.value).toBe('free');
   });
 
   it('lets a call in flight finish under the timeout it started with', async () => {
