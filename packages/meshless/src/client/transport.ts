@@ -78,11 +78,6 @@ export class Transport {
     await this.agent.destroy();
   }
 
-  /** Requests not done yet (a streamed body counts until it ends). */
-  get openRequests(): number {
-    return this.open.size;
-  }
-
   destroy(): Promise<void> {
     return this.agent.destroy();
   }
