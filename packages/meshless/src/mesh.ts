@@ -240,13 +240,8 @@ class MeshImpl implements Mesh {
 
   client(service: string, options: MeshClientOptions = {}): MeshClient {
     if (this.closing) throw new ConfigError('mesh is closed', { path: 'client' });
+    checkDatacenters(options.datacenters, 'datacenters');
     const datacenters = options.datacenters ?? this.options.datacenters;
-    datacenters?.forEach((dc, i) => {
-      if (typeof dc !== 'string' || dc.trim() === '')
-        throw new ConfigError(`datacenters[${i}]: expected a datacenter name, got ${JSON.stringify(dc)}`, {
-          path: `datacenters[${i}]`,
-        });
-    });
     const order = datacenters?.length ? datacenters.join(',') : '';
     let client = this.clients.get(service);
     if (client && options.datacenters !== undefined && this.clientDatacenters.get(service) !== order) {
@@ -418,6 +413,7 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
       path: svc.name ? 'service.port' : 'service.name',
     });
   }
+  checkDatacenters(options.datacenters, 'datacenters');
   const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
   const connection = new ConsulConnection(options.consul);
   const source = new ConsulRuleSource({ connection, prefix, cacheDir, logger });
@@ -492,8 +488,37 @@ function installSignalHandlers(mesh: Mesh, logger: Logger): void {
   process.once('SIGINT', onSignal);
 }
 
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+
 function resolveLogger(logger: MeshOptions['logger']): Logger {
   if (logger === undefined) return consoleLogger('warn');
-  if (typeof logger === 'string') return consoleLogger(logger);
-  return logger;
+  if (typeof logger === 'string' && (LOG_LEVELS as readonly string[]).includes(logger))
+    return consoleLogger(logger);
+  const l = logger as Partial<Logger> | null;
+  if (
+    typeof l === 'object' &&
+    l !== null &&
+    ['debug', 'info', 'warn', 'error'].every((m) => typeof l[m as keyof Logger] === 'function')
+  )
+    return logger as Logger;
+  throw new ConfigError(
+    `logger: expected a Logger (debug, info, warn, error) or one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logger)}`,
+    { path: 'logger' },
+  );
+}
+
+/** Datacenter names, checked once here so a client never meets a bad list. */
+function checkDatacenters(datacenters: unknown, path: string): void {
+  if (datacenters === undefined) return;
+  if (!Array.isArray(datacenters))
+    throw new ConfigError(
+      `${path}: expected a list of datacenter names, got ${JSON.stringify(datacenters)}`,
+      { path },
+    );
+  datacenters.forEach((dc, i) => {
+    if (typeof dc !== 'string' || dc.trim() === '')
+      throw new ConfigError(`${path}[${i}]: expected a datacenter name, got ${JSON.stringify(dc)}`, {
+        path: `${path}[${i}]`,
+      });
+  });
 }

@@ -1,0 +1,39 @@
+import { ConfigError } from '@meshless/core';
+import { describe, expect, it } from 'vitest';
+import { createMesh, type MeshOptions } from './mesh.ts';
+
+/** The ConfigError createMesh rejects with, before it opens anything. */
+async function rejection(options: unknown): Promise<ConfigError> {
+  const error = await createMesh(options as MeshOptions).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ConfigError);
+  return error as ConfigError;
+}
+
+describe('createMesh options', () => {
+  it('rejects bad options with the field path, before connecting to anything', async () => {
+    const down = { consul: { address: '127.0.0.1:1' }, cacheDir: false as const };
+    expect(await rejection({ ...down, logger: 'loud' })).toMatchObject({
+      path: 'logger',
+      code: 'MESHLESS_INVALID_OPTION',
+    });
+    expect(await rejection({ ...down, logger: { warn() {} } })).toMatchObject({ path: 'logger' });
+    expect(await rejection({ ...down, logger: 'silent', datacenters: 'east' })).toMatchObject({
+      path: 'datacenters',
+    });
+    expect(await rejection({ ...down, logger: 'silent', datacenters: ['east', ''] })).toMatchObject({
+      path: 'datacenters[1]',
+    });
+    expect(await rejection({ ...down, logger: 'silent', prefix: '//' })).toMatchObject({ path: 'prefix' });
+    expect(await rejection({ ...down, logger: 'silent', service: { name: 'x', port: 70000 } })).toMatchObject(
+      {
+        path: 'service.port',
+      },
+    );
+    expect(await rejection({ logger: 'silent', consul: { address: 'not a host:::' } })).toMatchObject({
+      path: 'consul.address',
+    });
+  });
+});
