@@ -2,6 +2,7 @@
 // in Consul with its version (subsets select on it). `/_demo/mode?fail=1` makes it answer 500s,
 // `?slow=200` adds latency, so the demo can break it on purpose. A bare `/_demo/mode` changes
 // nothing and reports the mode and `hits` (item requests served), so the demo can count retries.
+// `/items/<id>/price` asks the pricing service, within the caller's deadline.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMesh } from 'meshless';
@@ -11,6 +12,8 @@ const instance = process.env.CATALOG_INSTANCE ?? `${version}-${process.pid}`;
 let fail = false;
 let slowMs = 0;
 let hits = 0;
+/** Calls to pricing that ended with the gateway's deadline (DeadlineExceededError). */
+let deadlineExceeded = 0;
 
 const items: Record<string, { name: string; price: number }> = {
   '1': { name: 'espresso cup', price: 9 },
@@ -46,7 +49,24 @@ handler = mesh.serve((req, res) => {
   if (url.pathname === '/_demo/mode') {
     if (url.searchParams.has('fail')) fail = url.searchParams.get('fail') === '1';
     if (url.searchParams.has('slow')) slowMs = Number(url.searchParams.get('slow'));
-    res.end(JSON.stringify({ fail, slowMs, hits }));
+    res.end(JSON.stringify({ fail, slowMs, hits, deadlineExceeded }));
+    return;
+  }
+  const price = /^\/items\/(\w+)\/price$/.exec(url.pathname);
+  if (price) {
+    // A call of this service's own, made inside the caller's deadline (mesh.serve set it).
+    void mesh
+      .client('pricing')
+      .fetch(`/prices/${price[1]}`)
+      .then(async (answer) => {
+        res.writeHead(answer.status, { 'content-type': 'application/json' });
+        res.end(await answer.text());
+      })
+      .catch((error: { code?: string }) => {
+        if (error.code === 'MESHLESS_DEADLINE_EXCEEDED') deadlineExceeded++;
+        res.writeHead(504, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: error.code ?? String(error), instance }));
+      });
     return;
   }
   hits++;
