@@ -122,6 +122,24 @@ describe('governed client: aborts, timeouts and bodies of every shape', () => {
     await expect(res.text()).rejects.toThrow();
   });
 
+  it('keeps at most http.connectionsPerEndpoint connections to an instance', async () => {
+    const { backend, service } = await setup('conns');
+    const sockets = new Set<unknown>();
+    backend.behave = (req, res) => {
+      sockets.add(req.socket);
+      setTimeout(() => res.end('{"instance":"a"}'), 5);
+      return true;
+    };
+    const gateway = await startGateway(uniquePrefix('conns-gw'), { http: { connectionsPerEndpoint: 2 } });
+    cleanup(() => gateway.close());
+    const client = gateway.client(service);
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => client.fetch('/x').then((r) => r.json())),
+    );
+    expect(answers).toHaveLength(20);
+    expect(sockets.size).toBe(2);
+  });
+
   it('answers HEAD and 204 without a body, and hands back a large 5xx body whole', async () => {
     const { backend, client } = await setup('shapes');
     backend.behave = (req, res) => {

@@ -16,6 +16,7 @@ export {
   FAULT_HEADER,
   type MeshRequestInit,
 } from './client/service-client.ts';
+export type { TransportOptions as MeshHttpOptions } from './client/transport.ts';
 export * from './decorators/index.ts';
 export * from './governance/index.ts';
 export * from './governance-report.ts';

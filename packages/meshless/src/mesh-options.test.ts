@@ -32,6 +32,14 @@ describe('createMesh options', () => {
         path: 'service.port',
       },
     );
+    expect(await rejection({ ...down, logger: 'silent', http: { connectionsPerEndpoint: 0 } })).toMatchObject(
+      {
+        path: 'http.connectionsPerEndpoint',
+      },
+    );
+    expect(await rejection({ ...down, logger: 'silent', http: { keepAliveMs: 1.5 } })).toMatchObject({
+      path: 'http.keepAliveMs',
+    });
     expect(await rejection({ logger: 'silent', consul: { address: 'not a host:::' } })).toMatchObject({
       path: 'consul.address',
     });

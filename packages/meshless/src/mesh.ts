@@ -33,7 +33,7 @@ import { MeshMetrics, type MeshMetricsOptions, outcomeOf } from '@meshless/metri
 import { createMeshTracer, type MeshTracer, type MeshTracerOptions } from '@meshless/tracing';
 import { MeshClient, type MeshClientOptions, type MeshClientStatus } from './client/mesh-client.ts';
 import type { ClientObserver } from './client/service-client.ts';
-import { Transport } from './client/transport.ts';
+import { Transport, type TransportOptions } from './client/transport.ts';
 import {
   type GovernedMethodDecorator,
   type GovernedOptions,
@@ -92,6 +92,12 @@ export interface MeshOptions {
    * agent's own datacenter only.
    */
   datacenters?: readonly string[];
+  /**
+   * The governed client's HTTP: keep-alive connections per endpoint (default unlimited), idle
+   * keep-alive time (default 30 000 ms), and the time to wait for response headers before an
+   * attempt fails when no timeout rule is in force (default 300 000 ms).
+   */
+  http?: TransportOptions;
   /** Drain and close on SIGTERM/SIGINT, then exit. Default false. */
   handleSignals?: boolean;
   /** Injected time and randomness (tests, simulations). */
@@ -178,7 +184,7 @@ class MeshImpl implements Mesh {
   private readonly disposables = new DisposableStore();
   private readonly clients = new Map<string, MeshClient>();
   private readonly breakers: BreakerRegistry;
-  private readonly transport = new Transport();
+  private readonly transport: Transport;
   private readonly discovery: Discovery;
   /** The failover order each client was made with ('' for the agent's own datacenter). */
   private readonly clientDatacenters = new Map<string, string>();
@@ -201,6 +207,7 @@ class MeshImpl implements Mesh {
   ) {
     this.rules = rules;
     this.onDidChangeRules = rules.onDidChange;
+    this.transport = new Transport(options.http);
     this.breakers = new BreakerRegistry({ clock });
     this.tracer =
       options.tracing === false
@@ -414,6 +421,7 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
     });
   }
   checkDatacenters(options.datacenters, 'datacenters');
+  checkHttpOptions(options.http);
   const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
   const connection = new ConsulConnection(options.consul);
   const source = new ConsulRuleSource({ connection, prefix, cacheDir, logger });
@@ -505,6 +513,21 @@ function resolveLogger(logger: MeshOptions['logger']): Logger {
     `logger: expected a Logger (debug, info, warn, error) or one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logger)}`,
     { path: 'logger' },
   );
+}
+
+/** `http` options: whole numbers of at least 1 (undici would fail on others, later and less clearly). */
+function checkHttpOptions(http: TransportOptions | undefined): void {
+  if (http === undefined) return;
+  for (const field of ['connectionsPerEndpoint', 'keepAliveMs', 'headersTimeoutMs'] as const) {
+    const value = http[field];
+    if (value !== undefined && !(Number.isInteger(value) && value >= 1))
+      throw new ConfigError(
+        `http.${field}: expected a whole number of at least 1, got ${JSON.stringify(value)}`,
+        {
+          path: `http.${field}`,
+        },
+      );
+  }
 }
 
 /** Datacenter names, checked once here so a client never meets a bad list. */
