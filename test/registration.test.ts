@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import { ConsulConnection, type ReregisterEvent, ServiceRegistration } from '@meshless/consul';
-import { ConsulDevAgent } from '@meshless/consul/testing';
+import { ConsulDevAgent, freePort } from '@meshless/consul/testing';
 import { once } from '@meshless/core';
+import { createMesh } from 'meshless';
 import { describe, expect, it } from 'vitest';
 import { consulAddress, eventually } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
@@ -151,4 +153,43 @@ describe('ServiceRegistration on a real Consul', () => {
     const beats = reg.status().heartbeats;
     await eventually(() => reg.status().heartbeats > beats, 3000, 'heartbeats after recovery');
   }, 60_000);
+});
+
+describe('createMesh({ service: { httpCheck: true } }) on a real Consul', () => {
+  it("registers an HTTP check that Consul runs against the mesh's health endpoint", async () => {
+    const name = uniqueName('http');
+    const port = await freePort();
+    const mesh = await createMesh({
+      consul: { address: consulAddress() },
+      cacheDir: false,
+      logger: 'silent',
+      service: { name, port, address: '127.0.0.1', httpCheck: { intervalMs: 300 }, drainMs: 0 },
+    });
+    addCleanup(() => mesh.close());
+    let healthHits = 0;
+    const server = createServer(
+      mesh.serve((_req, res) => {
+        res.end('app');
+      }),
+    );
+    server.on('request', (req) => {
+      if (req.url === '/meshless/health') healthHits++;
+    });
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+    addCleanup(() => new Promise<void>((r) => server.close(() => r())));
+    const connection = connect();
+    const httpCheck = async () =>
+      (
+        await connection.json<{ Status: string; Type: string; Output: string }[]>({
+          path: `/v1/health/checks/${name}`,
+        })
+      ).find((c) => c.Type === 'http');
+    // Consul itself calls the endpoint the mesh answers, and reports what it got.
+    await eventually(
+      async () => healthHits >= 1 && (await httpCheck())?.Output.includes('200') === true,
+      10_000,
+    );
+    expect((await httpCheck())?.Status).toBe('passing');
+    expect(await passingIds(connection, name)).toHaveLength(1);
+  });
 });

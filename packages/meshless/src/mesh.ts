@@ -59,8 +59,12 @@ export interface MeshServiceOptions extends ServiceDefinition {
   ttlMs?: number;
   /** Path of the health endpoint that `serve()`/`middleware()` answer. Default `/meshless/health`; false: none. */
   healthPath?: string | false;
-  /** Also register an HTTP check on the health endpoint (the app must serve it). Default false. */
-  httpCheck?: boolean;
+  /**
+   * Also register a Consul HTTP check on the health endpoint (the app must serve it with
+   * `serve()`/`middleware()`): `true`, or its `intervalMs` (default 10 000) and `timeoutMs`.
+   * Default false.
+   */
+  httpCheck?: boolean | { intervalMs?: number; timeoutMs?: number };
   /** On close: time between leaving discovery and stopping, for in-flight calls. Default 1000 ms when registered. */
   drainMs?: number;
 }
@@ -447,6 +451,7 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
         ? {
             httpCheck: {
               url: `http://${definition.address ?? '127.0.0.1'}:${definition.port}${healthPath ?? '/meshless/health'}`,
+              ...(typeof httpCheck === 'object' ? httpCheck : {}),
             },
           }
         : {}),
