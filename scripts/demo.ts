@@ -8,6 +8,7 @@ import { canary } from '../examples/demo/03-canary.ts';
 import { resilience } from '../examples/demo/04-resilience.ts';
 import { observability } from '../examples/demo/05-observability.ts';
 import { deadlines } from '../examples/demo/06-deadlines.ts';
+import { failover } from '../examples/demo/07-failover.ts';
 import { color, type DemoProcess, ensureConsul, log } from '../examples/demo/lib.ts';
 import { type Shop, startShop } from '../examples/demo/shop.ts';
 
@@ -42,6 +43,7 @@ try {
   const stopMetrics = await observability(shop, consul, prefix, !once);
   cleanups.push(stopMetrics);
   await deadlines(shop, consul, prefix, root);
+  await failover(shop, consul, prefix, root);
 
   log(color.bold('\nWhere to look'));
   log(`   Consul UI, key/value: ${color.cyan(`${consul.uiUrl}/dc1/kv/${prefix}/`)}`);

@@ -22,6 +22,8 @@ export interface DemoConsul {
   uiUrl: string;
   kv: ConsulKv;
   connection: ConsulConnection;
+  /** The dev agent the demo started (undefined when it uses your Consul). */
+  agent?: ConsulDevAgent;
   stop(): Promise<void>;
 }
 
@@ -61,6 +63,7 @@ export async function ensureConsul(root: string): Promise<DemoConsul> {
     uiUrl: `${agent.url}/ui`,
     kv: new ConsulKv(connection),
     connection,
+    agent,
     stop: async () => {
       await connection.close();
       await agent.stop();
