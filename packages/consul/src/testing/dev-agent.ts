@@ -110,6 +110,11 @@ export class ConsulDevAgent {
     const child = spawn(binary, args, { stdio: ['ignore', log, log] });
     this.process = child;
     child.unref();
+    // If this process ends without stop() (a crash, an uncaught error), the agent goes with it
+    // instead of living on as an orphan holding its ports.
+    const reap = () => child.kill('SIGKILL');
+    process.once('exit', reap);
+    child.once('exit', () => process.off('exit', reap));
     const failed = new Promise<never>((_, reject) => {
       child.once('error', (e) =>
         reject(new Error(`could not start ${binary}: ${e.message} (run scripts/install-consul.sh)`)),
