@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import { freePort } from '@meshless/consul/testing';
-import { createMesh } from 'meshless';
+import { createMesh, runWithTimeout } from 'meshless';
 import { describe, expect, it } from 'vitest';
 import { startBackend, startGateway } from './helpers/backends.ts';
 import { consulAddress, eventually, kvClient, uniquePrefix } from './helpers/consul.ts';
@@ -80,5 +80,30 @@ describe('deadline propagation across services', () => {
     expect(seen.ms).toBeLessThan(1000);
     // back's request was given up at once, not left running.
     await eventually(() => cancelled === 1, 2000, "back's request cancelled");
+  });
+
+  it('takes a deadline set in code with runWithTimeout, and cancels the call when it passes', async () => {
+    const prefix = uniquePrefix('deadline-code');
+    const service = `report-${prefix.slice(-8)}`;
+    const slow = await startBackend(service, 'v1', 'a', { prefix });
+    cleanup(() => slow.stop());
+    let cancelled = 0;
+    slow.behave = (req, res) => {
+      const timer = setTimeout(() => res.end('{}'), 3000);
+      req.socket.once('close', () => {
+        clearTimeout(timer);
+        cancelled++;
+      });
+      return true;
+    };
+    const gateway = await startGateway(prefix);
+    cleanup(() => gateway.close());
+    const client = gateway.client(service);
+    await eventually(() => client.status().endpoints === 1);
+    const started = performance.now();
+    const error = await runWithTimeout(150, () => client.fetch('/report')).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'MESHLESS_DEADLINE_EXCEEDED' });
+    expect(performance.now() - started).toBeLessThan(1000);
+    await eventually(() => cancelled === 1, 2000, 'request cancelled');
   });
 });

@@ -1,6 +1,8 @@
 export type { ConsulOptions } from '@meshless/consul';
 export * from '@meshless/core';
 export { METRIC_NAMES, MeshMetrics, type MeshMetricsOptions } from '@meshless/metrics';
+// A deadline set in code: everything inside (governed calls, decorated methods) ends by then.
+export { remainingMs, runWithTimeout } from '@meshless/retry';
 export {
   refreshTracing,
   type StartTracingOptions,
