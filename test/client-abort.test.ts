@@ -1,4 +1,4 @@
-import { TimeoutError } from 'meshless';
+import { ClosedError, TimeoutError } from 'meshless';
 import { describe, expect, it } from 'vitest';
 import { type Backend, startBackend, startGateway } from './helpers/backends.ts';
 import { eventually, kvClient, uniquePrefix } from './helpers/consul.ts';
@@ -120,6 +120,7 @@ describe('governed client: aborts, timeouts and bodies of every shape', () => {
     await gateway.close(); // drainMs is 0 for a mesh that does not register
     expect(performance.now() - started).toBeLessThan(1000);
     await expect(res.text()).rejects.toThrow();
+    expect(() => gateway.client(service)).toThrow(ClosedError);
   });
 
   it('keeps at most http.connectionsPerEndpoint connections to an instance', async () => {

@@ -14,6 +14,7 @@ import {
 } from '@meshless/consul';
 import {
   type Clock,
+  ClosedError,
   ConfigError,
   consoleLogger,
   type Disposable,
@@ -250,7 +251,7 @@ class MeshImpl implements Mesh {
   }
 
   client(service: string, options: MeshClientOptions = {}): MeshClient {
-    if (this.closing) throw new ConfigError('mesh is closed', { path: 'client' });
+    if (this.closing) throw new ClosedError(`mesh is closed (client for ${service})`);
     checkDatacenters(options.datacenters, 'datacenters');
     const datacenters = options.datacenters ?? this.options.datacenters;
     const order = datacenters?.length ? datacenters.join(',') : '';
