@@ -25,7 +25,7 @@ import {
   timeout,
 } from 'cockatiel';
 import CircuitBreaker from 'opossum';
-import { measureAsyncNs, type NsResult, printTable, writeResults } from './lib/measure.ts';
+import { bestOfPasses, printTable, writeResults } from './lib/measure.ts';
 
 const gc: () => void =
   (globalThis as { gc?: () => void }).gc ??
@@ -67,14 +67,7 @@ const cases: [string, () => Promise<unknown>][] = [
   ['cockatiel wrap(retry, breaker, timeout)', () => cockatiel.execute(() => fn())],
 ];
 
-const best = new Map<string, NsResult>();
-for (let pass = 0; pass < PASSES; pass++) {
-  for (const [name, run] of cases) {
-    const r = await measureAsyncNs(name, run, ITERATIONS, ROUNDS);
-    const prev = best.get(name);
-    if (!prev || r.ns < prev.ns) best.set(name, r);
-  }
-}
+const best = await bestOfPasses(cases, PASSES, ITERATIONS, ROUNDS);
 opossum.shutdown();
 
 const raw = best.get('raw await fn()')!.ns;

@@ -22,7 +22,7 @@ import CircuitBreaker from 'opossum';
 import { type GovernedMethodDecorator, governed } from '../packages/meshless/src/decorators/index.ts';
 import { Governor } from '../packages/meshless/src/governance/index.ts';
 import { builtinSections } from '../packages/meshless/src/rules/index.ts';
-import { measureAsyncNs, type NsResult, printTable, writeResults } from './lib/measure.ts';
+import { bestOfPasses, printTable, writeResults } from './lib/measure.ts';
 
 const fn = async (): Promise<number> => 42;
 const ITERATIONS = 100_000;
@@ -118,14 +118,7 @@ const cases: [string, () => Promise<unknown>, string][] = [
 
 // ---- measure ---------------------------------------------------------------------------------
 
-const best = new Map<string, NsResult>();
-for (let pass = 0; pass < PASSES; pass++) {
-  for (const [name, run] of cases) {
-    const r = await measureAsyncNs(name, run, ITERATIONS, ROUNDS);
-    const prev = best.get(name);
-    if (!prev || r.ns < prev.ns) best.set(name, r);
-  }
-}
+const best = await bestOfPasses(cases, PASSES, ITERATIONS, ROUNDS);
 opossum.shutdown();
 governor.dispose();
 

@@ -1,21 +1,19 @@
 import { createMesh } from 'meshless';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Backend, runConcurrently, startBackend } from './helpers/backends.ts';
 import { consulAddress, eventually, kvClient, uniquePrefix } from './helpers/consul.ts';
+import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c();
-});
+const cleanup = useCleanupsAndNoUnhandledRejections();
 
 async function fleet(prefix: string, rules: Record<string, object>) {
   const service = `orders-${prefix.slice(-8)}`;
   const { kv, connection } = kvClient();
-  cleanup.push(() => connection.close());
+  cleanup(() => connection.close());
   for (const [kind, doc] of Object.entries(rules)) await kv.put(`${prefix}/services/${service}/${kind}`, doc);
   const backends: Backend[] = [];
   for (const name of ['a', 'b', 'c']) backends.push(await startBackend(service, 'v1', name, { prefix }));
-  cleanup.push(async () => {
+  cleanup(async () => {
     await Promise.allSettled(backends.map((b) => b.stop()));
   });
   const gateway = await createMesh({
@@ -24,7 +22,7 @@ async function fleet(prefix: string, rules: Record<string, object>) {
     cacheDir: false,
     logger: 'silent',
   });
-  cleanup.push(() => gateway.close());
+  cleanup(() => gateway.close());
   const client = gateway.client(service);
   await client.fetch('/warmup').then((r) => r.arrayBuffer());
   await eventually(() => client.status().endpoints === 3, 5000, 'three endpoints');

@@ -1,11 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { binomialBand, runConcurrently, startFleet, startGateway } from './helpers/backends.ts';
-import { eventually, kvClient, uniquePrefix } from './helpers/consul.ts';
+import { eventually, kvClient, putApplied, uniquePrefix } from './helpers/consul.ts';
+import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c();
-});
+const cleanup = useCleanupsAndNoUnhandledRejections();
 
 async function shop(prefix: string) {
   const service = `catalog-${prefix.slice(-8)}`;
@@ -14,21 +12,15 @@ async function shop(prefix: string) {
     ['v1', 'v1-b'],
     ['v2', 'v2-a'],
   ]);
-  cleanup.push(async () => {
+  cleanup(async () => {
     await Promise.all(backends.map((b) => b.stop()));
   });
   const gateway = await startGateway(prefix);
-  cleanup.push(() => gateway.close());
+  cleanup(() => gateway.close());
   const { kv, connection } = kvClient();
-  cleanup.push(() => connection.close());
+  cleanup(() => connection.close());
   const client = gateway.client(service);
-  const setRoutes = async (doc: object) => {
-    await kv.put(`${prefix}/services/${service}/routes`, doc);
-    const { modifyIndex } = (await kv.get(`${prefix}/services/${service}/routes`))!;
-    await eventually(() =>
-      gateway.status().rules.keys.some((k) => k.key.endsWith('/routes') && k.appliedIndex === modifyIndex),
-    );
-  };
+  const setRoutes = (doc: object) => putApplied(kv, gateway, `${prefix}/services/${service}/routes`, doc);
   const versionOf = async (headers: Record<string, string> = {}) => {
     const res = await client.fetch('/items/1', { headers });
     expect(res.status).toBe(200);

@@ -1,13 +1,11 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMesh } from 'meshless';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { consulAddress, eventually, kvClient, uniquePrefix } from './helpers/consul.ts';
+import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c();
-});
+const cleanup = useCleanupsAndNoUnhandledRejections();
 
 describe('governed client: streaming bodies', () => {
   it('streams a request body up and a large response down, and never retries a streamed body', async () => {
@@ -31,7 +29,7 @@ describe('governed client: streaming bodies', () => {
       res.end();
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanup.push(async () => {
+    cleanup(async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
     });
@@ -43,9 +41,9 @@ describe('governed client: streaming bodies', () => {
       logger: 'silent',
       service: { name: service, port, address: '127.0.0.1', drainMs: 0 },
     });
-    cleanup.push(() => backend.close());
+    cleanup(() => backend.close());
     const { kv, connection } = kvClient();
-    cleanup.push(() => connection.close());
+    cleanup(() => connection.close());
     await kv.put(`${prefix}/services/${service}/policies`, {
       retry: { attempts: 3, backoff: { baseMs: 0, maxMs: 0 }, on: ['503'] },
     });
@@ -55,7 +53,7 @@ describe('governed client: streaming bodies', () => {
       cacheDir: false,
       logger: 'silent',
     });
-    cleanup.push(() => gw.close());
+    cleanup(() => gw.close());
     await eventually(() => gw.status().rules.keys.length === 1);
     const client = gw.client(service);
 

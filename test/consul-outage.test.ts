@@ -4,19 +4,14 @@ import { join } from 'node:path';
 import { ConsulConnection, ConsulKv } from '@meshless/consul';
 import { ConsulDevAgent, freePorts } from '@meshless/consul/testing';
 import { createMesh, policiesSection } from 'meshless';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually } from './helpers/consul.ts';
+import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
 // These tests crash and restart their own agents; the shared one is never touched.
 
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => unhandled.push(reason);
-beforeAll(() => {
-  process.on('unhandledRejection', onUnhandled);
-});
-afterAll(() => {
-  process.off('unhandledRejection', onUnhandled);
-});
+// Each test also fails if it leaves an unhandled rejection behind.
+useCleanupsAndNoUnhandledRejections();
 
 describe('Consul outages', () => {
   it('recovers from kill -9 of the agent and a restart on the same ports, without a busy loop', async () => {
@@ -51,7 +46,6 @@ describe('Consul outages', () => {
       );
       expect(mesh.status().consul.reachable).toBe(true);
       await mesh.close();
-      expect(unhandled).toEqual([]);
     } finally {
       await connection.close();
       await agent.stop();

@@ -1,8 +1,8 @@
 import { ConsulConnection } from '@meshless/consul';
 import { ConsulDevAgent } from '@meshless/consul/testing';
-import { ConfigError, createMesh } from 'meshless';
+import { ConfigError } from 'meshless';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBackend } from './helpers/backends.ts';
+import { startBackend, startGateway } from './helpers/backends.ts';
 import { eventually, uniquePrefix } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
@@ -41,11 +41,8 @@ describe('datacenter failover on two real Consul datacenters', () => {
     const service = `inventory-${prefix.slice(-8)}`;
     const inWest = await startBackend(service, 'v1', 'w', { prefix, consul: { address: west.address } });
     cleanup(() => inWest.stop());
-    const gateway = await createMesh({
+    const gateway = await startGateway(prefix, {
       consul: { address: east.address },
-      prefix,
-      cacheDir: false,
-      logger: 'silent',
       datacenters: ['east', 'west'],
     });
     cleanup(() => gateway.close());
@@ -75,12 +72,7 @@ describe('datacenter failover on two real Consul datacenters', () => {
     const service = `ledger-${prefix.slice(-8)}`;
     const inWest = await startBackend(service, 'v1', 'w', { prefix, consul: { address: west.address } });
     cleanup(() => inWest.stop());
-    const gateway = await createMesh({
-      consul: { address: east.address },
-      prefix,
-      cacheDir: false,
-      logger: 'silent',
-    });
+    const gateway = await startGateway(prefix, { consul: { address: east.address } });
     cleanup(() => gateway.close());
     const client = gateway.client(service, { datacenters: ['nowhere', 'west'] });
     await eventually(() => client.status().endpoints === 1, 10_000, 'west instance discovered');

@@ -1,12 +1,10 @@
 import { run } from '@meshless/cli';
 import { createMesh, type Mesh } from 'meshless';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { consulAddress, eventually, kvClient, uniquePrefix } from './helpers/consul.ts';
+import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c();
-});
+const cleanup = useCleanupsAndNoUnhandledRejections();
 
 interface Check {
   CheckID: string;
@@ -22,7 +20,7 @@ async function instance(prefix: string, service: string, name: string, port: num
     logger: 'silent',
     service: { name: service, id: `${service}-${name}`, port, address: '127.0.0.1', drainMs: 0 },
   });
-  cleanup.push(() => mesh.close());
+  cleanup(() => mesh.close());
   return mesh;
 }
 
@@ -43,7 +41,7 @@ describe('status back to Consul', () => {
     const service = `pricing-${prefix.slice(-8)}`;
     const mesh = await instance(prefix, service, 'a', 9001);
     const { kv, connection } = kvClient();
-    cleanup.push(() => connection.close());
+    cleanup(() => connection.close());
     const check = async () => {
       const checks = await connection.json<Check[]>({ path: `/v1/health/checks/${service}` });
       return checks.find((c) => c.CheckID === `meshless-governance:${mesh.serviceId}`)!;
@@ -67,7 +65,7 @@ describe('status back to Consul', () => {
       cacheDir: false,
       logger: 'silent',
     });
-    cleanup.push(() => caller.close());
+    cleanup(() => caller.close());
     const client = caller.client(service);
     await client.fetch('/').catch(() => {});
     await eventually(() => client.status().endpoints === 1, 5000, 'discoverable');
@@ -85,7 +83,7 @@ describe('status back to Consul', () => {
     const a = await instance(prefix, service, 'a', 9101);
     const b = await instance(prefix, service, 'b', 9102);
     const { kv, connection } = kvClient();
-    cleanup.push(() => connection.close());
+    cleanup(() => connection.close());
     const key = `${prefix}/services/${service}/policies`;
     await kv.put(key, { timeoutMs: 100 });
     await eventually(() => [a, b].every((m) => m.status().rules.keys.length === 1));

@@ -1,15 +1,13 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMesh, type Mesh, startInMemoryTracing, startTracing } from 'meshless';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parsePromText, sampleValue } from '../packages/metrics/src/testing/prom-text.ts';
 import { startBackend } from './helpers/backends.ts';
 import { consulAddress, eventually, kvClient, uniquePrefix } from './helpers/consul.ts';
+import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c();
-});
+const cleanup = useCleanupsAndNoUnhandledRejections();
 
 /** A backend whose server runs behind mesh.serve() (so it has SERVER spans and inbound metrics). */
 async function servedBackend(prefix: string, service: string, name: string, failFirst: number) {
@@ -32,7 +30,7 @@ async function servedBackend(prefix: string, service: string, name: string, fail
       res.end(name);
     }),
   );
-  cleanup.push(async () => {
+  cleanup(async () => {
     await mesh.close();
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
@@ -48,18 +46,18 @@ async function gateway(prefix: string): Promise<Mesh> {
     logger: 'silent',
     service: { name: 'gateway', port: 1, register: false },
   });
-  cleanup.push(() => mesh.close());
+  cleanup(() => mesh.close());
   return mesh;
 }
 
 describe('tracing across two services', () => {
   it('records one trace: call span, an attempt span per try (with a retry event), server spans as children', async () => {
     const tracing = await startInMemoryTracing({ serviceName: 'meshless-test' });
-    cleanup.push(() => tracing.shutdown());
+    cleanup(() => tracing.shutdown());
     const prefix = uniquePrefix('trace');
     const service = `inventory-${prefix.slice(-8)}`;
     const { kv, connection } = kvClient();
-    cleanup.push(() => connection.close());
+    cleanup(() => connection.close());
     await kv.put(`${prefix}/services/${service}/policies`, {
       retry: { attempts: 2, backoff: { baseMs: 0, maxMs: 0 }, on: ['503'] },
     });
@@ -114,7 +112,7 @@ describe('tracing across two services', () => {
       });
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-    cleanup.push(() => new Promise((r) => receiver.close(() => r())));
+    cleanup(() => new Promise((r) => receiver.close(() => r())));
     const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/v1/traces`;
     const tracing = await startTracing({
       serviceName: 'meshless-otlp-test',
@@ -141,7 +139,7 @@ describe('metrics', () => {
     const service = `billing-${prefix.slice(-8)}`;
     const ok = await startBackend(service, 'v1', 'ok', { prefix });
     const broken = await startBackend(`${service}-broken`, 'v1', 'broken', { prefix });
-    cleanup.push(async () => {
+    cleanup(async () => {
       await ok.stop();
       await broken.stop();
     });
@@ -159,7 +157,7 @@ describe('metrics', () => {
 
     const server = createServer(gw.metricsHandler());
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanup.push(() => new Promise((r) => server.close(() => r())));
+    cleanup(() => new Promise((r) => server.close(() => r())));
     const scrape = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`);
     expect(scrape.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const exp = parsePromText(await scrape.text());

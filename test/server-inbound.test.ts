@@ -3,13 +3,11 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import Fastify from 'fastify';
 import { createMesh, type Mesh } from 'meshless';
-import { afterEach, describe, expect, it } from 'vitest';
-import { consulAddress, eventually, kvClient, uniquePrefix } from './helpers/consul.ts';
+import { describe, expect, it } from 'vitest';
+import { consulAddress, kvClient, putApplied, uniquePrefix } from './helpers/consul.ts';
+import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c();
-});
+const cleanup = useCleanupsAndNoUnhandledRejections();
 
 async function setup(name: string) {
   const prefix = uniquePrefix(name);
@@ -21,20 +19,16 @@ async function setup(name: string) {
     logger: 'silent',
     service: { name: service, port: 1, register: false },
   });
-  cleanup.push(() => mesh.close());
+  cleanup(() => mesh.close());
   const { kv, connection } = kvClient();
-  cleanup.push(() => connection.close());
-  const setInbound = async (doc: object) => {
-    await kv.put(`${prefix}/services/${service}/inbound`, doc);
-    const { modifyIndex } = (await kv.get(`${prefix}/services/${service}/inbound`))!;
-    await eventually(() => mesh.status().rules.keys.some((k) => k.appliedIndex === modifyIndex));
-  };
+  cleanup(() => connection.close());
+  const setInbound = (doc: object) => putApplied(kv, mesh, `${prefix}/services/${service}/inbound`, doc);
   return { mesh, service, setInbound };
 }
 
 async function listen(server: Server): Promise<string> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanup.push(async () => {
+  cleanup(async () => {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
   });
@@ -143,7 +137,7 @@ describe('inbound rules on the server side', () => {
     await fastify.register(mesh.fastifyPlugin);
     fastify.get('/hello', async () => 'fastify');
     await fastify.listen({ port: 0, host: '127.0.0.1' });
-    cleanup.push(() => fastify.close());
+    cleanup(() => fastify.close());
     const fastifyUrl = `http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}`;
 
     expect(await (await fetch(`${expressUrl}/hello`)).text()).toBe('express');

@@ -50,6 +50,27 @@ export async function measureAsyncNs(
   return { name, ns: median(samples), ops: iterations * rounds };
 }
 
+/**
+ * Each case measured `passes` times, the passes interleaved (so load from elsewhere hits every
+ * case alike); the fastest pass of each case is kept, by name.
+ */
+export async function bestOfPasses(
+  cases: readonly (readonly [string, (i: number) => Promise<unknown>, ...unknown[]])[],
+  passes: number,
+  iterations: number,
+  rounds: number,
+): Promise<Map<string, NsResult>> {
+  const best = new Map<string, NsResult>();
+  for (let pass = 0; pass < passes; pass++) {
+    for (const [name, run] of cases) {
+      const r = await measureAsyncNs(name, run, iterations, rounds);
+      const prev = best.get(name);
+      if (!prev || r.ns < prev.ns) best.set(name, r);
+    }
+  }
+  return best;
+}
+
 export function median(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const m = s.length >> 1;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ConsulConnection, ConsulKv } from '@meshless/consul';
+import type { Mesh } from 'meshless';
 import { inject } from 'vitest';
 
 /** The shared dev agent started by the global setup. */
@@ -29,4 +30,15 @@ export async function eventually(
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** Writes a rule document and waits until `mesh` has it in force (its ModifyIndex applied). */
+export async function putApplied(kv: ConsulKv, mesh: Mesh, key: string, doc: object): Promise<void> {
+  await kv.put(key, doc);
+  const { modifyIndex } = (await kv.get(key))!;
+  await eventually(
+    () => mesh.status().rules.keys.some((k) => key.endsWith(k.key) && k.appliedIndex === modifyIndex),
+    5000,
+    `${key} applied`,
+  );
 }

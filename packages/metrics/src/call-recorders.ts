@@ -1,6 +1,6 @@
 import type { CounterCell, CounterFamily } from './counter-family.ts';
 import type { HistogramCell, HistogramFamily } from './histogram-family.ts';
-import type { Outcome } from './outcome.ts';
+import { type Outcome, STATUS_CLASSES, statusClassIndex } from './outcome.ts';
 
 interface CallCells {
   readonly total: CounterCell;
@@ -41,17 +41,20 @@ export class OutcomeRecorder {
   }
 
   private cellsFor(outcome: Outcome): CallCells {
-    const values = [...this.labelValues, outcome];
-    return { total: this.totals.cell(values), duration: this.durations.cell(values) };
+    return callCells(this.totals, this.durations, this.labelValues, outcome);
   }
 }
 
-/** Index into the status-class slots: 1xx..5xx, then `other`. */
-function slotOf(status: number): number {
-  const c = Math.floor(status / 100);
-  return c >= 1 && c <= 5 ? c - 1 : 5;
+/** The counter and histogram cells of one label set, the last label given apart. */
+function callCells(
+  totals: CounterFamily,
+  durations: HistogramFamily,
+  labelValues: readonly string[],
+  last: string,
+): CallCells {
+  const values = [...labelValues, last];
+  return { total: totals.cell(values), duration: durations.cell(values) };
 }
-const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'other'] as const;
 
 /** The prepared recorder for one (service, method) of inbound requests, by status class. */
 export class StatusRecorder {
@@ -76,15 +79,14 @@ export class StatusRecorder {
 
   /** One answered request: the status sent and the handling time in seconds. */
   record(status: number, seconds: number): void {
-    const slot = slotOf(status);
+    const slot = statusClassIndex(status);
     const cells = this.slots[slot] ?? this.prepare(slot);
     cells.total.value++;
     cells.duration.observe(seconds);
   }
 
   private prepare(slot: number): CallCells {
-    const values = [...this.labelValues, CLASSES[slot]!];
-    const cells = { total: this.totals.cell(values), duration: this.durations.cell(values) };
+    const cells = callCells(this.totals, this.durations, this.labelValues, STATUS_CLASSES[slot]!);
     this.slots[slot] = cells;
     return cells;
   }

@@ -59,12 +59,18 @@ export function outcomeOf(error: unknown, status?: number): Outcome {
   return status < 500 ? 'client_error' : 'error';
 }
 
-const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+/** The `status_class` label values, in index order (see statusClassIndex). */
+export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'other'] as const;
+
+/** Index into STATUS_CLASSES: 0 for 100..199 up to 4 for 500..599, 5 (`other`) outside. */
+export function statusClassIndex(status: number): number {
+  const c = Math.floor(status / 100);
+  return c >= 1 && c <= 5 ? c - 1 : 5;
+}
 
 /** `2xx` for 200..299 and so on; `other` outside 100..599. */
 export function statusClass(status: number): string {
-  const c = Math.floor(status / 100);
-  return c >= 1 && c <= 5 ? STATUS_CLASSES[c - 1]! : 'other';
+  return STATUS_CLASSES[statusClassIndex(status)]!;
 }
 
 const KNOWN_METHODS = KNOWN_HTTP_METHODS;
