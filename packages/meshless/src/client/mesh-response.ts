@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
+import { NULL_BODY_STATUS } from './response-handler.ts';
 
 type RawHeaders = Record<string, string | string[] | undefined>;
 
-const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 const decoder = new TextDecoder();
 
 /** What a MeshResponse holds beside the platform's own state. */
@@ -45,7 +45,7 @@ export class MeshResponse extends Response {
     this[STATE] = {
       statusText: statusText ?? '',
       raw,
-      nullBody: body === null || NULL_BODY.has(status),
+      nullBody: body === null || NULL_BODY_STATUS.has(status),
       origin,
       path,
       bytes: body instanceof Uint8Array ? body : undefined,

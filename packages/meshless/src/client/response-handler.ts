@@ -25,7 +25,8 @@ export const BUFFER_LIMIT = 64 * 1024;
 
 function ignore(): void {}
 
-const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+/** Statuses whose responses carry no body (fetch's null body statuses). */
+export const NULL_BODY_STATUS: ReadonlySet<number> = new Set([101, 103, 204, 205, 304]);
 
 // Where a response is: waiting for its head, buffering, streaming, discarding, or finished.
 const WAITING = 0;

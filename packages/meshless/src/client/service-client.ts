@@ -199,7 +199,7 @@ export class ServiceClient {
     // A deadline inherited from the caller (set by the server middleware or runWithDeadline).
     const inherited = remainingMs(o.clock);
     const remaining = Math.min(inherited, timeoutMs ?? Number.POSITIVE_INFINITY);
-    if (Number.isFinite(remaining)) headers[DEADLINE_HEADER] = formatDeadlineHeader(remaining);
+    if (Number.isFinite(remaining)) headers[DEADLINE_HEADER] = this.deadlineHeader(remaining);
 
     const retryable = replayable && (init.idempotent === true || isIdempotent(method));
     const prepared = o.policies.forCall(init.operation, decision.route);
@@ -231,6 +231,18 @@ export class ServiceClient {
     } finally {
       this.inFlight--;
     }
+  }
+
+  // The header value of the last deadline sent: the same timeout each call, so one string.
+  private lastDeadlineMs = Number.NaN;
+  private lastDeadlineHeader = '';
+
+  private deadlineHeader(ms: number): string {
+    if (ms !== this.lastDeadlineMs) {
+      this.lastDeadlineMs = ms;
+      this.lastDeadlineHeader = formatDeadlineHeader(ms);
+    }
+    return this.lastDeadlineHeader;
   }
 
   /** The prepared metric series of (route decision, method): found by object identity, no key string per call. */

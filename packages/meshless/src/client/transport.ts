@@ -77,10 +77,6 @@ export class Transport {
     if (await settlesWithin(closing, 1000)) return;
     await this.agent.destroy();
   }
-
-  destroy(): Promise<void> {
-    return this.agent.destroy();
-  }
 }
 
 /** Whether `promise` settles within `ms` (the timer does not hold the process open). */
