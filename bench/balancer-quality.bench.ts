@@ -2,11 +2,13 @@
 // 10 endpoints, each with 8 workers and a FIFO queue; service times lognormal around 10 ms
 // (seeded). 32 clients in a closed loop (each sends its next request when the last one ends),
 // 50,000 requests per run, no retries. Latency = queueing + service, for successful calls;
-// failed calls count as errors. Run: node_modules/.bin/node bench/balancer-quality.bench.ts
-import { type BalancerRule, createBalancer } from '@meshless/balancer';
+// failed calls count as errors. Then key movement of the consistent hashes (ring-hash, maglev)
+// when one endpoint leaves, joins or doubles its weight. Run: npm run bench -- balancer-quality
+// (it builds first: the benchmarks import the packages' dist).
+import { type BalancerRule, createBalancer, MaglevPicker, RingHashPicker } from '@meshless/balancer';
 import type { Endpoint, Random } from '@meshless/core';
 import { seededRandom } from '@meshless/core';
-import { printTable, quantile, writeResults } from './lib/measure.ts';
+import { median, printTable, quantile, writeResults } from './lib/measure.ts';
 
 const ENDPOINTS = 10;
 const WORKERS = 8;
@@ -226,4 +228,111 @@ console.log(
     `${worst('p2c-peak-ewma + outlier') <= 1.3 ? 'met' : 'NOT met'} (worst ${worst('p2c-peak-ewma + outlier').toFixed(2)}x); ` +
     `round-robin worst ${worst('round-robin').toFixed(2)}x.`,
 );
+
+// Key movement: for each endpoint count, several sets of endpoint ids (the spread) and, for a
+// removal, every endpoint in turn. "moved" is the share of all keys whose endpoint changed, to
+// compare with the ideal (the share the changed endpoint owned or gains); "between others" is
+// the share that moved between two endpoints that did not change (0 for a minimal hash).
+const MOVEMENT_KEYS = 50_000;
+const ID_SETS = 5;
+const hashKeys = Array.from({ length: MOVEMENT_KEYS }, (_, i) => `key-${i}`);
+const HASHES: { name: string; build: (eps: readonly Endpoint[]) => RingHashPicker | MaglevPicker }[] = [
+  { name: 'ring-hash', build: (eps) => new RingHashPicker(eps, {}, seededRandom(1)) },
+  { name: 'maglev', build: (eps) => new MaglevPicker(eps, 65_537, seededRandom(1)) },
+];
+const hashEndpoint = (id: string, weight = 1): Endpoint => ({
+  id,
+  service: 'sim',
+  address: '10.0.0.1',
+  port: 80,
+  tags: [],
+  meta: {},
+  weight,
+});
+
+interface Movement {
+  moved: number;
+  ideal: number;
+  between: number;
+}
+
+/** Keys that changed endpoint, and those that moved between two endpoints other than `changed`. */
+function movement(
+  build: (eps: readonly Endpoint[]) => RingHashPicker | MaglevPicker,
+  before: readonly Endpoint[],
+  after: readonly Endpoint[],
+  changed: string,
+): Movement {
+  const a = build(before);
+  const b = build(after);
+  let moved = 0;
+  let between = 0;
+  let ownedBefore = 0;
+  let ownedAfter = 0;
+  for (const hashKey of hashKeys) {
+    const x = a.pick({ hashKey })!.id;
+    const y = b.pick({ hashKey })!.id;
+    if (x === changed) ownedBefore++;
+    if (y === changed) ownedAfter++;
+    if (x === y) continue;
+    moved++;
+    if (x !== changed && y !== changed) between++;
+  }
+  return {
+    moved: moved / MOVEMENT_KEYS,
+    ideal: Math.abs(ownedAfter - ownedBefore) / MOVEMENT_KEYS,
+    between: between / MOVEMENT_KEYS,
+  };
+}
+
+const spread = (values: number[]) => {
+  const s = [...values].sort((x, y) => x - y);
+  const pct = (v: number) => (v * 100).toFixed(2);
+  return `${pct(s[0]!)} / ${pct(s[s.length >> 1]!)} / ${pct(s[s.length - 1]!)}`;
+};
+
+const movementRows: Record<string, string | number>[] = [];
+const movementResults: Record<string, Record<string, Movement[]>> = {};
+for (const hash of HASHES) {
+  movementResults[hash.name] = {};
+  for (const n of [4, 5, 6, 10]) {
+    const runs: Record<string, Movement[]> = { remove: [], add: [], 'weight x2': [] };
+    for (let set = 0; set < ID_SETS; set++) {
+      const eps = Array.from({ length: n }, (_, i) => hashEndpoint(`node-${set}-${i}`));
+      for (const gone of eps) {
+        runs.remove!.push(
+          movement(
+            hash.build,
+            eps,
+            eps.filter((ep) => ep !== gone),
+            gone.id,
+          ),
+        );
+      }
+      const joiner = hashEndpoint(`node-${set}-new`);
+      runs.add!.push(movement(hash.build, eps, [...eps, joiner], joiner.id));
+      const heavier = eps.map((ep, i) => (i === 0 ? hashEndpoint(ep.id, 2) : ep));
+      runs['weight x2']!.push(movement(hash.build, eps, heavier, eps[0]!.id));
+    }
+    for (const [change, list] of Object.entries(runs)) {
+      movementResults[hash.name]![`${n} ${change}`] = list;
+      const idealNominal = change === 'remove' ? 1 / n : change === 'add' ? 1 / (n + 1) : 2 / (n + 1) - 1 / n;
+      movementRows.push({
+        hash: hash.name,
+        endpoints: n,
+        change,
+        runs: list.length,
+        'moved % (min / median / max)': spread(list.map((m) => m.moved)),
+        'nominal ideal %': idealNominal * 100,
+        'moved / ideal (median)': median(list.map((m) => (m.ideal > 0 ? m.moved / m.ideal : 1))),
+        'between others % (min / median / max)': spread(list.map((m) => m.between)),
+      });
+    }
+  }
+}
+printTable(
+  `Key movement: ${MOVEMENT_KEYS} keys, ${ID_SETS} sets of endpoint ids, every endpoint removed in turn (ideal = keys the changed endpoint owned or gains)`,
+  movementRows,
+);
 writeResults('balancer-quality', results);
+writeResults('balancer-key-movement', movementResults);

@@ -14,7 +14,7 @@ describe('RingHashPicker', () => {
   it('gives each endpoint about its share of keys, by weight', () => {
     const eps = make(10);
     const ring = picker(eps);
-    expect(ring.size).toBe(1600); // 160 virtual nodes each
+    expect(ring.size).toBe(5120); // 512 entries per unit of weight, whatever the endpoint count
     const counts = eps.map((ep) => mapping(ring).filter((id) => id === ep.id).length);
     // Ring placement, not sampling, dominates the spread: a tolerance band, not chi-square.
     for (const c of counts) expect(Math.abs(c / keys.length - 0.1)).toBeLessThan(0.03);
@@ -51,6 +51,79 @@ describe('RingHashPicker', () => {
     }
     expect(taken / keys.length).toBeGreaterThan(1 / 11 - 0.03);
     expect(taken / keys.length).toBeLessThan(1 / 11 + 0.03);
+  });
+
+  // Few endpoints is where a ring sized by the endpoint count went wrong: every share changed.
+  const tenThousand = keys.slice(0, 10_000);
+  const owners = (eps: readonly Endpoint[]) => {
+    const ring = picker(eps);
+    return tenThousand.map((hashKey) => ring.pick({ hashKey })!.id);
+  };
+
+  it.each([4, 5, 6])('with %i endpoints, removing one moves exactly its keys and no other', (n) => {
+    const eps = make(n);
+    const before = owners(eps);
+    for (const gone of eps) {
+      const after = owners(eps.filter((ep) => ep !== gone));
+      let owned = 0;
+      let moved = 0;
+      let between = 0;
+      for (let i = 0; i < before.length; i++) {
+        if (before[i] === gone.id) owned++;
+        if (before[i] === after[i]) continue;
+        moved++;
+        if (before[i] !== gone.id) between++;
+      }
+      expect(between).toBe(0); // no key moved between endpoints that stayed
+      expect(moved).toBe(owned);
+    }
+  });
+
+  it.each([4, 5, 6])('with %i endpoints, a new endpoint only takes keys to itself', (n) => {
+    const eps = make(n);
+    const before = owners(eps);
+    const after = owners([...eps, endpoint('ep-new')]);
+    let taken = 0;
+    for (let i = 0; i < before.length; i++) {
+      if (before[i] === after[i]) continue;
+      taken++;
+      expect(after[i]).toBe('ep-new');
+    }
+    expect(taken).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['raised', [1, 1, 1, 1, 1], 2, 3],
+    ['lowered', [2, 2, 2, 2, 2], 1, 1],
+    ['raised from the lightest', [2, 2, 1, 2, 2], 2, 2],
+  ] as const)('a weight %s on one endpoint moves keys only to or from it', (_, weights, changed, to) => {
+    const eps = make(weights.length, (i) => weights[i]!);
+    const before = owners(eps);
+    const id = `ep-${changed}`;
+    const after = owners(eps.map((ep) => (ep.id === id ? endpoint(id, { weight: to }) : ep)));
+    let moved = 0;
+    for (let i = 0; i < before.length; i++) {
+      if (before[i] === after[i]) continue;
+      moved++;
+      if (to > weights[changed]!) expect(after[i]).toBe(id);
+      else expect(before[i]).toBe(id);
+    }
+    expect(moved).toBeGreaterThan(0);
+  });
+
+  it('keeps every share within 15 % of its ideal with 2 to 10 endpoints', () => {
+    for (let n = 2; n <= 10; n++) {
+      const ring = picker(make(n));
+      const counts = new Map<string, number>();
+      for (const hashKey of keys) {
+        const id = ring.pick({ hashKey })!.id;
+        counts.set(id, (counts.get(id) ?? 0) + 1);
+      }
+      const shares = [...counts.values()].map((c) => (c / keys.length) * n);
+      expect(counts.size).toBe(n);
+      expect(Math.max(...shares)).toBeLessThan(1.15);
+      expect(Math.min(...shares)).toBeGreaterThan(0.85);
+    }
   });
 
   it('walks on to the next endpoint when the key owner is excluded', () => {
