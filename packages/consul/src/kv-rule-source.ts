@@ -108,6 +108,20 @@ export class ConsulRuleSource implements RuleSource {
     });
   }
 
+  /**
+   * Serves the on-disk copy when nothing live has arrived yet (createMesh calls it when its ready
+   * time is up, so a Consul that accepts connections but never answers cannot hold the cache back).
+   * The watch keeps trying; the first live snapshot replaces the cached one.
+   */
+  useCache(): void {
+    if (this.current || this.disposed) return;
+    this.loadCache();
+    if (!this.settled) {
+      this.settled = true;
+      this.firstEmitter.fire(this.current);
+    }
+  }
+
   /** The last snapshot pushed. */
   get snapshot(): RuleSnapshot | undefined {
     return this.current;

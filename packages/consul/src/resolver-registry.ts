@@ -18,6 +18,8 @@ export interface DiscoveryOptions {
   stale?: boolean;
   clock?: Clock;
   watch?: ResolverWatchOptions;
+  /** Per new resolver: serve the cached list after this many ms without an answer (see ConsulResolver). */
+  cacheAfterMs?: () => number;
 }
 
 export interface DiscoveryResolverOptions {
@@ -74,6 +76,7 @@ export class Discovery implements Disposable {
           ...(o.stale ? { stale: true } : {}),
           ...(o.clock ? { clock: o.clock } : {}),
           ...(o.watch ? { watch: o.watch } : {}),
+          ...(o.cacheAfterMs ? { cacheAfterMs: o.cacheAfterMs() } : {}),
         }),
         refs: 0,
       };

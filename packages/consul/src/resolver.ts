@@ -52,6 +52,11 @@ export interface ConsulResolverOptions {
   random?: Random;
   /** Passed to each blocking watch. */
   watch?: ResolverWatchOptions;
+  /**
+   * Serve the on-disk list when Consul has not answered within this time (it may accept
+   * connections and never answer); `ready()` then resolves with it. Default: only once a request failed.
+   */
+  cacheAfterMs?: number;
 }
 
 /** Blocking-watch tuning a resolver passes on (wait, backoff, rate limit). */
@@ -143,6 +148,7 @@ export class ConsulResolver implements Resolver, Disposable {
   private disposed = false;
   private settle!: (endpoints: readonly Endpoint[]) => void;
   private readonly first: Promise<readonly Endpoint[]>;
+  private cacheTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ConsulResolverOptions) {
     this.service = options.service;
@@ -202,6 +208,21 @@ export class ConsulResolver implements Resolver, Disposable {
         ...(options.random ? { random: options.random } : {}),
       });
     });
+    if (options.cacheAfterMs !== undefined) {
+      if (options.cacheAfterMs <= 0) this.fallBackToCache();
+      else {
+        this.cacheTimer = setTimeout(() => this.fallBackToCache(), options.cacheAfterMs);
+        this.cacheTimer.unref();
+      }
+    }
+  }
+
+  /** No answer in time: serve the cached list (if any) and let the first call go on with it. */
+  private fallBackToCache(): void {
+    this.cacheTimer = undefined;
+    if (this.disposed || this.settled) return;
+    if (this.origin === 'none') this.loadCache();
+    this.settle(this.list);
   }
 
   current(): readonly Endpoint[] {
@@ -228,7 +249,8 @@ export class ConsulResolver implements Resolver, Disposable {
       origin: this.origin,
       datacenter: this.datacenter,
       changes: this.changes,
-      reachable: watches.every((w) => w.failures === 0 && w.requests > 0),
+      // A request sent is not an answer: index is set only by an accepted answer.
+      reachable: watches.every((w) => w.failures === 0 && w.index > 0),
       watches,
     };
   }
@@ -241,6 +263,7 @@ export class ConsulResolver implements Resolver, Disposable {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    clearTimeout(this.cacheTimer);
     for (const w of this.watches) w.dispose();
     this.emitter.dispose();
     this.settle(this.list);

@@ -84,9 +84,10 @@ export interface MeshOptions {
   /** Extra document kinds to accept under the prefix (your own sections). */
   sections?: readonly RuleSection<unknown>[];
   /**
-   * Longest wait in createMesh() for the first rules. When Consul cannot be reached, createMesh()
-   * resolves after the first failed attempt (with cached rules if any) and keeps retrying in the
-   * background. Default 10 000.
+   * Longest time createMesh() takes, and longest wait of a first call for endpoints. When Consul
+   * cannot be reached (or accepts connections and never answers), createMesh() resolves by then
+   * with the on-disk cached rules (if any), registration goes on in the background, and clients
+   * serve cached endpoints; everything catches up when Consul answers. Default 10 000.
    */
   readyTimeoutMs?: number;
   /** Read discovery answers from any Consul server (`?stale`): scales reads, may lag slightly. */
@@ -209,6 +210,7 @@ class MeshImpl implements Mesh {
     private readonly random: Random,
     private readonly logger: Logger,
     cacheDir: string | false,
+    readyTimeoutMs: number,
   ) {
     this.rules = rules;
     this.onDidChangeRules = rules.onDidChange;
@@ -227,7 +229,17 @@ class MeshImpl implements Mesh {
       );
     }
     this.governor = new Governor({ rules, clock, random, logger, instrument: this.instrument() });
-    this.discovery = new Discovery({ connection, cacheDir, logger, stale: options.staleReads });
+    const readyDeadline = clock.now() + readyTimeoutMs;
+    this.discovery = new Discovery({
+      connection,
+      cacheDir,
+      logger,
+      stale: options.staleReads,
+      // Once Consul has answered the rule watch, give discovery the full time; while it has not,
+      // a client made after createMesh's deadline serves cached endpoints at once.
+      cacheAfterMs: () =>
+        source.stats().index > 0 ? readyTimeoutMs : Math.max(0, readyDeadline - clock.now()),
+    });
     this.disposables.add(
       source.subscribe((snapshot) => {
         if (!this.rulesPaused) rules.applySnapshot(snapshot);
@@ -310,7 +322,8 @@ class MeshImpl implements Mesh {
   status(): MeshStatus {
     const watch = this.source.stats();
     return {
-      consul: { address: this.connection.address, reachable: watch.failures === 0, watch },
+      // Reachable once Consul has answered (a request sent to a hung agent is not an answer).
+      consul: { address: this.connection.address, reachable: watch.failures === 0 && watch.index > 0, watch },
       rules: this.rules.status(),
       registration: this.registration?.status(),
       clients: [...this.clients.values()].map((c) => c.status()),
@@ -458,6 +471,8 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
         : {}),
     });
   }
+  const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
+  const started = clock.now();
   const mesh = new MeshImpl(
     options,
     connection,
@@ -468,23 +483,47 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
     random,
     logger,
     cacheDir,
+    readyTimeoutMs,
   );
-  const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    source.ready(),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, readyTimeoutMs);
-      timer.unref();
-    }),
-  ]);
-  clearTimeout(timer);
+  // readyTimeoutMs bounds the whole of createMesh: the first rules, then registration.
+  await withinMs(source.ready(), readyTimeoutMs);
+  // No answer in time (a hung agent answers neither way): the cached rules apply meanwhile.
+  source.useCache();
   if (registration) {
-    await registration.start();
-    await mesh.reportGovernance();
+    const registered = registration.start();
+    const left = readyTimeoutMs - (clock.now() - started);
+    const done = await withinMs(
+      registered.then(() => true),
+      Math.max(0, left),
+    );
+    if (done === undefined) {
+      logger.warn('registration goes on in the background: Consul did not answer in time', {
+        readyTimeoutMs,
+      });
+      registered.then(
+        () => void mesh.reportGovernance(),
+        (error) => logger.error('registration refused', { error: (error as Error)?.message }),
+      );
+    } else await withinMs(mesh.reportGovernance(), Math.max(0, readyTimeoutMs - (clock.now() - started)));
   }
   if (options.handleSignals) installSignalHandlers(mesh, logger);
   return mesh;
+}
+
+/** The promise's value, or undefined when `ms` pass first (the promise goes on; its rejection still propagates if it comes in time). */
+async function withinMs<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(resolve, ms, undefined);
+        timer.unref();
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function installSignalHandlers(mesh: Mesh, logger: Logger): void {
