@@ -33,6 +33,7 @@ describe('balancer rule', () => {
       panicThresholdPercent: 50,
       outlier: {
         consecutiveErrors: 5,
+        consecutiveConnectErrors: 3,
         intervalMs: 10000,
         baseEjectionMs: 30000,
         maxEjectionMs: 300_000,
@@ -43,13 +44,24 @@ describe('balancer rule', () => {
     });
   });
 
-  it('means p2c-peak-ewma with locality and no outlier detection when empty', () => {
+  it('means p2c-peak-ewma with locality and ejection on connect errors only when empty', () => {
     expect(resolveBalancerRule(validate({}))).toMatchObject({
       algorithm: 'p2c-peak-ewma',
-      outlier: undefined,
+      outlier: {
+        consecutiveErrors: 0,
+        consecutiveConnectErrors: 3,
+        baseEjectionMs: 30_000,
+        maxEjectionPercent: 10,
+        successRate: undefined,
+      },
       slowStartMs: 0,
       panicThresholdPercent: 50,
       locality: { enabled: true, minHealthyPercent: 70 },
+    });
+    expect(resolveBalancerRule(validate({ outlier: false })).outlier).toBeUndefined();
+    expect(resolveBalancerRule(validate({ outlier: {} })).outlier).toMatchObject({
+      consecutiveErrors: 5,
+      consecutiveConnectErrors: 3,
     });
     expect(resolveBalancerRule(validate({ outlier: { successRate: {} } })).outlier?.successRate).toEqual({
       minRequests: 100,

@@ -1,6 +1,7 @@
 import { defineSection } from '@meshless/core';
 import { z } from 'zod';
 import { DEFAULT_MAGLEV_TABLE_SIZE, isPrime } from './maglev.ts';
+import { DEFAULT_CONSECUTIVE_CONNECT_ERRORS } from './outlier-ejection.ts';
 import { DEFAULT_MAX_RING_SIZE, DEFAULT_MIN_RING_SIZE } from './ring-hash.ts';
 
 export const BALANCER_ALGORITHMS = [
@@ -83,8 +84,15 @@ export const successRateSchema = z.strictObject({
 });
 
 export const outlierSchema = z.strictObject({
-  /** Failures in a row that eject an endpoint at once; 0 turns this check off. Default 5. */
-  consecutiveErrors: z.number().int().min(0).optional().describe('default 5; 0 disables'),
+  /** Failures in a row that eject an endpoint at once; 0 turns this check off. Default 5 (0 without an outlier field). */
+  consecutiveErrors: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('default 5 (0 when the outlier field is omitted); 0 disables'),
+  /** Connect errors in a row (no HTTP answer) that eject an endpoint at once; 0 disables. Default 3. */
+  consecutiveConnectErrors: z.number().int().min(0).optional().describe('default 3; 0 disables'),
   /** How often success rates are judged and ejection counts decay. Default 10 000. */
   intervalMs: ms.min(1).optional().describe('default 10000'),
   /** First ejection length; the n-th lasts n times as long. Default 30 000. */
@@ -99,7 +107,7 @@ export const outlierSchema = z.strictObject({
 
 /**
  * `meshless/services/<svc>/balancer`: how callers of <svc> choose an endpoint. Every field is
- * optional; a missing document means p2c-peak-ewma with locality and no outlier detection.
+ * optional; a missing document means p2c-peak-ewma with locality, ejecting only on connect errors.
  */
 export const balancerRuleSchema = z
   .strictObject({
@@ -115,8 +123,14 @@ export const balancerRuleSchema = z
     locality: localitySchema.optional(),
     /** Below this percent of healthy (not ejected) endpoints, balance over all. 0 disables. Default 50. */
     panicThresholdPercent: percent.optional().describe('default 50'),
-    /** Outlier detection (ejection); omitted: off, `{}`: on with defaults. */
-    outlier: outlierSchema.optional().describe('omit to disable'),
+    /**
+     * Outlier detection (ejection). Omitted: only the connect-error check, with the defaults;
+     * `{}`: every check with its defaults; `false`: no ejection at all.
+     */
+    outlier: z
+      .union([outlierSchema, z.literal(false)])
+      .optional()
+      .describe('omitted: eject on 3 connect errors in a row only; false: off'),
     /** New endpoints ramp from 10% to full weight over this long; 0 disables. Default 0. */
     slowStartMs: ms.optional().describe('default 0 (off)'),
   })
@@ -138,9 +152,10 @@ export const balancerRuleSchema = z
         message: `${min} is above maxRingSize ${max}`,
       });
     }
-    const base = rule.outlier?.baseEjectionMs ?? 30_000;
-    const cap = rule.outlier?.maxEjectionMs ?? 300_000;
-    if (rule.outlier !== undefined && base > cap) {
+    const outlier = rule.outlier || undefined;
+    const base = outlier?.baseEjectionMs ?? 30_000;
+    const cap = outlier?.maxEjectionMs ?? 300_000;
+    if (outlier !== undefined && base > cap) {
       ctx.addIssue({
         code: 'custom',
         path: ['outlier', 'maxEjectionMs'],
@@ -170,6 +185,7 @@ export interface ResolvedBalancerRule {
   readonly outlier:
     | {
         readonly consecutiveErrors: number;
+        readonly consecutiveConnectErrors: number;
         readonly intervalMs: number;
         readonly baseEjectionMs: number;
         readonly maxEjectionMs: number;
@@ -182,9 +198,13 @@ export interface ResolvedBalancerRule {
   readonly slowStartMs: number;
 }
 
-/** Fills in the defaults of a validated rule (`{}` or undefined: all defaults). */
+/**
+ * Fills in the defaults of a validated rule (`{}` or undefined: all defaults). Without an
+ * `outlier` field, ejection runs on connect errors only: a dead instance is taken out by
+ * default, while ejecting on 5xx answers stays the operator's choice.
+ */
 export function resolveBalancerRule(rule: BalancerRule = {}): ResolvedBalancerRule {
-  const o = rule.outlier;
+  const o = rule.outlier === undefined ? { consecutiveErrors: 0 } : rule.outlier || undefined;
   const sr = o?.successRate;
   return {
     algorithm: rule.algorithm ?? 'p2c-peak-ewma',
@@ -201,6 +221,7 @@ export function resolveBalancerRule(rule: BalancerRule = {}): ResolvedBalancerRu
     panicThresholdPercent: rule.panicThresholdPercent ?? 50,
     outlier: o && {
       consecutiveErrors: o.consecutiveErrors ?? 5,
+      consecutiveConnectErrors: o.consecutiveConnectErrors ?? DEFAULT_CONSECUTIVE_CONNECT_ERRORS,
       intervalMs: o.intervalMs ?? 10_000,
       baseEjectionMs: o.baseEjectionMs ?? 30_000,
       maxEjectionMs: o.maxEjectionMs ?? 300_000,

@@ -16,15 +16,57 @@ function fail(b: BalancerStack, ep: Endpoint, times: number) {
   }
 }
 
+function refuse(b: BalancerStack, ep: Endpoint, times: number) {
+  for (let i = 0; i < times; i++) {
+    b.onCallStart(ep);
+    b.onCallEnd(ep, { latencyMs: 0.1, ok: false, connectError: true });
+  }
+}
+
 describe('createBalancer', () => {
-  it('builds the default stack: p2c-peak-ewma, no outlier layer', () => {
+  it('builds the default stack: p2c-peak-ewma, ejection on connect errors only', () => {
     const b = createBalancer(undefined, { random: seededRandom(1) });
     b.update(eps);
     expect(b.rule.algorithm).toBe('p2c-peak-ewma');
-    expect(b.outlier).toBeUndefined();
+    expect(b.outlier).toBeInstanceOf(OutlierEjection);
+    expect(b.rule.outlier).toMatchObject({
+      consecutiveErrors: 0,
+      consecutiveConnectErrors: 3,
+      baseEjectionMs: 30_000,
+      maxEjectionPercent: 10,
+      successRate: undefined,
+    });
     expect(b.locality).toBeUndefined(); // no local zone given
     expect(b.ejectedIds).toEqual([]);
     expect(countPicks(b.picker, ids, 400).every((c) => c > 50)).toBe(true);
+    // 5xx answers alone never eject without a rule that asks for it.
+    fail(b, eps[0]!, 20);
+    expect(b.ejectedIds).toEqual([]);
+  });
+
+  it('ejects an endpoint after 3 connect errors with no rule, but never the whole fleet', () => {
+    const clock = new ManualClock();
+    const b = createBalancer(undefined, { now: clock.now, random: seededRandom(9) });
+    b.update(eps);
+    refuse(b, eps[0]!, 3);
+    expect(b.ejectedIds).toEqual(['a']);
+    expect(countPicks(b.picker, ids, 300)[0]).toBe(0);
+    // Every instance is down: at most maxEjectionPercent (but one) is ejected, and the picker
+    // still answers (the panic threshold balances over all when too few are left).
+    for (const ep of eps.slice(1)) refuse(b, ep, 3);
+    expect(b.ejectedIds).toEqual(['a']);
+    expect(b.picker.pick()).toBeDefined();
+    clock.advance(30_000);
+    b.onCallStart(eps[1]!);
+    expect(b.ejectedIds).toEqual([]);
+  });
+
+  it('turns ejection off with outlier: false', () => {
+    const b = createBalancer({ outlier: false }, { random: seededRandom(10) });
+    b.update(eps);
+    expect(b.outlier).toBeUndefined();
+    refuse(b, eps[0]!, 10);
+    expect(b.ejectedIds).toEqual([]);
   });
 
   it('builds every algorithm in the schema', () => {

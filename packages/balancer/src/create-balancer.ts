@@ -40,12 +40,13 @@ const noEjections: Event<EjectionEvent> = () => ({ dispose() {} });
 
 /**
  * The balancer built from a rule: outlier ejection -> panic threshold -> slow start ->
- * locality -> algorithm, each layer present only when the rule asks for it.
+ * locality -> algorithm, each layer present only when the rule asks for it (outlier ejection
+ * unless `outlier: false`: without an `outlier` field it ejects on connect errors only).
  */
 export class BalancerStack implements StatefulBalancer {
   readonly rule: ResolvedBalancerRule;
   readonly stats: EndpointStatsStore;
-  /** The outlier layer, when the rule has `outlier`. */
+  /** The outlier layer (absent only with `outlier: false`). */
   readonly outlier: OutlierEjection | undefined;
   /** The locality layer, when enabled and the caller's zone is known. */
   readonly locality: LocalityAware | undefined;
@@ -122,6 +123,14 @@ function isResolved(rule: BalancerRule | ResolvedBalancerRule): rule is Resolved
 }
 const resolvedRules = new WeakSet<ResolvedBalancerRule>();
 
+/** Whether a resolved outlier rule still runs the check that made an ejection. */
+function checks(rule: NonNullable<ResolvedBalancerRule['outlier']>, reason: string | undefined): boolean {
+  if (reason === 'consecutive-errors') return rule.consecutiveErrors > 0;
+  if (reason === 'connect-errors') return rule.consecutiveConnectErrors > 0;
+  if (reason === 'success-rate') return rule.successRate !== undefined;
+  return false;
+}
+
 function leafFactory(
   algorithm: BalancerAlgorithm,
   rule: ResolvedBalancerRule,
@@ -159,8 +168,10 @@ export function createBalancer(
   const stats = options.stats ?? new EndpointStatsStore({ now: options.now, decayMs: options.decayMs });
   const now = options.now ?? stats.now;
   const random = options.random ?? systemRandom;
-  // Adopted state that this rule has no layer for must not linger.
-  if (resolved.outlier === undefined) stats.resetEjections();
+  // Adopted state that this rule has no layer (or no check) for must not linger.
+  const outlierRule = resolved.outlier;
+  if (outlierRule === undefined) stats.resetEjections();
+  else stats.resetEjections((reason) => checks(outlierRule, reason));
   const slowStart = resolved.slowStartMs > 0 && !isHashAlgorithm(resolved.algorithm);
   if (!slowStart) stats.resetWeightScales();
 

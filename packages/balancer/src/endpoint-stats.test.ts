@@ -1,6 +1,6 @@
 import { endpoint, ManualClock } from '@meshless/core/testing';
 import { describe, expect, it } from 'vitest';
-import { EndpointStatsStore } from './endpoint-stats.ts';
+import { EndpointStatsStore, FAILURE_PENALTY_FACTOR } from './endpoint-stats.ts';
 
 describe('EndpointStatsStore', () => {
   it('keeps stats of ids that stay, drops removed ones, and starts fresh when they come back', () => {
@@ -57,7 +57,7 @@ describe('peak EWMA', () => {
     expect(store.get('a')!.latencyAt(clock.now(), 10_000)).toBeCloseTo(200 / Math.E, 6);
   });
 
-  it('blends lower samples by elapsed time, and never lowers the estimate on a failure', () => {
+  it('blends lower samples by elapsed time, and counts a fast failure as a peak of 4x the estimate', () => {
     const clock = new ManualClock();
     const store = new EndpointStatsStore({ now: clock.now, decayMs: 1000 });
     const a = endpoint('a');
@@ -66,10 +66,11 @@ describe('peak EWMA', () => {
     clock.advance(1000);
     store.callEnded(a, { latencyMs: 1, ok: false });
     const s = store.get('a')!;
-    expect(s.latencyAt(clock.now(), 1000)).toBeCloseTo(100 / Math.E, 6);
+    const penalized = FAILURE_PENALTY_FACTOR * (100 / Math.E);
+    expect(s.latencyAt(clock.now(), 1000)).toBeCloseTo(penalized, 6);
     clock.advance(1000);
     store.callEnded(a, { latencyMs: 10, ok: true });
     const w = Math.exp(-1);
-    expect(s.latencyAt(clock.now(), 1000)).toBeCloseTo((100 / Math.E) * w + 10 * (1 - w), 6);
+    expect(s.latencyAt(clock.now(), 1000)).toBeCloseTo(penalized * w + 10 * (1 - w), 6);
   });
 });

@@ -5,6 +5,16 @@ import { systemClock } from '@meshless/core';
 export const DEFAULT_DECAY_MS = 10_000;
 
 /**
+ * The failure penalty of the latency estimate: a failed call counts as at least this slow, so a
+ * dead instance refusing connections in 0.1 ms never looks like the fastest endpoint.
+ */
+export const FAILURE_PENALTY_FLOOR_MS = 50;
+/** ...and as this many times the current estimate: failures in a row escalate geometrically. */
+export const FAILURE_PENALTY_FACTOR = 4;
+/** ...up to this (a slower observed failure, e.g. a timeout, still counts in full). */
+export const FAILURE_PENALTY_MAX_MS = 10_000;
+
+/**
  * What a balancer stack knows about one endpoint. Mutable on purpose: pickers are rebuilt on
  * membership changes, but these counters move on every call and are shared by every layer
  * (and by the next stack after a rule change), so they live outside the pickers.
@@ -24,6 +34,8 @@ export class EndpointStats {
   successes = 0;
   failures = 0;
   consecutiveErrors = 0;
+  /** Connect errors since the endpoint last answered (any HTTP status). */
+  consecutiveConnectErrors = 0;
   /** Outcomes since the last outlier interval (success-rate detection). */
   intervalSuccesses = 0;
   intervalFailures = 0;
@@ -31,6 +43,8 @@ export class EndpointStats {
   ejections = 0;
   /** Clock time the current ejection ends; 0 while not ejected. */
   ejectedUntil = 0;
+  /** Why the current ejection happened (an EjectionReason); undefined while not ejected. */
+  ejectionReason: string | undefined = undefined;
   /** Clock time of the last return from ejection. */
   returnedAt = 0;
   /** Slow-start factor in (0, 1] applied to the endpoint's weight by weight-aware pickers. */
@@ -54,18 +68,27 @@ export class EndpointStats {
 
   /**
    * Peak-sensitive EWMA (Finagle/tower): a sample above the decayed estimate replaces it at
-   * once; a lower one is blended in by the time elapsed since the last sample.
+   * once; a lower one is blended in by the time elapsed since the last sample. A failure is a
+   * peak of at least max(floor, factor x estimate), capped, or its observed time if longer: a
+   * fast error must repel traffic, not attract it, and one in a row repels more than the last.
    */
   observeLatency(ms: number, now: number, decayMs: number, ok: boolean): void {
     const dt = now - this.ewmaAt;
     const w = dt <= 0 ? 1 : Math.exp(-dt / decayMs);
     const decayed = this.ewmaMs * w;
-    if (ms > decayed) this.ewmaMs = ms;
-    // A failure never makes an endpoint look faster: fast errors must not attract traffic.
-    else if (ok) this.ewmaMs = decayed + ms * (1 - w);
-    else this.ewmaMs = decayed;
+    const sample = ok ? ms : Math.max(ms, failurePenaltyMs(decayed));
+    if (sample > decayed) this.ewmaMs = sample;
+    else this.ewmaMs = decayed + sample * (1 - w);
     this.ewmaAt = now;
   }
+}
+
+/** The latency a failure counts as at least, given the decayed estimate. */
+function failurePenaltyMs(estimateMs: number): number {
+  return Math.min(
+    FAILURE_PENALTY_MAX_MS,
+    Math.max(FAILURE_PENALTY_FLOOR_MS, FAILURE_PENALTY_FACTOR * estimateMs),
+  );
 }
 
 export interface EndpointStatsStoreOptions {
@@ -156,13 +179,22 @@ export class EndpointStatsStore {
       s.intervalFailures++;
       s.consecutiveErrors++;
     }
+    // Any HTTP answer proves the endpoint reachable; a timeout or reset proves nothing either way.
+    if (outcome.connectError === true) s.consecutiveConnectErrors++;
+    else if (outcome.ok || outcome.status !== undefined) s.consecutiveConnectErrors = 0;
   }
 
-  /** Forgets ejections (a new rule without outlier detection must not keep endpoints out). */
-  resetEjections(): void {
+  /**
+   * Forgets ejections (a new rule without outlier detection must not keep endpoints out),
+   * except those for whose reason `keep` returns true (the checks the new rule still runs).
+   */
+  resetEjections(keep?: (reason: string | undefined) => boolean): void {
     for (const s of this.byId.values()) {
+      if (keep !== undefined && s.ejected && keep(s.ejectionReason)) continue;
       s.ejectedUntil = 0;
+      s.ejectionReason = undefined;
       s.consecutiveErrors = 0;
+      s.consecutiveConnectErrors = 0;
     }
   }
 

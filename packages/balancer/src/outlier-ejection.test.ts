@@ -37,6 +37,14 @@ function setup(n: number, options: OutlierEjectionOptions = {}) {
   return { clock, b, eps, events, fail, succeed, picked };
 }
 
+/** Connections to `ep` refused `times` times in a row. */
+function refuse(b: OutlierEjection, ep: Endpoint, times: number) {
+  for (let i = 0; i < times; i++) {
+    b.onCallStart(ep);
+    b.onCallEnd(ep, { latencyMs: 0.1, ok: false, connectError: true });
+  }
+}
+
 describe('OutlierEjection', () => {
   it('ejects after consecutive errors and returns the endpoint when the ejection expires', () => {
     const { clock, b, eps, events, fail, succeed, picked } = setup(10);
@@ -57,6 +65,43 @@ describe('OutlierEjection', () => {
     succeed(eps[0]!);
     expect(b.ejectedIds).toEqual([]);
     expect(picked().has('e2')).toBe(true);
+  });
+
+  it('ejects by default after 3 connect errors in a row, for 30 s', () => {
+    const clock = new ManualClock();
+    const stats = new EndpointStatsStore({ now: clock.now });
+    const b = new OutlierEjection(new RoundRobinBalancer({ stats, random: seededRandom(2) }));
+    const eps = Array.from({ length: 10 }, (_, i) => endpoint(`e${i}`));
+    b.update(eps);
+    const events: EjectionEvent[] = [];
+    b.onDidEject((e) => events.push(e));
+    refuse(b, eps[3]!, 2);
+    expect(b.ejectedIds).toEqual([]);
+    refuse(b, eps[3]!, 1);
+    expect(b.ejectedIds).toEqual(['e3']);
+    expect(events).toEqual([
+      { endpoint: eps[3], reason: 'connect-errors', ejections: 1, durationMs: 30_000, until: 30_000 },
+    ]);
+    clock.advance(30_000);
+    b.onCallStart(eps[0]!);
+    expect(b.ejectedIds).toEqual([]);
+  });
+
+  it('counts only connect errors in the connect-error run; any HTTP answer breaks it', () => {
+    const { b, eps, events } = setup(10, { consecutiveErrors: 0 });
+    refuse(b, eps[1]!, 2);
+    b.onCallStart(eps[1]!);
+    b.onCallEnd(eps[1]!, { latencyMs: 1, ok: false, status: 503 }); // it answered: it is reachable
+    refuse(b, eps[1]!, 2);
+    b.onCallStart(eps[1]!);
+    b.onCallEnd(eps[1]!, { latencyMs: 1000, ok: false }); // a timeout or reset neither counts nor breaks the run
+    expect(b.ejectedIds).toEqual([]);
+    refuse(b, eps[1]!, 1);
+    expect(b.ejectedIds).toEqual(['e1']);
+    expect(events[0]).toMatchObject({ reason: 'connect-errors' });
+    const off = setup(3, { consecutiveErrors: 0, consecutiveConnectErrors: 0 });
+    refuse(off.b, off.eps[0]!, 10);
+    expect(off.b.ejectedIds).toEqual([]);
   });
 
   it('makes the second ejection last twice as long, capped by maxEjectionMs', () => {

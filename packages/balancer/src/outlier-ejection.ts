@@ -15,8 +15,13 @@ export interface SuccessRateOptions {
 export interface OutlierEjectionOptions {
   /** Monotonic milliseconds. Default: the stats store's clock. */
   now?: () => number;
-  /** Failures in a row that eject an endpoint at once. 0 disables. Default 5. */
+  /** Failures in a row (5xx, timeouts, connect errors...) that eject an endpoint at once. 0 disables. Default 5. */
   consecutiveErrors?: number;
+  /**
+   * Connect errors in a row (refused, unreachable, connect timeout; any HTTP answer breaks the
+   * run) that eject an endpoint at once: the sign of a dead instance. 0 disables. Default 3.
+   */
+  consecutiveConnectErrors?: number;
   /** How often success rates are judged and ejection counts decay. Default 10 000 ms. */
   intervalMs?: number;
   /** First ejection length; the n-th lasts n times as long. Default 30 000 ms. */
@@ -32,7 +37,7 @@ export interface OutlierEjectionOptions {
   successRate?: SuccessRateOptions;
 }
 
-export type EjectionReason = 'consecutive-errors' | 'success-rate';
+export type EjectionReason = 'consecutive-errors' | 'connect-errors' | 'success-rate';
 
 export interface EjectionEvent {
   readonly endpoint: Endpoint;
@@ -44,8 +49,12 @@ export interface EjectionEvent {
   readonly until: number;
 }
 
+/** Default of `consecutiveConnectErrors`. */
+export const DEFAULT_CONSECUTIVE_CONNECT_ERRORS = 3;
+
 /**
- * Envoy-style outlier detection as a wrapper: `consecutiveErrors` failures in a row eject an
+ * Envoy-style outlier detection as a wrapper: `consecutiveErrors` failures in a row, or
+ * `consecutiveConnectErrors` connect errors in a row (Envoy's local-origin failures), eject an
  * endpoint immediately; every `intervalMs`, endpoints whose success rate falls below
  * mean - 1.9 stddev are ejected too. An ejection lasts base x n (capped) and ends when the
  * clock passes it; expiry and intervals are checked lazily on call start and end, so there
@@ -58,6 +67,7 @@ export class OutlierEjection implements StatefulBalancer {
   private readonly child: StatefulBalancer;
   private readonly now: () => number;
   private readonly consecutiveErrors: number;
+  private readonly consecutiveConnectErrors: number;
   private readonly intervalMs: number;
   private readonly baseEjectionMs: number;
   private readonly maxEjectionMs: number;
@@ -79,6 +89,7 @@ export class OutlierEjection implements StatefulBalancer {
     this.stats = child.stats;
     this.now = options.now ?? child.stats.now;
     this.consecutiveErrors = options.consecutiveErrors ?? 5;
+    this.consecutiveConnectErrors = options.consecutiveConnectErrors ?? DEFAULT_CONSECUTIVE_CONNECT_ERRORS;
     this.intervalMs = Math.max(1, options.intervalMs ?? 10_000);
     this.baseEjectionMs = options.baseEjectionMs ?? 30_000;
     this.maxEjectionMs = Math.max(this.baseEjectionMs, options.maxEjectionMs ?? 300_000);
@@ -122,10 +133,16 @@ export class OutlierEjection implements StatefulBalancer {
 
   onCallEnd(endpoint: Endpoint, outcome: CallOutcome): void {
     this.child.onCallEnd(endpoint, outcome);
-    if (!outcome.ok && this.consecutiveErrors > 0) {
+    if (!outcome.ok) {
       const s = this.stats.get(endpoint.id);
-      if (s !== undefined && !s.ejected && s.consecutiveErrors >= this.consecutiveErrors) {
-        if (this.eject(s, 'consecutive-errors', this.now())) this.push();
+      if (s !== undefined && !s.ejected) {
+        const reason =
+          this.consecutiveErrors > 0 && s.consecutiveErrors >= this.consecutiveErrors
+            ? 'consecutive-errors'
+            : this.consecutiveConnectErrors > 0 && s.consecutiveConnectErrors >= this.consecutiveConnectErrors
+              ? 'connect-errors'
+              : undefined;
+        if (reason !== undefined && this.eject(s, reason, this.now())) this.push();
       }
     }
     this.tick();
@@ -164,7 +181,9 @@ export class OutlierEjection implements StatefulBalancer {
       if (!s.ejected) continue;
       if (now >= s.ejectedUntil) {
         s.ejectedUntil = 0;
+        s.ejectionReason = undefined;
         s.consecutiveErrors = 0;
+        s.consecutiveConnectErrors = 0;
         s.returnedAt = now;
         changed = true;
         this.returnEmitter.fire(s.endpoint);
@@ -217,7 +236,9 @@ export class OutlierEjection implements StatefulBalancer {
     const durationMs = Math.min(this.maxEjectionMs, this.baseEjectionMs * s.ejections);
     // Never 0: 0 means "not ejected".
     s.ejectedUntil = Math.max(now + durationMs, Number.MIN_VALUE);
+    s.ejectionReason = reason;
     s.consecutiveErrors = 0;
+    s.consecutiveConnectErrors = 0;
     this.noteEjected(s);
     this.ejectEmitter.fire({
       endpoint: s.endpoint,

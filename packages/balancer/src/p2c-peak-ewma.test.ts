@@ -1,7 +1,12 @@
 import type { Endpoint } from '@meshless/core';
 import { endpoint, ManualClock, seededRandom } from '@meshless/core/testing';
 import { describe, expect, it } from 'vitest';
-import { EndpointStatsStore } from './endpoint-stats.ts';
+import {
+  EndpointStatsStore,
+  FAILURE_PENALTY_FACTOR,
+  FAILURE_PENALTY_FLOOR_MS,
+  FAILURE_PENALTY_MAX_MS,
+} from './endpoint-stats.ts';
 import { PeakEwmaBalancer, peakEwmaCost, UNKNOWN_LATENCY_PENALTY } from './p2c-peak-ewma.ts';
 import { countPicks, fitsShares } from './test-support.ts';
 
@@ -49,6 +54,43 @@ describe('PeakEwmaBalancer (P2C peak-EWMA)', () => {
     clock.advance(60_000); // idle: d's estimate decays, so it is tried again and found fast
     const recovered = run(clock, b, 2000, (ep) => (ep.id === 'd' ? 5 : 10));
     expect(recovered.get('d') ?? 0).toBeGreaterThan(500);
+  });
+
+  it('sends an endpoint that fails fast (a refused connection) less than its share', () => {
+    const { clock, b } = setup(36);
+    // d is dead: its connections are refused in 0.1 ms; the others answer in 2 ms. Before the
+    // failure penalty, d looked like the fastest endpoint and got most of the traffic.
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 4000; i++) {
+      const ep = b.picker.pick()!;
+      counts.set(ep.id, (counts.get(ep.id) ?? 0) + 1);
+      b.onCallStart(ep);
+      const dead = ep.id === 'd';
+      clock.advance(dead ? 0.1 : 2);
+      b.onCallEnd(ep, dead ? { latencyMs: 0.1, ok: false, connectError: true } : { latencyMs: 2, ok: true });
+    }
+    // Its share would be 1000; it is tried once or twice, then left alone.
+    expect(counts.get('d') ?? 0).toBeLessThan(10);
+  });
+
+  it('makes a failure count as slow: at least the floor, a multiple of the estimate, the observed time', () => {
+    const { clock, b } = setup(37);
+    const s = b.stats.get('a')!;
+    b.onCallEnd(endpoint('a'), { latencyMs: 2, ok: true });
+    b.onCallEnd(endpoint('a'), { latencyMs: 0.1, ok: false, status: 503 });
+    expect(s.ewmaMs).toBe(FAILURE_PENALTY_FLOOR_MS);
+    // Failures in a row escalate geometrically, up to the cap.
+    b.onCallEnd(endpoint('a'), { latencyMs: 0.1, ok: false });
+    expect(s.ewmaMs).toBe(FAILURE_PENALTY_FLOOR_MS * FAILURE_PENALTY_FACTOR);
+    for (let i = 0; i < 20; i++) b.onCallEnd(endpoint('a'), { latencyMs: 0.1, ok: false });
+    expect(s.ewmaMs).toBe(FAILURE_PENALTY_MAX_MS);
+    // A failure slower than all that (a timeout) counts as observed.
+    b.onCallEnd(endpoint('a'), { latencyMs: 20_000, ok: false });
+    expect(s.ewmaMs).toBe(20_000);
+    // A success afterwards blends in as before: the estimate decays back with time.
+    clock.advance(50_000);
+    b.onCallEnd(endpoint('a'), { latencyMs: 2, ok: true });
+    expect(s.ewmaMs).toBeLessThan(20_000 * Math.exp(-5) + 2);
   });
 
   it('prefers the less loaded endpoint at equal latency', () => {

@@ -48,7 +48,9 @@ class PeakEwmaPicker extends P2cPicker {
  * Finagle's P2C peak-EWMA: of two random endpoints, take the one with the lower
  * (pending + 1) x latency, where latency jumps to any new peak at once and otherwise decays
  * with the stats store's time constant (default 10 s) on the injected clock. Slow endpoints
- * lose traffic within a call or two and win it back as their estimate decays.
+ * lose traffic within a call or two and win it back as their estimate decays. A failed call
+ * counts as slow (the failure penalty in EndpointStats.observeLatency: at least 50 ms and 4x
+ * the estimate), so a dead instance that refuses connections in 0.1 ms repels traffic.
  */
 export class PeakEwmaBalancer extends LeafBalancer {
   protected build(endpoints: readonly Endpoint[]): Picker {

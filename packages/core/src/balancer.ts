@@ -20,6 +20,11 @@ export interface CallOutcome {
   /** false for connect errors, timeouts and 5xx. */
   readonly ok: boolean;
   readonly status?: number;
+  /**
+   * The request never reached the endpoint: the connection was refused, the host unreachable,
+   * or connecting timed out (outlier ejection counts these in a row).
+   */
+  readonly connectError?: boolean;
 }
 
 /**
