@@ -42,6 +42,17 @@ describe('BreakerRegistry', () => {
     expect(() => registry.get('catalog')).toThrow(ClosedError);
   });
 
+  it('a per-endpoint breaker checks its thresholds on every outcome, a success included', async () => {
+    const registry = new BreakerRegistry({ clock: new ManualClock() });
+    registry.configure('catalog', { volume: 20, errorPercent: 50 });
+    const breaker = registry.get('catalog', '10.0.0.1:80');
+    for (let i = 0; i < 10; i++) await breaker.execute(boom).catch(() => {});
+    for (let i = 0; i < 10; i++) await breaker.execute(async () => 'ok');
+    expect(breaker.state).toBe('open'); // 10 of 20 = 50 %, reached on a success
+    expect(registry.get('catalog', '10.0.0.2:80').state).toBe('closed'); // its neighbour is apart
+    registry.dispose();
+  });
+
   it('runs no timer while it holds no breaker', () => {
     const clock = new ManualClock();
     const registry = new BreakerRegistry({ clock });

@@ -17,7 +17,10 @@ const positiveMs = (field: string) =>
  * straight to `new CircuitBreakerPolicy(...)` or `BreakerRegistry.configure(...)`.
  */
 export const breakerRuleSchema = z.strictObject({
-  /** Open when at least this share of the calls in the window failed, in percent. Default 50. */
+  /**
+   * Open when at least this share of the calls in the window failed, in percent, checked after
+   * every outcome (a success included) once the window holds `volume` calls. Default 50.
+   */
   errorPercent: percent('errorPercent').optional(),
   /** Calls in the window before the breaker may open at all. Default 20. */
   volume: z
@@ -28,7 +31,10 @@ export const breakerRuleSchema = z.strictObject({
   windowMs: positiveMs('windowMs').optional(),
   /** Time the breaker stays open before it lets trial calls through, ms. Default 5000. */
   openMs: positiveMs('openMs').optional(),
-  /** Trial calls allowed in half-open; all of them must succeed to close. Default 3. */
+  /**
+   * Trial calls admitted in half-open (the rest are rejected until they end); any failed probe
+   * reopens, and when all have succeeded it closes (unless the slow-call rule reopens). Default 3.
+   */
   halfOpenProbes: z
     .int({ error: 'halfOpenProbes: expected a whole number of calls' })
     .min(1, { error: 'halfOpenProbes: must be from 1 to 100' })

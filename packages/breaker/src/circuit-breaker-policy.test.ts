@@ -41,11 +41,13 @@ describe('CircuitBreakerPolicy', () => {
   it('stays closed below the error share and below the volume', async () => {
     const clock = new ManualClock();
     const breaker = openBreaker(clock);
-    await fail(breaker, 3); // 3 calls < volume 4
+    await fail(breaker, 3); // 3 calls < volume 4, though all failed
     expect(breaker.state).toBe('closed');
-    await succeed(breaker, 5); // 3 of 8 failed: 37.5 % < 50 %
-    expect(breaker.state).toBe('closed');
-    expect(breaker.counts).toEqual({ calls: 8, failures: 3, slow: 0 });
+    const other = openBreaker(clock);
+    await succeed(other, 5);
+    await fail(other, 3); // 3 of 8 failed: 37.5 % < 50 %
+    expect(other.state).toBe('closed');
+    expect(other.counts).toEqual({ calls: 8, failures: 3, slow: 0 });
   });
 
   it('opens when the error share reaches errorPercent over at least volume calls', async () => {
@@ -59,6 +61,67 @@ describe('CircuitBreakerPolicy', () => {
     await fail(breaker, 1); // 2 of 4 = 50 %
     expect(breaker.state).toBe('open');
     expect(changes).toEqual([{ resource: 'catalog', endpointId: undefined, from: 'closed', to: 'open' }]);
+  });
+
+  // The thresholds are checked on every recorded outcome, a success included (Resilience4j).
+  describe.each([
+    ['async work', undefined, false],
+    ['sync work', undefined, true],
+    ['timed (slowCallMs set)', 1000, false],
+  ] as const)('on every outcome, %s', (_, slowCallMs, sync) => {
+    const make = (clock: ManualClock) =>
+      new CircuitBreakerPolicy({
+        clock,
+        volume: 20,
+        errorPercent: 50,
+        ...(slowCallMs ? { slowCallMs } : {}),
+      });
+    const run = (breaker: CircuitBreakerPolicy, failed: boolean) =>
+      breaker.execute(
+        sync
+          ? () => {
+              if (failed) throw new Error('boom');
+              return 'ok';
+            }
+          : failed
+            ? boom
+            : ok,
+      );
+
+    it('10 failures then 10 successes (volume 20, 50 %) open on the 20th outcome', async () => {
+      const clock = new ManualClock();
+      const breaker = make(clock);
+      for (let i = 0; i < 10; i++) await expect(run(breaker, true)).rejects.toThrow('boom');
+      for (let i = 0; i < 9; i++) await expect(run(breaker, false)).resolves.toBe('ok');
+      expect(breaker.state).toBe('closed'); // 19 calls: below volume
+      await expect(run(breaker, false)).resolves.toBe('ok'); // the 20th call itself goes through
+      expect(breaker.state).toBe('open'); // 10 of 20 = 50 %
+      const error = await run(breaker, false).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(CircuitOpenError);
+      expect((error as CircuitOpenError).cause).toMatchObject({ message: 'boom' }); // the last failure
+    });
+
+    it('9 failures and 11 successes stay closed', async () => {
+      const clock = new ManualClock();
+      const breaker = make(clock);
+      for (let i = 0; i < 9; i++) await expect(run(breaker, true)).rejects.toThrow('boom');
+      for (let i = 0; i < 11; i++) await expect(run(breaker, false)).resolves.toBe('ok');
+      expect(breaker.counts).toEqual({ calls: 20, failures: 9, slow: 0 });
+      expect(breaker.state).toBe('closed'); // 45 %
+    });
+  });
+
+  it('opens on a success when older successes rotated out left the failure share at the threshold', async () => {
+    const clock = new ManualClock();
+    const breaker = openBreaker(clock, { windowMs: 1000 }); // volume 4, 50 %, ten 100 ms buckets
+    await succeed(breaker, 4);
+    clock.advance(500);
+    await fail(breaker, 3); // 3 of 7
+    expect(breaker.state).toBe('closed');
+    clock.advance(600); // the four successes rotate out
+    expect(breaker.counts).toEqual({ calls: 3, failures: 3, slow: 0 });
+    await succeed(breaker, 1); // 3 of 4 = 75 % with volume reached
+    expect(breaker.state).toBe('open');
   });
 
   it('rejects fast while open with a typed error naming the resource, without calling the work', async () => {
@@ -116,6 +179,66 @@ describe('CircuitBreakerPolicy', () => {
     clock.advance(1);
     await succeed(breaker, 2);
     expect(breaker.state).toBe('closed');
+  });
+
+  it('half-open admits halfOpenProbes calls in all, concurrent or one after another, until they end', async () => {
+    const clock = new ManualClock();
+    const breaker = openBreaker(clock, { halfOpenProbes: 3 });
+    await fail(breaker, 4);
+    clock.advance(1000);
+    await succeed(breaker, 1); // probe 1 of 3 ended: its slot is not handed out again
+    const probe2 = breaker.execute(slow(clock, 10, 'b'));
+    const probe3 = breaker.execute(slow(clock, 10, 'c'));
+    await expect(breaker.execute(ok)).rejects.toBeInstanceOf(CircuitOpenError); // no 4th probe
+    expect(breaker.state).toBe('half-open');
+    clock.advance(10);
+    await expect(probe2).resolves.toBe('b');
+    await expect(probe3).resolves.toBe('c');
+    expect(breaker.state).toBe('closed'); // every probe succeeded
+  });
+
+  it('half-open: a failed probe reopens at once, even after the others succeeded, and in-flight probes are ignored', async () => {
+    const clock = new ManualClock();
+    const breaker = openBreaker(clock, { halfOpenProbes: 3 });
+    await fail(breaker, 4);
+    clock.advance(1000);
+    const pending = breaker.execute(slow(clock, 50, 'late'));
+    await succeed(breaker, 1);
+    await fail(breaker, 1); // the third probe fails while the first is still running
+    expect(breaker.state).toBe('open');
+    clock.advance(50);
+    await expect(pending).resolves.toBe('late');
+    expect(breaker.state).toBe('open'); // a late success does not count for the new open period
+    clock.advance(949);
+    expect(breaker.state).toBe('open'); // openMs counts from the failed probe
+    clock.advance(1);
+    expect(breaker.state).toBe('half-open');
+  });
+
+  it('half-open: slow probes are judged as a group, by slowCallPercent, when the last probe ends', async () => {
+    const clock = new ManualClock();
+    const probes = async (breaker: CircuitBreakerPolicy, ms: readonly number[]) => {
+      await fail(breaker, 4);
+      clock.advance(1000);
+      const all = ms.map((m) => breaker.execute(slow(clock, m, m)));
+      // Step the clock probe by probe, so that each one ends (and is timed) at its own time.
+      let at = 0;
+      for (const m of [...ms].sort((a, b) => a - b)) {
+        clock.advance(m - at);
+        at = m;
+        await flush();
+      }
+      await Promise.all(all);
+      return breaker.state;
+    };
+    // slowCallMs 100, slowCallPercent 50, 3 probes: one slow probe of three is fine, two are not.
+    const strict = { halfOpenProbes: 3, slowCallMs: 100, slowCallPercent: 50 };
+    expect(await probes(openBreaker(clock, strict), [150, 10, 10])).toBe('closed');
+    expect(await probes(openBreaker(clock, strict), [150, 150, 10])).toBe('open');
+    // With the default slowCallPercent (100) only all-slow probes reopen, as in closed state.
+    const lenient = { halfOpenProbes: 3, slowCallMs: 100 };
+    expect(await probes(openBreaker(clock, lenient), [150, 150, 10])).toBe('closed');
+    expect(await probes(openBreaker(clock, lenient), [150, 150, 150])).toBe('open');
   });
 
   it('frees a probe slot when the probe ends with an error that is not a failure (caller abort)', async () => {

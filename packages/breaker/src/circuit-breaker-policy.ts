@@ -63,14 +63,20 @@ export function defaultIsFailure(error: unknown): boolean {
 }
 
 /**
- * Circuit breaker (Hystrix/Resilience4j semantics) with opossum's rolling window inside.
+ * Circuit breaker with opossum's rolling window inside.
  *
- * closed -> open when, over the window and with at least `volume` calls, the failure share is
- * at least `errorPercent`, or the slow-call share (calls over `slowCallMs`) is at least
- * `slowCallPercent`. open -> half-open on the first call (or `state` read) after `openMs`; no
- * timer runs per open breaker. half-open admits `halfOpenProbes` trial calls and rejects the
- * rest; the first failed probe reopens; when all probes succeed it closes, unless the share of
- * slow probes reaches `slowCallPercent`, which reopens. Closing starts a clean window.
+ * closed -> open (Resilience4j's rule): after every recorded outcome, a success included, when
+ * the window holds at least `volume` calls and the failure share is at least `errorPercent`,
+ * or the slow-call share (calls over `slowCallMs`) is at least `slowCallPercent`. So 10
+ * failures then 10 successes with volume 20 / 50 % open on the 20th call.
+ * open -> half-open on the first call (or `state` read) after `openMs`; no timer runs per open
+ * breaker.
+ * half-open (Hystrix's and opossum's rule, with N probes): it admits `halfOpenProbes` trial
+ * calls in all and rejects the rest until they have ended. Any failed probe reopens at once
+ * (openMs counts again from then; probes still running no longer count). When all N probes have
+ * succeeded it closes, unless the share of slow probes among them reaches `slowCallPercent`,
+ * which reopens. A probe ending with an error that is not a failure frees its slot. Closing
+ * starts a clean window. docs/decisions.md says why half-open is not Resilience4j's rate rule.
  */
 export class CircuitBreakerPolicy implements Policy, Disposable {
   readonly resource: string;
@@ -91,6 +97,13 @@ export class CircuitBreakerPolicy implements Policy, Disposable {
   private probesAdmitted = 0;
   private probesSucceeded = 0;
   private probesSlow = 0;
+  /**
+   * Closed only: a failure or slow call was recorded since the window last held none, so a
+   * success may still find a threshold reached. While false a success needs no window read.
+   */
+  private mayTrip = false;
+  /** The latest failure recorded while closed: the cause of an opening that a success triggers. */
+  private lastFailure: unknown;
 
   constructor(options: CircuitBreakerOptions = {}, shared?: SharedBreakerParts) {
     this.settings = shared?.settings ?? resolveBreakerSettings(options);
@@ -144,7 +157,7 @@ export class CircuitBreakerPolicy implements Policy, Disposable {
     }
     if (result instanceof Promise) return result.then(this.closedOk, this.closedError);
     if (isThenable(result)) return Promise.resolve(result).then(this.closedOk, this.closedError);
-    this.window.success();
+    this.recordClosedSuccess();
     return Promise.resolve(result);
   }
 
@@ -169,9 +182,15 @@ export class CircuitBreakerPolicy implements Policy, Disposable {
   }
 
   private readonly closedOk = <V>(value: V): V => {
-    if (this.phase === CLOSED) this.window.success();
+    if (this.phase === CLOSED) this.recordClosedSuccess();
     return value;
   };
+
+  /** A success that was not slow: a counter bump, and the thresholds checked if they may be reached. */
+  private recordClosedSuccess(): void {
+    this.window.success();
+    if (this.mayTrip) this.checkTrip(this.lastFailure);
+  }
 
   private readonly closedError = (error: unknown): never => {
     throw this.recordClosedError(error);
@@ -180,6 +199,8 @@ export class CircuitBreakerPolicy implements Policy, Disposable {
   private recordClosedError(error: unknown): unknown {
     if (this.phase === CLOSED && this.isFailure(error)) {
       this.window.record(true, false, 0);
+      this.lastFailure = error;
+      this.mayTrip = true;
       this.checkTrip(error);
     }
     return error;
@@ -199,6 +220,8 @@ export class CircuitBreakerPolicy implements Policy, Disposable {
       if (epoch === this.epoch && this.isFailure(error)) {
         const ms = this.clock.now() - start;
         this.window.record(true, ms > slowCallMs, ms);
+        this.lastFailure = error;
+        this.mayTrip = true;
         this.checkTrip(error);
       }
       throw error;
@@ -207,8 +230,9 @@ export class CircuitBreakerPolicy implements Policy, Disposable {
       const ms = this.clock.now() - start;
       if (ms > slowCallMs) {
         this.window.record(false, true, ms);
-        this.checkTrip(undefined);
-      } else this.window.success();
+        this.mayTrip = true;
+        this.checkTrip(this.lastFailure);
+      } else this.recordClosedSuccess();
     }
     return value;
   }
@@ -263,9 +287,16 @@ export class CircuitBreakerPolicy implements Policy, Disposable {
     );
   }
 
+  /** Runs after every outcome recorded while closed (successes skip it while `mayTrip` is false). */
   private checkTrip(cause: unknown): void {
     const s = this.settings;
     const c = this.window.counts();
+    if (c.failures === 0 && c.slow === 0) {
+      // What could trip the breaker rotated out: successes are plain counter bumps again.
+      this.mayTrip = false;
+      this.lastFailure = undefined;
+      return;
+    }
     if (c.calls < s.volume) return;
     if (
       c.failures * 100 >= s.errorPercent * c.calls ||
@@ -283,6 +314,8 @@ export class CircuitBreakerPolicy implements Policy, Disposable {
     this.probesAdmitted = 0;
     this.probesSucceeded = 0;
     this.probesSlow = 0;
+    this.mayTrip = false;
+    this.lastFailure = undefined;
     if (to === OPEN) {
       this.openedAt = this.clock.now();
       this.openCause = cause;

@@ -12,8 +12,10 @@ describe('RollingWindow (opossum Status on a shared rotation)', () => {
     clock.advance(100);
     window.record(false, true, 150);
     expect(window.counts()).toEqual({ calls: 3, failures: 1, slow: 1 });
+    window.record(true, true, 120); // read after every outcome: the sums follow without a rescan
+    expect(window.counts()).toEqual({ calls: 4, failures: 2, slow: 2 });
     clock.advance(200); // the first bucket leaves the window
-    expect(window.counts()).toEqual({ calls: 1, failures: 0, slow: 1 });
+    expect(window.counts()).toEqual({ calls: 2, failures: 1, slow: 2 });
     clock.advance(100);
     expect(window.counts()).toEqual({ calls: 0, failures: 0, slow: 0 });
   });
