@@ -141,14 +141,44 @@ describe('HedgePolicy', () => {
     expect(await Promise.all([p1, p2, p3])).toEqual(['ok', 'ok', 'ok']);
   });
 
-  it('runs plain, without a timer, while the budget is spent', async () => {
+  it('does not send a hedge while the budget is empty, and counts the refusal once', async () => {
     const clock = new ManualClock();
     const budget = new RetryBudget({ percent: 0, minPerSecond: 0, clock });
-    const { policy } = setup({ budget }, clock);
+    const { policy, hedges } = setup({ budget }, clock);
+    const denied: HedgeBudgetExhaustedEvent[] = [];
+    policy.onBudgetExhausted((e) => denied.push(e));
     const { fn, attempts } = controllable();
     const p = policy.execute(fn);
+    clock.advance(50); // the hedge is due: refused
+    expect(attempts).toHaveLength(1);
+    expect(denied).toEqual([{ resource: 'catalog', attempt: 2 }]);
+    // The first attempt fails retriably: the hedge that would start now is the same one, refused.
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    attempts[0]!.reject(refused);
+    await expect(p).rejects.toBe(refused);
+    expect(attempts).toHaveLength(1);
+    expect(denied).toHaveLength(1);
+    expect(hedges).toEqual([]);
     expect(clock.pending).toBe(0);
-    attempts[0]!.resolve('ok');
+  });
+
+  it('sends the hedge of a failed attempt when the budget has a token again', async () => {
+    const clock = new ManualClock();
+    const budget = new RetryBudget({ percent: 0, minPerSecond: 1, clock });
+    expect(budget.tryWithdraw()).toBe(true); // the reserve's one token, spent
+    const { policy } = setup({ budget }, clock);
+    const denied: HedgeBudgetExhaustedEvent[] = [];
+    policy.onBudgetExhausted((e) => denied.push(e));
+    const { fn, attempts } = controllable();
+    const p = policy.execute(fn);
+    clock.advance(50);
+    expect(denied).toHaveLength(1);
+    clock.advance(950); // the token is back
+    attempts[0]!.reject(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }));
+    await flush();
+    expect(attempts).toHaveLength(2);
+    expect(attempts[1]!.ctx.hedge).toBe('failure');
+    attempts[1]!.resolve('ok');
     expect(await p).toBe('ok');
   });
 

@@ -52,8 +52,9 @@ const FIRST: ExecuteContext = firstAttempt;
  * others are aborted through their signals.
  *
  * Cost: a call that may hedge allocates one AbortController per attempt and one unref'ed
- * timer (cancelled when it ends); in 'p95' mode before 20 samples, with maxAttempts 1, or
- * while the budget is spent, calls run plain with no timer. `execute` treats the work as
+ * timer (cancelled when it ends), also while the budget is spent (a hedge it refuses is
+ * counted in onBudgetExhausted); in 'p95' mode before 20 samples or with maxAttempts 1, calls
+ * run plain with no timer. `execute` treats the work as
  * idempotent; use `forRequest(method, idempotent)` for HTTP. Use hedging or retry on a
  * call, not both (as gRPC): both would deposit into a shared budget.
  */
@@ -108,7 +109,9 @@ export class HedgePolicy implements Policy {
     if (s.budget !== undefined) s.budget.deposit();
     const p95 = s.delayMs === undefined;
     const delayMs = p95 ? this.tracker.value() : s.delayMs;
-    if (s.maxAttempts < 2 || delayMs === undefined || (s.budget !== undefined && !s.budget.canWithdraw())) {
+    // An empty budget still takes the hedged path: the hedge that falls due is refused there and
+    // counted (onBudgetExhausted), and the budget may have a token again by then.
+    if (s.maxAttempts < 2 || delayMs === undefined) {
       return p95 ? this.runTracked(s, fn, signal) : this.runPlain(fn, signal);
     }
     return new HedgedCall(s, fn, signal, delayMs, this.emitters, p95 ? this.tracker : undefined).promise;

@@ -23,7 +23,11 @@ export interface HedgeEvent {
   readonly reason: 'delay' | 'failure';
 }
 
-/** Fired when the budget denies a hedge; the call goes on with the attempts already running. */
+/**
+ * Fired when the budget denies a hedge; the call goes on with the attempts already running. Once
+ * per attempt not sent (a hedge refused when its delay passed and again when the running attempts
+ * failed is one refusal).
+ */
 export interface HedgeBudgetExhaustedEvent {
   readonly resource: string;
   readonly attempt: number;
@@ -65,6 +69,8 @@ export class HedgedCall<T> {
   private timer: TimerHandle | undefined;
   private running = 0;
   private done = false;
+  /** The attempt the budget refused last: refused again on failure, it is counted once. */
+  private refused = 0;
 
   constructor(
     s: HedgeSettings,
@@ -133,6 +139,8 @@ export class HedgedCall<T> {
   private hedge(reason: HedgeEvent['reason']): boolean {
     const attempt = this.controllers.length + 1;
     if (this.s.budget !== undefined && !this.s.budget.tryWithdraw()) {
+      if (this.refused === attempt) return false;
+      this.refused = attempt;
       if (this.emitters.budgetExhausted.hasListeners) {
         this.emitters.budgetExhausted.fire({ resource: this.s.resource, attempt });
       }

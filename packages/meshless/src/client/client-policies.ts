@@ -12,11 +12,14 @@ import {
   wrap,
 } from '@meshless/core';
 import { BulkheadPolicy, RateLimitPolicy } from '@meshless/limiter';
-import { HedgePolicy, RetryPolicy } from '@meshless/retry';
+import { HedgePolicy, RetryBudget, RetryPolicy } from '@meshless/retry';
 import { mergeSettings } from '../governance/merge-settings.ts';
 import { defaultsSection, type MethodPolicies, policiesSection } from '../rules/policies.ts';
 import { AttemptTimeouts } from './attempt-timeouts.ts';
 import type { CallPolicies, ClientPolicies, EndpointBreaker } from './service-client.ts';
+
+/** Told each time the retry budget refuses a retry or a hedge (the metric's `kind`). */
+export type BudgetRefusal = (kind: 'retry' | 'hedge') => void;
 
 /** The prepared policies of one operation (or the service as a whole). */
 class OperationStack implements CallPolicies {
@@ -27,6 +30,9 @@ class OperationStack implements CallPolicies {
   timeouts: AttemptTimeouts | undefined;
   retry: RetryPolicy | undefined;
   hedge: HedgePolicy | undefined;
+  /** `retry.budget`: one budget that the retries and the hedges of this stack both draw from. */
+  budget: RetryBudget | undefined;
+  private readonly subscriptions = new DisposableStore();
   /** Limits, timeout, retry/hedge: for idempotent calls. */
   full: Policy = noopPolicy;
   /** Limits and timeout only: for calls that must not be sent twice. */
@@ -36,6 +42,7 @@ class OperationStack implements CallPolicies {
     private readonly resource: string,
     private readonly clock: Clock,
     private readonly random: Random,
+    private readonly refused: BudgetRefusal | undefined,
   ) {}
 
   /** Applies new settings, reconfiguring the policy objects that stay (their state survives). */
@@ -55,12 +62,21 @@ class OperationStack implements CallPolicies {
         : undefined;
     }
     const retries = (settings.retry?.attempts ?? 1) > 1 || settings.retry?.perTryTimeoutMs !== undefined;
+    // Hedges draw from `retry.budget` too: a hedge is an extra attempt as much as a retry is.
+    this.budget = settings.retry?.budget
+      ? reuse(this.budget, settings.retry.budget, (r) => new RetryBudget({ ...r, clock }))
+      : undefined;
+    const budget = this.budget;
     this.retry =
       settings.retry && retries
-        ? reuse(this.retry, settings.retry, (r) => new RetryPolicy({ ...r, resource, clock, random }))
+        ? reuse(this.retry, { ...settings.retry, budget }, (r) =>
+            this.counted(new RetryPolicy({ ...r, resource, clock, random }), 'retry'),
+          )
         : undefined;
     this.hedge = settings.hedge
-      ? reuse(this.hedge, settings.hedge, (r) => new HedgePolicy({ ...r, resource, clock }))
+      ? reuse(this.hedge, { ...settings.hedge, budget }, (r) =>
+          this.counted(new HedgePolicy({ ...r, resource, clock }), 'hedge'),
+        )
       : undefined;
     // DESIGN.md's order, outermost first: limits, retry or hedge, then inside each attempt the
     // endpoint's breaker and the timeout (AttemptTimeouts, applied by the client to the request).
@@ -70,7 +86,16 @@ class OperationStack implements CallPolicies {
     this.full = again ? wrap(...limits, again) : this.once;
   }
 
-  dispose(): void {}
+  /** Reports the policy's budget refusals (subscribed once per policy: it is reconfigured in place). */
+  private counted<P extends RetryPolicy | HedgePolicy>(policy: P, kind: 'retry' | 'hedge'): P {
+    const refused = this.refused;
+    if (refused) this.subscriptions.add(policy.onBudgetExhausted(() => refused(kind)));
+    return policy;
+  }
+
+  dispose(): void {
+    this.subscriptions.dispose();
+  }
 }
 
 function reuse<P extends { reconfigure(rule: R): void }, R>(
@@ -108,6 +133,8 @@ export class ServicePolicies implements ClientPolicies, Disposable {
     private readonly clock: Clock,
     private readonly random: Random,
     private readonly codeDefaults: MethodPolicies = {},
+    /** Counts budget refusals (the client's `retry_budget_exhausted` metric). */
+    private readonly refused?: BudgetRefusal,
   ) {
     this.disposables.add(
       rules.onDidChange((c) => {
@@ -165,7 +192,12 @@ export class ServicePolicies implements ClientPolicies, Disposable {
       const doc = this.rules.get(policiesSection, this.service);
       // Only operations with an override get a stack of their own.
       if (key !== '' && !doc?.methods?.[key]) return this.stackFor(undefined);
-      stack = new OperationStack(`${this.service}${key ? `.${key}` : ''}`, this.clock, this.random);
+      stack = new OperationStack(
+        `${this.service}${key ? `.${key}` : ''}`,
+        this.clock,
+        this.random,
+        this.refused,
+      );
       stack.apply(this.merged(key));
       this.stacks.set(key, stack);
     }
@@ -177,7 +209,12 @@ export class ServicePolicies implements ClientPolicies, Disposable {
     let entry = this.routeStacks.get(route);
     if (!entry || entry.operation !== (operation ?? '')) {
       entry?.stack.dispose();
-      const stack = new OperationStack(`${this.service}[${route.name}]`, this.clock, this.random);
+      const stack = new OperationStack(
+        `${this.service}[${route.name}]`,
+        this.clock,
+        this.random,
+        this.refused,
+      );
       entry = { stack, operation: operation ?? '', route };
       stack.apply(this.routeMerged(entry.operation, route));
       this.routeStacks.set(route, entry);

@@ -77,7 +77,7 @@ export class MeshClient implements Disposable {
   constructor(deps: MeshClientDeps) {
     this.service = deps.service;
     this.resolver = deps.resolver;
-    const { rules, service } = deps;
+    const { rules, service, metrics } = deps;
     this.groups = new EndpointGroups({
       service,
       now: deps.clock.now,
@@ -108,7 +108,15 @@ export class MeshClient implements Disposable {
     );
     this.disposables.add(rules.watch(balancerSection, service, (rule) => this.setBalancerRule(rule)));
     this.policies = this.disposables.add(
-      new ServicePolicies(service, rules, deps.breakers, deps.clock, deps.random),
+      new ServicePolicies(
+        service,
+        rules,
+        deps.breakers,
+        deps.clock,
+        deps.random,
+        undefined,
+        metrics && ((kind) => metrics.service(service).budgetExhausted(kind)),
+      ),
     );
     this.policies.setRoutes(this.groups.table.routes);
     this.client = new ServiceClient({

@@ -59,12 +59,22 @@ describe('PolicySet', () => {
     const { set } = setup();
     set.apply({ retry: { attempts: 3, budget: { percent: 0, minPerSecond: 1 } } });
     const budget = set.retry!.current.budget!;
-    // 1 per second over the 10 s window: 10 retries, then the budget is spent.
+    // A reserve of 1 per second: one retry, then the budget is spent for a second.
     let taken = 0;
     while (budget.tryWithdraw()) taken++;
-    expect(taken).toBe(10);
+    expect(taken).toBe(1);
     set.apply({ retry: { attempts: 4, budget: { percent: 0, minPerSecond: 1 } } });
     expect(set.retry!.current.budget).toBe(budget);
+    expect(budget.tryWithdraw()).toBe(false);
+  });
+
+  it('keeps one budget, with what was spent, when retry gives way to hedging', () => {
+    const { set } = setup();
+    set.apply({ retry: { attempts: 3, budget: { percent: 0, minPerSecond: 1 } } });
+    const budget = set.retry!.current.budget!;
+    expect(budget.tryWithdraw()).toBe(true);
+    set.apply({ retry: { attempts: 3, budget: { percent: 0, minPerSecond: 1 } }, hedge: { delayMs: 5 } });
+    expect(set.hedge!.current.budget).toBe(budget);
     expect(budget.tryWithdraw()).toBe(false);
   });
 
@@ -82,7 +92,8 @@ describe('PolicySet', () => {
     const { set } = setup();
     set.apply({ retry: { attempts: 3, budget: { percent: 10 } }, hedge: { delayMs: 5 } });
     expect(set.retry).toBeUndefined();
-    expect(set.hedge!.current.budget).toBeDefined();
+    expect(set.hedge!.current.budget).toBe(set.budget);
+    expect(set.budget).toBeDefined();
     expect(set.layers(true).kinds).toEqual(['hedge']);
     expect(set.layers(false).kinds).toEqual([]);
   });

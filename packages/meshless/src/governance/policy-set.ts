@@ -1,7 +1,7 @@
 import type { BreakerRule, CircuitBreakerPolicy } from '@meshless/breaker';
 import type { Clock, Policy, Random } from '@meshless/core';
 import { BulkheadPolicy, type FallbackPolicy, RateLimitPolicy, TimeoutPolicy } from '@meshless/limiter';
-import { HedgePolicy, RetryPolicy } from '@meshless/retry';
+import { HedgePolicy, RetryBudget, RetryPolicy } from '@meshless/retry';
 import type { MethodPolicies } from '../rules/policies.ts';
 import { SwitchableClassifier } from './local-classifier.ts';
 
@@ -44,6 +44,8 @@ export class PolicySet {
   bulkhead: BulkheadPolicy | undefined;
   retry: RetryPolicy | undefined;
   hedge: HedgePolicy | undefined;
+  /** `retry.budget`, one instance for the retry and the hedge: a switch between them keeps its state. */
+  budget: RetryBudget | undefined;
   breaker: CircuitBreakerPolicy | undefined;
   timeout: TimeoutPolicy | undefined;
   private readonly options: PolicySetOptions;
@@ -74,8 +76,13 @@ export class PolicySet {
     else if (this.bulkhead) this.bulkhead.reconfigure(s.bulkhead);
     else this.bulkhead = new BulkheadPolicy({ ...s.bulkhead, resource: label });
 
+    if (s.retry?.budget === undefined) this.budget = undefined;
+    else if (this.budget) this.budget.reconfigure(s.retry.budget);
+    else this.budget = new RetryBudget({ ...s.retry.budget, clock });
+    const budget = this.budget;
+
     const hedge = s.hedge;
-    const retry = hedge === undefined ? s.retry : undefined;
+    const retry = hedge === undefined && s.retry !== undefined ? { ...s.retry, budget } : undefined;
     if (retry === undefined) this.retry = undefined;
     else if (this.retry) this.retry.reconfigure(retry);
     else {
@@ -90,7 +97,7 @@ export class PolicySet {
 
     if (hedge === undefined) this.hedge = undefined;
     else {
-      const rule = { ...hedge, budget: s.retry?.budget };
+      const rule = { ...hedge, budget };
       if (this.hedge) this.hedge.reconfigure(rule);
       else this.hedge = new HedgePolicy({ ...rule, resource: label, clock, classify });
     }
@@ -140,6 +147,6 @@ export class PolicySet {
     this.rateLimit?.dispose();
     this.fallback?.dispose();
     this.timeout = this.bulkhead = this.rateLimit = undefined;
-    this.retry = this.hedge = undefined;
+    this.retry = this.hedge = this.budget = undefined;
   }
 }
