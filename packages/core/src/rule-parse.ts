@@ -1,7 +1,9 @@
-import { parse as parseYaml } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { RuleError } from './errors.ts';
+import { MAX_RULE_DEPTH, MAX_RULE_NODES, prescanRuleDocument } from './rule-prescan.ts';
 import type { RuleSection } from './rule-section.ts';
+import { unknownFieldMessage } from './schema-suggest.ts';
 
 /** Consul refuses values over 512 KiB; we refuse them too, before parsing. */
 export const MAX_DOCUMENT_BYTES = 512 * 1024;
@@ -33,19 +35,89 @@ export function parseRuleDocument(raw: Uint8Array | string, key?: string): unkno
   if (trimmed === '') throw new RuleError('document is empty (delete the key to use the defaults)', { key });
 
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+    // Line numbers count from the document's first line, blank lines included.
+    prescanRuleDocument(text, 'json', key);
     try {
-      return JSON.parse(trimmed);
+      return JSON.parse(text);
     } catch (error) {
       throw new RuleError(`invalid JSON: ${(error as Error).message}`, { key, cause: error });
     }
   }
+  prescanRuleDocument(text, 'yaml', key);
+  return parseYamlDocument(text, key);
+}
+
+const YAML_OPTIONS = {
+  // Nothing goes to process.emitWarning: warnings are read from the document and refused.
+  logLevel: 'error',
+  prettyErrors: false,
+  // yaml's own duplicate-key check is quadratic in a map's size (seconds at 50 000 keys);
+  // checkMaps does it with a Set.
+  uniqueKeys: false,
+  // YAML 1.2 core types only, whatever a %YAML 1.1 directive says: no `<<` merges, no !!set.
+  schema: 'core',
+  merge: false,
+} as const;
+
+function parseYamlDocument(text: string, key: string | undefined): unknown {
+  const lineCounter = new LineCounter();
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    doc = parseDocument(text, { ...YAML_OPTIONS, lineCounter });
+  } catch (error) {
+    throw new RuleError(`invalid YAML: ${firstLine(error)}`, { key, cause: error });
+  }
+  const at = (offset: number | undefined) => {
+    if (offset === undefined) return '';
+    const { line, col } = lineCounter.linePos(offset);
+    return `line ${line}, column ${col}: `;
+  };
+  // Warnings (an unknown tag such as `!evil`, ...) would change what the document means: refused.
+  const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem !== undefined) {
+    throw new RuleError(`invalid YAML: ${at(problem.pos[0])}${firstLine(problem)}`, { key, cause: problem });
+  }
+  const bad = checkMaps(doc.contents);
+  if (bad !== undefined) throw new RuleError(`invalid YAML: ${at(bad.offset)}${bad.message}`, { key });
   try {
     // Aliases are capped so a hostile document cannot expand exponentially.
-    return parseYaml(trimmed, { maxAliasCount: 100, prettyErrors: false });
+    return doc.toJS({ maxAliasCount: 100 });
   } catch (error) {
-    const message = ((error as Error).message ?? String(error)).split('\n')[0];
-    throw new RuleError(`invalid YAML: ${message}`, { key, cause: error });
+    throw new RuleError(`invalid YAML: ${firstLine(error)}`, { key, cause: error });
   }
+}
+
+function firstLine(error: unknown): string {
+  return ((error as Error)?.message ?? String(error)).split('\n')[0]!;
+}
+
+/** Duplicate keys and non-scalar keys (which JS objects would stringify), in linear time. */
+function checkMaps(root: Node | null): { offset: number | undefined; message: string } | undefined {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        const k = pair.key as Node | null;
+        if (k !== null && !isScalar(k)) {
+          return {
+            offset: k.range?.[0],
+            message: 'map keys must be plain values, not lists, maps or aliases',
+          };
+        }
+        const name = k === null || k.value === null ? '' : String(k.value);
+        if (seen.has(name)) return { offset: k?.range?.[0], message: `duplicate key "${name}"` };
+        seen.add(name);
+        stack.push(pair.value);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) stack.push(item);
+    } else if (isAlias(node)) {
+      // Checked where its anchor is.
+    }
+  }
+  return undefined;
 }
 
 /** `['routes', 1, 'to']` -> `routes[1].to` */
@@ -60,8 +132,14 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 /** Validates a parsed document against its section. Returns the typed value or throws RuleError. */
 export function validateRuleDocument<T>(section: RuleSection<T>, doc: unknown, key?: string): T {
+  checkShape(doc, key);
   let input = doc;
-  if (input !== null && typeof input === 'object' && !Array.isArray(input) && '$schema' in input) {
+  if (
+    input !== null &&
+    typeof input === 'object' &&
+    !Array.isArray(input) &&
+    Object.hasOwn(input, '$schema')
+  ) {
     const { $schema: _ignored, ...rest } = input as Record<string, unknown>;
     input = rest;
   }
@@ -70,8 +148,59 @@ export function validateRuleDocument<T>(section: RuleSection<T>, doc: unknown, k
   const issue = result.error.issues[0]!;
   const path = formatPath(issue.path);
   const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : '';
-  const message = path ? `${path}: ${issue.message}${more}` : `${issue.message}${more}`;
+  const what =
+    issue.code === 'unrecognized_keys'
+      ? unknownFieldMessage(section.schema as z.ZodType, issue.path, issue.keys)
+      : issue.message;
+  const message = path ? `${path}: ${what}${more}` : `${what}${more}`;
   throw new RuleError(message, { key, path, cause: result.error });
+}
+
+/**
+ * Before the schema: no `__proto__` key anywhere (zod's records would drop it silently, turning
+ * `meta: { __proto__: ... }` into "no condition"), and depth and size bounded on the value itself,
+ * since aliases can make it deeper and larger than its text.
+ */
+function checkShape(doc: unknown, key: string | undefined): void {
+  const path: PropertyKey[] = [];
+  let nodes = 0;
+  const visit = (value: unknown): void => {
+    if (value === null || typeof value !== 'object') return;
+    if (path.length >= MAX_RULE_DEPTH) {
+      throw new RuleError(`${formatPath(path)}: nesting deeper than ${MAX_RULE_DEPTH} levels`, {
+        key,
+        path: formatPath(path),
+      });
+    }
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        countNode();
+        path.push(i);
+        visit(value[i]);
+        path.pop();
+      }
+      return;
+    }
+    for (const name of Object.keys(value)) {
+      countNode();
+      path.push(name);
+      if (name === '__proto__') {
+        const at = formatPath(path);
+        throw new RuleError(`${at}: key "__proto__" is not allowed`, { key, path: at });
+      }
+      visit((value as Record<string, unknown>)[name]);
+      path.pop();
+    }
+  };
+  const countNode = () => {
+    if (++nodes > MAX_RULE_NODES) {
+      throw new RuleError(
+        `document has more than ${MAX_RULE_NODES} values (map entries and list items, aliases expanded)`,
+        { key },
+      );
+    }
+  };
+  visit(doc);
 }
 
 /** parse + validate in one step. */
