@@ -121,7 +121,7 @@ describe('validateRuleDocument: `__proto__` keys', () => {
     const subsets = doc.subsets!;
     expect(Object.getPrototypeOf(subsets)).toBe(null);
     expect(Object.keys(subsets)).toEqual(['constructor']);
-    expect(ownValue(subsets.constructor!.meta, 'toString')).toBe('x');
+    expect(ownValue(ownValue(subsets, 'constructor')!.meta, 'toString')).toBe('x');
     const plain = parseAndValidate(routes, '{"subsets":{"v1":{}}}').subsets!;
     expect(plain.constructor).toBeUndefined();
     expect(ownValue(plain.v1!.meta, 'constructor')).toBeUndefined();
