@@ -26,6 +26,17 @@ const retryWithBudget = new RetryPolicy({
   budget: new RetryBudget({ percent: 20, minPerSecond: 10 }),
 });
 const hedge = new HedgePolicy({ delayMs: 50, maxAttempts: 2 });
+const hedgeWithBudget = new HedgePolicy({
+  delayMs: 50,
+  maxAttempts: 2,
+  budget: new RetryBudget({ percent: 20, minPerSecond: 10 }),
+});
+// An empty budget: the hedge timer is still armed, so a hedge that falls due is refused and counted.
+const hedgeEmptyBudget = new HedgePolicy({
+  delayMs: 50,
+  maxAttempts: 2,
+  budget: new RetryBudget({ percent: 0, minPerSecond: 0 }),
+});
 const single = retryPolicy.forRequest('POST');
 const deadline = new DeadlinePolicy();
 const cockatiel = retry(handleAll, { maxAttempts: 3 });
@@ -41,6 +52,16 @@ firstTry.push(
 firstTry.push(await measureAsyncNs("RetryPolicy.forRequest('POST')", () => single.execute(fn), FAST));
 firstTry.push(
   await measureAsyncNs('HedgePolicy (delayMs 50), first try wins', () => hedge.execute(fn), FAST),
+);
+firstTry.push(
+  await measureAsyncNs('HedgePolicy + RetryBudget, first try wins', () => hedgeWithBudget.execute(fn), FAST),
+);
+firstTry.push(
+  await measureAsyncNs(
+    'HedgePolicy + empty RetryBudget, first try wins',
+    () => hedgeEmptyBudget.execute(fn),
+    FAST,
+  ),
 );
 firstTry.push(await measureAsyncNs('DeadlinePolicy, no deadline', () => deadline.execute(fn), FAST));
 firstTry.push(
