@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { CircuitOpenError, MeshlessError, RuleError, TimeoutError } from './errors.ts';
+import {
+  CircuitOpenError,
+  ConnectError,
+  ConnectionResetError,
+  MeshlessError,
+  RuleError,
+  TimeoutError,
+  TransportError,
+} from './errors.ts';
 
 describe('errors', () => {
   it('carry stable codes, retryability, resource and cause', () => {
@@ -22,5 +30,24 @@ describe('errors', () => {
     expect(MeshlessError.isInstance(new Error('x'))).toBe(false);
     expect(MeshlessError.isInstance(new RuleError('bad', { key: 'k', path: 'a.b' }))).toBe(true);
     expect(MeshlessError.isInstance(null)).toBe(false);
+  });
+
+  it('name the endpoint and keep the system error of a failed connection', () => {
+    const cause = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
+    const err = new ConnectError('catalog', { cause, address: '127.0.0.1:9', endpointId: 'catalog-1' });
+    expect(err).toBeInstanceOf(TransportError);
+    expect(err).toMatchObject({
+      code: 'MESHLESS_CONNECT_ERROR',
+      retryable: true,
+      resource: 'catalog',
+      address: '127.0.0.1:9',
+      endpointId: 'catalog-1',
+      cause,
+    });
+    expect(err.message).toBe('cannot connect to catalog at 127.0.0.1:9 (ECONNREFUSED)');
+    const reset = new ConnectionResetError('catalog', { address: '127.0.0.1:9' });
+    expect(reset.code).toBe('MESHLESS_CONNECTION_RESET');
+    expect(reset.message).toBe('connection to catalog at 127.0.0.1:9 reset');
+    expect(MeshlessError.isInstance(reset)).toBe(true);
   });
 });

@@ -145,3 +145,62 @@ export class NoHealthyEndpointError extends ResourceError {
     this.subset = subset;
   }
 }
+
+export interface TransportErrorOptions extends MeshlessErrorOptions {
+  /** `host:port` of the endpoint the attempt went to. */
+  address?: string;
+  /** The endpoint's id (its Consul service ID). */
+  endpointId?: string;
+}
+
+/**
+ * An attempt of a governed call got no HTTP answer from its endpoint. `cause` is the original
+ * error (undici's or the system's, with its own `code` such as `ECONNREFUSED`); `resource` is
+ * the service called.
+ */
+export class TransportError extends ResourceError {
+  override readonly code: string = 'MESHLESS_TRANSPORT_ERROR';
+  readonly address: string | undefined;
+  readonly endpointId: string | undefined;
+  constructor(message: string, service: string, options: TransportErrorOptions = {}) {
+    super(message, service, options);
+    this.address = options.address;
+    this.endpointId = options.endpointId;
+  }
+}
+
+/**
+ * No connection could be made (refused, unreachable, connect timeout): the request was never
+ * sent, so the client sends it to another endpoint whatever the method.
+ */
+export class ConnectError extends TransportError {
+  override readonly code = 'MESHLESS_CONNECT_ERROR';
+  constructor(service: string, options: TransportErrorOptions = {}) {
+    super(
+      `cannot connect to ${service}${options.address ? ` at ${options.address}` : ''}${reasonOf(options.cause)}`,
+      service,
+      { retryable: true, ...options },
+    );
+  }
+}
+
+/**
+ * The connection broke (reset, closed by the other side) after the request may have been
+ * sent: it may have reached the application, so only idempotent calls are retried.
+ */
+export class ConnectionResetError extends TransportError {
+  override readonly code = 'MESHLESS_CONNECTION_RESET';
+  constructor(service: string, options: TransportErrorOptions = {}) {
+    super(
+      `connection to ${service}${options.address ? ` at ${options.address}` : ''} reset${reasonOf(options.cause)}`,
+      service,
+      { retryable: true, ...options },
+    );
+  }
+}
+
+/** ` (ECONNREFUSED)`: the cause's own code, for the message. */
+function reasonOf(cause: unknown): string {
+  const code = typeof cause === 'object' && cause !== null ? (cause as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? ` (${code.slice(0, 64)})` : '';
+}

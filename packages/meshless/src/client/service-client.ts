@@ -35,7 +35,7 @@ import {
   pathOf,
   prepareBody,
 } from './request-view.ts';
-import { originOf, type Transport } from './transport.ts';
+import { isConnectError, originOf, type Transport, toTransportError } from './transport.ts';
 
 /** `fetch` options: the WHATWG ones meshless uses, plus governance hints. */
 export interface MeshRequestInit {
@@ -62,17 +62,30 @@ export interface MeshRequestInit {
 }
 
 // One outcome object for every report: balancers read it synchronously and keep nothing of it.
-const scratch: { latencyMs: number; ok: boolean; status: number | undefined } = {
+const scratch: { latencyMs: number; ok: boolean; status: number | undefined; connectError: boolean } = {
   latencyMs: 0,
   ok: true,
   status: undefined,
+  connectError: false,
 };
-function outcome(latencyMs: number, ok: boolean, status: number | undefined): CallOutcome {
+function outcome(
+  latencyMs: number,
+  ok: boolean,
+  status: number | undefined,
+  connectError = false,
+): CallOutcome {
   scratch.latencyMs = latencyMs;
   scratch.ok = ok;
   scratch.status = status;
+  scratch.connectError = connectError;
   return scratch;
 }
+
+/**
+ * How many times one call is sent to another endpoint after a connect error (no rule needed:
+ * nothing was sent, so any method is safe). Each endpoint is tried at most once.
+ */
+export const CONNECT_FAILOVERS = 2;
 
 /** A breaker guarding one endpoint, as the client needs it. */
 export interface EndpointBreaker {
@@ -215,6 +228,7 @@ export class ServiceClient {
       init.hashKey ?? o.hashKey(headers, path),
       span,
       prepared.timeouts,
+      replayable,
     );
     try {
       const signal = init.signal ?? undefined;
@@ -328,6 +342,8 @@ class Call {
   private first: string | undefined;
   /** What the last failed attempt failed with (`503`, `timeout`, ...), for the retry's span event and metric. */
   private lastFailure: string | undefined;
+  /** Sends to another endpoint after connect errors so far (see CONNECT_FAILOVERS). */
+  private failovers = 0;
 
   constructor(
     private readonly o: ServiceClientOptions,
@@ -339,6 +355,8 @@ class Call {
     private readonly hashKey: string | undefined,
     private readonly span: ClientCallSpan | undefined,
     private readonly timeouts: AttemptTimeouts | undefined,
+    /** The body can be sent again (not a stream). */
+    private readonly replayable: boolean,
   ) {}
 
   attempt(ctx: ExecuteContext): Promise<Response> {
@@ -449,9 +467,44 @@ class Call {
         return error.response;
       }
       this.lastFailure = failureReason(error);
-      balancer.onCallEnd(target, outcome(latencyMs, false, undefined));
+      const connect = isConnectError(error);
+      balancer.onCallEnd(target, outcome(latencyMs, false, undefined, connect));
       attemptSpan?.end(undefined, error);
+      if (connect && this.mayFailOver(ctx)) return this.failOver(ctx, error);
       throw error;
+    }
+  }
+
+  /** Another send after a connect error: within the bound, the body replayable, the caller still waiting. */
+  private mayFailOver(ctx: ExecuteContext): boolean {
+    return (
+      this.failovers < CONNECT_FAILOVERS &&
+      this.replayable &&
+      !ctx.signal.aborted &&
+      remainingMs(this.o.clock) > 0
+    );
+  }
+
+  /**
+   * The request never left (the connection failed), so it goes to an endpoint not tried yet, at
+   * once and within the same attempt: a dead instance costs the call a millisecond, not an
+   * error. Without another endpoint, the connect error stands.
+   */
+  private async failOver(ctx: ExecuteContext, error: unknown): Promise<Response> {
+    const o = this.o;
+    this.failovers++;
+    this.tried ??= new Set(this.first === undefined ? [] : [this.first]);
+    const next = o.groups.balancer(this.decision.subset)?.picker.pick(this.pickContext());
+    if (next === undefined || this.tried.has(next.id)) throw error;
+    this.tried.add(next.id);
+    this.span?.retry(ctx.attempt, 0, 'connect_error');
+    o.metrics?.service(o.service).retry('connect_error');
+    const breaker = o.policies.breaker(next);
+    try {
+      return await (breaker ? this.attemptGuarded(ctx, next, breaker) : this.attemptOn(ctx, next, undefined));
+    } catch (later) {
+      // Every other endpoint's breaker turned the call away: the connect error is the news.
+      throw later instanceof CircuitOpenError ? error : later;
     }
   }
 
@@ -479,6 +532,10 @@ class Call {
       // A 5xx arrives buffered, so a retry can drop it and its connection is already free.
       if (res.status >= 500) throw new ServerErrorResult(response);
       return response;
+    } catch (error) {
+      // Results and aborts (the caller's reason, a meshless timeout) pass as they are.
+      if (error instanceof ServerErrorResult || signal.aborted) throw error;
+      throw toTransportError(error, target, this.o.service);
     } finally {
       // A streamed body is not bounded by the attempt timeout once the headers are in.
       if (timed) this.timeouts!.end(timed);

@@ -1,4 +1,11 @@
-import { ClosedError, type Endpoint } from '@meshless/core';
+import {
+  ClosedError,
+  ConnectError,
+  ConnectionResetError,
+  type Endpoint,
+  MeshlessError,
+  TransportError,
+} from '@meshless/core';
 import { Agent, type Dispatcher } from 'undici';
 import type { TimedAttempt } from './attempt-timeouts.ts';
 import { OpenRequests, ResponseHandler, type TransportResponse } from './response-handler.ts';
@@ -107,4 +114,66 @@ export function originOf(endpoint: Endpoint): string {
     origins.set(endpoint, origin);
   }
   return origin;
+}
+
+// No connection was made, so nothing was sent (undici connects before it writes a byte).
+const CONNECT_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENETDOWN',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+// The connection broke while the request was (maybe) on its way or answered.
+const RESET_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET']);
+
+const NOT_TRANSPORT: ReadonlySet<string> = new Set(['UND_ERR_ABORTED', 'UND_ERR_INVALID_ARG']);
+/** A system error code (errno name). */
+const ERRNO = /^E[A-Z]+$/;
+
+/** The `code` of a transport failure: its own, or the first of a happy-eyeballs AggregateError. */
+function codeOf(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as { code?: unknown; errors?: unknown };
+  if (typeof e.code === 'string') return e.code;
+  if (Array.isArray(e.errors) && e.errors.length > 0) return codeOf(e.errors[0]);
+  return undefined;
+}
+
+/** Whether `error` is a failure to connect: the request never left this process. */
+export function isConnectError(error: unknown): error is ConnectError {
+  return MeshlessError.isInstance(error) && error.code === 'MESHLESS_CONNECT_ERROR';
+}
+
+/**
+ * A failed attempt's error as the caller sees it: undici's and the system's errors of the
+ * connection become typed meshless errors naming the service and endpoint (the original as
+ * `cause`); anything else (an abort reason, a meshless timeout) is returned as it is.
+ */
+export function toTransportError(error: unknown, endpoint: Endpoint, service: string): unknown {
+  if (MeshlessError.isInstance(error)) return error;
+  const code = codeOf(error);
+  if (code === undefined) return error;
+  const options = { cause: error, address: addressOf(endpoint), endpointId: endpoint.id };
+  if (CONNECT_CODES.has(code)) return new ConnectError(service, options);
+  if (RESET_CODES.has(code)) return new ConnectionResetError(service, options);
+  // Other failures of the connection (ETIMEDOUT, UND_ERR_HEADERS_TIMEOUT, ...); not an abort,
+  // nor a bad argument given in code.
+  if (NOT_TRANSPORT.has(code) || !(ERRNO.test(code) || code.startsWith('UND_ERR_'))) return error;
+  return new TransportError(
+    `request to ${service} at ${options.address} failed (${code.slice(0, 64)})`,
+    service,
+    {
+      retryable: false,
+      ...options,
+    },
+  );
+}
+
+/** `host:port` of an endpoint. */
+function addressOf(endpoint: Endpoint): string {
+  return originOf(endpoint).slice('http://'.length);
 }
