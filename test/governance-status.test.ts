@@ -36,7 +36,7 @@ async function cli(args: string[]) {
 }
 
 describe('status back to Consul', () => {
-  it('turns the governance check to warning with the field path for a bad rule, and back for a good one', async () => {
+  it('reports a rejected document that affects the instance in its check output, and keeps the check passing', async () => {
     const prefix = uniquePrefix('gov');
     const service = `pricing-${prefix.slice(-8)}`;
     const mesh = await instance(prefix, service, 'a', 9001);
@@ -48,32 +48,51 @@ describe('status back to Consul', () => {
     };
     expect((await check()).Status).toBe('passing');
 
-    const key = `${prefix}/services/${service}/routes`;
-    await kv.put(key, {
-      subsets: { a: { meta: { version: 'v1' } } },
-      routes: [{ to: [{ subset: 'a', weight: 90 }] }],
-    });
+    const key = `${prefix}/services/${service}/inbound`;
+    await kv.put(key, { rateLimit: { perSecond: 100 } });
+    const good = (await kv.get(key))!.modifyIndex;
+    await eventually(async () => (await check()).Output.includes('1 rule in force'), 3000, 'applied');
+    await kv.put(key, { rateLimit: { perSecond: 100, brust: 200 } });
     const started = Date.now();
-    await eventually(async () => (await check()).Status === 'warning', 3000, 'warning');
+    await eventually(async () => (await check()).Output.includes('REJECTED'), 3000, 'rejection reported');
     expect(Date.now() - started).toBeLessThan(1000);
-    const warned = await check();
-    expect(warned.Output).toMatch(/REJECTED .*routes.*routes\[0\]\.to/);
-    // The instance stays discoverable while the governance check warns.
-    const caller = await createMesh({
+    const reported = await check();
+    // People first: what, why, which version stays in force; the JSON comes last.
+    expect(reported.Output.split('\n')[1]).toMatch(
+      new RegExp(
+        `^REJECTED ${key} version \\d+: rateLimit: .*"brust".*did you mean "burst".*version ${good} stays in force`,
+      ),
+    );
+    expect(reported.Status).toBe('passing');
+
+    await kv.put(key, { rateLimit: { perSecond: 100, burst: 200 } });
+    await eventually(async () => !(await check()).Output.includes('REJECTED'), 3000, 'clean again');
+    expect((await check()).Status).toBe('passing');
+  });
+
+  it('turns the check to warning while a document is rejected, when the instance opts in', async () => {
+    const prefix = uniquePrefix('gov-warn');
+    const service = `pricing-${prefix.slice(-8)}`;
+    const mesh = await createMesh({
       consul: { address: consulAddress() },
       prefix,
       cacheDir: false,
       logger: 'silent',
+      governance: { rejectionStatus: 'warning' },
+      service: { name: service, id: `${service}-a`, port: 9002, address: '127.0.0.1', drainMs: 0 },
     });
-    cleanup(() => caller.close());
-    const client = caller.client(service);
-    await client.fetch('/').catch(() => {});
-    await eventually(() => client.status().endpoints === 1, 5000, 'discoverable');
-
-    await kv.put(key, {
-      subsets: { a: { meta: { version: 'v1' } } },
-      routes: [{ to: [{ subset: 'a', weight: 100 }] }],
-    });
+    cleanup(() => mesh.close());
+    const { kv, connection } = kvClient();
+    cleanup(() => connection.close());
+    const check = async () => {
+      const checks = await connection.json<Check[]>({ path: `/v1/health/checks/${service}` });
+      return checks.find((c) => c.CheckID === `meshless-governance:${mesh.serviceId}`)!;
+    };
+    const key = `${prefix}/services/${service}/inbound`;
+    await kv.put(key, { concurrency: { max: -1 } });
+    await eventually(async () => (await check()).Status === 'warning', 3000, 'warning');
+    expect((await check()).Output).toMatch(/REJECTED .*inbound.*concurrency\.max/);
+    await kv.put(key, { concurrency: { max: 10 } });
     await eventually(async () => (await check()).Status === 'passing', 3000, 'passing again');
   });
 
@@ -84,12 +103,13 @@ describe('status back to Consul', () => {
     const b = await instance(prefix, service, 'b', 9102);
     const { kv, connection } = kvClient();
     cleanup(() => connection.close());
-    const key = `${prefix}/services/${service}/policies`;
-    await kv.put(key, { timeoutMs: 100 });
+    // The service's own inbound document: it affects (and is reported by) its instances.
+    const key = `${prefix}/services/${service}/inbound`;
+    await kv.put(key, { rateLimit: { perSecond: 100 } });
     await eventually(() => [a, b].every((m) => m.status().rules.keys.length === 1));
 
     const paused = b.pauseRuleUpdates();
-    await kv.put(key, { timeoutMs: 200 });
+    await kv.put(key, { rateLimit: { perSecond: 200 } });
     await eventually(() => a.status().rules.keys[0]?.appliedIndex !== b.status().rules.keys[0]?.appliedIndex);
     const waitStatus = async (want: RegExp) => {
       let last = '';
@@ -108,7 +128,7 @@ describe('status back to Consul', () => {
     expect(out).toMatch(/SYNCED 1, STALE 1, REJECTED 0/);
 
     paused.dispose();
-    await kv.put(key, { timeoutMs: -5 });
+    await kv.put(key, { rateLimit: { perSecond: -5 } });
     // Each instance reports on its own schedule: wait until both have.
     const rejected = await waitStatus(/SYNCED 0, STALE 0, REJECTED 2/);
     expect(rejected).toMatch(new RegExp(`${service}-a[^\\n]*REJECTED`));

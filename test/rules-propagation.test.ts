@@ -70,7 +70,7 @@ describe('governance center on a real Consul', () => {
       ['{"retry": {"attempts": 0}}', /retry\.attempts: /, 'retry.attempts'],
       ['{"breaker": {"errorPercent": 150}}', /breaker\.errorPercent: /, 'breaker.errorPercent'],
       [Buffer.from([0xc3, 0x28, 0xa0, 0xa1, 0xff]), /not UTF-8/, ''],
-      [`{"timeoutMs": 1, "pad": "${'x'.repeat(500 * 1024)}"}`, /Unrecognized key/, ''],
+      [`{"timeoutMs": 1, "pad": "${'x'.repeat(500 * 1024)}"}`, /unknown field "pad"/, ''],
     ];
     for (const [value, message, path] of cases) {
       await kv.put(key, value);

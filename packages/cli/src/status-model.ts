@@ -3,6 +3,7 @@ import {
   type GovernanceRejection,
   type GovernanceReport,
   governanceCheckId,
+  keyAffects,
   parseGovernanceReport,
 } from 'meshless';
 
@@ -108,7 +109,15 @@ export function buildServiceStatus(
         if (c === check) continue;
         if ((severity[c.Status] ?? 2) > (severity[health] ?? 0)) health = c.Status;
       }
-      const keys = allKeys.map((key) => {
+      // An instance that says what it uses is shown only the keys that affect it (a caller of
+      // the service: the service's routes, balancer and policies; the service itself: its inbound).
+      const uses = report?.uses;
+      const affects = (key: string) =>
+        !uses ||
+        report?.keys[key] !== undefined ||
+        (key.startsWith(`${prefix}/`) &&
+          keyAffects(key.slice(prefix.length + 1), entry.Service.Service, uses));
+      const keys = allKeys.filter(affects).map((key) => {
         const state = keyState(key, kvIndexes.get(key) ?? null, report, check?.Status);
         totals[state.state]++;
         return state;

@@ -9,7 +9,12 @@ export {
 } from './connection.ts';
 export { cacheFileName, DiskCache, defaultCacheDir } from './disk-cache.ts';
 export { ConsulKv, type KvValue } from './kv.ts';
-export { ConsulRuleSource, type ConsulRuleSourceOptions, parseKvListing } from './kv-rule-source.ts';
+export {
+  ConsulRuleSource,
+  type ConsulRuleSourceOptions,
+  parseKvListing,
+  type RulesHold,
+} from './kv-rule-source.ts';
 export {
   type AgentConnection,
   type CheckStatus,
@@ -45,3 +50,16 @@ export {
   type DiscoveryResolverOptions,
   type SharedResolver,
 } from './resolver-registry.ts';
+export {
+  markerKey,
+  STATUS_FOLDER,
+  type StatusEntry,
+  statusKeyFor,
+} from './rule-listing.ts';
+export {
+  formatStatusEntry,
+  parseStatusEntry,
+  RuleStatusWriter,
+  type RuleStatusWriterOptions,
+  type StatusEntryReport,
+} from './rule-status-writer.ts';

@@ -2,15 +2,42 @@ import {
   type Clock,
   type Disposable,
   Emitter,
+  type Event,
   type Logger,
   noopLogger,
   type RawRule,
   type RuleSnapshot,
   type RuleSource,
+  systemClock,
 } from '@meshless/core';
 import { BlockingWatch, type BlockingWatchOptions, type WatchStats } from './blocking-watch.ts';
 import type { ConsulConnection, ConsulResponse } from './connection.ts';
 import { cacheFileName, DiskCache } from './disk-cache.ts';
+import {
+  classifyEmptying,
+  isEmptying,
+  type ListingShape,
+  markerKey,
+  type SplitListing,
+  type StatusEntry,
+  shapeOf,
+  splitListing,
+} from './rule-listing.ts';
+
+/**
+ * Rules held back: the prefix read as empty in one step, which is far more likely an access or
+ * data loss than an operator's intent, so the last good rules stay in force.
+ */
+export interface RulesHold {
+  /** `checking`: asking Consul why; `denied`: the token cannot read the keys; `empty`: the prefix lost everything, marker included. */
+  readonly reason: 'checking' | 'denied' | 'empty';
+  /** Epoch ms when the hold began. */
+  readonly since: number;
+  /** Rules kept in force. */
+  readonly keys: number;
+  /** What happened and what to do, for people. */
+  readonly message: string;
+}
 
 export interface ConsulRuleSourceOptions {
   connection: ConsulConnection;
@@ -50,11 +77,27 @@ export class ConsulRuleSource implements RuleSource {
   private readonly firstEmitter = new Emitter<RuleSnapshot | undefined>();
   private settled = false;
   private disposed = false;
+  private readonly connection: ConsulConnection;
+  private readonly clock: Clock;
+  /** The rules of the last snapshot pushed (live or cached), to judge an emptied listing against. */
+  private applied: ListingShape | undefined;
+  private held: RulesHold | undefined;
+  /** Bumped by every listing, so a judgement that finishes after a newer listing is dropped. */
+  private listings = 0;
+  private statusEntries_: ReadonlyMap<string, StatusEntry> = new Map();
+  private readonly holdEmitter = new Emitter<RulesHold | undefined>();
+  private readonly statusEmitter = new Emitter<ReadonlyMap<string, StatusEntry>>();
+  /** The hold began, changed reason, or ended (undefined). */
+  readonly onDidChangeHold: Event<RulesHold | undefined> = this.holdEmitter.event;
+  /** A listing changed only the `_status/` folder, or came while the rules are held (entries by full key). */
+  readonly onDidChangeStatusEntries: Event<ReadonlyMap<string, StatusEntry>> = this.statusEmitter.event;
 
   constructor(options: ConsulRuleSourceOptions) {
     this.prefix = (options.prefix ?? 'meshless').replace(/^\/+|\/+$/g, '');
     this.logger = options.logger ?? noopLogger;
+    this.clock = options.clock ?? systemClock;
     const { connection } = options;
+    this.connection = connection;
     if (options.cacheDir !== false && options.cacheDir !== undefined) {
       const file = `${options.cacheDir}/${cacheFileName('rules', connection.address, this.prefix)}`;
       this.cache = new DiskCache(file, (error) =>
@@ -67,7 +110,7 @@ export class ConsulRuleSource implements RuleSource {
       query: { recurse: true },
       acceptStatus: [404],
       parse: (res) => parseKvListing(res),
-      onChange: (snapshot) => this.push(snapshot, true),
+      onChange: (snapshot) => this.receive(snapshot),
       onError: (error, info) => {
         this.logger.warn('rule watch failed; retrying', {
           prefix: this.prefix,
@@ -131,12 +174,24 @@ export class ConsulRuleSource implements RuleSource {
     return this.watch.stats();
   }
 
+  /** Set while an emptied prefix is held back (the last good rules stay in force). */
+  hold(): RulesHold | undefined {
+    return this.held;
+  }
+
+  /** The `_status/` entries of the last listing, by full key. */
+  get statusEntries(): ReadonlyMap<string, StatusEntry> {
+    return this.statusEntries_;
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     this.watch.dispose();
     this.emitter.dispose();
     this.firstEmitter.dispose();
+    this.holdEmitter.dispose();
+    this.statusEmitter.dispose();
   }
 
   /** Resolves when the background loop has stopped (after dispose). */
@@ -144,22 +199,102 @@ export class ConsulRuleSource implements RuleSource {
     return this.watch.done.then(() => this.cache?.flush());
   }
 
-  private loadCache(): void {
+  private loadCache(why = 'consul unreachable; using cached rules'): void {
     const cached = this.cache?.read();
     if (!cached || this.current) return;
-    this.logger.warn('consul unreachable; using cached rules', { prefix: this.prefix, index: cached.index });
-    this.push(
-      {
-        index: cached.index,
-        origin: 'cache',
-        entries: cached.entries.map((e) => ({
-          key: e.key,
-          value: e.value === null ? null : Buffer.from(e.value, 'base64'),
-          modifyIndex: e.modifyIndex,
-        })),
-      },
-      false,
-    );
+    this.logger.warn(why, { prefix: this.prefix, index: cached.index });
+    const entries = cached.entries.map((e) => ({
+      key: e.key,
+      value: e.value === null ? null : Buffer.from(e.value, 'base64'),
+      modifyIndex: e.modifyIndex,
+    }));
+    this.applied = shapeOf(splitListing(entries, this.prefix));
+    this.push({ index: cached.index, origin: 'cache', entries }, false);
+  }
+
+  /** A live listing: the `_status/` folder goes to its own listeners, the rules to the store, unless the listing emptied. */
+  private receive(snapshot: RuleSnapshot): void {
+    if (this.disposed) return;
+    const listing = splitListing(snapshot.entries, this.prefix);
+    const seq = ++this.listings;
+    this.statusEntries_ = listing.status;
+    // A restart that finds the prefix empty judges it against the rules it ran before.
+    if (!this.applied && listing.rules.length === 0)
+      this.loadCache('prefix reads as empty; judging it against the cached rules');
+    if (isEmptying(this.applied, listing)) {
+      this.fireStatus();
+      void this.judge(snapshot, listing, seq);
+      return;
+    }
+    this.release();
+    if (!this.pushRules(snapshot, listing)) this.fireStatus();
+  }
+
+  /**
+   * Pushes the rules unless they did not change (a write to `_status/` alone wakes the watch too).
+   * False when nothing was pushed: rule consumers read `statusEntries` on push, the status
+   * listeners hear of the folder only when no rules were pushed, so each listing reaches one.
+   */
+  private pushRules(snapshot: RuleSnapshot, listing: SplitListing): boolean {
+    const rules: RuleSnapshot = { index: snapshot.index, origin: 'source', entries: listing.rules };
+    this.applied = shapeOf(listing);
+    if (this.current?.origin === 'source' && sameEntries(this.current.entries, rules.entries)) {
+      this.current = rules;
+      return false;
+    }
+    this.push(rules, true);
+    return true;
+  }
+
+  private fireStatus(): void {
+    if (this.statusEmitter.hasListeners) this.statusEmitter.fire(this.statusEntries_);
+  }
+
+  /** Asks Consul why the listing emptied (one GET of a key it had), then applies or holds. */
+  private async judge(snapshot: RuleSnapshot, listing: SplitListing, seq: number): Promise<void> {
+    const previous = this.applied!;
+    if (!this.held) this.setHold('checking', previous, 'the prefix reads as empty; checking why');
+    const status = await this.probe(previous.someKey);
+    if (seq !== this.listings || this.disposed) return;
+    const verdict = classifyEmptying(previous, listing, status);
+    if (verdict === 'apply') {
+      this.release();
+      this.pushRules(snapshot, listing);
+      return;
+    }
+    const n = `${previous.rules} rule${previous.rules === 1 ? '' : 's'}`;
+    const message =
+      verdict === 'denied'
+        ? `Consul denies reading ${previous.someKey} (HTTP 403): the token lost key:read on ${this.prefix}/, so the prefix reads as empty. The last good ${n} stay in force. Grant key_prefix "${this.prefix}/" read to this instance's token.`
+        : `${this.prefix}/ is empty, marker included: Consul lost its data or the prefix was wiped. The last good ${n} stay in force. Restore the rules; or, if you meant to delete them all, confirm with: consul kv put ${markerKey(this.prefix)} confirmed`;
+    if (this.held?.reason !== verdict) this.setHold(verdict, previous, message);
+  }
+
+  private setHold(reason: RulesHold['reason'], previous: ListingShape, message: string): void {
+    this.held = { reason, since: this.held?.since ?? this.clock.wallNow(), keys: previous.rules, message };
+    if (reason !== 'checking') this.logger.error(`RULES HELD: ${message}`, { prefix: this.prefix, reason });
+    this.holdEmitter.fire(this.held);
+  }
+
+  private release(): void {
+    if (!this.held) return;
+    this.held = undefined;
+    this.logger.warn('rules no longer held: the prefix is readable again', { prefix: this.prefix });
+    this.holdEmitter.fire(undefined);
+  }
+
+  /** HTTP status of a direct GET of `key`, or undefined when Consul did not answer. */
+  private async probe(key: string | undefined): Promise<number | undefined> {
+    if (key === undefined) return undefined;
+    try {
+      const res = await this.connection.request({
+        path: `/v1/kv/${key.split('/').map(encodeURIComponent).join('/')}`,
+        timeoutMs: 5000,
+      });
+      return res.status;
+    } catch {
+      return undefined;
+    }
   }
 
   private push(snapshot: RuleSnapshot, live: boolean): void {
@@ -183,6 +318,18 @@ export class ConsulRuleSource implements RuleSource {
       this.firstEmitter.fire(snapshot);
     }
   }
+}
+
+function sameEntries(a: readonly RawRule[], b: readonly RawRule[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.key !== y.key || x.modifyIndex !== y.modifyIndex) return false;
+    if (x.value === null || y.value === null ? x.value !== y.value : !Buffer.from(x.value).equals(y.value))
+      return false;
+  }
+  return true;
 }
 
 /** Parses a `GET /v1/kv/<prefix>/?recurse` answer (404 = empty prefix). */

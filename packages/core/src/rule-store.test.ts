@@ -98,7 +98,7 @@ describe('RuleStore', () => {
     ['binary garbage', new Uint8Array([0xff, 0xfe, 0x00, 0x81, 0x80]), /not UTF-8/],
     ['NUL bytes', 'timeoutMs: 1\u0000', /NUL/],
     ['a scalar', '"just a string"', /expected object/],
-    ['an unknown field', '{"timeoutMS": 5}', /Unrecognized key/],
+    ['an unknown field', '{"timeoutMS": 5}', /unknown field "timeoutMS" \(did you mean "timeoutMs"\?\)/],
     ['an empty value', '   ', /empty/],
     ['a document over 512 KiB', new Uint8Array(512 * 1024 + 1).fill(0x20), /over the 524288-byte limit/],
   ])('rejects %s and keeps the good document', (_name, value, message) => {
@@ -116,7 +116,7 @@ describe('RuleStore', () => {
     source.put('services/catalog/policies', { timeoutMs: 100 });
     source.put('services/catalog/policies', { timeoutMs: 100, padding: 'x'.repeat(500 * 1024) });
     expect(store.get(policies, 'catalog')).toEqual({ timeoutMs: 100 });
-    expect(rejects[0]!.message).toMatch(/Unrecognized key/);
+    expect(rejects[0]!.message).toMatch(/unknown field "padding"/);
   });
 
   it('rejects a key outside the layout with a typed error and counts it', () => {

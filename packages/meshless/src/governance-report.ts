@@ -45,6 +45,35 @@ export interface GovernanceReport {
   readonly keys: Readonly<Record<string, GovernanceKeyReport>>;
   /** True when keys were left out to fit the output limit (keys with nothing rejected go first). */
   readonly truncated?: boolean;
+  /**
+   * What the instance uses, so a reader can tell a key it does not apply (not reported: not its
+   * business) from one it has not caught up with: the services it calls and its governed resources.
+   */
+  readonly uses?: GovernanceUses;
+  /** Set while the rules are held (the prefix read as empty in one step). */
+  readonly held?: string;
+}
+
+export interface GovernanceUses {
+  readonly calls: readonly string[];
+  readonly resources: readonly string[];
+}
+
+/**
+ * Whether a rule key (relative to the prefix) affects an instance of `service` that uses these:
+ * `defaults/policies`; its own `services/<service>/inbound`; the `routes`, `balancer` and
+ * `policies` of the services it calls; `resources/<name>` of the resources it governs. Pure; the
+ * instances and `meshless status` decide alike.
+ */
+export function keyAffects(relativeKey: string, service: string | undefined, uses: GovernanceUses): boolean {
+  if (relativeKey === 'defaults/policies') return true;
+  const parts = relativeKey.split('/');
+  if (parts.length === 3 && parts[0] === 'services') {
+    if (parts[2] === 'inbound') return parts[1] === service;
+    return uses.calls.includes(parts[1]!);
+  }
+  if (parts.length === 2 && parts[0] === 'resources') return uses.resources.includes(parts[1]!);
+  return false;
 }
 
 export interface GovernanceReportExtras {
@@ -52,25 +81,37 @@ export interface GovernanceReportExtras {
   readonly maxBytes?: number;
   /** Extra human-readable lines after the summary (e.g. `version v2, zone eu-1a`). Dropped first. */
   readonly notes?: readonly string[];
+  /** Only keys that affect the instance are reported. Default: every key. */
+  readonly relevant?: (key: string) => boolean;
+  /** Written into the report (see {@link GovernanceReport.uses}). */
+  readonly uses?: GovernanceUses;
+  /** Check status while a key is rejected or the rules are held. Default `passing`: the instance is healthy and runs its last good rules. */
+  readonly rejectionStatus?: 'passing' | 'warning';
+  /** Why the rules are held, for the first line. */
+  readonly held?: string;
 }
 
 export interface GovernanceCheckUpdate {
-  /** `warning` while any key's value in KV is rejected, else `passing`. */
+  /** `passing`; `rejectionStatus` (opt-in `warning`) while a key is rejected or the rules are held. */
   readonly status: 'passing' | 'warning';
   readonly output: string;
 }
 
 /** Builds the governance check's status and output from a RuleStore status. Pure. */
 export function formatGovernanceReport(
-  status: RuleStoreStatus,
+  storeStatus: RuleStoreStatus,
   extras: GovernanceReportExtras = {},
 ): GovernanceCheckUpdate {
   const maxBytes = extras.maxBytes ?? GOVERNANCE_OUTPUT_MAX_BYTES;
+  const relevant = extras.relevant;
+  const status = relevant
+    ? { ...storeStatus, keys: storeStatus.keys.filter((k) => relevant(k.key)) }
+    : storeStatus;
   // The last good document (if any) stays in force for a rejected key; `applied` in the JSON says which.
   const rejected = status.keys.filter((k) => k.state === 'rejected');
   const appliedCount = status.keys.length - rejected.length;
 
-  const jsonLine = fitJson(status, maxBytes);
+  const jsonLine = fitJson(status, maxBytes, extras);
   // What remains for the human lines, each followed by a newline before the JSON.
   let budget = maxBytes - byteLength(jsonLine);
   const lines: string[] = [];
@@ -85,9 +126,12 @@ export function formatGovernanceReport(
 
   const summary =
     status.keys.length === 0
-      ? 'meshless governance: no rules in KV (built-in defaults apply)'
-      : `meshless governance: ${plural(appliedCount, 'rule')} applied, ${rejected.length} rejected`;
+      ? 'meshless governance: no rules for this instance in KV (built-in defaults apply)'
+      : rejected.length === 0
+        ? `meshless governance: ${plural(appliedCount, 'rule')} in force`
+        : `meshless governance: ${plural(rejected.length, 'document')} REJECTED (the last good version stays in force), ${plural(appliedCount, 'other rule')} in force`;
   const origin = status.origin === 'cache' ? ' (from the on-disk cache: Consul unreachable)' : '';
+  if (extras.held) take(`RULES HELD: ${extras.held}`);
   if (take(summary + origin)) {
     for (let i = 0; i < rejected.length; i++) {
       const more = rejected.length - i - 1;
@@ -104,7 +148,8 @@ export function formatGovernanceReport(
     for (const note of extras.notes ?? []) if (!take(note)) break;
   }
   lines.push(jsonLine);
-  return { status: rejected.length > 0 ? 'warning' : 'passing', output: lines.join('\n') };
+  const bad = rejected.length > 0 || extras.held !== undefined;
+  return { status: bad ? (extras.rejectionStatus ?? 'passing') : 'passing', output: lines.join('\n') };
 }
 
 /** Reads the report out of a governance check's output. Garbage, or another version: undefined. */
@@ -144,11 +189,25 @@ function readReport(raw: unknown): GovernanceReport | undefined {
     } else if (r !== null && r !== undefined) continue;
     keys[key] = { applied, rejected };
   }
-  return { v: 1, index: raw.index, keys, ...(raw.truncated === true ? { truncated: true } : {}) };
+  const uses = readUses(raw.uses);
+  return {
+    v: 1,
+    index: raw.index,
+    keys,
+    ...(raw.truncated === true ? { truncated: true } : {}),
+    ...(uses ? { uses } : {}),
+    ...(typeof raw.held === 'string' ? { held: raw.held } : {}),
+  };
+}
+
+function readUses(raw: unknown): GovernanceUses | undefined {
+  if (!isObject(raw)) return undefined;
+  const names = (v: unknown) => (Array.isArray(v) ? v.filter((n): n is string => typeof n === 'string') : []);
+  return { calls: names(raw.calls), resources: names(raw.resources) };
 }
 
 /** The JSON line, shrunk until it fits: drop keys with nothing rejected, shorten messages, drop the rest. */
-function fitJson(status: RuleStoreStatus, maxBytes: number): string {
+function fitJson(status: RuleStoreStatus, maxBytes: number, extras: GovernanceReportExtras): string {
   const all = status.keys.map((k) => [k.key, keyReport(k)] as const);
   const line = (entries: readonly (readonly [string, GovernanceKeyReport])[], truncated: boolean) =>
     STATUS_PREFIX +
@@ -157,6 +216,8 @@ function fitJson(status: RuleStoreStatus, maxBytes: number): string {
       index: status.index,
       keys: Object.fromEntries(entries),
       ...(truncated ? { truncated: true } : {}),
+      ...(extras.uses ? { uses: extras.uses } : {}),
+      ...(extras.held ? { held: clipChars(extras.held) } : {}),
     } satisfies GovernanceReport);
 
   let out = line(all, false);
@@ -191,7 +252,9 @@ function rejectedLine(k: RuleKeyStatus): string {
   if (!r) return `REJECTED ${k.key}`;
   // Validation messages already start with their path; parse errors have none.
   const message = r.path && !r.message.startsWith(`${r.path}:`) ? `${r.path}: ${r.message}` : r.message;
-  return `REJECTED ${k.key}@${r.index} ${message}`;
+  const kept =
+    k.appliedIndex === undefined ? 'the defaults apply' : `version ${k.appliedIndex} stays in force`;
+  return `REJECTED ${k.key} version ${r.index}: ${message} (${kept})`;
 }
 
 function moreLine(n: number): string {

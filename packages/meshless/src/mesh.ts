@@ -8,6 +8,8 @@ import {
   defaultCacheDir,
   defaultServiceId,
   type RegistrationStatus,
+  RuleStatusWriter,
+  type RulesHold,
   type ServiceDefinition,
   ServiceRegistration,
   type WatchStats,
@@ -21,6 +23,7 @@ import {
   DisposableStore,
   type Event,
   type Logger,
+  matchSection,
   type Random,
   type RuleChange,
   type RuleSection,
@@ -41,7 +44,13 @@ import {
   governed as governedDecorator,
 } from './decorators/index.ts';
 import { type CallInstrument, type GovernedBreakerStatus, Governor } from './governance/index.ts';
-import { formatGovernanceReport, GOVERNANCE_CHECK_NAME, governanceCheckId } from './governance-report.ts';
+import {
+  formatGovernanceReport,
+  GOVERNANCE_CHECK_NAME,
+  type GovernanceUses,
+  governanceCheckId,
+  keyAffects,
+} from './governance-report.ts';
 import { builtinSections } from './rules/index.ts';
 import {
   fastifyPlugin,
@@ -104,6 +113,14 @@ export interface MeshOptions {
    * attempt fails when no timeout rule is in force (default 300 000 ms).
    */
   http?: TransportOptions;
+  /**
+   * How this instance reports rules back. `rejectionStatus`: the "meshless governance" check's
+   * status while a document that affects it is rejected (or the rules are held); default
+   * `passing`, since the instance is healthy and runs its last good rules (`warning` takes it out
+   * of every `?passing` consumer). `statusEntries`: write a status entry beside each rejected key
+   * under `<prefix>/_status/` (needs write access there only); default true.
+   */
+  governance?: { rejectionStatus?: 'passing' | 'warning'; statusEntries?: boolean };
   /** Drain and close on SIGTERM/SIGINT, then exit. Default false. */
   handleSignals?: boolean;
   /** Injected time and randomness (tests, simulations). */
@@ -132,6 +149,8 @@ export interface MeshStatus {
     readonly watch: Readonly<WatchStats>;
   };
   readonly rules: RuleStoreStatus;
+  /** Set while the prefix read as empty in one step and the last good rules stay in force. */
+  readonly rulesHeld: RulesHold | undefined;
   readonly registration: RegistrationStatus | undefined;
   readonly clients: readonly MeshClientStatus[];
   /** Breakers of remote calls, per (service, endpoint). */
@@ -196,6 +215,7 @@ class MeshImpl implements Mesh {
   private readonly clientDatacenters = new Map<string, string>();
   private readonly guard: InboundGuard | undefined;
   private readonly health: HealthSource;
+  private readonly statusWriter: RuleStatusWriter | undefined;
   private draining = false;
   private rulesPaused = false;
   private closing: Promise<void> | undefined;
@@ -254,8 +274,55 @@ class MeshImpl implements Mesh {
       : undefined;
     this.fastifyPlugin = fastifyPlugin(this.requireGuard(), this.health);
     if (registration) {
-      this.disposables.add(rules.onDidApplySnapshot(() => void this.reportGovernance()));
+      const report = () => void this.reportGovernance();
+      this.disposables.add(rules.onDidApplySnapshot(report));
+      this.disposables.add(source.onDidChangeHold(report));
+      this.disposables.add(this.governor.onDidFollow(report));
     }
+    this.disposables.add(
+      source.onDidChangeHold((hold) => {
+        metrics?.rulesHeld(hold !== undefined && hold.reason !== 'checking');
+      }),
+    );
+    if (options.governance?.statusEntries !== false) {
+      const writer = new RuleStatusWriter({
+        connection,
+        prefix: source.prefix,
+        instance: registration?.status().id ?? options.service?.name ?? 'meshless',
+        logger,
+        clock,
+      });
+      this.statusWriter = writer;
+      const update = () => writer.update(rules.status(), source.statusEntries, source.hold() !== undefined);
+      this.disposables.add(rules.onDidApplySnapshot(update));
+      this.disposables.add(source.onDidChangeStatusEntries(update));
+      this.disposables.add(source.onDidChangeHold(update));
+      this.disposables.add(writer);
+    }
+  }
+
+  /**
+   * The keys that affect this instance, the only ones its governance check reports: its own
+   * inbound document, the documents of the services it calls, the resources it governs, the
+   * fleet defaults and the application's own sections. Any other key is none of its business
+   * (a typo in one service's rule must not show on every instance of every service).
+   */
+  private relevance(): { relevant: (key: string) => boolean; uses: GovernanceUses } {
+    const prefix = `${this.rules.prefix}/`;
+    const self = this.options.service?.name;
+    const followed = this.governor.followed();
+    // Decorated methods that govern calls to a service follow its policies, as its client does.
+    const uses: GovernanceUses = {
+      calls: [...new Set([...this.clients.keys(), ...followed.services])].sort(),
+      resources: [...new Set(followed.resources)].sort(),
+    };
+    const own = this.options.sections ?? [];
+    const relevant = (key: string): boolean => {
+      if (!key.startsWith(prefix)) return false;
+      const rel = key.slice(prefix.length);
+      return keyAffects(rel, self, uses) || (own.length > 0 && matchSection(own, rel) !== undefined);
+    };
+    return { relevant, uses };
   }
 
   get serviceId(): string | undefined {
@@ -298,6 +365,8 @@ class MeshImpl implements Mesh {
         ...(this.metricsRegistry ? { metrics: this.metricsRegistry } : {}),
       });
       this.clients.set(service, client);
+      // The documents of a newly called service now affect this instance.
+      if (this.registration) void this.reportGovernance();
     }
     return client;
   }
@@ -325,6 +394,7 @@ class MeshImpl implements Mesh {
       // Reachable once Consul has answered (a request sent to a hung agent is not an answer).
       consul: { address: this.connection.address, reachable: watch.failures === 0 && watch.index > 0, watch },
       rules: this.rules.status(),
+      rulesHeld: this.source.hold(),
       registration: this.registration?.status(),
       clients: [...this.clients.values()].map((c) => c.status()),
       breakers: this.breakers.snapshot(),
@@ -369,11 +439,20 @@ class MeshImpl implements Mesh {
     };
   }
 
-  /** Sets the "meshless governance" check: passing, or warning while a rejected document is in KV. */
+  /** Sets the "meshless governance" check from the keys that affect this instance. */
   async reportGovernance(): Promise<void> {
     const id = this.serviceId;
     if (!id || !this.registration) return;
-    const report = formatGovernanceReport(this.rules.status());
+    const { relevant, uses } = this.relevance();
+    const held = this.source.hold();
+    const report = formatGovernanceReport(this.rules.status(), {
+      relevant,
+      uses,
+      ...(this.options.governance?.rejectionStatus
+        ? { rejectionStatus: this.options.governance.rejectionStatus }
+        : {}),
+      ...(held && held.reason !== 'checking' ? { held: held.message } : {}),
+    });
     await this.registration.updateCheck(governanceCheckId(id), report.status, report.output);
   }
 
@@ -389,6 +468,7 @@ class MeshImpl implements Mesh {
       }
       await this.waitForInFlight(drainMs);
       this.disposables.dispose();
+      await this.statusWriter?.idle;
       for (const client of this.clients.values()) client.dispose();
       this.clients.clear();
       this.guard?.dispose();

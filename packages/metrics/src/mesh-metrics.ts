@@ -243,6 +243,11 @@ export class MeshMetrics {
     return this.rules.observe(store);
   }
 
+  /** `meshless_rules_held`: 1 while the prefix read as empty and the last good rules stay in force. */
+  rulesHeld(on: boolean): void {
+    this.rules.held(on);
+  }
+
   /** The registry's exposition text (everything in it, not only meshless's metrics). */
   text(): Promise<string> {
     return this.registry.metrics();

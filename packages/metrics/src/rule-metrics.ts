@@ -9,6 +9,7 @@ import type { AnyRegistry } from './family.ts';
  */
 export class RuleMetrics {
   private readonly appliedIndex: Gauge<'key'>;
+  private readonly heldGauge: Gauge;
   private readonly rejectedTotal: CounterFamily;
   private readonly known = new Set<string>();
 
@@ -20,6 +21,17 @@ export class RuleMetrics {
       labelNames: ['key'],
       registers: [registry],
     });
+    this.heldGauge = new Gauge({
+      name: `${prefix}rules_held`,
+      help: '1 while the last good rules are held because the prefix read as empty in one step (access or data loss)',
+      registers: [registry],
+    });
+    this.heldGauge.set(0);
+  }
+
+  /** The rules are held (true) or applied from KV again (false). */
+  held(on: boolean): void {
+    this.heldGauge.set(on ? 1 : 0);
   }
 
   applied(key: string, modifyIndex: number): void {

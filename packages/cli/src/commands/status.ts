@@ -1,7 +1,15 @@
+import type { ConsulConnection } from '@meshless/consul';
 import { ConsulError } from '@meshless/core';
+import { GOVERNANCE_CHECK_NAME, parseGovernanceReport } from 'meshless';
 import { type Command, noMorePositionals } from '../command.ts';
 import { EXIT, usageError } from '../exit-codes.ts';
-import { buildServiceStatus, type HealthEntry, reportedKeys, type ServiceStatus } from '../status-model.ts';
+import {
+  buildServiceStatus,
+  type HealthEntry,
+  reportedKeys,
+  reportOf,
+  type ServiceStatus,
+} from '../status-model.ts';
 import { formatTable } from '../table.ts';
 
 export const statusCommand: Command = {
@@ -22,7 +30,10 @@ export const statusCommand: Command = {
     if (res.status !== 200) {
       throw new ConsulError(`GET /v1/health/service/${service}: HTTP ${res.status}`, { status: res.status });
     }
-    const entries = JSON.parse(res.body.toString('utf8')) as HealthEntry[];
+    const entries = [
+      ...(JSON.parse(res.body.toString('utf8')) as HealthEntry[]),
+      ...(await callerEntries(connection, service, ctx.prefix)),
+    ];
 
     // The keys that apply to the service, plus whatever its instances report having applied.
     const kvIndexes = new Map<string, number>();
@@ -39,6 +50,45 @@ export const statusCommand: Command = {
     return EXIT.ok;
   },
 };
+
+interface CheckEntry {
+  readonly Name?: string;
+  readonly ServiceName?: string;
+  readonly Output?: string;
+}
+
+/**
+ * The instances of other services that call `service`: the service's routes, balancer and
+ * policies are applied there, not on the service's own instances. Found from every instance's
+ * governance report (`uses.calls`), one listing of all checks.
+ */
+async function callerEntries(
+  connection: ConsulConnection,
+  service: string,
+  prefix: string,
+): Promise<HealthEntry[]> {
+  const res = await connection.request({ path: '/v1/health/state/any', timeoutMs: 10_000 });
+  if (res.status !== 200) return [];
+  const callers = new Set<string>();
+  for (const check of JSON.parse(res.body.toString('utf8')) as CheckEntry[]) {
+    if (check.Name !== GOVERNANCE_CHECK_NAME || !check.ServiceName || check.ServiceName === service) continue;
+    const report = parseGovernanceReport(check.Output ?? '');
+    if (!report?.uses?.calls.includes(service)) continue;
+    const keys = Object.keys(report.keys);
+    if (keys.length === 0 || keys.some((k) => k.startsWith(`${prefix}/`))) callers.add(check.ServiceName);
+  }
+  const out: HealthEntry[] = [];
+  for (const caller of [...callers].sort()) {
+    const r = await connection.request({
+      path: `/v1/health/service/${encodeURIComponent(caller)}`,
+      timeoutMs: 10_000,
+    });
+    if (r.status !== 200) continue;
+    for (const entry of JSON.parse(r.body.toString('utf8')) as HealthEntry[])
+      if (reportOf(entry)?.uses?.calls.includes(service)) out.push(entry);
+  }
+  return out;
+}
 
 function printStatus(out: (line: string) => void, status: ServiceStatus): void {
   const short = (key: string) =>

@@ -4,6 +4,8 @@ import {
   ClosedError,
   ConfigError,
   type Disposable,
+  Emitter,
+  type Event,
   type Logger,
   noopLogger,
   type Random,
@@ -57,6 +59,9 @@ export class Governor implements Disposable {
   private readonly subscription: Disposable;
   private disposed = false;
   private readonly host: GovernorHost;
+  private readonly followEmitter = new Emitter<string>();
+  /** A handle began to follow a document nothing followed before (`resource:<name>` or `service:<svc>`). */
+  readonly onDidFollow: Event<string> = this.followEmitter.event;
 
   constructor(options: GovernorOptions) {
     this.rules = options.rules;
@@ -95,9 +100,21 @@ export class Governor implements Disposable {
     if (!handles) {
       handles = new Set();
       this.byDocument.set(key, handles);
+      this.followEmitter.fire(key);
     }
     handles.add(handle);
     return handle;
+  }
+
+  /** The documents some handle follows: `resources/<name>` by name, `services/<svc>/policies` by service. */
+  followed(): { resources: string[]; services: string[] } {
+    const resources: string[] = [];
+    const services: string[] = [];
+    for (const key of this.byDocument.keys()) {
+      if (key.startsWith('resource:')) resources.push(key.slice('resource:'.length));
+      else services.push(key.slice('service:'.length));
+    }
+    return { resources, services };
   }
 
   /** Every breaker's state (moves due open breakers to half-open), for status pages. */
@@ -114,6 +131,7 @@ export class Governor implements Disposable {
     if (this.disposed) return;
     this.disposed = true;
     this.subscription.dispose();
+    this.followEmitter.dispose();
     for (const handles of [...this.byDocument.values()]) for (const h of [...handles]) h.dispose();
     this.byDocument.clear();
     this.registries.resource.dispose();
