@@ -31,3 +31,13 @@ describe('hashKeyExtractor', () => {
     expect(hashKeyExtractor(undefined)({ headers: { a: 'b' } })).toBeUndefined();
   });
 });
+
+describe('hashKeyExtractor: own properties only', () => {
+  it('hashes on a header named `constructor` only when the request has one', () => {
+    const get = hashKeyExtractor({ header: 'constructor' });
+    expect(get({ headers: { accept: 'x' } })).toBeUndefined();
+    expect(get({ headers: { Constructor: 'u1' } })).toBe('u1');
+    expect(get({ headers: new Headers({ accept: 'x' }) })).toBeUndefined();
+    expect(hashKeyExtractor({ header: 'toString' })({ headers: {} })).toBeUndefined();
+  });
+});

@@ -38,10 +38,11 @@ function header(headers: HeadersLike | undefined, name: string): string | undefi
     return (headers as { get(name: string): string | null }).get(name) ?? undefined;
   }
   const record = headers as Readonly<Record<string, string | readonly string[] | undefined>>;
-  let v = record[name];
+  // Own properties only: a hash on `constructor` must not read Object.prototype's.
+  let v = Object.hasOwn(record, name) ? record[name] : undefined;
   if (v === undefined) {
     // Plain objects written by hand may not be lower-cased.
-    for (const k in record) if (k.toLowerCase() === name) v = record[k];
+    for (const k of Object.keys(record)) if (k.toLowerCase() === name) v = record[k];
   }
   if (v === undefined) return undefined;
   return typeof v === 'string' ? v : v.join(', ');

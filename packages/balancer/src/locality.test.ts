@@ -162,3 +162,20 @@ describe('LocalityAware', () => {
     expect(counts[2]! + counts[3]!).toBe(100);
   });
 });
+
+describe('LocalityAware: zone names are data', () => {
+  it('reports spill-over to a zone named `__proto__` like any other', () => {
+    const all = cluster([
+      ['a', 'r', 2],
+      ['__proto__', 'r', 5],
+      ['constructor', 'r', 5],
+    ]);
+    const { b, healthy } = setup(all, { localZone: 'a', localRegion: 'r' });
+    // Zone a loses its endpoints' share: half of it spills over.
+    healthy(all.filter((e) => e.id !== 'a-1'));
+    expect(b.plan.mode).toBe('spill');
+    expect(Object.keys(b.plan.spillPercent).sort()).toEqual(['__proto__', 'constructor']);
+    const spilled = Object.values(b.plan.spillPercent).reduce((x, y) => x + y, 0);
+    expect(b.plan.localPercent + spilled).toBeCloseTo(100);
+  });
+});

@@ -1,5 +1,5 @@
 import type { CallOutcome, Endpoint, PickContext, Picker, Random } from '@meshless/core';
-import { systemRandom } from '@meshless/core';
+import { nullRecord, systemRandom } from '@meshless/core';
 import type { EndpointStatsStore } from './endpoint-stats.ts';
 import { emptyPicker, hasExclusions, type StatefulBalancer } from './stateful-balancer.ts';
 
@@ -188,7 +188,8 @@ export class LocalityAware implements StatefulBalancer {
       surplusTotal > 0 ? surplus.get(z)! / surplusTotal : have(z) / (1 - have(local));
     const targets: [string, Endpoint[]][] = [[localKey, localHealthy]];
     const shares = new Map([[localKey, localShare]]);
-    const spillPercent: Record<string, number> = {};
+    // Zone names come from endpoint meta: any name, `__proto__` too, is an own key.
+    const spillPercent = nullRecord<number>();
     for (const z of surplus.keys()) {
       const share = (1 - localShare) * spillWeight(z);
       if (share <= 0) continue;

@@ -1,4 +1,4 @@
-import { defineSection } from '@meshless/core';
+import { defineSection, ruleRecord } from '@meshless/core';
 import { z } from 'zod';
 import { stringMatchSchema, valueMatchSchema } from './string-match.ts';
 
@@ -16,21 +16,19 @@ const token = z
  */
 export const subsetSchema = z.strictObject({
   tags: z.array(name).optional().describe('endpoint has all these tags; default none required'),
-  meta: z
-    .record(z.string(), z.string())
+  meta: ruleRecord(z.string(), z.string())
     .optional()
     .describe('endpoint meta has all these pairs, e.g. { "version": "v2" }; default none required'),
 });
 
 /** What a request must look like for a route to apply. All conditions must hold (AND). */
 export const matchSchema = z.strictObject({
-  headers: z
-    .record(token, valueMatchSchema)
+  headers: ruleRecord(token, valueMatchSchema)
     .optional()
     .describe('header conditions by name (names are case-insensitive)'),
   path: stringMatchSchema.optional().describe('condition on the URL path (without the query string)'),
   method: names.optional().describe('HTTP method or methods, e.g. "GET" or ["GET", "HEAD"]'),
-  query: z.record(name, valueMatchSchema).optional().describe('query parameter conditions by name'),
+  query: ruleRecord(name, valueMatchSchema).optional().describe('query parameter conditions by name'),
   caller: names.optional().describe("the calling service's name, or names"),
 });
 
@@ -115,7 +113,7 @@ export const routeSchema = z.strictObject({
 export const routesRuleSchema = z
   .strictObject({
     $schema: z.string().optional(),
-    subsets: z.record(name, subsetSchema).optional().describe('named endpoint groups; default none'),
+    subsets: ruleRecord(name, subsetSchema).optional().describe('named endpoint groups; default none'),
     routes: z.array(routeSchema).optional().describe('ordered routes, first match wins; default none'),
   })
   .superRefine((doc, ctx) => {

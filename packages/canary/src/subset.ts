@@ -1,4 +1,4 @@
-import type { Endpoint } from '@meshless/core';
+import { type Endpoint, ownValue } from '@meshless/core';
 import type { SubsetDefinition } from './routes-schema.ts';
 
 /** Whether an endpoint belongs to a subset. Built once per rule change. */
@@ -11,7 +11,7 @@ export function subsetFilter(subset: SubsetDefinition): EndpointFilter {
   if (tags.length === 0 && meta.length === 0) return () => true;
   return (endpoint) => {
     for (const tag of tags) if (!endpoint.tags.includes(tag)) return false;
-    for (const [key, value] of meta) if (endpoint.meta[key] !== value) return false;
+    for (const [key, value] of meta) if (ownValue(endpoint.meta, key) !== value) return false;
     return true;
   };
 }

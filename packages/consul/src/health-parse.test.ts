@@ -152,3 +152,22 @@ describe('endpointsFromCache', () => {
     expect(endpointsFromCache(null)).toBeUndefined();
   });
 });
+
+describe('parseHealthServices: meta keys are data', () => {
+  it('keeps `__proto__` and `constructor` meta as own keys, and reads no zone the service did not register', () => {
+    const body = JSON.stringify([entry('n1', 'a', { Meta: { version: 'v1' } })]).replace(
+      '"version":"v1"',
+      '"__proto__":"x","constructor":"y","version":"v1"',
+    );
+    const [ep] = parseHealthServices(body, 'catalog');
+    expect(Object.keys(ep!.meta)).toEqual(['__proto__', 'constructor', 'version']);
+    expect(Object.getPrototypeOf(ep!.meta)).toBe(null);
+    expect(ep!.meta['__proto__']).toBe('x');
+    expect(ep!.meta.toString).toBeUndefined();
+    const [bare] = parseHealthServices(JSON.stringify([entry('n1', 'b')]), 'catalog');
+    expect(bare!.meta.constructor).toBeUndefined();
+    // The disk cache round trip keeps them too.
+    const cached = endpointsFromCache(JSON.parse(JSON.stringify({ endpoints: [ep] })))!;
+    expect(cached[0]!.meta['__proto__']).toBe('x');
+  });
+});

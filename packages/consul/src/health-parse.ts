@@ -1,4 +1,4 @@
-import type { Endpoint } from '@meshless/core';
+import { type Endpoint, nullRecord } from '@meshless/core';
 
 /** The fields of one `/v1/health/service/<name>` entry that discovery reads (Consul 1.8 to 1.21). */
 export interface HealthServiceEntry {
@@ -16,7 +16,9 @@ export interface HealthServiceEntry {
 }
 
 const emptyTags: readonly string[] = Object.freeze([]);
-const emptyMeta: Readonly<Record<string, string>> = Object.freeze({});
+// Endpoint meta has no prototype: its keys are whatever the services registered (Consul allows
+// `__proto__` and `constructor`), and a lookup must find only those.
+const emptyMeta: Readonly<Record<string, string>> = Object.freeze(nullRecord<string>());
 const noEndpoints: readonly Endpoint[] = Object.freeze([]);
 
 /**
@@ -182,7 +184,7 @@ function tagsKey(tags: string[]): string {
 
 function metaKey(meta: Record<string, string>): string {
   let k = '';
-  for (const name in meta) k += `${name}\u0000${meta[name]}\u0000`;
+  for (const name of Object.keys(meta)) k += `${name}\u0000${meta[name]}\u0000`;
   return k;
 }
 
@@ -191,8 +193,8 @@ function freezeTags(tags: string[]): readonly string[] {
 }
 
 function freezeMeta(meta: Record<string, string>): Readonly<Record<string, string>> {
-  const copy: Record<string, string> = {};
-  for (const name in meta) if (typeof meta[name] === 'string') copy[name] = meta[name];
+  const copy = nullRecord<string>();
+  for (const name of Object.keys(meta)) if (typeof meta[name] === 'string') copy[name] = meta[name];
   return Object.freeze(copy);
 }
 
@@ -227,9 +229,7 @@ export function endpointsFromCache(value: unknown): readonly Endpoint[] | undefi
         address: e.address,
         port: e.port as number,
         tags: Object.freeze(e.tags.filter((t) => typeof t === 'string')),
-        meta: Object.freeze(
-          Object.fromEntries(Object.entries(e.meta).filter(([, v]) => typeof v === 'string')),
-        ),
+        meta: Object.freeze(freezeMeta(e.meta as Record<string, string>)),
         weight: Math.max(1, e.weight),
         zone: typeof e.zone === 'string' ? e.zone : undefined,
         region: typeof e.region === 'string' ? e.region : undefined,

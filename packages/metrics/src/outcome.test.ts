@@ -2,6 +2,7 @@ import {
   BulkheadFullError,
   CircuitOpenError,
   DeadlineExceededError,
+  MeshlessError,
   NoHealthyEndpointError,
   RateLimitedError,
   RetryBudgetExhaustedError,
@@ -64,5 +65,14 @@ describe('statusClass and methodLabel', () => {
     expect(methodLabel('GET')).toBe('GET');
     expect(methodLabel('patch')).toBe('PATCH');
     expect(methodLabel('BREW')).toBe('_OTHER');
+  });
+});
+
+describe('outcomeOf: codes are looked up as own keys', () => {
+  it('maps an unknown code named like an Object.prototype member to `error`', () => {
+    class OddError extends MeshlessError {
+      override readonly code = 'toString';
+    }
+    expect(outcomeOf(new OddError('odd'))).toBe('error');
   });
 });

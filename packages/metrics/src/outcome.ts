@@ -1,4 +1,4 @@
-import { KNOWN_HTTP_METHODS, MeshlessError } from '@meshless/core';
+import { KNOWN_HTTP_METHODS, MeshlessError, ownValue } from '@meshless/core';
 
 /**
  * How a call ended, as the `outcome` label. A closed set keeps the label's cardinality fixed:
@@ -51,7 +51,7 @@ const BY_CODE: Readonly<Record<string, Outcome>> = {
  */
 export function outcomeOf(error: unknown, status?: number): Outcome {
   if (error !== undefined && error !== null) {
-    if (MeshlessError.isInstance(error)) return BY_CODE[error.code] ?? 'error';
+    if (MeshlessError.isInstance(error)) return ownValue(BY_CODE, error.code) ?? 'error';
     if ((error as { name?: unknown }).name === 'AbortError') return 'cancelled';
     return 'error';
   }

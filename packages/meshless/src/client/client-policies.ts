@@ -6,6 +6,7 @@ import {
   DisposableStore,
   type Endpoint,
   noopPolicy,
+  ownValue,
   type Policy,
   type Random,
   type RuleStore,
@@ -191,7 +192,7 @@ export class ServicePolicies implements ClientPolicies, Disposable {
     if (!stack) {
       const doc = this.rules.get(policiesSection, this.service);
       // Only operations with an override get a stack of their own.
-      if (key !== '' && !doc?.methods?.[key]) return this.stackFor(undefined);
+      if (key !== '' && !ownValue(doc?.methods, key)) return this.stackFor(undefined);
       stack = new OperationStack(
         `${this.service}${key ? `.${key}` : ''}`,
         this.clock,
@@ -238,14 +239,14 @@ export class ServicePolicies implements ClientPolicies, Disposable {
       this.codeDefaults,
       fleet,
       service,
-      operation ? doc?.methods?.[operation] : undefined,
+      operation ? ownValue(doc?.methods, operation) : undefined,
     ]);
   }
 
   private rebuild(): void {
     const doc = this.rules.get(policiesSection, this.service);
     for (const [key, stack] of this.stacks) {
-      if (key !== '' && !doc?.methods?.[key]) {
+      if (key !== '' && !ownValue(doc?.methods, key)) {
         stack.dispose();
         this.stacks.delete(key);
       } else stack.apply(this.merged(key));

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { isReplayable, normalizeHeaders, pathOf, prepareBody } from './request-view.ts';
+import { isReplayable, normalizeHeaders, OutgoingRequestView, pathOf, prepareBody } from './request-view.ts';
 
 describe('request bodies and headers', () => {
   it('sets the content-type fetch would, never over the caller’s own', async () => {
@@ -58,5 +58,33 @@ describe('request bodies and headers', () => {
     expect(pathOf('https://catalog.service.consul:8443/a%20b')).toBe('/a%20b');
     expect(pathOf(new URL('http://catalog/u?q=1'))).toBe('/u?q=1');
     expect(() => pathOf(42 as unknown as string)).toThrow(TypeError);
+  });
+});
+
+describe('OutgoingRequestView: header lookups are own properties only', () => {
+  it('finds no `constructor`, `toString` or `__proto__` header the caller did not send', () => {
+    for (const init of [
+      { accept: 'x' },
+      new Headers({ accept: 'x' }),
+      [['accept', 'x']] as [string, string][],
+    ]) {
+      const view = new OutgoingRequestView('GET', '/', normalizeHeaders(init), undefined);
+      expect(view.header('accept')).toBe('x');
+      for (const name of ['constructor', 'tostring', 'toString', '__proto__', 'hasownproperty']) {
+        expect(view.header(name)).toBeUndefined();
+      }
+    }
+  });
+
+  it('keeps headers named like Object.prototype members as ordinary headers', () => {
+    const headers = normalizeHeaders([
+      ['Constructor', 'a'],
+      ['constructor', 'b'],
+      ['__proto__', 'c'],
+    ]);
+    const view = new OutgoingRequestView('GET', '/', headers, undefined);
+    expect(view.header('constructor')).toBe('a, b');
+    expect(view.header('__proto__')).toBe('c');
+    expect(Object.keys(headers)).toEqual(['constructor', '__proto__']);
   });
 });

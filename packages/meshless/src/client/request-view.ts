@@ -1,11 +1,15 @@
 import type { RouteRequest } from '@meshless/canary';
+import { nullRecord } from '@meshless/core';
 
 /** What `new Headers(init)` accepts: a Headers, an array of pairs or a record. */
 export type HeadersInit = ConstructorParameters<typeof Headers>[0];
 
-/** Headers as the caller gave them, normalised once per call to a lower-cased record. */
+/**
+ * Headers as the caller gave them, normalised once per call to a lower-cased record without a
+ * prototype: a route or hash key on `constructor` finds only a header of that name.
+ */
 export function normalizeHeaders(init: HeadersInit | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = nullRecord<string>();
   if (init === undefined) return out;
   if (init instanceof Headers) {
     init.forEach((value, name) => {
@@ -44,7 +48,8 @@ export class OutgoingRequestView implements RouteRequest {
   }
 
   header(name: string): string | undefined {
-    return this.headers[name];
+    // Own properties only, also for a record not made by normalizeHeaders.
+    return Object.hasOwn(this.headers, name) ? this.headers[name] : undefined;
   }
 }
 

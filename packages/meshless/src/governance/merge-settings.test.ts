@@ -55,3 +55,14 @@ describe('resourceLabel / sameSettings', () => {
     expect(sameSettings({ b: { c: [1] } }, { b: { c: [2] } })).toBe(false);
   });
 });
+
+describe('settingsLayers: `methods.<name>` is an own key', () => {
+  it('finds no override for an operation named `constructor` unless the document has one', () => {
+    const service = { kind: 'service', service: 'catalog', method: 'constructor' } as const;
+    expect(
+      settingsLayers(service, {}, { defaults: undefined, document: { methods: {} } })[3],
+    ).toBeUndefined();
+    const own = { methods: { constructor: { timeoutMs: 5 } } };
+    expect(settingsLayers(service, {}, { defaults: undefined, document: own })[3]).toEqual({ timeoutMs: 5 });
+  });
+});

@@ -1,3 +1,4 @@
+import { ownValue } from '@meshless/core';
 import type { MethodPolicies, PoliciesRule } from '../rules/policies.ts';
 
 /**
@@ -37,7 +38,7 @@ export function settingsLayers(
 ): (MethodPolicies | undefined)[] {
   const method =
     resource.kind === 'service' && resource.method !== undefined
-      ? docs.document?.methods?.[resource.method]
+      ? ownValue(docs.document?.methods, resource.method)
       : undefined;
   return [code, withoutMethods(docs.defaults), withoutMethods(docs.document), method];
 }

@@ -1,5 +1,5 @@
 import { breakerRuleSchema } from '@meshless/breaker';
-import { defineSection } from '@meshless/core';
+import { defineSection, ruleRecord } from '@meshless/core';
 import { bulkheadRuleSchema, rateLimitRuleSchema, timeoutMsSchema } from '@meshless/limiter';
 import { hedgeRuleSchema, retryRuleSchema } from '@meshless/retry';
 import { z } from 'zod';
@@ -22,8 +22,8 @@ export const methodPoliciesSchema = z.strictObject(policyFields);
 
 export const policiesRuleSchema = z.strictObject({
   ...policyFields,
-  /** Per-method overrides (the decorator's method or the client's operation name). */
-  methods: z.record(z.string().min(1), methodPoliciesSchema).optional(),
+  /** Per-method overrides (the decorator's method or the client's operation name); no prototype. */
+  methods: ruleRecord(z.string().min(1), methodPoliciesSchema).optional(),
 });
 
 export type PoliciesRule = z.infer<typeof policiesRuleSchema>;
