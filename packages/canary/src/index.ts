@@ -1,3 +1,5 @@
+export { LinearRegex, MAX_REGEX_INPUT_LENGTH } from './linear-regex.ts';
+export { MAX_REGEX_STATES } from './regex-nfa.ts';
 export { MAX_REGEX_LENGTH, regexProblem } from './regex-safety.ts';
 export type {
   FaultDecision,

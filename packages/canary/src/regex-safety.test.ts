@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MAX_REGEX_STATES } from './regex-nfa.ts';
 import { MAX_REGEX_LENGTH, regexProblem } from './regex-safety.ts';
 
 describe('regexProblem', () => {
@@ -13,34 +14,80 @@ describe('regexProblem', () => {
       '(?:x-)?user-\\d{1,6}',
       '(?<version>v\\d+)\\.json',
       'a{2,}b',
-      '(?=abc)abc.*',
+      '\\bbeta\\b.*',
+      '[\\w.-]+@example\\.com',
+      '\\x41\\u00e9\\t\\/\\-\\cJ[\\b]',
+      '[]|[^]',
+      'a]}',
     ]) {
       expect(regexProblem(p), p).toBeUndefined();
     }
   });
 
-  it('rejects patterns that do not compile', () => {
+  it('accepts what a backtracking engine chokes on: the engine is linear whatever the pattern', () => {
+    for (const p of [
+      '\\w*\\w*\\w*\\w*!',
+      '.*.*.*.*=',
+      'a+a+a+a+b',
+      '(?:a|b)*(?:a|b)*c',
+      '(a+)+$',
+      '(a*)*',
+      '(a|aa)+',
+      '(a|)*',
+      '(.*a){12}',
+      '((a+)b)+',
+    ]) {
+      expect(regexProblem(p), p).toBeUndefined();
+    }
+  });
+
+  it('rejects patterns that do not compile, with JavaScript’s message', () => {
     expect(regexProblem('(unclosed')).toMatch(/^invalid regex: /);
     expect(regexProblem('[z-a]')).toMatch(/^invalid regex: /);
+    expect(regexProblem('a**')).toMatch(/^invalid regex: /);
   });
 
-  it('rejects nested quantifiers', () => {
-    for (const p of ['(a+)+$', '(a*)*', '(a{1,3})+', '(?:ab?)*', '((a+)b)+', '(x+x+)+y', '(a+){2,}']) {
-      expect(regexProblem(p), p).toMatch(/nested quantifiers/);
-    }
+  it('rejects constructs a linear-time engine cannot run, saying which', () => {
+    const cases: [string, RegExp][] = [
+      ['(a)\\1', /^backreferences \(\\1\) are not supported$/],
+      ['(?<x>a)\\k<x>', /^backreferences \(\\k<name>\) are not supported$/],
+      ['(?=abc)abc.*', /^lookahead \(\(\?=\.\.\.\), \(\?!\.\.\.\)\) is not supported$/],
+      ['(?!a)b', /^lookahead/],
+      ['(?<=a)b', /^lookbehind \(\(\?<=\.\.\.\), \(\?<!\.\.\.\)\) is not supported$/],
+      ['(?<!a)b', /^lookbehind/],
+      ['(?i:a)b', /^inline flags/],
+      ['\\p{L}+', /^Unicode property escapes/],
+    ];
+    for (const [p, reason] of cases) expect(regexProblem(p), p).toMatch(reason);
   });
 
-  it('rejects repeated alternations whose branches overlap', () => {
-    for (const p of ['(a|aa)+', '(a|)*', '(\\d|1)+', '(.|x)*', '(ab|a)+', '((a|ab)c|d)+']) {
-      expect(regexProblem(p), p).toMatch(/overlapping branches/);
-    }
+  it('rejects Annex B oddities JavaScript reads in surprising ways', () => {
+    const cases: [string, RegExp][] = [
+      ['a{,5}', /^a literal \{ must be escaped as \\\{$/],
+      ['\\01', /^octal escapes are not supported/],
+      ['[\\1]', /^octal escapes are not supported/],
+      ['\\8', /^backreferences/],
+      ['\\c1', /^\\c must be followed by a letter/],
+      ['\\q', /^unsupported escape \\q$/],
+      ['\\x4', /^\\x must be followed by two hex digits$/],
+      ['\\u{41}', /^\\u must be followed by four hex digits/],
+      ['[\\w-z]', /^a range cannot start or end with \\d, \\w or \\s$/],
+      ['[\\B]', /^unsupported escape \\B in a character class$/],
+    ];
+    for (const [p, reason] of cases) expect(regexProblem(p), p).toMatch(reason);
   });
 
-  it('rejects backreferences and lookbehind', () => {
-    expect(regexProblem('(a)\\1')).toMatch(/backreferences/);
-    expect(regexProblem('(?<x>a)\\k<x>')).toMatch(/backreferences/);
-    expect(regexProblem('(?<=a)b')).toMatch(/lookbehind/);
-    expect(regexProblem('(?<!a)b')).toMatch(/lookbehind/);
+  it('caps the automaton: counted repetition that expands past the state limit is rejected', () => {
+    expect(MAX_REGEX_STATES).toBe(1000);
+    expect(regexProblem('(?:[a-z]{1,100}){1,100}')).toBe(
+      'regex expands to 20000 states, over the limit of 1000 (counted repetition like {1,100} multiplies the size)',
+    );
+    // [a-z]{1,100} is 1 + 99 * 2 states (+ 1 for the match): five fit, six do not.
+    expect(regexProblem('[a-z]{1,100}')).toBeUndefined();
+    expect(regexProblem('[a-z]{1,100}'.repeat(5))).toBeUndefined(); // 996 states
+    expect(regexProblem('[a-z]{1,100}'.repeat(6))).toMatch(/^regex expands to 1195 states, over the limit/);
+    expect(regexProblem('a{99999999}')).toMatch(/^regex expands to 100000000 states, over the limit/);
+    expect(regexProblem('a{1,99999999999999999999}')).toMatch(/^regex expands to too many states/);
   });
 
   it('caps the length', () => {

@@ -1,14 +1,17 @@
 import { z } from 'zod';
+import { LinearRegex, MAX_REGEX_INPUT_LENGTH } from './linear-regex.ts';
 import { regexProblem } from './regex-safety.ts';
 
-/** A regex a route may use: compiles, at most 256 characters, cannot backtrack catastrophically. */
+/** A regex a route may use: the supported JavaScript subset, at most 256 characters and 1000 states. */
 export const regexSchema = z
   .string()
   .superRefine((pattern, ctx) => {
     const problem = regexProblem(pattern);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   })
-  .describe('JavaScript regex that must match the whole value (as in Istio); see regexProblem for limits');
+  .describe(
+    `regex (JavaScript syntax, linear-time subset) that must match the whole value (as in Istio); a value over ${MAX_REGEX_INPUT_LENGTH} characters does not match`,
+  );
 
 const exact = z.string().optional().describe('the value equals this string (case-sensitive)');
 const prefix = z.string().optional().describe('the value starts with this string (case-sensitive)');
@@ -54,7 +57,8 @@ export type ValueMatch = z.output<typeof valueMatchSchema>;
 export interface StringMatcher {
   readonly kind: 'exact' | 'prefix' | 'regex' | 'present' | 'absent';
   readonly value: string;
-  readonly regex: RegExp | undefined;
+  /** Linear-time matcher (not a RegExp: route regexes never run on V8's backtracking engine). */
+  readonly regex: LinearRegex | undefined;
 }
 
 /** Compiles a validated match. Regexes are anchored: they must match the whole value. */
@@ -65,7 +69,7 @@ export function compileStringMatch(match: ValueMatch): StringMatcher {
     return Object.freeze({ kind: 'prefix', value: match.prefix, regex: undefined });
   }
   if (match.regex !== undefined) {
-    return Object.freeze({ kind: 'regex', value: match.regex, regex: new RegExp(`^(?:${match.regex})$`) });
+    return Object.freeze({ kind: 'regex', value: match.regex, regex: new LinearRegex(match.regex) });
   }
   return Object.freeze({ kind: match.present === false ? 'absent' : 'present', value: '', regex: undefined });
 }
