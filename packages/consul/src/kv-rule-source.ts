@@ -85,6 +85,7 @@ export class ConsulRuleSource implements RuleSource {
   /** Bumped by every listing, so a judgement that finishes after a newer listing is dropped. */
   private listings = 0;
   private statusEntries_: ReadonlyMap<string, StatusEntry> = new Map();
+  private listedRules_ = 0;
   private readonly holdEmitter = new Emitter<RulesHold | undefined>();
   private readonly statusEmitter = new Emitter<ReadonlyMap<string, StatusEntry>>();
   /** The hold began, changed reason, or ended (undefined). */
@@ -184,6 +185,11 @@ export class ConsulRuleSource implements RuleSource {
     return this.statusEntries_;
   }
 
+  /** Rule documents in the last live listing (0 before the first). */
+  get listedRules(): number {
+    return this.listedRules_;
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -218,12 +224,14 @@ export class ConsulRuleSource implements RuleSource {
     const listing = splitListing(snapshot.entries, this.prefix);
     const seq = ++this.listings;
     this.statusEntries_ = listing.status;
+    this.listedRules_ = listing.rules.length;
     // A restart that finds the prefix empty judges it against the rules it ran before.
     if (!this.applied && listing.rules.length === 0)
       this.loadCache('prefix reads as empty; judging it against the cached rules');
     if (isEmptying(this.applied, listing)) {
-      this.fireStatus();
+      // Held before anyone hears of the listing: nothing may re-create the marker meanwhile.
       void this.judge(snapshot, listing, seq);
+      this.fireStatus();
       return;
     }
     this.release();

@@ -15,6 +15,13 @@ export interface RuleStatusWriterOptions {
   prefix: string;
   /** Who writes ("reported by"): the instance's service id, or a name. */
   instance: string;
+  /**
+   * True while the rules are held (the prefix read as empty): nothing is written then, above all
+   * not the marker, which would turn a wiped prefix into one emptied on purpose. Asked before each write.
+   */
+  held: () => boolean;
+  /** Rule documents in the last live listing: the marker is written only beside rules Consul really lists. */
+  listedRules: () => number;
   logger?: Logger;
   clock?: Clock;
 }
@@ -90,9 +97,9 @@ export class RuleStatusWriter implements Disposable {
   }
 
   /** Reconciles `_status/` with the rules' state (in the background; never throws). */
-  update(rules: RuleStoreStatus, entries: ReadonlyMap<string, StatusEntry>, held: boolean): void {
+  update(rules: RuleStoreStatus, entries: ReadonlyMap<string, StatusEntry>): void {
     if (this.disposed || this.denied) return;
-    this.latest = { rules, entries, held };
+    this.latest = { rules, entries };
     if (this.running) {
       this.again = true;
       return;
@@ -116,24 +123,17 @@ export class RuleStatusWriter implements Disposable {
       this.again = false;
       const latest = this.latest!;
       try {
-        await this.reconcile(latest.rules, latest.entries, latest.held);
+        await this.reconcile(latest.rules, latest.entries);
       } catch (error) {
         this.logger.debug('status entries not written', { error: (error as Error)?.message });
       }
     } while (this.again && !this.disposed && !this.denied);
   }
 
-  private async reconcile(
-    rules: RuleStoreStatus,
-    entries: ReadonlyMap<string, StatusEntry>,
-    held: boolean,
-  ): Promise<void> {
+  private async reconcile(rules: RuleStoreStatus, entries: ReadonlyMap<string, StatusEntry>): Promise<void> {
     const { prefix } = this.options;
     const byKey = new Map<string, RuleKeyStatus>(rules.keys.map((k) => [k.key, k]));
-    // Never while held: the listing may be unreadable, and the marker must not be re-created by
-    // an instance that cannot tell a wiped prefix from an emptied one.
-    if (held) return;
-    if (rules.keys.length > 0 && !entries.has(markerKey(prefix))) {
+    if (this.options.listedRules() > 0 && !entries.has(markerKey(prefix))) {
       await this.write(
         'PUT',
         markerKey(prefix),
@@ -174,7 +174,7 @@ export class RuleStatusWriter implements Disposable {
 
   /** One check-and-set write; false when someone else wrote first. */
   private async write(method: 'PUT' | 'DELETE', key: string, cas: number, body?: string): Promise<boolean> {
-    if (this.disposed || this.denied) return false;
+    if (this.disposed || this.denied || this.options.held()) return false;
     const res = await this.options.connection.request({
       method,
       path: `/v1/kv/${key.split('/').map(encodeURIComponent).join('/')}`,

@@ -5,6 +5,7 @@ import {
   formatGovernanceReport,
   GOVERNANCE_OUTPUT_MAX_BYTES,
   governanceCheckId,
+  keyAffects,
   parseGovernanceReport,
 } from './governance-report.ts';
 import { builtinSections } from './rules/index.ts';
@@ -47,7 +48,7 @@ describe('formatGovernanceReport', () => {
     const { status: checkStatus, output } = formatGovernanceReport(status);
     expect(checkStatus).toBe('passing');
     const lines = output.split('\n');
-    expect(lines[0]).toBe('meshless governance: 2 rules applied, 0 rejected');
+    expect(lines[0]).toBe('meshless governance: 2 rules in force');
     expect(lines.at(-1)).toMatch(/^meshless-status: \{/);
     expect(parseGovernanceReport(output)).toEqual({
       v: 1,
@@ -59,17 +60,20 @@ describe('formatGovernanceReport', () => {
     });
   });
 
-  it('warns while a value in KV is rejected, naming key, index and field path', () => {
+  it('reports a rejected value with key, index, field path and the version in force, and stays passing', () => {
     const status = statusOf(
       [rule('services/catalog/routes', { subsets: { stable: {} } }, 120)],
       [rule('services/catalog/routes', badRoutes, 123), rule('services/catalog/policies', {}, 124)],
     );
     const { status: checkStatus, output } = formatGovernanceReport(status);
-    expect(checkStatus).toBe('warning');
+    expect(checkStatus).toBe('passing');
+    expect(formatGovernanceReport(status, { rejectionStatus: 'warning' }).status).toBe('warning');
     const lines = output.split('\n');
-    expect(lines[0]).toBe('meshless governance: 1 rule applied, 1 rejected');
+    expect(lines[0]).toBe(
+      'meshless governance: 1 document REJECTED (the last good version stays in force), 1 other rule in force',
+    );
     expect(lines[1]).toBe(
-      'REJECTED meshless/services/catalog/routes@123 routes[1].to: weights sum to 90, expected 100',
+      'REJECTED meshless/services/catalog/routes version 123: routes[1].to: weights sum to 90, expected 100 (version 120 stays in force)',
     );
     // The last good document stays in force: the report says which one.
     expect(parseGovernanceReport(output)?.keys['meshless/services/catalog/routes']).toEqual({
@@ -84,9 +88,10 @@ describe('formatGovernanceReport', () => {
 
   it('reports a key outside the layout and an unparsable value as rejected without a last good one', () => {
     const status = statusOf([rule('services/catalog/nonsense', '{}', 5), rule('resources/db', '{"a":', 6)]);
-    const { status: checkStatus, output } = formatGovernanceReport(status);
+    const { status: checkStatus, output } = formatGovernanceReport(status, { rejectionStatus: 'warning' });
     expect(checkStatus).toBe('warning');
-    expect(output).toContain('REJECTED meshless/resources/db@6 invalid JSON');
+    expect(output).toContain('REJECTED meshless/resources/db version 6: invalid JSON');
+    expect(output).toMatch(/invalid JSON.*\(the defaults apply\)/);
     const report = parseGovernanceReport(output)!;
     expect(report.keys['meshless/resources/db']).toMatchObject({
       applied: null,
@@ -99,12 +104,12 @@ describe('formatGovernanceReport', () => {
 
   it('says so when no rule exists and when rules come from the disk cache', () => {
     expect(formatGovernanceReport(statusOf([])).output.split('\n')[0]).toBe(
-      'meshless governance: no rules in KV (built-in defaults apply)',
+      'meshless governance: no rules for this instance in KV (built-in defaults apply)',
     );
     const store = new RuleStore({ prefix: 'meshless', sections: builtinSections });
     store.applySnapshot({ index: 3, entries: [rule('defaults/policies', {}, 3)], origin: 'cache' });
     expect(formatGovernanceReport(store.status()).output).toMatch(
-      /^meshless governance: 1 rule applied.*cache/,
+      /^meshless governance: 1 rule in force.*cache/,
     );
   });
 
@@ -113,14 +118,16 @@ describe('formatGovernanceReport', () => {
       ...Array.from({ length: 18 }, (_, i) => rule(`services/s${i}/routes`, badRoutes, 200 + i)),
       ...Array.from({ length: 4 }, (_, i) => rule(`services/s${i}/policies`, {}, 300 + i)),
     ];
-    const { status, output } = formatGovernanceReport(statusOf(entries));
+    const { status, output } = formatGovernanceReport(statusOf(entries), { rejectionStatus: 'warning' });
     expect(status).toBe('warning');
     expect(Buffer.byteLength(output)).toBeLessThanOrEqual(GOVERNANCE_OUTPUT_MAX_BYTES);
     const report = parseGovernanceReport(output)!;
     expect(report.truncated).toBeUndefined();
     expect(Object.keys(report.keys)).toHaveLength(22);
     const lines = output.split('\n');
-    expect(lines[0]).toBe('meshless governance: 4 rules applied, 18 rejected');
+    expect(lines[0]).toBe(
+      'meshless governance: 18 documents REJECTED (the last good version stays in force), 4 other rules in force',
+    );
     const shown = lines.filter((l) => l.startsWith('REJECTED ')).length;
     expect(shown).toBeLessThan(18);
     expect(lines.at(-2)).toBe(`... ${18 - shown} more rejected (meshless status shows them all)`);
@@ -136,7 +143,9 @@ describe('formatGovernanceReport', () => {
     const report = parseGovernanceReport(output)!;
     expect(report.truncated).toBe(true);
     expect(Object.keys(report.keys)).toEqual(['meshless/services/catalog/routes']);
-    expect(output.split('\n')[0]).toBe('meshless governance: 200 rules applied, 1 rejected');
+    expect(output.split('\n')[0]).toBe(
+      'meshless governance: 1 document REJECTED (the last good version stays in force), 200 other rules in force',
+    );
   });
 
   it('keeps within a smaller limit even when every key is rejected', () => {
@@ -157,6 +166,44 @@ describe('formatGovernanceReport', () => {
     expect(lines[1]).toBe('version v2, zone eu-1a');
     expect(Buffer.byteLength(lines[2]!)).toBeLessThanOrEqual(300);
     expect(lines[2]).toMatch(/^é+\.\.\.$/);
+  });
+});
+
+describe('formatGovernanceReport for one instance', () => {
+  it('reports only the keys that affect the instance, says what it uses, and puts a hold first', () => {
+    const status = statusOf([
+      rule('services/orders/inbound', { rateLimit: { perSecond: 1, brust: 2 } }, 10),
+      rule('services/catalog/policies', { timeoutMs: 300 }, 11),
+      rule('services/catalog/inbound', {}, 12),
+    ]);
+    const uses = { calls: ['catalog'], resources: [] };
+    const relevant = (key: string) => keyAffects(key.slice('meshless/'.length), 'gateway', uses);
+    const { status: checkStatus, output } = formatGovernanceReport(status, {
+      relevant,
+      uses,
+      held: 'meshless/ is empty, marker included',
+    });
+    expect(checkStatus).toBe('passing');
+    const lines = output.split('\n');
+    expect(lines[0]).toBe('RULES HELD: meshless/ is empty, marker included');
+    expect(lines[1]).toBe('meshless governance: 1 rule in force');
+    const report = parseGovernanceReport(output)!;
+    expect(Object.keys(report.keys)).toEqual(['meshless/services/catalog/policies']);
+    expect(report.uses).toEqual(uses);
+    expect(report.held).toBe('meshless/ is empty, marker included');
+    expect(formatGovernanceReport(status, { held: 'x', rejectionStatus: 'warning' }).status).toBe('warning');
+  });
+
+  it('keyAffects: the defaults, its own inbound, what it calls, the resources it governs', () => {
+    const uses = { calls: ['catalog'], resources: ['db.query'] };
+    expect(keyAffects('defaults/policies', 'orders', uses)).toBe(true);
+    expect(keyAffects('services/orders/inbound', 'orders', uses)).toBe(true);
+    expect(keyAffects('services/orders/routes', 'orders', uses)).toBe(false);
+    expect(keyAffects('services/catalog/routes', 'orders', uses)).toBe(true);
+    expect(keyAffects('services/catalog/inbound', 'orders', uses)).toBe(false);
+    expect(keyAffects('resources/db.query', 'orders', uses)).toBe(true);
+    expect(keyAffects('resources/other', 'orders', uses)).toBe(false);
+    expect(keyAffects('services/catalog/polices/x', 'orders', uses)).toBe(false);
   });
 });
 

@@ -291,9 +291,11 @@ class MeshImpl implements Mesh {
         instance: registration?.status().id ?? options.service?.name ?? 'meshless',
         logger,
         clock,
+        held: () => source.hold() !== undefined,
+        listedRules: () => source.listedRules,
       });
       this.statusWriter = writer;
-      const update = () => writer.update(rules.status(), source.statusEntries, source.hold() !== undefined);
+      const update = () => writer.update(rules.status(), source.statusEntries);
       this.disposables.add(rules.onDidApplySnapshot(update));
       this.disposables.add(source.onDidChangeStatusEntries(update));
       this.disposables.add(source.onDidChangeHold(update));
