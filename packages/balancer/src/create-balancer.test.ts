@@ -19,7 +19,7 @@ function fail(b: BalancerStack, ep: Endpoint, times: number) {
 function refuse(b: BalancerStack, ep: Endpoint, times: number) {
   for (let i = 0; i < times; i++) {
     b.onCallStart(ep);
-    b.onCallEnd(ep, { latencyMs: 0.1, ok: false, connectError: true });
+    b.onCallEnd(ep, { latencyMs: 0.1, ok: false, failure: 'connect' });
   }
 }
 

@@ -1,4 +1,4 @@
-import type { CallOutcome, Endpoint } from '@meshless/core';
+import type { CallFailure, CallOutcome, Endpoint } from '@meshless/core';
 import { systemClock } from '@meshless/core';
 
 /** Time constant of the latency EWMA (Finagle's default): an old sample weighs 1/e after 10 s. */
@@ -9,6 +9,11 @@ export const DEFAULT_DECAY_MS = 10_000;
  * dead instance refusing connections in 0.1 ms never looks like the fastest endpoint.
  */
 export const FAILURE_PENALTY_FLOOR_MS = 50;
+/**
+ * The floor for a connect error or a reset (no answer at all): the surest sign of a dead
+ * instance, so it must outweigh the latency peaks of the live ones (a GC pause, a new connection).
+ */
+export const NO_ANSWER_PENALTY_FLOOR_MS = 1000;
 /** ...and as this many times the current estimate: failures in a row escalate geometrically. */
 export const FAILURE_PENALTY_FACTOR = 4;
 /** ...up to this (a slower observed failure, e.g. a timeout, still counts in full). */
@@ -69,26 +74,30 @@ export class EndpointStats {
   /**
    * Peak-sensitive EWMA (Finagle/tower): a sample above the decayed estimate replaces it at
    * once; a lower one is blended in by the time elapsed since the last sample. A failure is a
-   * peak of at least max(floor, factor x estimate), capped, or its observed time if longer: a
-   * fast error must repel traffic, not attract it, and one in a row repels more than the last.
+   * peak of at least max(floor, factor x estimate), capped, or its observed time if longer (the
+   * floor is higher for a connect error or reset; a cancelled call gets none): a fast error
+   * must repel traffic, not attract it, and each one in a row repels more than the last.
    */
-  observeLatency(ms: number, now: number, decayMs: number, ok: boolean): void {
+  observeLatency(ms: number, now: number, decayMs: number, ok: boolean, failure?: CallFailure): void {
     const dt = now - this.ewmaAt;
     const w = dt <= 0 ? 1 : Math.exp(-dt / decayMs);
     const decayed = this.ewmaMs * w;
-    const sample = ok ? ms : Math.max(ms, failurePenaltyMs(decayed));
-    if (sample > decayed) this.ewmaMs = sample;
-    else this.ewmaMs = decayed + sample * (1 - w);
+    if (ok) {
+      this.ewmaMs = ms > decayed ? ms : decayed + ms * (1 - w);
+    } else if (failure === 'cancelled') {
+      // Aborted by the caller or a winning hedge: a lower bound of its latency, no penalty.
+      this.ewmaMs = Math.max(ms, decayed);
+    } else {
+      this.ewmaMs = Math.max(ms, decayed, failurePenaltyMs(decayed, failure));
+    }
     this.ewmaAt = now;
   }
 }
 
 /** The latency a failure counts as at least, given the decayed estimate. */
-function failurePenaltyMs(estimateMs: number): number {
-  return Math.min(
-    FAILURE_PENALTY_MAX_MS,
-    Math.max(FAILURE_PENALTY_FLOOR_MS, FAILURE_PENALTY_FACTOR * estimateMs),
-  );
+function failurePenaltyMs(estimateMs: number, failure: CallFailure | undefined): number {
+  const floor = failure === undefined ? FAILURE_PENALTY_FLOOR_MS : NO_ANSWER_PENALTY_FLOOR_MS;
+  return Math.min(FAILURE_PENALTY_MAX_MS, Math.max(floor, FAILURE_PENALTY_FACTOR * estimateMs));
 }
 
 export interface EndpointStatsStoreOptions {
@@ -169,7 +178,7 @@ export class EndpointStatsStore {
     const s = this.byId.get(endpoint.id);
     if (s === undefined) return;
     if (s.pending > 0) s.pending--;
-    s.observeLatency(outcome.latencyMs, this.now(), this.decayMs, outcome.ok);
+    s.observeLatency(outcome.latencyMs, this.now(), this.decayMs, outcome.ok, outcome.failure);
     if (outcome.ok) {
       s.successes++;
       s.intervalSuccesses++;
@@ -180,7 +189,7 @@ export class EndpointStatsStore {
       s.consecutiveErrors++;
     }
     // Any HTTP answer proves the endpoint reachable; a timeout or reset proves nothing either way.
-    if (outcome.connectError === true) s.consecutiveConnectErrors++;
+    if (outcome.failure === 'connect') s.consecutiveConnectErrors++;
     else if (outcome.ok || outcome.status !== undefined) s.consecutiveConnectErrors = 0;
   }
 

@@ -41,7 +41,7 @@ function setup(n: number, options: OutlierEjectionOptions = {}) {
 function refuse(b: OutlierEjection, ep: Endpoint, times: number) {
   for (let i = 0; i < times; i++) {
     b.onCallStart(ep);
-    b.onCallEnd(ep, { latencyMs: 0.1, ok: false, connectError: true });
+    b.onCallEnd(ep, { latencyMs: 0.1, ok: false, failure: 'connect' });
   }
 }
 

@@ -6,6 +6,7 @@ import {
   FAILURE_PENALTY_FACTOR,
   FAILURE_PENALTY_FLOOR_MS,
   FAILURE_PENALTY_MAX_MS,
+  NO_ANSWER_PENALTY_FLOOR_MS,
 } from './endpoint-stats.ts';
 import { PeakEwmaBalancer, peakEwmaCost, UNKNOWN_LATENCY_PENALTY } from './p2c-peak-ewma.ts';
 import { countPicks, fitsShares } from './test-support.ts';
@@ -67,7 +68,7 @@ describe('PeakEwmaBalancer (P2C peak-EWMA)', () => {
       b.onCallStart(ep);
       const dead = ep.id === 'd';
       clock.advance(dead ? 0.1 : 2);
-      b.onCallEnd(ep, dead ? { latencyMs: 0.1, ok: false, connectError: true } : { latencyMs: 2, ok: true });
+      b.onCallEnd(ep, dead ? { latencyMs: 0.1, ok: false, failure: 'connect' } : { latencyMs: 2, ok: true });
     }
     // Its share would be 1000; it is tried once or twice, then left alone.
     expect(counts.get('d') ?? 0).toBeLessThan(10);
@@ -87,6 +88,19 @@ describe('PeakEwmaBalancer (P2C peak-EWMA)', () => {
     // A failure slower than all that (a timeout) counts as observed.
     b.onCallEnd(endpoint('a'), { latencyMs: 20_000, ok: false });
     expect(s.ewmaMs).toBe(20_000);
+    // No answer at all (a connect error, a reset: a dead instance) counts as at least a second.
+    for (const [id, failure] of [
+      ['b', 'connect'],
+      ['c', 'reset'],
+    ] as const) {
+      b.onCallEnd(endpoint(id), { latencyMs: 2, ok: true });
+      b.onCallEnd(endpoint(id), { latencyMs: 0.1, ok: false, failure });
+      expect(b.stats.get(id)!.ewmaMs).toBe(NO_ANSWER_PENALTY_FLOOR_MS);
+    }
+    // A cancelled call (the caller gave up, a hedge won) is no sign against the endpoint.
+    b.onCallEnd(endpoint('d'), { latencyMs: 2, ok: true });
+    b.onCallEnd(endpoint('d'), { latencyMs: 0.5, ok: false, failure: 'cancelled' });
+    expect(b.stats.get('d')!.ewmaMs).toBe(2);
     // A success afterwards blends in as before: the estimate decays back with time.
     clock.advance(50_000);
     b.onCallEnd(endpoint('a'), { latencyMs: 2, ok: true });

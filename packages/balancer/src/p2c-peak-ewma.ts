@@ -49,8 +49,8 @@ class PeakEwmaPicker extends P2cPicker {
  * (pending + 1) x latency, where latency jumps to any new peak at once and otherwise decays
  * with the stats store's time constant (default 10 s) on the injected clock. Slow endpoints
  * lose traffic within a call or two and win it back as their estimate decays. A failed call
- * counts as slow (the failure penalty in EndpointStats.observeLatency: at least 50 ms and 4x
- * the estimate), so a dead instance that refuses connections in 0.1 ms repels traffic.
+ * counts as slow (the failure penalty in EndpointStats.observeLatency: at least 4x the
+ * estimate and 50 ms, 1 s for a connect error), so a dead instance that refuses connections in 0.1 ms repels traffic.
  */
 export class PeakEwmaBalancer extends LeafBalancer {
   protected build(endpoints: readonly Endpoint[]): Picker {

@@ -14,6 +14,9 @@ export interface Picker {
   pick(ctx?: PickContext): Endpoint | undefined;
 }
 
+/** See CallOutcome.failure. */
+export type CallFailure = 'connect' | 'reset' | 'cancelled';
+
 /** The result of a call to an endpoint, fed back to the balancer. */
 export interface CallOutcome {
   readonly latencyMs: number;
@@ -21,10 +24,12 @@ export interface CallOutcome {
   readonly ok: boolean;
   readonly status?: number;
   /**
-   * The request never reached the endpoint: the connection was refused, the host unreachable,
-   * or connecting timed out (outlier ejection counts these in a row).
+   * Why a failed call got no HTTP answer, when known: `connect`, the request never reached the
+   * endpoint (refused, unreachable, connect timeout; outlier ejection counts these in a row);
+   * `reset`, the connection broke before the answer; `cancelled`, the caller, a deadline or a
+   * winning hedge aborted it (which says nothing against the endpoint).
    */
-  readonly connectError?: boolean;
+  readonly failure?: CallFailure;
 }
 
 /**

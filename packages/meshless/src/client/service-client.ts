@@ -1,5 +1,6 @@
 import type { FaultDecision, RouteDecision, RouteInfo } from '@meshless/canary';
 import {
+  type CallFailure,
   type CallOutcome,
   CircuitOpenError,
   type Clock,
@@ -35,7 +36,7 @@ import {
   pathOf,
   prepareBody,
 } from './request-view.ts';
-import { isConnectError, originOf, type Transport, toTransportError } from './transport.ts';
+import { failureOf, originOf, type Transport, toTransportError } from './transport.ts';
 
 /** `fetch` options: the WHATWG ones meshless uses, plus governance hints. */
 export interface MeshRequestInit {
@@ -62,22 +63,27 @@ export interface MeshRequestInit {
 }
 
 // One outcome object for every report: balancers read it synchronously and keep nothing of it.
-const scratch: { latencyMs: number; ok: boolean; status: number | undefined; connectError: boolean } = {
+const scratch: {
+  latencyMs: number;
+  ok: boolean;
+  status: number | undefined;
+  failure: CallFailure | undefined;
+} = {
   latencyMs: 0,
   ok: true,
   status: undefined,
-  connectError: false,
+  failure: undefined,
 };
 function outcome(
   latencyMs: number,
   ok: boolean,
   status: number | undefined,
-  connectError = false,
+  failure?: CallFailure,
 ): CallOutcome {
   scratch.latencyMs = latencyMs;
   scratch.ok = ok;
   scratch.status = status;
-  scratch.connectError = connectError;
+  scratch.failure = failure;
   return scratch;
 }
 
@@ -467,10 +473,10 @@ class Call {
         return error.response;
       }
       this.lastFailure = failureReason(error);
-      const connect = isConnectError(error);
-      balancer.onCallEnd(target, outcome(latencyMs, false, undefined, connect));
+      const failure = ctx.signal.aborted ? 'cancelled' : failureOf(error);
+      balancer.onCallEnd(target, outcome(latencyMs, false, undefined, failure));
       attemptSpan?.end(undefined, error);
-      if (connect && this.mayFailOver(ctx)) return this.failOver(ctx, error);
+      if (failure === 'connect' && this.mayFailOver(ctx)) return this.failOver(ctx, error);
       throw error;
     }
   }

@@ -1,4 +1,5 @@
 import {
+  type CallFailure,
   ClosedError,
   ConnectError,
   ConnectionResetError,
@@ -143,9 +144,12 @@ function codeOf(error: unknown): string | undefined {
   return undefined;
 }
 
-/** Whether `error` is a failure to connect: the request never left this process. */
-export function isConnectError(error: unknown): error is ConnectError {
-  return MeshlessError.isInstance(error) && error.code === 'MESHLESS_CONNECT_ERROR';
+/** What a typed transport error tells the balancer: never sent (`connect`), or cut off (`reset`). */
+export function failureOf(error: unknown): CallFailure | undefined {
+  if (!MeshlessError.isInstance(error)) return undefined;
+  if (error.code === 'MESHLESS_CONNECT_ERROR') return 'connect';
+  if (error.code === 'MESHLESS_CONNECTION_RESET') return 'reset';
+  return undefined;
 }
 
 /**
