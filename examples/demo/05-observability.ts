@@ -1,11 +1,11 @@
 // Chapter 5: where to look. Prometheus metrics served by the gateway, a trace printed by the
-// console exporter, the "meshless governance" check turning to warning in Consul for a bad rule,
-// and `meshless status catalog` comparing what each instance runs with what KV holds.
+// console exporter, a bad rule shown beside its key in Consul KV and in the "meshless governance"
+// check of the instances it affects (which stay passing), and `meshless status catalog` comparing
+// what each instance runs with what KV holds.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { run as meshlessCli } from '@meshless/cli';
 import { startTracing } from 'meshless';
-import { applied } from './03-canary.ts';
 import { color, type DemoConsul, log } from './lib.ts';
 import type { Shop } from './shop.ts';
 
@@ -46,14 +46,21 @@ export async function observability(
   await res.arrayBuffer();
   await tracing.shutdown();
 
-  // The governance check and `meshless status`.
-  const key = `${prefix}/services/catalog/routes`;
-  const good = (await consul.kv.get(key))?.value?.toString('utf8');
-  log(`   an operator saves a bad rule: ${color.red('weights sum to 90')} in ${key}`);
-  await applied(shop, consul, key, {
-    subsets: { stable: { meta: { version: 'v1' } } },
-    routes: [{ name: 'default', to: [{ subset: 'stable', weight: 90 }] }],
-  });
+  // A typo where operators edit: shown beside the key, reported by the instances it affects, and
+  // nobody's health changes (one typo must not take a fleet out of ?passing).
+  const key = `${prefix}/services/catalog/inbound`;
+  const statusKey = `${prefix}/_status/services/catalog/inbound`;
+  log(`   an operator saves a typo, ${color.red('"brust"')}, in ${key}`);
+  await consul.kv.put(key, { rateLimit: { perSecond: 1000, brust: 2000 } });
+  const saved = Date.now();
+  let entry = '';
+  for (let i = 0; i < 200 && !entry; i++) {
+    entry = (await consul.kv.get(statusKey))?.value?.toString('utf8') ?? '';
+    if (!entry) await new Promise((r) => setTimeout(r, 10));
+  }
+  if (!entry) throw new Error(`no status entry appeared at ${statusKey}`);
+  log(`   ${Date.now() - saved} ms later, beside the key (${color.cyan(statusKey)}):`);
+  for (const line of entry.split('\n').slice(0, 2)) log(color.dim(`     ${line}`));
   const checks = async () => {
     const list = await consul.connection.json<
       { CheckID: string; ServiceID: string; Status: string; Output: string }[]
@@ -62,16 +69,28 @@ export async function observability(
     });
     return list.filter((c) => c.CheckID.startsWith('meshless-governance:'));
   };
-  for (let i = 0; i < 100 && !(await checks()).every((c) => c.Status === 'warning'); i++) {
-    await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 200 && !(await checks()).every((c) => c.Output.includes('REJECTED')); i++) {
+    await new Promise((r) => setTimeout(r, 10));
   }
   for (const c of await checks()) {
-    const first = c.Output.split('\n').find((l) => l.startsWith('REJECTED')) ?? c.Output.split('\n')[0];
+    const line = c.Output.split('\n').find((l) => l.startsWith('REJECTED')) ?? c.Output.split('\n')[0];
     log(
-      `     ${c.ServiceID.padEnd(16)} "meshless governance" ${c.Status === 'warning' ? color.yellow('warning') : c.Status}  ${color.dim(first ?? '')}`,
+      `     ${c.ServiceID.padEnd(16)} "meshless governance" ${c.Status === 'passing' ? color.green('passing') : color.yellow(c.Status)}  ${color.dim(line ?? '')}`,
     );
+    if (c.Status !== 'passing') throw new Error(`${c.ServiceID}: a rejected rule changed its health`);
   }
-  log(color.dim(`     (in the UI: ${consul.uiUrl}/dc1/services/catalog)`));
+  const passing = await consul.connection.json<unknown[]>({
+    path: '/v1/health/service/catalog',
+    query: { passing: true },
+  });
+  log(
+    `   every catalog instance stays in ${color.cyan('?passing')} (${passing.length} of ${(await checks()).length}): they run their last good rules`,
+  );
+  log(
+    color.dim(
+      `     (in the UI: ${consul.uiUrl}/dc1/kv/${prefix}/_status/ and ${consul.uiUrl}/dc1/services/catalog)`,
+    ),
+  );
 
   log(`   ${color.cyan('meshless status catalog')}:`);
   let out = '';
@@ -82,8 +101,11 @@ export async function observability(
   });
   for (const line of out.trimEnd().split('\n')) log(`     ${line}`);
 
-  if (good) await applied(shop, consul, key, JSON.parse(good));
-  log(`   the good rule is back: checks ${color.green('passing')} again`);
+  await consul.kv.put(key, { rateLimit: { perSecond: 1000, burst: 2000 } });
+  for (let i = 0; i < 200 && (await consul.kv.get(statusKey)); i++)
+    await new Promise((r) => setTimeout(r, 10));
+  log(`   fixed: the entry beside the key is gone, and the instances apply the rule`);
+  await consul.kv.delete(key);
 
   return async () => {
     await new Promise<void>((r) => metricsServer.close(() => r()));
