@@ -5,13 +5,19 @@ import {
   ASSERT_START,
   ASSERT_WORD,
   buildNfa,
-  CHAR,
+  type CHAR,
   MATCH,
   MAX_REGEX_STATES,
   type Nfa,
   SPLIT,
   stateCount,
 } from './regex-nfa.ts';
+
+// Local copies for the hot loop (an imported binding is read through a checked cell).
+const OP_CHAR: typeof CHAR = 0;
+const OP_SPLIT: typeof SPLIT = 1;
+const OP_ASSERT: typeof ASSERT = 2;
+
 import { parseRegex } from './regex-parse.ts';
 
 /**
@@ -31,6 +37,11 @@ const AT_START = 1;
 const AT_END = 2;
 const PREV_WORD = 4;
 const NEXT_WORD = 8;
+
+// Within one match, past this many DFA misses and one miss per MISS_RATIO characters, the
+// rest of the value is matched by NFA simulation.
+const MISSES_BEFORE_NFA = 32;
+const MISS_RATIO = 8;
 
 const DEAD = 0;
 const START = 1;
@@ -63,8 +74,9 @@ export class LinearRegex {
   private readonly mark: Int32Array;
   private generation = 0;
   private readonly stack: Int32Array;
-  private readonly reached: Int32Array;
+  private readonly markNext: Int32Array;
   private readonly next: Int32Array;
+  private readonly other: Int32Array;
   private readonly bits: Uint16Array;
   private readonly startKernel: Int32Array;
 
@@ -87,8 +99,9 @@ export class LinearRegex {
     this.kernels = new Int32Array(Math.min(MAX_KERNEL_ENTRIES, Math.max(64, size * 2)));
     this.mark = new Int32Array(size);
     this.stack = new Int32Array(size);
-    this.reached = new Int32Array(size);
+    this.markNext = new Int32Array(size);
     this.next = new Int32Array(size);
+    this.other = new Int32Array(size);
     this.bits = new Uint16Array(((size + 15) >> 4) + 1);
     this.startKernel = Int32Array.of(this.nfa.start);
     this.reset();
@@ -102,11 +115,15 @@ export class LinearRegex {
     const latin1 = this.nfa.latin1;
     let trans = this.trans;
     let state = START;
+    let misses = 0;
     for (let i = 0; i < n; i++) {
       const c = value.charCodeAt(i);
       const cls = c < 256 ? latin1[c]! : this.highClass(c);
       let next = trans[state * k + cls]! - 1;
       if (next < 0) {
+        // Mostly misses: the DFA does not fit the cache for this input; building states would
+        // only cost hashing and copying on top of the NFA step, so simulate the NFA instead.
+        if (++misses > MISSES_BEFORE_NFA && misses * MISS_RATIO > i) return this.simulate(value, i, state);
         next = this.step(state, cls);
         trans = this.trans;
       }
@@ -142,93 +159,163 @@ export class LinearRegex {
     this.addState(this.startKernel, 1, AT_START); // START
   }
 
-  /** Follows ε-moves from the state's kernel under context `ctx`; fills `reached`, returns MATCH seen. */
-  private closure(state: number, ctx: number): { count: number; matched: boolean } {
+  private nextGeneration(): number {
+    if (this.generation >= 0x3fffffff) {
+      this.mark.fill(0);
+      this.markNext.fill(0);
+      this.generation = 0;
+    }
+    return ++this.generation;
+  }
+
+  /**
+   * One NFA step: follows ε-moves from `src[from..to)` under context `ctx`, then every CHAR
+   * state whose set holds class `cls`; writes the states reached into `dst`, returns how many.
+   */
+  private advance(
+    src: Int32Array,
+    from: number,
+    to: number,
+    ctx: number,
+    cls: number,
+    dst: Int32Array,
+  ): number {
+    const { op, out1, out2, hits, size } = this.nfa;
+    const base = cls * size;
+    const mark = this.mark;
+    const markNext = this.markNext;
+    const stack = this.stack;
+    const gen = this.nextGeneration();
+    let sp = 0;
+    let n = 0;
+    for (let i = from; i < to; i++) {
+      const s = src[i]!;
+      // Most kernel states are CHAR states: step them here, without the stack and unmarked (the
+      // kernel has no duplicates; one reached again by an ε-move adds nothing new to dst).
+      if (hits[base + s] === 1) {
+        const t = out1[s]!;
+        if (markNext[t] !== gen) {
+          markNext[t] = gen;
+          dst[n++] = t;
+        }
+      } else if (op[s] !== OP_CHAR && mark[s] !== gen) {
+        mark[s] = gen;
+        stack[sp++] = s;
+      }
+    }
+    while (sp > 0) {
+      const s = stack[--sp]!;
+      const kind = op[s];
+      if (kind === OP_CHAR) {
+        if (hits[base + s] === 1) {
+          const t = out1[s]!;
+          if (markNext[t] !== gen) {
+            markNext[t] = gen;
+            dst[n++] = t;
+          }
+        }
+      } else if (kind === OP_SPLIT) {
+        const b = out2[s]!;
+        if (mark[b] !== gen) {
+          mark[b] = gen;
+          stack[sp++] = b;
+        }
+        const a = out1[s]!;
+        if (mark[a] !== gen) {
+          mark[a] = gen;
+          stack[sp++] = a;
+        }
+      } else if (kind === OP_ASSERT && holds(out2[s]!, ctx)) {
+        const a = out1[s]!;
+        if (mark[a] !== gen) {
+          mark[a] = gen;
+          stack[sp++] = a;
+        }
+      }
+    }
+    return n;
+  }
+
+  /** Whether ε-moves from `src[from..to)` under `ctx` reach MATCH. */
+  private accepts(src: Int32Array, from: number, to: number, ctx: number): boolean {
     const { op, out1, out2 } = this.nfa;
     const mark = this.mark;
     const stack = this.stack;
-    const reached = this.reached;
-    const gen = ++this.generation;
+    const gen = this.nextGeneration();
     let sp = 0;
-    const from = this.kernelStart[state]!;
-    const to = this.kernelStart[state + 1]!;
     for (let i = from; i < to; i++) {
-      const s = this.kernels[i]!;
+      const s = src[i]!;
       if (mark[s] !== gen) {
         mark[s] = gen;
         stack[sp++] = s;
       }
     }
-    let count = 0;
-    let matched = false;
     while (sp > 0) {
       const s = stack[--sp]!;
-      switch (op[s]) {
-        case CHAR:
-          reached[count++] = s;
-          break;
-        case MATCH:
-          matched = true;
-          break;
-        case SPLIT: {
-          const b = out2[s]!;
-          if (mark[b] !== gen) {
-            mark[b] = gen;
-            stack[sp++] = b;
-          }
-          const a = out1[s]!;
-          if (mark[a] !== gen) {
-            mark[a] = gen;
-            stack[sp++] = a;
-          }
-          break;
-        }
-        case ASSERT: {
-          if (!holds(out2[s]!, ctx)) break;
-          const a = out1[s]!;
-          if (mark[a] !== gen) {
-            mark[a] = gen;
-            stack[sp++] = a;
-          }
-          break;
-        }
+      const kind = op[s];
+      if (kind === MATCH) return true;
+      let a = -1;
+      let b = -1;
+      if (kind === SPLIT) {
+        a = out1[s]!;
+        b = out2[s]!;
+      } else if (kind === ASSERT && holds(out2[s]!, ctx)) a = out1[s]!;
+      if (b >= 0 && mark[b] !== gen) {
+        mark[b] = gen;
+        stack[sp++] = b;
+      }
+      if (a >= 0 && mark[a] !== gen) {
+        mark[a] = gen;
+        stack[sp++] = a;
       }
     }
-    return { count, matched };
+    return false;
   }
 
   private contextOf(state: number): number {
-    const f = this.flags[state]!;
-    return (f & AT_START) | (f & PREV_WORD);
+    return this.flags[state]! & (AT_START | PREV_WORD);
   }
 
   private computeAccepting(state: number): boolean {
-    const matched = this.closure(state, this.contextOf(state) | AT_END).matched;
+    const from = this.kernelStart[state]!;
+    const to = this.kernelStart[state + 1]!;
+    const matched = this.accepts(this.kernels, from, to, this.contextOf(state) | AT_END);
     this.accepting[state] = matched ? 1 : 0;
     return matched;
+  }
+
+  /** Finishes a match from `state` at position `i` by NFA simulation (no DFA states built). */
+  private simulate(value: string, i: number, state: number): boolean {
+    const nfa = this.nfa;
+    const latin1 = nfa.latin1;
+    const words = nfa.usesWordBoundary;
+    let flags = this.flags[state]!;
+    let cur = this.next;
+    let other = this.other;
+    let n = this.kernelStart[state + 1]! - this.kernelStart[state]!;
+    cur.set(this.kernels.subarray(this.kernelStart[state]!, this.kernelStart[state + 1]!));
+    for (; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      const cls = c < 256 ? latin1[c]! : this.highClass(c);
+      const word = words && nfa.wordClass[cls] === 1;
+      n = this.advance(cur, 0, n, (flags & (AT_START | PREV_WORD)) | (word ? NEXT_WORD : 0), cls, other);
+      if (n === 0) return false;
+      const swap = cur;
+      cur = other;
+      other = swap;
+      flags = word ? PREV_WORD : 0;
+    }
+    return this.accepts(cur, 0, n, (flags & (AT_START | PREV_WORD)) | AT_END);
   }
 
   /** Computes (and caches) the transition of `state` on class `cls`. */
   private step(state: number, cls: number): number {
     const nfa = this.nfa;
     const word = nfa.usesWordBoundary && nfa.wordClass[cls] === 1;
-    const { count } = this.closure(state, this.contextOf(state) | (word ? NEXT_WORD : 0));
-    const { out1, out2, member } = nfa;
-    const k = this.k;
-    const reached = this.reached;
-    const next = this.next;
-    const mark = this.mark;
-    const gen = ++this.generation;
-    let n = 0;
-    for (let i = 0; i < count; i++) {
-      const s = reached[i]!;
-      if (member[out2[s]! * k + cls] !== 1) continue;
-      const t = out1[s]!;
-      if (mark[t] !== gen) {
-        mark[t] = gen;
-        next[n++] = t;
-      }
-    }
+    const ctx = this.contextOf(state) | (word ? NEXT_WORD : 0);
+    const from = this.kernelStart[state]!;
+    const to = this.kernelStart[state + 1]!;
+    const n = this.advance(this.kernels, from, to, ctx, cls, this.next);
     let id: number;
     if (n === 0) id = DEAD;
     else {
@@ -244,11 +331,11 @@ export class LinearRegex {
           this.reset();
           state = -1;
         }
-        id = this.addState(next, n, flags);
+        id = this.addState(this.next, n, flags);
         this.ids.set(key, id);
       }
     }
-    if (state >= 0) this.trans[state * k + cls] = id + 1;
+    if (state >= 0) this.trans[state * this.k + cls] = id + 1;
     return id;
   }
 

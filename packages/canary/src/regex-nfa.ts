@@ -29,8 +29,8 @@ export interface Nfa {
   /** Code units from 256 up: sorted starts of runs of one class, and the class of each run. */
   readonly highStarts: Int32Array;
   readonly highClasses: Uint16Array;
-  /** `member[set * classes + class]`: whether the set contains the class. */
-  readonly member: Uint8Array;
+  /** `hits[class * size + state]`: 1 when the state is a CHAR state whose set holds the class. */
+  readonly hits: Uint8Array;
   /** Per class: 1 for word characters (\w); only maintained when the pattern has \b or \B. */
   readonly wordClass: Uint8Array;
   readonly usesWordBoundary: boolean;
@@ -50,7 +50,7 @@ export const ASSERT_NOT_WORD = 3;
  * Most NFA states a route regex may expand to. A lazy-DFA step on a cache miss costs O(states);
  * this cap and MAX_REGEX_INPUT_LENGTH bound a match's worst case (docs/decisions.md).
  */
-export const MAX_REGEX_STATES = 1000;
+export const MAX_REGEX_STATES = 128;
 
 /** The number of NFA states `node` compiles to (counted repetition multiplies); may exceed the cap. */
 export function stateCount(node: RegexNode): number {
@@ -142,7 +142,15 @@ export function buildNfa(node: RegexNode): Nfa {
   const match = add(MATCH, -1, -1);
   const start = emit(node, match);
   if (n !== total) throw new Error(`regex NFA size ${n}, expected ${total}`);
-  return { size: total, start, op, out1, out2, ...alphabet(sets, usesWordBoundary), usesWordBoundary };
+  const { member, ...classes } = alphabet(sets, usesWordBoundary);
+  // One read per state and step in the hot loop (instead of set lookup, multiply, member read).
+  const hits = new Uint8Array(classes.classes * total);
+  for (let cls = 0; cls < classes.classes; cls++) {
+    for (let s = 0; s < total; s++) {
+      if (op[s] === CHAR) hits[cls * total + s] = member[out2[s]! * classes.classes + cls]!;
+    }
+  }
+  return { size: total, start, op, out1, out2, ...classes, hits, usesWordBoundary };
 }
 
 /** Splits the code units into classes by membership in every set (and in \w when it matters). */

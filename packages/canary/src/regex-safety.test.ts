@@ -78,20 +78,21 @@ describe('regexProblem', () => {
   });
 
   it('caps the automaton: counted repetition that expands past the state limit is rejected', () => {
-    expect(MAX_REGEX_STATES).toBe(1000);
+    expect(MAX_REGEX_STATES).toBe(128);
     expect(regexProblem('(?:[a-z]{1,100}){1,100}')).toBe(
-      'regex expands to 20000 states, over the limit of 1000 (counted repetition like {1,100} multiplies the size)',
+      'regex expands to 20000 states, over the limit of 128 (counted repetition like {1,100} multiplies the size)',
     );
-    // [a-z]{1,100} is 1 + 99 * 2 states (+ 1 for the match): five fit, six do not.
-    expect(regexProblem('[a-z]{1,100}')).toBeUndefined();
-    expect(regexProblem('[a-z]{1,100}'.repeat(5))).toBeUndefined(); // 996 states
-    expect(regexProblem('[a-z]{1,100}'.repeat(6))).toMatch(/^regex expands to 1195 states, over the limit/);
+    // [a-z]{1,n} is 1 + (n - 1) * 2 states, + 1 for the match.
+    expect(regexProblem('[a-z]{1,64}')).toBeUndefined(); // 128 states
+    expect(regexProblem('[a-z]{1,65}')).toMatch(/^regex expands to 130 states, over the limit of 128/);
+    expect(regexProblem('[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}')).toBeUndefined();
     expect(regexProblem('a{99999999}')).toMatch(/^regex expands to 100000000 states, over the limit/);
     expect(regexProblem('a{1,99999999999999999999}')).toMatch(/^regex expands to too many states/);
   });
 
   it('caps the length', () => {
-    expect(regexProblem('a'.repeat(MAX_REGEX_LENGTH))).toBeUndefined();
-    expect(regexProblem('a'.repeat(MAX_REGEX_LENGTH + 1))).toMatch(/over the 256-character limit/);
+    const longest = '[ab]'.repeat(MAX_REGEX_LENGTH / 4); // 64 states
+    expect(regexProblem(longest)).toBeUndefined();
+    expect(regexProblem(`${longest}a`)).toMatch(/^regex is 257 characters, over the 256-character limit$/);
   });
 });

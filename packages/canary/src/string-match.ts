@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { LinearRegex, MAX_REGEX_INPUT_LENGTH } from './linear-regex.ts';
 import { regexProblem } from './regex-safety.ts';
 
-/** A regex a route may use: the supported JavaScript subset, at most 256 characters and 1000 states. */
+/** A regex a route may use: the supported JavaScript subset, at most 256 characters and MAX_REGEX_STATES states. */
 export const regexSchema = z
   .string()
   .superRefine((pattern, ctx) => {
