@@ -1,5 +1,5 @@
 import { type RawRule, RuleStore } from '@meshless/core';
-import { builtinSections, formatGovernanceReport, governanceCheckId } from 'meshless';
+import { builtinSections, formatGovernanceReport, governanceCheckId, keyAffects } from 'meshless';
 import { describe, expect, it } from 'vitest';
 import { buildServiceStatus, type HealthEntry } from './status-model.ts';
 
@@ -81,10 +81,39 @@ describe('buildServiceStatus', () => {
     expect(status.instances[1]!.keys[0]!.detail).toMatch(/critical/);
     expect(status.instances[2]).toMatchObject({
       health: 'passing',
-      governance: 'warning',
+      // A rejected document keeps the check passing by default.
+      governance: 'passing',
       address: '10.0.0.1:8080',
     });
     expect(status.totals).toEqual({ SYNCED: 2, STALE: 3, REJECTED: 1 });
+  });
+
+  it('shows an instance that says what it uses only the keys that affect it', () => {
+    const store = new RuleStore({ prefix: 'meshless', sections: builtinSections });
+    const inbound = 'meshless/services/catalog/inbound';
+    store.applySnapshot({
+      index: 1,
+      entries: [raw(inbound, {}, 5), raw(routes, { subsets: {} }, 6)],
+      origin: 'source',
+    });
+    const uses = { calls: [], resources: [] };
+    const { output } = formatGovernanceReport(store.status(), {
+      uses,
+      relevant: (key) => keyAffects(key.slice('meshless/'.length), 'catalog', uses),
+    });
+    const entry = {
+      Service: { ID: 'c-1', Service: 'catalog' },
+      Checks: [
+        { CheckID: governanceCheckId('c-1'), Name: 'meshless governance', Status: 'passing', Output: output },
+      ],
+    };
+    const kv = new Map([
+      [inbound, 5],
+      [routes, 6],
+    ]);
+    const status = buildServiceStatus('catalog', 'meshless', [entry], kv);
+    // catalog's routes are applied by its callers, not by catalog: not a STALE row here.
+    expect(status.instances[0]!.keys.map((k) => `${k.key}:${k.state}`)).toEqual([`${inbound}:SYNCED`]);
   });
 
   it('lists keys only an instance reports, and a key deleted from KV as STALE where it is still held', () => {

@@ -44,6 +44,7 @@ export const METRIC_NAMES: readonly string[] = Object.freeze([
   'breaker_transitions_total',
   'rule_applied_index',
   'rule_rejected_total',
+  'rules_held',
 ]);
 
 /**
