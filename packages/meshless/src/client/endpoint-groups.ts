@@ -1,4 +1,10 @@
-import { type BalancerRule, type BalancerStack, createBalancer, rebuildBalancer } from '@meshless/balancer';
+import {
+  type BalancerRule,
+  type BalancerStack,
+  createBalancer,
+  type EjectionEvent,
+  rebuildBalancer,
+} from '@meshless/balancer';
 import {
   compileRoutes,
   hasEndpointsIn,
@@ -6,7 +12,7 @@ import {
   type RoutesRule,
   type RouteTable,
 } from '@meshless/canary';
-import type { Endpoint, Logger, Random } from '@meshless/core';
+import type { Disposable, Endpoint, Logger, Random } from '@meshless/core';
 
 const ALL = '';
 
@@ -17,6 +23,8 @@ export interface EndpointGroupsOptions {
   localZone?: string | undefined;
   localRegion?: string | undefined;
   logger: Logger;
+  /** Outlier detection ejected an endpoint in one of the groups' balancers. */
+  onEject?: (event: EjectionEvent) => void;
 }
 
 /**
@@ -32,6 +40,8 @@ export class EndpointGroups {
   private table_: RouteTable;
   private readonly balancers = new Map<string, BalancerStack>();
   private readonly emptySubsets = new Set<string>();
+  /** Each balancer's ejection subscription, by group name (a rebuild makes a new balancer). */
+  private readonly ejections = new Map<string, Disposable>();
 
   constructor(options: EndpointGroupsOptions) {
     this.options = options;
@@ -73,7 +83,7 @@ export class EndpointGroups {
     this.balancerRule = rule;
     for (const [name, previous] of this.balancers) {
       try {
-        this.balancers.set(name, rebuildBalancer(previous, rule, this.balancerOptions()));
+        this.setBalancer(name, rebuildBalancer(previous, rule, this.balancerOptions()));
       } catch (error) {
         // Validated rules cannot fail here; a bug must not leave the group without a balancer.
         this.options.logger.error('balancer rebuild failed; keeping the previous one', {
@@ -86,7 +96,16 @@ export class EndpointGroups {
 
   dispose(): void {
     for (const b of this.balancers.values()) b.dispose();
+    for (const e of this.ejections.values()) e.dispose();
     this.balancers.clear();
+    this.ejections.clear();
+  }
+
+  private setBalancer(name: string, balancer: BalancerStack): void {
+    this.balancers.set(name, balancer);
+    this.ejections.get(name)?.dispose();
+    const onEject = this.options.onEject;
+    if (onEject) this.ejections.set(name, balancer.onDidEject(onEject));
   }
 
   private rebuild(): void {
@@ -97,6 +116,8 @@ export class EndpointGroups {
       if (!wanted.has(name)) {
         balancer.dispose();
         this.balancers.delete(name);
+        this.ejections.get(name)?.dispose();
+        this.ejections.delete(name);
       }
     }
     this.emptySubsets.clear();
@@ -104,7 +125,7 @@ export class EndpointGroups {
       let balancer = this.balancers.get(name);
       if (!balancer) {
         balancer = createBalancer(this.balancerRule, this.balancerOptions());
-        this.balancers.set(name, balancer);
+        this.setBalancer(name, balancer);
       }
       balancer.update(list);
       if (name !== ALL && list.length === 0) this.emptySubsets.add(name);

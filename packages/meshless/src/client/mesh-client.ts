@@ -85,6 +85,16 @@ export class MeshClient implements Disposable {
       localZone: deps.localZone,
       localRegion: deps.localRegion,
       logger: deps.logger,
+      ...(metrics
+        ? {
+            onEject: () => {
+              const m = metrics.service(service);
+              m.ejection();
+              const ejected = this.status().ejected.length;
+              m.endpoints(this.groups.all.length - ejected, ejected);
+            },
+          }
+        : {}),
     });
     this.setBalancerRule(rules.get(balancerSection, service));
     this.groups.setRoutes(rules.get(routesSection, service));
