@@ -3,9 +3,12 @@ import {
   type Disposable,
   type Logger,
   noopLogger,
+  type Random,
   type RuleKeyStatus,
   type RuleStoreStatus,
+  sleep,
   systemClock,
+  systemRandom,
 } from '@meshless/core';
 import type { ConsulConnection } from './connection.ts';
 import { markerKey, ruleKeyOfStatus, type StatusEntry, statusKeyFor } from './rule-listing.ts';
@@ -24,6 +27,9 @@ export interface RuleStatusWriterOptions {
   listedRules: () => number;
   logger?: Logger;
   clock?: Clock;
+  random?: Random;
+  /** Writes wait a random 0..spreadMs first (default 300), so a fleet writes an entry about once. */
+  spreadMs?: number;
 }
 
 /** The machine-readable last line of a status entry. */
@@ -42,6 +48,7 @@ export interface StatusEntryReport {
 }
 
 const REPORT_PREFIX = 'meshless-rejection: ';
+const MARKER_TEXT = 'meshless: this prefix holds rules; do not delete this key';
 
 /** People first (the Consul UI shows the value as text), the JSON last. */
 export function formatStatusEntry(report: StatusEntryReport): string {
@@ -86,14 +93,17 @@ export class RuleStatusWriter implements Disposable {
   private again = false;
   private denied = false;
   private disposed = false;
-  private latest:
-    | { rules: RuleStoreStatus; entries: ReadonlyMap<string, StatusEntry>; held: boolean }
-    | undefined;
+  private latest: { rules: RuleStoreStatus; entries: ReadonlyMap<string, StatusEntry> } | undefined;
+  private readonly random: Random;
+  private readonly spreadMs: number;
+  private readonly stop = new AbortController();
 
   constructor(options: RuleStatusWriterOptions) {
     this.options = options;
     this.logger = options.logger ?? noopLogger;
     this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? systemRandom;
+    this.spreadMs = options.spreadMs ?? 300;
   }
 
   /** Reconciles `_status/` with the rules' state (in the background; never throws). */
@@ -116,30 +126,36 @@ export class RuleStatusWriter implements Disposable {
 
   dispose(): void {
     this.disposed = true;
+    this.stop.abort();
   }
 
   private async loop(): Promise<void> {
     do {
       this.again = false;
-      const latest = this.latest!;
       try {
-        await this.reconcile(latest.rules, latest.entries);
+        // A fleet sees a rejection at once; each instance waits a random moment and looks again,
+        // so the first entry written reaches the others' listings before most of them write too.
+        if (this.plan().length > 0 && this.spreadMs > 0) {
+          await sleep(this.random() * this.spreadMs, this.stop.signal, this.clock);
+        }
+        for (const w of this.plan()) await this.write(w.method, w.key, w.cas, w.body);
       } catch (error) {
+        if (this.disposed) return;
         this.logger.debug('status entries not written', { error: (error as Error)?.message });
       }
     } while (this.again && !this.disposed && !this.denied);
   }
 
-  private async reconcile(rules: RuleStoreStatus, entries: ReadonlyMap<string, StatusEntry>): Promise<void> {
+  /** The writes that bring `_status/` in line with the rules' state, from the latest listing. */
+  private plan(): { method: 'PUT' | 'DELETE'; key: string; cas: number; body?: string }[] {
+    const latest = this.latest;
+    if (!latest || this.options.held()) return [];
+    const { rules, entries } = latest;
     const { prefix } = this.options;
+    const out: { method: 'PUT' | 'DELETE'; key: string; cas: number; body?: string }[] = [];
     const byKey = new Map<string, RuleKeyStatus>(rules.keys.map((k) => [k.key, k]));
     if (this.options.listedRules() > 0 && !entries.has(markerKey(prefix))) {
-      await this.write(
-        'PUT',
-        markerKey(prefix),
-        0,
-        'meshless: this prefix holds rules; do not delete this key',
-      );
+      out.push({ method: 'PUT', key: markerKey(prefix), cas: 0, body: MARKER_TEXT });
     }
     for (const [statusKey, entry] of entries) {
       const ruleKey = ruleKeyOfStatus(prefix, statusKey);
@@ -150,7 +166,7 @@ export class RuleStatusWriter implements Disposable {
       // the very version another rejected (an older SDK?) leaves the entry: no write-delete flapping.
       // A newer rejection is overwritten below.
       if (now === undefined || (now.state === 'applied' && now.appliedIndex !== report?.index))
-        await this.write('DELETE', statusKey, entry.modifyIndex);
+        out.push({ method: 'DELETE', key: statusKey, cas: entry.modifyIndex });
     }
     for (const k of rules.keys) {
       if (k.state !== 'rejected' || !k.rejection) continue;
@@ -158,7 +174,7 @@ export class RuleStatusWriter implements Disposable {
       const existing = entries.get(statusKey);
       const report = existing ? parseStatusEntry(existing.value) : undefined;
       if (report && report.index === k.rejection.index) continue;
-      const value = formatStatusEntry({
+      const body = formatStatusEntry({
         v: 1,
         key: k.key,
         index: k.rejection.index,
@@ -168,8 +184,9 @@ export class RuleStatusWriter implements Disposable {
         by: this.options.instance,
         at: this.clock.wallNow(),
       });
-      await this.write('PUT', statusKey, existing?.modifyIndex ?? 0, value);
+      out.push({ method: 'PUT', key: statusKey, cas: existing?.modifyIndex ?? 0, body });
     }
+    return out;
   }
 
   /** One check-and-set write; false when someone else wrote first. */

@@ -291,6 +291,7 @@ class MeshImpl implements Mesh {
         instance: registration?.status().id ?? options.service?.name ?? 'meshless',
         logger,
         clock,
+        random,
         held: () => source.hold() !== undefined,
         listedRules: () => source.listedRules,
       });
