@@ -124,6 +124,11 @@ describe('RuleStore', () => {
     source.put('services/catalog/unknown-kind', { a: 1 });
     expect(rejects[0]!.code).toBe('MESHLESS_RULE_UNKNOWN_KEY');
     expect(store.status().rejectedTotal).toBe(1);
+    expect(rejects[0]!.message).not.toMatch(/did you mean/);
+    source.put('services/catalog/polices', { timeoutMs: 1 });
+    expect(rejects[1]!.message).toMatch(
+      /^key is outside the layout \(did you mean services\/catalog\/policies\?/,
+    );
   });
 
   it('reverts to defaults when a key is deleted', () => {

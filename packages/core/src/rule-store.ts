@@ -6,6 +6,7 @@ import { type Logger, noopLogger } from './logger.ts';
 import { parseAndValidate } from './rule-parse.ts';
 import { matchSection, type RuleSection } from './rule-section.ts';
 import type { RawRule, RuleSnapshot } from './rule-source.ts';
+import { nearest } from './schema-suggest.ts';
 
 export interface RuleRejection {
   readonly code: string;
@@ -202,10 +203,7 @@ export class RuleStore implements Disposable {
       this.reject(
         entry,
         raw.modifyIndex,
-        new UnknownRuleKeyError(
-          `key is outside the layout (expected one of: ${this.sections.map((s) => s.pattern).join(', ')})`,
-          { key: raw.key },
-        ),
+        new UnknownRuleKeyError(unknownKeyMessage(this.sections, relativeKey), { key: raw.key }),
       );
       return;
     }
@@ -275,6 +273,22 @@ export class RuleStore implements Disposable {
       });
     }
   }
+}
+
+/** `services/catalog/polices` -> `... (did you mean services/catalog/policies?)`. */
+function unknownKeyMessage(sections: readonly RuleSection[], relativeKey: string): string {
+  const parts = relativeKey.split('/');
+  // Each pattern with its `*` filled in from the key, so only the fixed segments may differ.
+  const candidates = sections.flatMap((section) => {
+    const pattern = section.pattern.split('/');
+    if (pattern.length !== parts.length) return [];
+    return [pattern.map((p, i) => (p === '*' ? parts[i]! : p)).join('/')];
+  });
+  const near = nearest(relativeKey, candidates);
+  const expected = sections.map((s) => s.pattern).join(', ');
+  return near
+    ? `key is outside the layout (did you mean ${near}?; expected one of: ${expected})`
+    : `key is outside the layout (expected one of: ${expected})`;
 }
 
 function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { suggestField, unknownFieldMessage } from './schema-suggest.ts';
+import { nearest, suggestField, unknownFieldMessage } from './schema-suggest.ts';
 
 const schema = z.strictObject({
   timeoutMs: z.number().optional(),
@@ -29,5 +29,14 @@ describe('suggestField', () => {
     expect(unknownFieldMessage(schema, ['rateLimit'], ['brust', 'zzz'])).toBe(
       'unknown field "brust" (did you mean "burst"?); unknown field "zzz"',
     );
+  });
+});
+
+describe('nearest', () => {
+  it('finds a close candidate and nothing for a far one', () => {
+    expect(
+      nearest('services/catalog/polices', ['services/catalog/policies', 'services/catalog/routes']),
+    ).toBe('services/catalog/policies');
+    expect(nearest('colour', ['burst', 'perSecond'])).toBeUndefined();
   });
 });

@@ -77,6 +77,27 @@ function distance(a: string, b: string, max: number): number {
 }
 
 /**
+ * The candidate nearest to `word` (case-insensitive edit distance with transpositions), or
+ * undefined when none is close: at most 2 edits, and fewer than half the word's length.
+ */
+export function nearest(word: string, candidates: Iterable<string>): string | undefined {
+  if (word.length === 0 || word.length > MAX_NAME) return undefined;
+  const lower = word.toLowerCase();
+  const max = Math.min(2, Math.floor((word.length - 1) / 2));
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const name of candidates) {
+    if (name.length > MAX_NAME) continue;
+    const d = name.toLowerCase() === lower ? 0.5 : distance(lower, name.toLowerCase(), max);
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = name;
+    }
+  }
+  return bestDistance <= max || bestDistance === 0.5 ? best : undefined;
+}
+
+/**
  * The known field nearest to an unknown one at `path` in `schema` (`brust` -> `burst`), or
  * undefined when none is close: at most 2 edits, and fewer than half the name's length. Case
  * differences count as close (`timeoutMS` -> `timeoutMs`).
@@ -86,22 +107,9 @@ export function suggestField(
   path: readonly PropertyKey[],
   unknown: string,
 ): string | undefined {
-  if (unknown.length === 0 || unknown.length > MAX_NAME) return undefined;
   const known = new Set<string>();
   for (const def of objectsAt(schema, path)) for (const name of Object.keys(def.shape ?? {})) known.add(name);
-  const lower = unknown.toLowerCase();
-  let best: string | undefined;
-  let bestDistance = Number.POSITIVE_INFINITY;
-  const max = Math.min(2, Math.floor((unknown.length - 1) / 2));
-  for (const name of known) {
-    if (name.length > MAX_NAME) continue;
-    const d = name.toLowerCase() === lower ? 0.5 : distance(lower, name.toLowerCase(), max);
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = name;
-    }
-  }
-  return bestDistance <= max || bestDistance === 0.5 ? best : undefined;
+  return nearest(unknown, known);
 }
 
 /** An `unrecognized_keys` issue worded for an operator, with a suggestion where one is close. */
