@@ -52,7 +52,7 @@ describe('parseRuleDocument: bounded before parsing', () => {
     let map = '';
     for (let i = 0; map.length < 500_000; i++) map += `key${i}: ${i}\n`;
     const started = performance.now();
-    expect(rejection(() => parseRuleDocument(map, KEY)).message).toMatch(/more than 10000 values/);
+    expect(rejection(() => parseRuleDocument(map, KEY)).message).toMatch(/more than 10000 entries/);
     expect(performance.now() - started).toBeLessThan(50);
   });
 });
@@ -113,7 +113,7 @@ describe('validateRuleDocument: `__proto__` keys', () => {
       /^c(\[0\])+: nesting deeper than 64 levels$/,
     );
     const wide = `a: &a [${'1, '.repeat(999)}1]\nb: [${Array(20).fill('*a').join(', ')}]\n`;
-    expect(rejection(() => parseAndValidate(routes, wide)).message).toMatch(/more than 10000 values/);
+    expect(rejection(() => parseAndValidate(routes, wide)).message).toMatch(/more than 10000 entries/);
   });
 
   it('keeps `constructor` and `toString` as ordinary names, in records without a prototype', () => {

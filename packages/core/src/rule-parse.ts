@@ -195,7 +195,7 @@ function checkShape(doc: unknown, key: string | undefined): void {
   const countNode = () => {
     if (++nodes > MAX_RULE_NODES) {
       throw new RuleError(
-        `document has more than ${MAX_RULE_NODES} values (map entries and list items, aliases expanded)`,
+        `document has more than ${MAX_RULE_NODES} entries (map entries and list items, aliases expanded)`,
         { key },
       );
     }

@@ -100,14 +100,18 @@ describe('prescanRuleDocument', () => {
   it('rejects documents with too many values or aliases', () => {
     let map = '';
     for (let i = 0; i <= MAX_RULE_NODES; i++) map += `k${i}: ${i}\n`;
+    // A line and its map entry count one each.
     expect(rejection(() => yaml(map)).message).toBe(
-      `line ${MAX_RULE_NODES + 1}: more than ${MAX_RULE_NODES} values (map entries, list items and collections)`,
+      `line ${MAX_RULE_NODES / 2 + 1}: more than ${MAX_RULE_NODES} entries (lines, map entries, list items and collections)`,
     );
+    const comments = '# [[[[\n'.repeat(MAX_RULE_NODES + 1);
+    expect(rejection(() => yaml(comments)).message).toMatch(/^line 10001: more than 10000 entries/);
+    expect(() => yaml(`a: |\n${'  text\n'.repeat(MAX_RULE_NODES * 2)}`)).not.toThrow();
     expect(rejection(() => yaml(`a: [${'1,'.repeat(MAX_RULE_NODES)}1]`)).message).toMatch(
-      /more than 10000 values/,
+      /more than 10000 entries/,
     );
     expect(rejection(() => json(`[${'1,'.repeat(MAX_RULE_NODES)}1]`)).message).toMatch(
-      /more than 10000 values/,
+      /more than 10000 entries/,
     );
     const aliases = `a: &a x\nb: [${Array(MAX_RULE_ALIASES + 1)
       .fill('*a')
