@@ -1,24 +1,21 @@
+import { AT_END, AT_START, BitParallelNfa, holds, NEXT_WORD, PREV_WORD } from './regex-bit-nfa.ts';
 import {
-  ASSERT,
-  ASSERT_END,
-  ASSERT_NOT_WORD,
-  ASSERT_START,
-  ASSERT_WORD,
+  type ASSERT,
   buildNfa,
   type CHAR,
-  MATCH,
+  type MATCH,
   MAX_REGEX_STATES,
   type Nfa,
-  SPLIT,
+  type SPLIT,
   stateCount,
 } from './regex-nfa.ts';
+import { parseRegex } from './regex-parse.ts';
 
 // Local copies for the hot loop (an imported binding is read through a checked cell).
 const OP_CHAR: typeof CHAR = 0;
 const OP_SPLIT: typeof SPLIT = 1;
 const OP_ASSERT: typeof ASSERT = 2;
-
-import { parseRegex } from './regex-parse.ts';
+const OP_MATCH: typeof MATCH = 3;
 
 /**
  * Longest value a route regex is tried on; a longer value does not match (routing falls through
@@ -32,16 +29,10 @@ const MAX_DFA_STATES = 2048;
 const MAX_TABLE_ENTRIES = 1 << 16;
 const MAX_KERNEL_ENTRIES = 1 << 16;
 
-// Context bits of a position, for assertions.
-const AT_START = 1;
-const AT_END = 2;
-const PREV_WORD = 4;
-const NEXT_WORD = 8;
-
 // Within one match, past this many DFA misses and one miss per MISS_RATIO characters, the
-// rest of the value is matched by NFA simulation.
-const MISSES_BEFORE_NFA = 32;
-const MISS_RATIO = 8;
+// rest of the value is matched on the bit-parallel NFA (regex-bit-nfa.ts).
+const MISSES_BEFORE_NFA = 16;
+const MISS_RATIO = 32;
 
 const DEAD = 0;
 const START = 1;
@@ -50,7 +41,9 @@ const START = 1;
  * A regex that tests whether it matches a WHOLE value, in time linear in the value's length:
  * a lazy DFA over a Thompson NFA (DFA states are sets of NFA states, built on demand and
  * cached with one transition table per state; the cache is bounded and flushed when full, as in
- * RE2). Worst case O(length x NFA states); a cached step is two array reads.
+ * RE2). When a value mostly misses the cache (a pattern whose DFA is exponential), the rest of
+ * it runs on a bit-parallel NFA, whose step costs the same whatever the input. A cached step is
+ * two array reads.
  */
 export class LinearRegex {
   readonly source: string;
@@ -70,13 +63,15 @@ export class LinearRegex {
   private readonly ids = new Map<string, number>();
   /** Times the DFA cache was flushed (a pattern whose DFA does not fit the cache). */
   flushes = 0;
+  /** Matches finished on the bit-parallel NFA because they mostly missed the DFA cache. */
+  fallbacks = 0;
   // Scratch, sized to the NFA.
   private readonly mark: Int32Array;
   private generation = 0;
   private readonly stack: Int32Array;
   private readonly markNext: Int32Array;
   private readonly next: Int32Array;
-  private readonly other: Int32Array;
+  private bitNfa: BitParallelNfa | undefined;
   private readonly bits: Uint16Array;
   private readonly startKernel: Int32Array;
 
@@ -101,7 +96,6 @@ export class LinearRegex {
     this.stack = new Int32Array(size);
     this.markNext = new Int32Array(size);
     this.next = new Int32Array(size);
-    this.other = new Int32Array(size);
     this.bits = new Uint16Array(((size + 15) >> 4) + 1);
     this.startKernel = Int32Array.of(this.nfa.start);
     this.reset();
@@ -253,13 +247,13 @@ export class LinearRegex {
     while (sp > 0) {
       const s = stack[--sp]!;
       const kind = op[s];
-      if (kind === MATCH) return true;
+      if (kind === OP_MATCH) return true;
       let a = -1;
       let b = -1;
-      if (kind === SPLIT) {
+      if (kind === OP_SPLIT) {
         a = out1[s]!;
         b = out2[s]!;
-      } else if (kind === ASSERT && holds(out2[s]!, ctx)) a = out1[s]!;
+      } else if (kind === OP_ASSERT && holds(out2[s]!, ctx)) a = out1[s]!;
       if (b >= 0 && mark[b] !== gen) {
         mark[b] = gen;
         stack[sp++] = b;
@@ -284,28 +278,20 @@ export class LinearRegex {
     return matched;
   }
 
-  /** Finishes a match from `state` at position `i` by NFA simulation (no DFA states built). */
+  /** Finishes a match from `state` at index `i` on the bit-parallel NFA (no DFA states built). */
   private simulate(value: string, i: number, state: number): boolean {
-    const nfa = this.nfa;
-    const latin1 = nfa.latin1;
-    const words = nfa.usesWordBoundary;
-    let flags = this.flags[state]!;
-    let cur = this.next;
-    let other = this.other;
-    let n = this.kernelStart[state + 1]! - this.kernelStart[state]!;
-    cur.set(this.kernels.subarray(this.kernelStart[state]!, this.kernelStart[state + 1]!));
-    for (; i < value.length; i++) {
-      const c = value.charCodeAt(i);
-      const cls = c < 256 ? latin1[c]! : this.highClass(c);
-      const word = words && nfa.wordClass[cls] === 1;
-      n = this.advance(cur, 0, n, (flags & (AT_START | PREV_WORD)) | (word ? NEXT_WORD : 0), cls, other);
-      if (n === 0) return false;
-      const swap = cur;
-      cur = other;
-      other = swap;
-      flags = word ? PREV_WORD : 0;
-    }
-    return this.accepts(cur, 0, n, (flags & (AT_START | PREV_WORD)) | AT_END);
+    this.fallbacks++;
+    this.bitNfa ??= new BitParallelNfa(this.nfa);
+    const from = this.kernelStart[state]!;
+    const to = this.kernelStart[state + 1]!;
+    return this.bitNfa.run(value, i, this.kernels, from, to, this.flags[state]! & (AT_START | PREV_WORD));
+  }
+
+  /** Matches on the bit-parallel NFA alone, without the DFA (for tests: both paths must agree). */
+  testWithoutDfa(value: string): boolean {
+    if (value.length > MAX_REGEX_INPUT_LENGTH) return false;
+    this.bitNfa ??= new BitParallelNfa(this.nfa);
+    return this.bitNfa.run(value, 0, this.startKernel, 0, 1, AT_START);
   }
 
   /** Computes (and caches) the transition of `state` on class `cls`. */
@@ -394,20 +380,5 @@ export class LinearRegex {
     const kernels = new Int32Array(capacity);
     kernels.set(this.kernels.subarray(0, this.kernelUsed));
     this.kernels = kernels;
-  }
-}
-
-function holds(assertion: number, ctx: number): boolean {
-  switch (assertion) {
-    case ASSERT_START:
-      return (ctx & AT_START) !== 0;
-    case ASSERT_END:
-      return (ctx & AT_END) !== 0;
-    case ASSERT_WORD:
-      return ((ctx & PREV_WORD) !== 0) !== ((ctx & NEXT_WORD) !== 0);
-    case ASSERT_NOT_WORD:
-      return ((ctx & PREV_WORD) !== 0) === ((ctx & NEXT_WORD) !== 0);
-    default:
-      return false;
   }
 }
