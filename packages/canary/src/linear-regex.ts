@@ -71,7 +71,8 @@ export class LinearRegex {
   private readonly stack: Int32Array;
   private readonly markNext: Int32Array;
   private readonly next: Int32Array;
-  private bitNfa: BitParallelNfa | undefined;
+  /** Built with the regex (on rule change), not on the first hostile request. */
+  private readonly bitNfa: BitParallelNfa;
   private readonly bits: Uint16Array;
   private readonly startKernel: Int32Array;
 
@@ -98,6 +99,7 @@ export class LinearRegex {
     this.next = new Int32Array(size);
     this.bits = new Uint16Array(((size + 15) >> 4) + 1);
     this.startKernel = Int32Array.of(this.nfa.start);
+    this.bitNfa = new BitParallelNfa(this.nfa);
     this.reset();
   }
 
@@ -281,7 +283,6 @@ export class LinearRegex {
   /** Finishes a match from `state` at index `i` on the bit-parallel NFA (no DFA states built). */
   private simulate(value: string, i: number, state: number): boolean {
     this.fallbacks++;
-    this.bitNfa ??= new BitParallelNfa(this.nfa);
     const from = this.kernelStart[state]!;
     const to = this.kernelStart[state + 1]!;
     return this.bitNfa.run(value, i, this.kernels, from, to, this.flags[state]! & (AT_START | PREV_WORD));
@@ -290,7 +291,6 @@ export class LinearRegex {
   /** Matches on the bit-parallel NFA alone, without the DFA (for tests: both paths must agree). */
   testWithoutDfa(value: string): boolean {
     if (value.length > MAX_REGEX_INPUT_LENGTH) return false;
-    this.bitNfa ??= new BitParallelNfa(this.nfa);
     return this.bitNfa.run(value, 0, this.startKernel, 0, 1, AT_START);
   }
 

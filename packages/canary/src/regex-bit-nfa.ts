@@ -24,10 +24,10 @@ export const NEXT_WORD = 8;
  * states ("positions") that consumed the last code unit, and one step is
  *   next = follow(live) & accepts(class)
  * where follow(live) is the union of precomputed follow sets, looked up 8 positions at a time
- * (Navarro and Raffinot's table method). A step costs (positions / 8) x (positions / 32) word
- * operations, whatever the pattern or the input: this is what the lazy DFA falls back to when
- * its cache thrashes. Tables are built on first use: 64 KiB for 128 positions (four times
- * that when the pattern has \b or \B, whose follow sets depend on the word-ness around).
+ * (Navarro and Raffinot's table method). A step costs (positions / 8) x 4 word operations,
+ * whatever the pattern or the input: this is what the lazy DFA falls back to when its cache
+ * thrashes. Tables: 4 KiB per 8 positions, so 64 KiB for 128 (four times that when the
+ * pattern has \b or \B, whose follow sets depend on the word-ness around).
  */
 export class BitParallelNfa {
   private readonly nfa: Nfa;
@@ -40,8 +40,8 @@ export class BitParallelNfa {
   private readonly chunks: number;
   /** Contexts a mid-value step can be in: 1, or 4 (previous / next is a word character). */
   private readonly contexts: number;
-  /** follow tables `[context][chunk][byte]` of `words` each; built lazily. */
-  private tables: Int32Array | undefined;
+  /** follow tables `[context][chunk][byte]` of `words` each. */
+  private readonly tables: Int32Array;
   /** `[class]`: the positions whose set holds the class. */
   private readonly byClass: Int32Array;
   /** `[previous is word]`: the positions from which the value may end. */
@@ -84,6 +84,7 @@ export class BitParallelNfa {
           this.finals[prev * w + (p >> 5)]! |= 1 << (p & 31);
       }
     }
+    this.tables = this.buildTables();
   }
 
   /**
@@ -101,7 +102,7 @@ export class BitParallelNfa {
     live.fill(0);
     this.closureOf(src, from, to, flags | (word ? NEXT_WORD : 0), cls);
     if (isEmpty(live, w)) return false;
-    const tables = this.tables ?? this.buildTables();
+    const tables = this.tables;
     const chunks = this.chunks;
     const byClass = this.byClass;
     let l0 = live[0]!;
@@ -244,7 +245,6 @@ export class BitParallelNfa {
         }
       }
     }
-    this.tables = tables;
     return tables;
   }
 }
