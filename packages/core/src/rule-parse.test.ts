@@ -52,7 +52,7 @@ describe('parseRuleDocument: bounded before parsing', () => {
     let map = '';
     for (let i = 0; map.length < 500_000; i++) map += `key${i}: ${i}\n`;
     const started = performance.now();
-    expect(rejection(() => parseRuleDocument(map, KEY)).message).toMatch(/more than 10000 entries/);
+    expect(rejection(() => parseRuleDocument(map, KEY)).message).toMatch(/more than 5000 entries/);
     expect(performance.now() - started).toBeLessThan(50);
   });
 });
@@ -61,29 +61,31 @@ describe('parseRuleDocument: YAML warnings are errors, never process warnings', 
   it('refuses an unknown tag with its line and column, and writes nothing to process warnings', () => {
     const emitted = vi.spyOn(process, 'emitWarning');
     const error = rejection(() => parseRuleDocument('subsets:\n  v1: !evil { meta: {} }\n', KEY));
-    expect(error.message).toBe('invalid YAML: line 2, column 7: Unresolved tag: !evil');
+    expect(error.message).toBe('invalid YAML: line 2, column 7: unknown mapping tag !<!evil>');
     expect(emitted).not.toHaveBeenCalled();
   });
 
   it('refuses YAML 1.1 types and merge keys, whatever the %YAML directive says', () => {
     expect(rejection(() => parseRuleDocument('%YAML 1.1\n---\na: !!set { x }\n')).message).toMatch(
-      /line 3, column 4: Unresolved tag/,
+      /line 3, column 4: unknown mapping tag !<tag:yaml.org,2002:set>/,
     );
     const merged = parseRuleDocument('a: &a { x: 1 }\nb:\n  <<: *a\n');
     expect(merged).toEqual({ a: { x: 1 }, b: { '<<': { x: 1 } } });
   });
 
   it('refuses duplicate keys and collection keys, with the line', () => {
-    expect(rejection(() => parseRuleDocument('a: 1\nb:\n  c: 1\n  c: 2\n')).message).toBe(
-      'invalid YAML: line 4, column 3: duplicate key "c"',
+    expect(rejection(() => parseRuleDocument('a: 1\nb:\n  c: 1\n  c: 2\n')).message).toMatch(
+      /^invalid YAML: line 4, column \d+: duplicated mapping key/,
     );
-    expect(rejection(() => parseRuleDocument('? [a, b]\n: 1\n')).message).toBe(
-      'invalid YAML: line 1, column 3: map keys must be plain values, not lists, maps or aliases',
+    expect(rejection(() => parseRuleDocument('? [a, b]\n: 1\n')).message).toMatch(
+      /^invalid YAML: line \d+, column \d+: object-based map does not support complex keys/,
     );
   });
 
   it('refuses a second document in the same value', () => {
-    expect(rejection(() => parseRuleDocument('a: 1\n---\nb: 2\n')).message).toMatch(/multiple documents/);
+    expect(rejection(() => parseRuleDocument('a: 1\n---\nb: 2\n')).message).toMatch(
+      /expected a single document/,
+    );
   });
 
   it('still expands a few aliases', () => {

@@ -40,3 +40,12 @@ describe('nearest', () => {
     expect(nearest('colour', ['burst', 'perSecond'])).toBeUndefined();
   });
 });
+
+describe('unknownFieldMessage on many fields', () => {
+  it('names three and counts the rest', () => {
+    const keys = Array.from({ length: 5000 }, (_, i) => `k${i}`);
+    expect(unknownFieldMessage(schema, [], keys)).toBe(
+      'unknown field "k0"; unknown field "k1"; unknown field "k2" (and 4997 more unknown fields)',
+    );
+  });
+});

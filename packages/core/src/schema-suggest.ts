@@ -118,10 +118,14 @@ export function unknownFieldMessage(
   path: readonly PropertyKey[],
   keys: readonly string[],
 ): string {
-  return keys
-    .map((k) => {
-      const near = suggestField(schema, path, k);
-      return `unknown field ${JSON.stringify(k)}${near ? ` (did you mean "${near}"?)` : ''}`;
-    })
-    .join('; ');
+  // A few named, the rest counted: a hostile document may carry thousands.
+  const named = keys.slice(0, MAX_NAMED).map((k) => {
+    const near = suggestField(schema, path, k);
+    const shown = k.length > MAX_NAME ? `${k.slice(0, MAX_NAME)}...` : k;
+    return `unknown field ${JSON.stringify(shown)}${near ? ` (did you mean "${near}"?)` : ''}`;
+  });
+  const more = keys.length - named.length;
+  return named.join('; ') + (more > 0 ? ` (and ${more} more unknown fields)` : '');
 }
+
+const MAX_NAMED = 3;
