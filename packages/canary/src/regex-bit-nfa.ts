@@ -136,6 +136,12 @@ export class BitParallelNfa {
       l3 = a3 & byClass[m + 3]!;
       if ((l0 | l1 | l2 | l3) === 0) return false;
     }
+    return this.ends(l0, l1, l2, l3, word);
+  }
+
+  /** Whether the value may end after the live positions (apart from run(): a loop optimized on the
+   * stack mid-value would lack feedback for this tail and deoptimize on reaching it). */
+  private ends(l0: number, l1: number, l2: number, l3: number, word: boolean): boolean {
     const f = word ? WORDS : 0;
     const finals = this.finals;
     return ((l0 & finals[f]!) | (l1 & finals[f + 1]!) | (l2 & finals[f + 2]!) | (l3 & finals[f + 3]!)) !== 0;
