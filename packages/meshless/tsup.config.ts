@@ -1,4 +1,9 @@
 import { defineConfig } from 'tsup';
-import { packageBuild } from '../../tsup.base.ts';
+import { ownFile, packageBuild } from '../../tsup.base.ts';
 
-export default defineConfig(packageBuild());
+export default defineConfig({
+  // The Node.js version check is a file of its own that index.js imports first (see ownFile).
+  ...packageBuild({ index: 'src/index.ts', 'node-version-check': 'src/node-version-check.ts' }),
+  esbuildPlugins: [ownFile('node-version-check')],
+  dts: { entry: { index: 'src/index.ts' } },
+});

@@ -1,3 +1,5 @@
+// First: on a Node.js too old for meshless's dependencies, print a clear message before they load.
+import './node-version-check.ts';
 import { run } from './run.ts';
 
 // `meshless schema routes | head` closes the pipe early: that is not an error.

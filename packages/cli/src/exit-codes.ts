@@ -11,6 +11,8 @@ export const EXIT = {
   notFound: 4,
   /** Consul could not be reached, or refused the request. */
   consul: 5,
+  /** Node.js older than the floor meshless needs (see MIN_NODE_VERSION); nothing ran. */
+  runtime: 69,
   /** A bug in meshless: the message asks for a report. */
   internal: 70,
 } as const;

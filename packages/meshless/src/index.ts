@@ -1,3 +1,6 @@
+// First: on a Node.js too old for undici and OpenTelemetry, fail with a clear message before they load.
+import './node-version-check.ts';
+
 export type { ConsulOptions } from '@meshless/consul';
 export * from '@meshless/core';
 export { METRIC_NAMES, MeshMetrics, type MeshMetricsOptions } from '@meshless/metrics';
@@ -24,5 +27,6 @@ export * from './governance/index.ts';
 export * from './governance-report.ts';
 export { createMesh, type Mesh, type MeshOptions, type MeshServiceOptions, type MeshStatus } from './mesh.ts';
 export * from './rules/index.ts';
-export type { Middleware, RequestHandler } from './server/adapters.ts';
+export type { ErrorMiddleware, Middleware, RequestHandler } from './server/adapters.ts';
+export { type ErrorResponse, meshlessErrorResponse } from './server/error-response.ts';
 export type { InboundObserver, ShedReason } from './server/inbound-guard.ts';
