@@ -45,4 +45,63 @@ describe('graceful shutdown on SIGTERM', () => {
     expect(await registered()).toBe(false);
     await connection.close();
   });
+
+  it('answers every inbound request before exiting: finished within the grace, else 503', async () => {
+    const prefix = uniquePrefix('sig');
+    const service = `signals-${prefix.slice(-8)}`;
+    const child = spawn(
+      process.execPath,
+      [fileURLToPath(new URL('./fixtures/signal-server.ts', import.meta.url))],
+      {
+        env: {
+          ...process.env,
+          CONSUL_HTTP_ADDR: consulAddress(),
+          TEST_PREFIX: prefix,
+          TEST_SERVICE: service,
+          TEST_ID: `${service}-1`,
+          TEST_DRAIN_MS: '200',
+          TEST_GRACE_MS: '600',
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const lines = createInterface({ input: child.stdout! });
+    const arrived = new Set<string>();
+    let onArrived = () => {};
+    const port = await new Promise<number>((resolve) =>
+      lines.on('line', (line) => {
+        const message = JSON.parse(line) as { port?: number; arrived?: string };
+        if (message.port) resolve(message.port);
+        if (message.arrived) {
+          arrived.add(message.arrived);
+          onArrived();
+        }
+      }),
+    );
+    const url = `http://127.0.0.1:${port}`;
+    const answer = async (path: string) => {
+      const res = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(5000) });
+      return { status: res.status, connection: res.headers.get('connection'), body: await res.text() };
+    };
+    // One request that outlives the 200 ms drain but ends within the 600 ms grace, one that never ends.
+    const slow = answer('/slow?ms=500');
+    const hang = answer('/hang');
+    await new Promise<void>((resolve) => {
+      onArrived = () => arrived.size === 2 && resolve();
+      onArrived();
+    });
+    const signalled = performance.now();
+    child.kill('SIGTERM');
+
+    const [finished, cut] = await Promise.all([slow, hang]);
+    expect(finished).toEqual({ status: 200, connection: 'keep-alive', body: 'done' });
+    expect(cut.status).toBe(503);
+    expect(cut.connection).toBe('close');
+    expect(JSON.parse(cut.body)).toEqual({ error: 'shutting_down' });
+    // Answered once the drain and the grace had passed, not held up to the fetch timeout.
+    expect(performance.now() - signalled).toBeGreaterThanOrEqual(700);
+    expect(performance.now() - signalled).toBeLessThan(3000);
+    expect(await exited).toBe(0);
+  });
 });

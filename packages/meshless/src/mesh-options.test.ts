@@ -40,6 +40,13 @@ describe('createMesh options', () => {
     expect(await rejection({ ...down, logger: 'silent', http: { keepAliveMs: 1.5 } })).toMatchObject({
       path: 'http.keepAliveMs',
     });
+    const svc = { name: 'x', port: 8080 };
+    expect(
+      await rejection({ ...down, logger: 'silent', service: { ...svc, shutdownGraceMs: Infinity } }),
+    ).toMatchObject({ path: 'service.shutdownGraceMs' });
+    expect(
+      await rejection({ ...down, logger: 'silent', service: { ...svc, metricsPath: 'metrics' } }),
+    ).toMatchObject({ path: 'service.metricsPath' });
     expect(await rejection({ logger: 'silent', consul: { address: 'not a host:::' } })).toMatchObject({
       path: 'consul.address',
     });

@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BreakerRegistry } from '@meshless/breaker';
 import {
   ConsulConnection,
@@ -33,7 +32,13 @@ import {
   systemRandom,
   toDisposable,
 } from '@meshless/core';
-import { MeshMetrics, type MeshMetricsOptions, outcomeOf } from '@meshless/metrics';
+import {
+  createStaticMetricsHandler,
+  MeshMetrics,
+  type MeshMetricsOptions,
+  type MetricsHandler,
+  outcomeOf,
+} from '@meshless/metrics';
 import { createMeshTracer, type MeshTracer, type MeshTracerOptions } from '@meshless/tracing';
 import { MeshClient, type MeshClientOptions, type MeshClientStatus } from './client/mesh-client.ts';
 import type { ClientObserver } from './client/service-client.ts';
@@ -53,13 +58,17 @@ import {
 } from './governance-report.ts';
 import { builtinSections } from './rules/index.ts';
 import {
+  type ErrorMiddleware,
+  errorHandler,
   fastifyPlugin,
-  type HealthSource,
   type Middleware,
   middleware,
   type RequestHandler,
+  type ServingState,
   serve,
 } from './server/adapters.ts';
+import { answerError, logHandlerError } from './server/error-response.ts';
+import { InFlightRequests } from './server/in-flight-requests.ts';
 import { InboundGuard, type InboundObserver } from './server/inbound-guard.ts';
 
 export interface MeshServiceOptions extends ServiceDefinition {
@@ -70,6 +79,12 @@ export interface MeshServiceOptions extends ServiceDefinition {
   /** Path of the health endpoint that `serve()`/`middleware()` answer. Default `/meshless/health`; false: none. */
   healthPath?: string | false;
   /**
+   * Path of the app's Prometheus endpoint: `serve()`, `middleware()` and the Fastify plugin let it
+   * past the inbound rules (a scrape is never rate-limited, shed or faulted). Default `/metrics`;
+   * false: no path is exempt.
+   */
+  metricsPath?: string | false;
+  /**
    * Also register a Consul HTTP check on the health endpoint (the app must serve it with
    * `serve()`/`middleware()`): `true`, or its `intervalMs` (default 10 000) and `timeoutMs`.
    * Default false.
@@ -77,6 +92,12 @@ export interface MeshServiceOptions extends ServiceDefinition {
   httpCheck?: boolean | { intervalMs?: number; timeoutMs?: number };
   /** On close: time between leaving discovery and stopping, for in-flight calls. Default 1000 ms when registered. */
   drainMs?: number;
+  /**
+   * On close, after the drain: how much longer inbound requests still running get to finish.
+   * Those still running then are answered 503 with `connection: close` before close() resolves
+   * (and before `handleSignals` exits). Default 5000 ms.
+   */
+  shutdownGraceMs?: number;
 }
 
 export interface MeshOptions {
@@ -184,13 +205,21 @@ export interface Mesh {
   serve(handler: RequestHandler): RequestHandler;
   /** Express/Connect middleware applying inbound rules. */
   middleware(): Middleware;
+  /**
+   * Express error middleware, mounted after the routes: a meshless error that reaches a route
+   * is answered with its status (504 deadline exceeded, 503 circuit open, 429 rate limited, ...).
+   */
+  errorHandler(): ErrorMiddleware;
   /** A Fastify plugin applying inbound rules: `fastify.register(mesh.fastifyPlugin)`. */
   readonly fastifyPlugin: ReturnType<typeof fastifyPlugin>;
   status(): MeshStatus;
   /** Prometheus text of the mesh's metrics (empty when `metrics: false`). */
   metrics(): Promise<string>;
-  /** A `/metrics` handler for node:http and Express: `app.get('/metrics', mesh.metricsHandler())`. */
-  metricsHandler(): (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * A `/metrics` handler for node:http, Express and Fastify: `app.get('/metrics', mesh.metricsHandler())`
+   * or `fastify.get('/metrics', mesh.metricsHandler())`.
+   */
+  metricsHandler(): MetricsHandler;
   /** The mesh's tracer (spans for calls, attempts, inbound requests and decorated methods). */
   readonly tracer: MeshTracer | undefined;
   /** Leaves discovery, drains, deregisters, stops every watch and closes connections. Idempotent; leaves no handle open. */
@@ -214,7 +243,8 @@ class MeshImpl implements Mesh {
   /** The failover order each client was made with ('' for the agent's own datacenter). */
   private readonly clientDatacenters = new Map<string, string>();
   private readonly guard: InboundGuard | undefined;
-  private readonly health: HealthSource;
+  private readonly serving: ServingState;
+  private readonly inFlight: InFlightRequests;
   private readonly statusWriter: RuleStatusWriter | undefined;
   private draining = false;
   private rulesPaused = false;
@@ -267,12 +297,21 @@ class MeshImpl implements Mesh {
     );
     const healthPath =
       options.service?.healthPath === false ? undefined : (options.service?.healthPath ?? '/meshless/health');
-    this.health = { healthPath, healthy: () => !this.draining };
+    const metricsPath =
+      options.service?.metricsPath === false ? undefined : (options.service?.metricsPath ?? '/metrics');
+    this.inFlight = new InFlightRequests(clock);
+    this.serving = {
+      healthPath,
+      metricsPath,
+      healthy: () => !this.draining,
+      inFlight: this.inFlight,
+      logger,
+    };
     const self = options.service?.name;
     this.guard = self
       ? new InboundGuard(self, rules, clock, random, logger, options.observers?.inbound, this.tracer, metrics)
       : undefined;
-    this.fastifyPlugin = fastifyPlugin(this.requireGuard(), this.health);
+    this.fastifyPlugin = fastifyPlugin(this.requireGuard(), this.serving);
     if (registration) {
       const report = () => void this.reportGovernance();
       this.disposables.add(rules.onDidApplySnapshot(report));
@@ -384,11 +423,15 @@ class MeshImpl implements Mesh {
   }
 
   serve(handler: RequestHandler): RequestHandler {
-    return serve(this.requireGuard(), this.health, handler);
+    return serve(this.requireGuard(), this.serving, handler);
   }
 
   middleware(): Middleware {
-    return middleware(this.requireGuard(), this.health);
+    return middleware(this.requireGuard(), this.serving);
+  }
+
+  errorHandler(): ErrorMiddleware {
+    return errorHandler(this.serving);
   }
 
   status(): MeshStatus {
@@ -409,12 +452,9 @@ class MeshImpl implements Mesh {
     return this.metricsRegistry ? this.metricsRegistry.text() : Promise.resolve('');
   }
 
-  metricsHandler(): (req: IncomingMessage, res: ServerResponse) => void {
+  metricsHandler(): MetricsHandler {
     if (this.metricsRegistry) return this.metricsRegistry.metricsHandler();
-    return (_req, res) => {
-      res.writeHead(404, { 'content-type': 'text/plain' });
-      res.end('metrics are off (createMesh({ metrics: false }))\n');
-    };
+    return createStaticMetricsHandler(404, 'metrics are off (createMesh({ metrics: false }))\n');
   }
 
   /** Spans and timings around decorated calls; undefined when both are off. */
@@ -469,6 +509,11 @@ class MeshImpl implements Mesh {
         await this.registration.deregister();
         this.registration.dispose();
       }
+      // Inbound requests still running get the grace period (their own calls still work), then an
+      // answer: none is cut off without one.
+      const cut = await this.inFlight.settle(this.options.service?.shutdownGraceMs ?? 5000);
+      if (cut > 0)
+        this.logger.warn('requests still running at shutdown were answered 503', { requests: cut });
       await this.waitForInFlight(drainMs);
       this.disposables.dispose();
       await this.statusWriter?.idle;
@@ -498,15 +543,23 @@ class MeshImpl implements Mesh {
 
   /** Without a service name there are no inbound rules to apply: requests pass straight through. */
   private requireGuard(): Pick<InboundGuard, 'run'> {
-    return this.guard ?? passThrough;
+    return this.guard ?? passThrough(this.logger);
   }
 }
 
-const passThrough: Pick<InboundGuard, 'run'> = {
-  run: async (_req, _res, handle) => {
-    await handle();
-  },
-};
+/** Runs the handler with no rules; an error it throws is still answered (never an unhandled rejection). */
+function passThrough(logger: Logger): Pick<InboundGuard, 'run'> {
+  return {
+    run: async (_req, res, handle) => {
+      try {
+        await handle();
+      } catch (error) {
+        logHandlerError(logger, undefined, error);
+        answerError(res, error);
+      }
+    },
+  };
+}
 
 /** Connects to Consul, subscribes to the governance center, registers the service and returns the mesh. */
 export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
@@ -523,6 +576,7 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
   }
   checkDatacenters(options.datacenters, 'datacenters');
   checkHttpOptions(options.http);
+  checkServingOptions(svc);
   const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
   const connection = new ConsulConnection(options.consul);
   const source = new ConsulRuleSource({ connection, prefix, cacheDir, logger });
@@ -534,7 +588,16 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
 
   let registration: ServiceRegistration | undefined;
   if (svc && svc.register !== false) {
-    const { register: _r, ttlMs, healthPath, httpCheck, drainMs: _d, ...rest } = svc;
+    const {
+      register: _r,
+      ttlMs,
+      healthPath,
+      httpCheck,
+      drainMs: _d,
+      metricsPath: _m,
+      shutdownGraceMs: _g,
+      ...rest
+    } = svc;
     const definition = { ...rest, id: rest.id ?? defaultServiceId(rest.name, rest.port, random) };
     registration = new ServiceRegistration({
       connection,
@@ -656,6 +719,26 @@ function checkHttpOptions(http: TransportOptions | undefined): void {
         },
       );
   }
+}
+
+/** The serving options: a path the adapters compare with, a grace a timer can hold (at most 2^31-1 ms). */
+function checkServingOptions(svc: MeshServiceOptions | undefined): void {
+  const path = svc?.metricsPath;
+  if (path !== undefined && path !== false && !(typeof path === 'string' && path.startsWith('/')))
+    throw new ConfigError(
+      `service.metricsPath: expected a path starting with / or false, got ${JSON.stringify(path)}`,
+      {
+        path: 'service.metricsPath',
+      },
+    );
+  const grace = svc?.shutdownGraceMs;
+  if (grace !== undefined && !(Number.isInteger(grace) && grace >= 0 && grace <= 2_147_483_647))
+    throw new ConfigError(
+      `service.shutdownGraceMs: expected a whole number of milliseconds (0 or more), got ${JSON.stringify(grace)}`,
+      {
+        path: 'service.shutdownGraceMs',
+      },
+    );
 }
 
 /** Datacenter names, checked once here so a client never meets a bad list. */

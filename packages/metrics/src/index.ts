@@ -14,6 +14,12 @@ export {
   MeshMetrics,
   type MeshMetricsOptions,
 } from './mesh-metrics.ts';
-export { createMetricsHandler, type MetricsHandler, type MetricsSource } from './metrics-handler.ts';
+export {
+  createMetricsHandler,
+  createStaticMetricsHandler,
+  type MetricsHandler,
+  type MetricsSource,
+  type ReplyLike,
+} from './metrics-handler.ts';
 export { methodLabel, OUTCOMES, type Outcome, outcomeOf, statusClass } from './outcome.ts';
 export { ServerServiceMetrics } from './server-service-metrics.ts';

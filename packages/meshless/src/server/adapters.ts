@@ -1,50 +1,115 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isThenable, type Logger } from '@meshless/core';
+import { answerError, logHandlerError, meshlessErrorResponse } from './error-response.ts';
+import type { InFlightRequests } from './in-flight-requests.ts';
 import type { InboundGuard } from './inbound-guard.ts';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
+/** Express error middleware (four arguments): `app.use(mesh.errorHandler())`, after the routes. */
+export type ErrorMiddleware = (
+  error: unknown,
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: (error?: unknown) => void,
+) => void;
 
-export interface HealthSource {
+/** What the adapters share with the mesh. */
+export interface ServingState {
   /** Path of the health endpoint (e.g. `/meshless/health`); undefined: no endpoint. */
   readonly healthPath: string | undefined;
+  /** Path served past the inbound rules (a Prometheus scrape is never limited); undefined: none. */
+  readonly metricsPath: string | undefined;
   /** false while draining or closed: the endpoint answers 503 so Consul's HTTP check fails. */
   healthy(): boolean;
+  /** Every inbound response until it is finished, so that shutting down answers each one. */
+  readonly inFlight: InFlightRequests;
+  readonly logger: Logger;
 }
 
-function answerHealth(health: HealthSource, req: IncomingMessage, res: ServerResponse): boolean {
-  if (health.healthPath === undefined || req.url !== health.healthPath) return false;
-  const ok = health.healthy();
+function answerHealth(state: ServingState, req: IncomingMessage, res: ServerResponse): boolean {
+  if (state.healthPath === undefined || req.url !== state.healthPath) return false;
+  const ok = state.healthy();
   res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   res.end(JSON.stringify({ status: ok ? 'passing' : 'critical' }));
   return true;
 }
 
+/** The metrics path with or without a query string (scrape configs may add `params`). */
+function isExempt(state: ServingState, req: IncomingMessage): boolean {
+  const path = state.metricsPath;
+  const url = req.url;
+  if (path === undefined || url === undefined || !url.startsWith(path)) return false;
+  return url.length === path.length || url.charCodeAt(path.length) === 63; // '?'
+}
+
 /** A node:http request listener: `http.createServer(mesh.serve(handler))`. */
 export function serve(
   guard: Pick<InboundGuard, 'run'>,
-  health: HealthSource,
+  state: ServingState,
   handler: RequestHandler,
 ): RequestHandler {
   return (req, res) => {
-    if (answerHealth(health, req, res)) return;
+    if (answerHealth(state, req, res)) return;
+    state.inFlight.track(res);
+    if (isExempt(state, req)) {
+      const fail = (error: unknown) => {
+        logHandlerError(state.logger, undefined, error);
+        answerError(res, error);
+      };
+      try {
+        const result = handler(req, res);
+        if (isThenable(result)) result.then(undefined, fail);
+      } catch (error) {
+        fail(error);
+      }
+      return;
+    }
     void guard.run(req, res, () => handler(req, res));
   };
 }
 
 /** Express/Connect middleware: `app.use(mesh.middleware())`, before the routes. */
-export function middleware(guard: Pick<InboundGuard, 'run'>, health: HealthSource): Middleware {
+export function middleware(guard: Pick<InboundGuard, 'run'>, state: ServingState): Middleware {
   return (req, res, next) => {
-    if (answerHealth(health, req, res)) return;
+    if (answerHealth(state, req, res)) return;
+    state.inFlight.track(res);
+    if (isExempt(state, req)) return next();
     void guard.run(req, res, () => next());
   };
+}
+
+/**
+ * Express error middleware: answers a meshless error that reached a route with its status (504
+ * for an expired deadline, 503 for an open circuit, 429 for a rate limit, ...); passes any other
+ * error on to the next error handler. Express only sees it when mounted after the routes.
+ */
+export function errorHandler(state: Pick<ServingState, 'logger'>): ErrorMiddleware {
+  return (error, _req, res, next) => {
+    if (res.headersSent || !meshlessErrorResponse(error)) return next(error);
+    logHandlerError(state.logger, undefined, error);
+    answerError(res, error);
+  };
+}
+
+interface FastifyReplyLike {
+  raw: ServerResponse;
+  hijack(): void;
+  code(status: number): unknown;
+  header(name: string, value: string): unknown;
 }
 
 interface FastifyLike {
   addHook(
     name: 'onRequest',
+    hook: (request: { raw: IncomingMessage }, reply: FastifyReplyLike, done: () => void) => void,
+  ): unknown;
+  addHook(
+    name: 'onError',
     hook: (
       request: { raw: IncomingMessage },
-      reply: { raw: ServerResponse; hijack(): void },
+      reply: FastifyReplyLike,
+      error: unknown,
       done: () => void,
     ) => void,
   ): unknown;
@@ -52,14 +117,20 @@ interface FastifyLike {
 
 /**
  * A Fastify plugin: `fastify.register(mesh.fastifyPlugin)`. Inbound rules run in an onRequest
- * hook; shed requests are answered there and never reach the route. The plugin is marked to
- * skip Fastify's encapsulation so it applies to every route.
+ * hook; shed requests are answered there and never reach the route. A meshless error thrown by
+ * a route gets its status in an onError hook, which runs before the error handler (the default
+ * one keeps it). The plugin is marked to skip Fastify's encapsulation so it applies to every route.
  */
-export function fastifyPlugin(guard: Pick<InboundGuard, 'run'>, health: HealthSource) {
+export function fastifyPlugin(guard: Pick<InboundGuard, 'run'>, state: ServingState) {
   const plugin = (fastify: FastifyLike, _opts: unknown, done: () => void) => {
     fastify.addHook('onRequest', (request, reply, next) => {
-      if (answerHealth(health, request.raw, reply.raw)) {
+      if (answerHealth(state, request.raw, reply.raw)) {
         reply.hijack();
+        return;
+      }
+      state.inFlight.track(reply.raw);
+      if (isExempt(state, request.raw)) {
+        next();
         return;
       }
       let admitted = false;
@@ -71,6 +142,14 @@ export function fastifyPlugin(guard: Pick<InboundGuard, 'run'>, health: HealthSo
         .then(() => {
           if (!admitted) reply.hijack();
         });
+    });
+    fastify.addHook('onError', (_request, reply, error, next) => {
+      const mapped = meshlessErrorResponse(error);
+      if (mapped && !reply.raw.headersSent) {
+        reply.code(mapped.status);
+        for (const [name, value] of Object.entries(mapped.headers)) reply.header(name, value);
+      }
+      next();
     });
     done();
   };

@@ -20,6 +20,7 @@ import type { MeshMetrics } from '@meshless/metrics';
 import { DEADLINE_HEADER, parseDeadlineHeader, runWithDeadline } from '@meshless/retry';
 import type { MeshTracer, ServerSpan } from '@meshless/tracing';
 import { type InboundRule, inboundSection } from '../rules/inbound.ts';
+import { answerError, logHandlerError } from './error-response.ts';
 
 export const CALLER_HEADER = 'x-meshless-caller';
 
@@ -93,7 +94,7 @@ export class InboundGuard implements Disposable {
           deadline.remainingMs !== undefined
             ? runWithDeadline(this.clock.now() + deadline.remainingMs, run)
             : run();
-        // An async handler that rejects gets a 500 too (not an unhandled rejection, and not a
+        // An async handler that rejects is answered too (not an unhandled rejection, and not a
         // request left open that would hold its concurrency slot).
         if (isThenable(result)) result.then(undefined, (error: unknown) => this.fail(res, error));
       } catch (error) {
@@ -173,12 +174,10 @@ export class InboundGuard implements Disposable {
     this.observer.onHandled?.(req.method ?? 'GET', res.statusCode, seconds);
   }
 
+  /** An error reached the handler: meshless errors get their status (504 for a deadline, ...), others 500. */
   private fail(res: ServerResponse, error: unknown): void {
-    this.logger.error('request handler threw', { service: this.service, error });
-    if (!res.headersSent) {
-      res.writeHead(500, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: 'internal' }));
-    } else if (!res.writableEnded) res.end();
+    logHandlerError(this.logger, this.service, error);
+    answerError(res, error);
   }
 }
 

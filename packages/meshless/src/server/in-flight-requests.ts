@@ -1,0 +1,74 @@
+import type { ServerResponse } from 'node:http';
+import { type Clock, systemClock } from '@meshless/core';
+
+/**
+ * The inbound requests this instance is still answering (every adapter tracks its responses), so
+ * that shutting down answers each of them instead of cutting it off.
+ */
+export class InFlightRequests {
+  private readonly open = new Set<ServerResponse>();
+  private emptied: (() => void) | undefined;
+
+  constructor(private readonly clock: Clock = systemClock) {}
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  track(res: ServerResponse): void {
+    if (res.writableEnded || this.open.has(res)) return;
+    this.open.add(res);
+    const done = () => {
+      res.off('finish', done);
+      res.off('close', done);
+      this.open.delete(res);
+      if (this.open.size === 0) this.emptied?.();
+    };
+    res.on('finish', done);
+    res.on('close', done);
+  }
+
+  /**
+   * Gives the requests in flight up to `graceMs` to finish. Each one still running then is answered
+   * 503 with `connection: close` (one whose answer had already started is cut, so its caller sees
+   * a failure rather than a truncated body), and this resolves once those answers are written (at
+   * most `flushMs` more). Resolves with the number of requests that did not finish in time.
+   */
+  async settle(graceMs: number, flushMs = 1000): Promise<number> {
+    if (this.open.size > 0 && graceMs > 0) await this.idleWithin(graceMs);
+    const left = [...this.open];
+    if (left.length === 0) return 0;
+    for (const res of left) {
+      // The handler goes on and may still write: its late writes must not throw into the process.
+      res.on('error', ignore);
+      if (res.headersSent) {
+        res.destroy();
+        continue;
+      }
+      res.writeHead(503, {
+        'content-type': 'application/json',
+        connection: 'close',
+        'retry-after': '1',
+        'x-meshless-shed': 'shutting_down',
+      });
+      res.end(JSON.stringify({ error: 'shutting_down' }));
+    }
+    if (this.open.size > 0) await this.idleWithin(flushMs);
+    return left.length;
+  }
+
+  private idleWithin(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = this.clock.setTimeout(() => finish(), ms);
+      const finish = () => {
+        timer.cancel();
+        this.emptied = undefined;
+        resolve();
+      };
+      this.emptied = finish;
+      if (this.open.size === 0) finish();
+    });
+  }
+}
+
+function ignore(): void {}
