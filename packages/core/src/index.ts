@@ -15,3 +15,4 @@ export * from './rule-prescan.ts';
 export * from './rule-section.ts';
 export * from './rule-source.ts';
 export * from './rule-store.ts';
+export * from './transport-codes.ts';

@@ -30,7 +30,7 @@ describe('httpClassifier', () => {
 
   it('does not retry other errors, timeouts or open circuits unless asked', () => {
     expect(classify(new Error('boom'), true).retry).toBe(false);
-    expect(classify(coded('ENOTFOUND'), true).retry).toBe(false);
+    expect(classify(coded('EACCES'), true).retry).toBe(false);
     expect(classify(new TimeoutError('svc', 100), true).retry).toBe(false);
     expect(classify(new CircuitOpenError('svc'), true).retry).toBe(false);
     expect(classify('a string', true).retry).toBe(false);

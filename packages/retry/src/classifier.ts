@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from '@meshless/core';
+import { type Clock, CONNECT_ERROR_CODES, RESET_ERROR_CODES, systemClock } from '@meshless/core';
 
 /** Whether an outcome is worth another attempt, and (from Retry-After) when at the earliest. */
 export interface RetryVerdict {
@@ -33,16 +33,8 @@ export const RETRY_ON_PATTERN = /^(connect-error|reset|timeout|circuit-open|5xx|
 
 // Error codes (Node net/dns, undici, meshless) per category.
 const CATEGORY_CODES: Record<string, readonly string[]> = {
-  'connect-error': [
-    'ECONNREFUSED',
-    'EHOSTUNREACH',
-    'ENETUNREACH',
-    'EHOSTDOWN',
-    'ENETDOWN',
-    'EAI_AGAIN',
-    'UND_ERR_CONNECT_TIMEOUT',
-  ],
-  reset: ['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET'],
+  'connect-error': CONNECT_ERROR_CODES,
+  reset: RESET_ERROR_CODES,
   timeout: ['ETIMEDOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'MESHLESS_TIMEOUT'],
   'circuit-open': ['MESHLESS_CIRCUIT_OPEN'],
 };

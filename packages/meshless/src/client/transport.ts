@@ -1,10 +1,12 @@
 import {
   type CallFailure,
   ClosedError,
+  CONNECT_ERROR_CODES,
   ConnectError,
   ConnectionResetError,
   type Endpoint,
   MeshlessError,
+  RESET_ERROR_CODES,
   TransportError,
 } from '@meshless/core';
 import { Agent, type Dispatcher } from 'undici';
@@ -117,19 +119,9 @@ export function originOf(endpoint: Endpoint): string {
   return origin;
 }
 
-// No connection was made, so nothing was sent (undici connects before it writes a byte).
-const CONNECT_CODES: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EHOSTDOWN',
-  'ENETDOWN',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-// The connection broke while the request was (maybe) on its way or answered.
-const RESET_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET']);
+// No connection was made, so nothing was sent; or the connection broke mid-exchange.
+const CONNECT_CODES: ReadonlySet<string> = new Set(CONNECT_ERROR_CODES);
+const RESET_CODES: ReadonlySet<string> = new Set(RESET_ERROR_CODES);
 
 const NOT_TRANSPORT: ReadonlySet<string> = new Set(['UND_ERR_ABORTED', 'UND_ERR_INVALID_ARG']);
 /** A system error code (errno name). */
