@@ -32,6 +32,20 @@ async function startAgent(acl: boolean): Promise<ConsulDevAgent> {
   return agent;
 }
 
+/** An agent of its own with two rules, a KV client, and a mesh that applied them and wrote the marker. */
+async function twoRulesAndAMesh() {
+  const agent = await startAgent(false);
+  const connection = new ConsulConnection({ address: agent.address });
+  cleanup(() => connection.close());
+  const kv = new ConsulKv(connection);
+  await kv.put('meshless/services/catalog/policies', { timeoutMs: 300 });
+  await kv.put('meshless/services/orders/policies', { timeoutMs: 400 });
+  const mesh = await createMesh({ consul: { address: agent.address }, cacheDir: false, logger: 'silent' });
+  cleanup(() => mesh.close());
+  await eventually(async () => (await kv.get(markerKey('meshless'))) !== undefined, 3000, 'the marker');
+  return { agent, kv, mesh };
+}
+
 describe('a prefix that reads as empty in one step', () => {
   it('keeps the last good rules, loudly, when the token loses key:read (ACL default deny), and applies them again when access returns', async () => {
     const agent = await startAgent(true);
@@ -99,15 +113,7 @@ describe('a prefix that reads as empty in one step', () => {
   }, 40_000);
 
   it('keeps the last good rules when Consul restarts empty, until an operator confirms with the marker', async () => {
-    const agent = await startAgent(false);
-    const connection = new ConsulConnection({ address: agent.address });
-    cleanup(() => connection.close());
-    const kv = new ConsulKv(connection);
-    await kv.put('meshless/services/catalog/policies', { timeoutMs: 300 });
-    await kv.put('meshless/services/orders/policies', { timeoutMs: 400 });
-    const mesh = await createMesh({ consul: { address: agent.address }, cacheDir: false, logger: 'silent' });
-    cleanup(() => mesh.close());
-    await eventually(async () => (await kv.get(markerKey('meshless'))) !== undefined, 3000, 'the marker');
+    const { agent, kv, mesh } = await twoRulesAndAMesh();
 
     await agent.kill9();
     await agent.restart(); // dev mode: every key is gone, the marker too
@@ -122,15 +128,7 @@ describe('a prefix that reads as empty in one step', () => {
   }, 40_000);
 
   it('applies a deliberate deletion of every rule at once while the marker stays, and of a single last rule', async () => {
-    const agent = await startAgent(false);
-    const connection = new ConsulConnection({ address: agent.address });
-    cleanup(() => connection.close());
-    const kv = new ConsulKv(connection);
-    await kv.put('meshless/services/catalog/policies', { timeoutMs: 300 });
-    await kv.put('meshless/services/orders/policies', { timeoutMs: 400 });
-    const mesh = await createMesh({ consul: { address: agent.address }, cacheDir: false, logger: 'silent' });
-    cleanup(() => mesh.close());
-    await eventually(async () => (await kv.get(markerKey('meshless'))) !== undefined, 3000, 'the marker');
+    const { kv, mesh } = await twoRulesAndAMesh();
 
     await kv.delete('meshless/services/', { recurse: true });
     await eventually(() => mesh.rules.get(policiesSection, 'catalog') === undefined, 5000, 'defaults');
