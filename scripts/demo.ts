@@ -52,7 +52,7 @@ try {
   );
   if (!once) log(`   Prometheus metrics:   ${color.cyan('http://127.0.0.1:9464/metrics')}`);
   log(
-    `   the CLI:              ${color.cyan(`npx meshless status catalog --prefix ${prefix} --consul ${consul.address}`)}`,
+    `   the CLI:              ${color.cyan(`npx --no-install meshless status catalog --prefix ${prefix} --consul ${consul.address}`)}`,
   );
   if (once) log(color.green('\ndemo tour complete'));
   else {

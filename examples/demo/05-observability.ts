@@ -92,7 +92,9 @@ export async function observability(
     ),
   );
 
-  log(`   ${color.cyan('meshless status catalog')}:`);
+  log(
+    `   ${color.cyan(`npx --no-install meshless status catalog --prefix ${prefix} --consul ${consul.address}`)}:`,
+  );
   let out = '';
   await meshlessCli(['status', 'catalog', '--prefix', prefix, '--consul', consul.address], {
     stdout: { write: (s: string) => (out += s) },

@@ -77,6 +77,23 @@ export class ConsulError extends MeshlessError {
   }
 }
 
+/**
+ * `startTracing()` needs OpenTelemetry SDK packages that are not installed. They are optional peers
+ * (an app that never traces never installs them); `packages` names the ones to install.
+ */
+export class TracingSdkMissingError extends MeshlessError {
+  override readonly code = 'MESHLESS_TRACING_SDK_MISSING';
+  readonly packages: readonly string[];
+  constructor(packages: readonly string[], options: MeshlessErrorOptions = {}) {
+    super(
+      `startTracing() needs the OpenTelemetry SDK, an optional peer dependency that is not installed: ` +
+        `npm install ${packages.join(' ')}`,
+      options,
+    );
+    this.packages = packages;
+  }
+}
+
 /** Base for errors of a governed call that name the resource they happened on. */
 export class ResourceError extends MeshlessError {
   readonly resource: string;

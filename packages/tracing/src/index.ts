@@ -3,6 +3,7 @@ export { type AttemptKind, AttemptSpan, ClientCallSpan, type EndpointRef } from 
 export { errorTypeOf } from './error-type.ts';
 export { GovernedSpan } from './governed-span.ts';
 export { headerGetter, headerSetter, type IncomingHeaders, type OutgoingHeaders } from './header-carrier.ts';
+export { TRACING_SDK_PACKAGES } from './load-tracing-sdk.ts';
 export { type BreakerState, MeshSpan, type RejectAction } from './mesh-span.ts';
 export {
   createMeshTracer,
@@ -13,6 +14,15 @@ export {
   TRACER_VERSION,
 } from './mesh-tracer.ts';
 export { refreshTracing } from './provider-state.ts';
+export type {
+  BatchOptions,
+  ExportResult,
+  InMemorySpanExporter,
+  ReadableSpan,
+  Sampler,
+  SamplingResult,
+  SpanExporter,
+} from './sdk-types.ts';
 export { ServerSpan } from './server-span.ts';
 export {
   type OtlpOptions,

@@ -1,9 +1,9 @@
 import { CircuitOpenError, TimeoutError } from '@meshless/core';
 import { endpoint } from '@meshless/core/testing';
 import { propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { InMemorySpanExporter, ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createMeshTracer, type MeshTracer } from './mesh-tracer.ts';
+import type { InMemorySpanExporter, ReadableSpan } from './sdk-types.ts';
 import { startInMemoryTracing, type TracingHandle } from './start-tracing.ts';
 
 let tracing: TracingHandle<InMemorySpanExporter>;

@@ -1,14 +1,10 @@
 import { ConfigError } from '@meshless/core';
 import { type Attributes, context, logs, propagation, trace } from '@opentelemetry/api';
-import type {
-  BatchSpanProcessorOptions,
-  InMemorySpanExporter,
-  Sampler,
-  SpanExporter,
-  SpanProcessor,
-} from '@opentelemetry/sdk-trace';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace';
+import { loadTracingSdk } from './load-tracing-sdk.ts';
 import { TRACER_NAME, TRACER_VERSION } from './mesh-tracer.ts';
 import { refreshTracing, resolveTracer } from './provider-state.ts';
+import type { BatchOptions, InMemorySpanExporter, Sampler, SpanExporter } from './sdk-types.ts';
 
 /** Where spans go: OTLP/HTTP (JSON) to a collector, the console, memory (tests), or your own exporter. */
 export type TracingExporter = 'otlp' | 'console' | 'memory' | SpanExporter;
@@ -32,7 +28,7 @@ export interface StartTracingOptions {
   /** Options of the `otlp` exporter (the standard OTEL_EXPORTER_OTLP_* variables apply where unset). */
   otlp?: OtlpOptions;
   /** Batch processor settings (default: the SDK's, i.e. 5 s delay, 512 per batch, 2048 queued). */
-  batch?: Omit<BatchSpanProcessorOptions, 'exporter'>;
+  batch?: BatchOptions;
   /** Default: from OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG, else parent-based always-on. */
   sampler?: Sampler;
   /** More resource attributes (`deployment.environment.name`, ...). */
@@ -57,8 +53,10 @@ export interface TracingHandle<E extends SpanExporter = SpanExporter> {
  * Starts the OpenTelemetry Node SDK for meshless: a tracer provider with the chosen exporter,
  * W3C trace-context and baggage propagation (or OTEL_PROPAGATORS), async-local context, and the
  * resource (service name, host, process, OTEL_RESOURCE_ATTRIBUTES). Traces only: no metrics or
- * logs pipelines. The SDK is loaded here, on first use, so an app that never traces never loads it.
- * Every MeshTracer notices the change on its next call.
+ * logs pipelines. The SDK is loaded here, on first use, so an app that never traces never loads it;
+ * its packages are optional peer dependencies: without them this throws a TracingSdkMissingError
+ * (`MESHLESS_TRACING_SDK_MISSING`) naming what to install. Every MeshTracer notices the change on
+ * its next call.
  */
 export async function startTracing(options: StartTracingOptions): Promise<TracingHandle> {
   if (!options || typeof options.serviceName !== 'string' || options.serviceName === '') {
@@ -69,12 +67,8 @@ export async function startTracing(options: StartTracingOptions): Promise<Tracin
       'a tracer provider is already registered globally; shut it down first, or let meshless use it as is',
     );
   }
-  const [{ NodeSDK }, sdkTrace, resources] = await Promise.all([
-    import('@opentelemetry/sdk-node'),
-    import('@opentelemetry/sdk-trace'),
-    import('@opentelemetry/resources'),
-  ]);
   const choice = options.exporter ?? 'otlp';
+  const { sdkNode, sdkTrace, resources, otlpHttp } = await loadTracingSdk(choice === 'otlp');
   let exporter: SpanExporter;
   let processor: SpanProcessor;
   if (choice === 'console' || choice === 'memory') {
@@ -83,8 +77,7 @@ export async function startTracing(options: StartTracingOptions): Promise<Tracin
     processor = new sdkTrace.SimpleSpanProcessor({ exporter });
   } else {
     if (choice === 'otlp') {
-      const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
-      exporter = new OTLPTraceExporter(options.otlp ?? {});
+      exporter = new otlpHttp!.OTLPTraceExporter(options.otlp ?? {});
     } else if (typeof choice === 'object' && typeof choice.export === 'function') {
       exporter = choice;
     } else {
@@ -100,7 +93,7 @@ export async function startTracing(options: StartTracingOptions): Promise<Tracin
 
   const attributes: Attributes = { ...options.resourceAttributes };
   if (options.serviceVersion !== undefined) attributes['service.version'] = options.serviceVersion;
-  const sdk = new NodeSDK({
+  const sdk = new sdkNode.NodeSDK({
     serviceName: options.serviceName,
     resource: resources.defaultResource().merge(resources.resourceFromAttributes(attributes)),
     spanProcessors: [processor],
