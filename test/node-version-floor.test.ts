@@ -1,10 +1,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { MIN_NODE_VERSION } from '../packages/meshless/src/node-version.ts';
 
 // The check only matters in the built packages: bundling is what can move it after undici's import.
 // So this runs the dist files, in child processes, on a Node.js made to look like 22.14: an older
@@ -90,5 +91,13 @@ describe('on this Node.js', () => {
     expect(load(`require(${JSON.stringify(libraryCjs)})`, false)).toBe('loaded');
     const { code, stdout } = node([bin, 'validate', rules, '--kind', 'routes'], false);
     expect({ code, stdout: stdout.trim() }).toEqual({ code: 0, stdout: 'ok' });
+  });
+});
+
+describe('CI', () => {
+  it('runs every test, unit and integration, on exactly the floor version', () => {
+    const ci = readFileSync(join(root, '.ci/run'), 'utf8');
+    const floorRuns = ci.split('\n').filter((line) => line.includes('vitest.mjs'));
+    expect(floorRuns).toEqual([`npx -y -p node@${MIN_NODE_VERSION} node node_modules/vitest/vitest.mjs run`]);
   });
 });
