@@ -10,10 +10,17 @@ export const DEFAULT_DECAY_MS = 10_000;
  */
 export const FAILURE_PENALTY_FLOOR_MS = 50;
 /**
- * The floor for a connect error or a reset (no answer at all): the surest sign of a dead
- * instance, so it must outweigh the latency peaks of the live ones (a GC pause, a new connection).
+ * A connect error or a reset (no answer at all) is the surest sign of a dead instance: on top of
+ * the latency estimate, it puts a penalty of this much on the endpoint, which must outweigh the
+ * latency peaks of the live ones even on a loaded machine (a GC pause, a stalled event loop)...
  */
-export const NO_ANSWER_PENALTY_FLOOR_MS = 1000;
+export const NO_ANSWER_PENALTY_MS = 10_000;
+/**
+ * ...and fades with this time constant, much faster than the estimate (10 s -> 1 s after about
+ * 4.6 s, -> 50 ms after about 10.6 s): a dead instance is left alone until Consul's health check
+ * drops it, a live one that dropped a connection is back in a few seconds. Any answer clears it.
+ */
+export const NO_ANSWER_PENALTY_DECAY_MS = 2000;
 /** ...and as this many times the current estimate: failures in a row escalate geometrically. */
 export const FAILURE_PENALTY_FACTOR = 4;
 /** ...up to this (a slower observed failure, e.g. a timeout, still counts in full). */
@@ -36,6 +43,9 @@ export class EndpointStats {
   /** Peak-EWMA latency in ms as of `ewmaAt`; 0 means no history. */
   ewmaMs = 0;
   ewmaAt = 0;
+  /** No-answer penalty in ms as of `penaltyAt` (0: none), fading with NO_ANSWER_PENALTY_DECAY_MS. */
+  penaltyMs = 0;
+  penaltyAt = 0;
   successes = 0;
   failures = 0;
   consecutiveErrors = 0;
@@ -65,18 +75,22 @@ export class EndpointStats {
     return this.ejectedUntil !== 0;
   }
 
-  /** The latency estimate decayed to `now`: idle endpoints drift back toward "worth a try". */
+  /** The latency estimate decayed to `now` (idle endpoints drift back toward "worth a try"), or the no-answer penalty while it is higher. */
   latencyAt(now: number, decayMs: number): number {
     const dt = now - this.ewmaAt;
-    return dt <= 0 ? this.ewmaMs : this.ewmaMs * Math.exp(-dt / decayMs);
+    const latency = dt <= 0 ? this.ewmaMs : this.ewmaMs * Math.exp(-dt / decayMs);
+    if (this.penaltyMs === 0) return latency;
+    const penalty = this.penaltyMs * Math.exp(-(now - this.penaltyAt) / NO_ANSWER_PENALTY_DECAY_MS);
+    return Math.max(penalty, latency);
   }
 
   /**
    * Peak-sensitive EWMA (Finagle/tower): a sample above the decayed estimate replaces it at
    * once; a lower one is blended in by the time elapsed since the last sample. A failure is a
-   * peak of at least max(floor, factor x estimate), capped, or its observed time if longer (the
-   * floor is higher for a connect error or reset; a cancelled call gets none): a fast error
-   * must repel traffic, not attract it, and each one in a row repels more than the last.
+   * peak of at least max(floor, factor x estimate), capped, or its observed time if longer (a
+   * cancelled call gets none): a fast error must repel traffic, not attract it, and each one in
+   * a row repels more than the last. No answer at all (a connect error, a reset) also sets the
+   * no-answer penalty; an answer clears it.
    */
   observeLatency(ms: number, now: number, decayMs: number, ok: boolean, failure?: CallFailure): void {
     const dt = now - this.ewmaAt;
@@ -84,20 +98,29 @@ export class EndpointStats {
     const decayed = this.ewmaMs * w;
     if (ok) {
       this.ewmaMs = ms > decayed ? ms : decayed + ms * (1 - w);
+      this.penaltyMs = 0;
     } else if (failure === 'cancelled') {
       // Aborted by the caller or a winning hedge: a lower bound of its latency, no penalty.
       this.ewmaMs = Math.max(ms, decayed);
     } else {
-      this.ewmaMs = Math.max(ms, decayed, failurePenaltyMs(decayed, failure));
+      this.ewmaMs = Math.max(ms, decayed, failurePenaltyMs(decayed));
+      if (failure === undefined)
+        this.penaltyMs = 0; // an error status is an answer
+      else {
+        this.penaltyMs = NO_ANSWER_PENALTY_MS;
+        this.penaltyAt = now;
+      }
     }
     this.ewmaAt = now;
   }
 }
 
 /** The latency a failure counts as at least, given the decayed estimate. */
-function failurePenaltyMs(estimateMs: number, failure: CallFailure | undefined): number {
-  const floor = failure === undefined ? FAILURE_PENALTY_FLOOR_MS : NO_ANSWER_PENALTY_FLOOR_MS;
-  return Math.min(FAILURE_PENALTY_MAX_MS, Math.max(floor, FAILURE_PENALTY_FACTOR * estimateMs));
+function failurePenaltyMs(estimateMs: number): number {
+  return Math.min(
+    FAILURE_PENALTY_MAX_MS,
+    Math.max(FAILURE_PENALTY_FLOOR_MS, FAILURE_PENALTY_FACTOR * estimateMs),
+  );
 }
 
 export interface EndpointStatsStoreOptions {

@@ -6,7 +6,8 @@ import {
   FAILURE_PENALTY_FACTOR,
   FAILURE_PENALTY_FLOOR_MS,
   FAILURE_PENALTY_MAX_MS,
-  NO_ANSWER_PENALTY_FLOOR_MS,
+  NO_ANSWER_PENALTY_DECAY_MS,
+  NO_ANSWER_PENALTY_MS,
 } from './endpoint-stats.ts';
 import { PeakEwmaBalancer, peakEwmaCost, UNKNOWN_LATENCY_PENALTY } from './p2c-peak-ewma.ts';
 import { countPicks, fitsShares } from './test-support.ts';
@@ -74,6 +75,22 @@ describe('PeakEwmaBalancer (P2C peak-EWMA)', () => {
     expect(counts.get('d') ?? 0).toBeLessThan(10);
   });
 
+  it('leaves a dead instance alone for seconds even while the live ones stall', () => {
+    const { clock, b, eps } = setup(38);
+    for (const ep of eps) b.onCallEnd(ep, { latencyMs: 2, ok: true });
+    b.onCallEnd(endpoint('d'), { latencyMs: 0.1, ok: false, failure: 'connect' });
+    // The caller's event loop stalls: every live answer takes 800 ms, several in flight each.
+    let picksOfD = 0;
+    for (let t = 0; t < 4000; t += 5) {
+      const ep = b.picker.pick()!;
+      if (ep.id === 'd') picksOfD++;
+      b.onCallStart(ep);
+      clock.advance(5);
+      b.onCallEnd(ep, { latencyMs: 800, ok: true });
+    }
+    expect(picksOfD).toBe(0);
+  });
+
   it('makes a failure count as slow: at least the floor, a multiple of the estimate, the observed time', () => {
     const { clock, b } = setup(37);
     const s = b.stats.get('a')!;
@@ -88,14 +105,24 @@ describe('PeakEwmaBalancer (P2C peak-EWMA)', () => {
     // A failure slower than all that (a timeout) counts as observed.
     b.onCallEnd(endpoint('a'), { latencyMs: 20_000, ok: false });
     expect(s.ewmaMs).toBe(20_000);
-    // No answer at all (a connect error, a reset: a dead instance) counts as at least a second.
+    // No answer at all (a connect error, a reset: a dead instance) puts a 10 s penalty on top,
+    // fading fast (time constant 2 s), and any answer clears it.
     for (const [id, failure] of [
       ['b', 'connect'],
       ['c', 'reset'],
     ] as const) {
+      const st = b.stats.get(id)!;
       b.onCallEnd(endpoint(id), { latencyMs: 2, ok: true });
       b.onCallEnd(endpoint(id), { latencyMs: 0.1, ok: false, failure });
-      expect(b.stats.get(id)!.ewmaMs).toBe(NO_ANSWER_PENALTY_FLOOR_MS);
+      expect(st.latencyAt(clock.now(), 10_000)).toBe(NO_ANSWER_PENALTY_MS);
+      clock.advance(NO_ANSWER_PENALTY_DECAY_MS);
+      expect(st.latencyAt(clock.now(), 10_000)).toBeCloseTo(NO_ANSWER_PENALTY_MS / Math.E, 6);
+      clock.advance(10 * NO_ANSWER_PENALTY_DECAY_MS);
+      expect(st.latencyAt(clock.now(), 10_000)).toBeLessThan(FAILURE_PENALTY_FLOOR_MS);
+      b.onCallEnd(endpoint(id), { latencyMs: 0.1, ok: false, failure });
+      b.onCallEnd(endpoint(id), { latencyMs: 3, ok: true, status: 200 });
+      expect(st.latencyAt(clock.now(), 10_000)).toBeLessThan(FAILURE_PENALTY_MAX_MS);
+      expect(st.penaltyMs).toBe(0);
     }
     // A cancelled call (the caller gave up, a hedge won) is no sign against the endpoint.
     b.onCallEnd(endpoint('d'), { latencyMs: 2, ok: true });
