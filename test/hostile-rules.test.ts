@@ -1,7 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import { startFleet, startGateway } from './helpers/backends.ts';
-import { eventually, kvClient, putApplied, uniquePrefix } from './helpers/consul.ts';
+import { startShop } from './helpers/backends.ts';
+import { eventually, putApplied, uniquePrefix } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
@@ -12,20 +12,15 @@ const subsets = { stable: { meta: { version: 'v1' } }, canary: { meta: { version
 async function shop(name: string) {
   const prefix = uniquePrefix(name);
   const service = `shop-${prefix.slice(-8)}`;
-  const backends = await startFleet(service, prefix, [
-    ['v1', 'v1-a'],
-    ['v2', 'v2-a'],
-  ]);
-  cleanup(async () => {
-    await Promise.all(backends.map((b) => b.stop()));
-  });
-  const gateway = await startGateway(prefix);
-  cleanup(() => gateway.close());
-  const { kv, connection } = kvClient();
-  cleanup(() => connection.close());
-  const client = gateway.client(service);
-  await client.fetch('/warmup');
-  await eventually(() => client.status().endpoints === 2, 5000, 'two endpoints');
+  const { backends, gateway, kv, client } = await startShop(
+    prefix,
+    service,
+    [
+      ['v1', 'v1-a'],
+      ['v2', 'v2-a'],
+    ],
+    cleanup,
+  );
   const routesKey = `${prefix}/services/${service}/routes`;
   const versionOf = async (headers: Record<string, string> = {}) => {
     const res = await client.fetch('/items/1', { headers });

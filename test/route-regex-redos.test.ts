@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { MAX_REGEX_INPUT_LENGTH } from '@meshless/canary';
 import { describe, expect, it } from 'vitest';
-import { startFleet, startGateway } from './helpers/backends.ts';
-import { eventually, kvClient, putApplied, uniquePrefix } from './helpers/consul.ts';
+import { startShop } from './helpers/backends.ts';
+import { putApplied, uniquePrefix } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
@@ -13,20 +13,15 @@ const subsets = { stable: { meta: { version: 'v1' } }, canary: { meta: { version
 async function gatewayWithHeaderRegex(regex: string) {
   const prefix = uniquePrefix('redos');
   const service = `probe-${prefix.slice(-8)}`;
-  const backends = await startFleet(service, prefix, [
-    ['v1', 'v1-a'],
-    ['v2', 'v2-a'],
-  ]);
-  cleanup(async () => {
-    await Promise.all(backends.map((b) => b.stop()));
-  });
-  const gateway = await startGateway(prefix);
-  cleanup(() => gateway.close());
-  const { kv, connection } = kvClient();
-  cleanup(() => connection.close());
-  const client = gateway.client(service);
-  await client.fetch('/warmup');
-  await eventually(() => client.status().endpoints === 2, 5000, 'two endpoints');
+  const { gateway, kv, client } = await startShop(
+    prefix,
+    service,
+    [
+      ['v1', 'v1-a'],
+      ['v2', 'v2-a'],
+    ],
+    cleanup,
+  );
   await putApplied(kv, gateway, `${prefix}/services/${service}/routes`, {
     subsets,
     routes: [

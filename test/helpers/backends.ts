@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMesh, type Mesh, type MeshOptions } from 'meshless';
-import { consulAddress } from './consul.ts';
+import { consulAddress, eventually, kvClient } from './consul.ts';
 
 export interface Backend {
   name: string;
@@ -113,4 +113,28 @@ export async function startFleet(
   for (const [version, name] of members)
     backends.push(await startBackend(service, version, name, { prefix }));
   return backends;
+}
+
+/**
+ * A fleet of `service` on `prefix`, a gateway that has discovered all of it, and a KV client,
+ * each stopped by `cleanup` (the registrar from useCleanupsAndNoUnhandledRejections).
+ */
+export async function startShop(
+  prefix: string,
+  service: string,
+  members: readonly (readonly [version: string, name: string])[],
+  cleanup: (fn: () => Promise<void> | void) => void,
+) {
+  const backends = await startFleet(service, prefix, members);
+  cleanup(async () => {
+    await Promise.all(backends.map((b) => b.stop()));
+  });
+  const gateway = await startGateway(prefix);
+  cleanup(() => gateway.close());
+  const { kv, connection } = kvClient();
+  cleanup(() => connection.close());
+  const client = gateway.client(service);
+  await client.fetch('/warmup');
+  await eventually(() => client.status().endpoints === members.length, 5000, `${members.length} endpoints`);
+  return { backends, gateway, kv, client };
 }
