@@ -26,6 +26,8 @@ writeFileSync(rules, 'routes: []\n');
 const library = join(root, 'packages/meshless/dist/index.js');
 const libraryCjs = join(root, 'packages/meshless/dist/index.cjs');
 const bin = join(root, 'packages/cli/dist/cli.js');
+// The bins npm links (`meshless` from @meshless/cli, and from meshless), which load dist/cli.js.
+const bins = [join(root, 'packages/cli/bin/meshless.js'), join(root, 'packages/meshless/bin/meshless.js')];
 const TOO_OLD = /^meshless needs Node\.js >= 22\.19\.0 \(this is 22\.14\.0\): .*nvm install 22/;
 
 function node(args: string[], preload = true) {
@@ -75,8 +77,13 @@ describe('on a Node.js older than the floor', () => {
   });
 
   it('the meshless command prints one line and exits 69, even for offline validate', () => {
-    for (const args of [['--help'], ['validate', rules, '--kind', 'routes']]) {
-      const { code, stdout, stderr } = node([bin, ...args]);
+    const runs = [
+      [bin, '--help'],
+      [bin, 'validate', rules, '--kind', 'routes'],
+      ...bins.map((b) => [b, '--help']),
+    ];
+    for (const args of runs) {
+      const { code, stdout, stderr } = node(args);
       expect(stdout).toBe('');
       expect(stderr).toMatch(TOO_OLD);
       expect(stderr.trim().split('\n')).toHaveLength(1);
@@ -91,6 +98,7 @@ describe('on this Node.js', () => {
     expect(load(`require(${JSON.stringify(libraryCjs)})`, false)).toBe('loaded');
     const { code, stdout } = node([bin, 'validate', rules, '--kind', 'routes'], false);
     expect({ code, stdout: stdout.trim() }).toEqual({ code: 0, stdout: 'ok' });
+    for (const b of bins) expect(node([b, '--help'], false)).toMatchObject({ code: 0, stderr: '' });
   });
 });
 
