@@ -8,8 +8,11 @@ import { type Clock, systemClock } from '@meshless/core';
 export class InFlightRequests {
   private readonly open = new Set<ServerResponse>();
   private emptied: (() => void) | undefined;
+  private readonly clock: Clock;
 
-  constructor(private readonly clock: Clock = systemClock) {}
+  constructor(clock: Clock = systemClock) {
+    this.clock = clock;
+  }
 
   get size(): number {
     return this.open.size;
@@ -18,14 +21,11 @@ export class InFlightRequests {
   track(res: ServerResponse): void {
     if (res.writableEnded || this.open.has(res)) return;
     this.open.add(res);
-    const done = () => {
-      res.off('finish', done);
-      res.off('close', done);
+    // A server response emits 'close' once it is done, finished or cut off: one listener is enough.
+    res.once('close', () => {
       this.open.delete(res);
       if (this.open.size === 0) this.emptied?.();
-    };
-    res.on('finish', done);
-    res.on('close', done);
+    });
   }
 
   /**
