@@ -25,12 +25,15 @@ export function regexProblem(pattern: string): string | undefined {
   if (pattern.length > MAX_REGEX_LENGTH) {
     return `regex is ${pattern.length} characters, over the ${MAX_REGEX_LENGTH}-character limit`;
   }
+  const parsed = parseRegex(pattern);
   try {
     new RegExp(pattern);
   } catch (error) {
+    // Inline flags `(?i:...)` compile only where V8 has regexp modifiers (Node 23+): give the
+    // same reason on every Node.
+    if (!parsed.ok && parsed.problem.startsWith('inline flags')) return parsed.problem;
     return `invalid regex: ${(error as Error).message}`;
   }
-  const parsed = parseRegex(pattern);
   if (!parsed.ok) return parsed.problem;
   const states = stateCount(parsed.node);
   if (!(states <= MAX_REGEX_STATES)) {
