@@ -101,6 +101,7 @@ describe('balancer rule', () => {
     const json = sectionJsonSchema(balancerSection);
     expect(json).toMatchObject({ title: 'meshless balancer', type: 'object', additionalProperties: false });
     expect(Object.keys(json.properties as object)).toEqual([
+      '$schema',
       'algorithm',
       'hashOn',
       'ringHash',

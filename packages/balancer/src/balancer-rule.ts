@@ -36,8 +36,10 @@ function nextPrime(n: number): number {
 /** Where ring-hash and Maglev read the key of a request. Exactly one of the three. */
 export const hashOnSchema = z.union(
   [
-    z.strictObject({ header: name.describe('request header whose value is the key (case-insensitive)') }),
-    z.strictObject({ cookie: name.describe('cookie whose value is the key') }),
+    z.strictObject({
+      header: name.describe('request header whose value is the key (name case-insensitive)'),
+    }),
+    z.strictObject({ cookie: name.describe('cookie whose value is the key (name case-sensitive)') }),
     z.strictObject({ queryParam: name.describe('query parameter whose value is the key') }),
   ],
   { error: 'expected exactly one of { "header": name }, { "cookie": name }, { "queryParam": name }' },
@@ -47,9 +49,21 @@ export type HashOn = z.infer<typeof hashOnSchema>;
 
 export const ringHashSchema = z.strictObject({
   /** Fewest ring entries in total. Default 1024. */
-  minRingSize: z.number().int().min(1).max(DEFAULT_MAX_RING_SIZE).optional().describe('default 1024'),
+  minRingSize: z
+    .number()
+    .int()
+    .min(1)
+    .max(DEFAULT_MAX_RING_SIZE)
+    .optional()
+    .describe('fewest ring entries in total; a smaller ring is scaled up as a whole; default 1024'),
   /** Most ring entries in total. Default 8 388 608. */
-  maxRingSize: z.number().int().min(1).max(DEFAULT_MAX_RING_SIZE).optional().describe('default 8388608'),
+  maxRingSize: z
+    .number()
+    .int()
+    .min(1)
+    .max(DEFAULT_MAX_RING_SIZE)
+    .optional()
+    .describe('most ring entries in total; a larger ring is scaled down as a whole; default 8388608'),
 });
 
 export const maglevSchema = z.strictObject({
@@ -64,23 +78,48 @@ export const maglevSchema = z.strictObject({
         `${String(issue.input)} is not prime (the next prime is ${nextPrime(Number(issue.input))})`,
     })
     .optional()
-    .describe('a prime; default 65537'),
+    .describe('lookup table size: a prime, ideally over 100 x the number of endpoints; default 65537'),
 });
 
 export const localitySchema = z.strictObject({
   /** Prefer endpoints in the caller's zone, then region. Default true (no effect without a local zone). */
-  enabled: z.boolean().optional().describe('default true'),
+  enabled: z
+    .boolean()
+    .optional()
+    .describe(
+      "prefer endpoints in the caller's zone, then region; default true (no effect without a local zone)",
+    ),
   /** Locality applies while at least this percent of known endpoints are healthy. Default 70. */
-  minHealthyPercent: percent.optional().describe('default 70'),
+  minHealthyPercent: percent
+    .optional()
+    .describe(
+      'locality applies while at least this percent of the known endpoints are healthy, else traffic spills over in proportion; default 70',
+    ),
 });
 
 export const successRateSchema = z.strictObject({
   /** Calls an endpoint needs in an interval to be judged. Default 100. */
-  minRequests: z.number().int().min(1).optional().describe('default 100'),
+  minRequests: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe('calls an endpoint needs in an interval to be judged; default 100'),
   /** Ejected below mean - stdevFactor x stddev of the success rates. Default 1.9. */
-  stdevFactor: z.number().min(0).optional().describe('default 1.9'),
+  stdevFactor: z
+    .number()
+    .min(0)
+    .optional()
+    .describe(
+      'an endpoint is ejected when its success rate is below the mean minus stdevFactor x the standard deviation; default 1.9',
+    ),
   /** Fewest judged endpoints for the statistics to apply. Default 5. */
-  minEndpoints: z.number().int().min(1).optional().describe('default 5'),
+  minEndpoints: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe('fewest judged endpoints for the statistics to apply; default 5'),
 });
 
 export const outlierSchema = z.strictObject({
@@ -90,19 +129,41 @@ export const outlierSchema = z.strictObject({
     .int()
     .min(0)
     .optional()
-    .describe('default 5 (0 when the outlier field is omitted); 0 disables'),
+    .describe(
+      'failures in a row (5xx, timeouts, no answer) that eject an endpoint at once; 0 disables; default 5 (0 when the outlier field is omitted)',
+    ),
   /** Connect errors in a row (no HTTP answer) that eject an endpoint at once; 0 disables. Default 3. */
-  consecutiveConnectErrors: z.number().int().min(0).optional().describe('default 3; 0 disables'),
+  consecutiveConnectErrors: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe(
+      'connect errors in a row (refused, unreachable: no HTTP answer) that eject an endpoint at once; 0 disables; default 3',
+    ),
   /** How often success rates are judged and ejection counts decay. Default 10 000. */
-  intervalMs: ms.min(1).optional().describe('default 10000'),
+  intervalMs: ms
+    .min(1)
+    .optional()
+    .describe('how often success rates are judged and ejection counts decay, ms; default 10000'),
   /** First ejection length; the n-th lasts n times as long. Default 30 000. */
-  baseEjectionMs: ms.optional().describe('default 30000'),
+  baseEjectionMs: ms
+    .optional()
+    .describe('length of the first ejection, ms; the n-th lasts n times as long; default 30000'),
   /** Cap on one ejection. Default 300 000. */
-  maxEjectionMs: ms.optional().describe('default 300000'),
+  maxEjectionMs: ms.optional().describe('longest ejection, ms (at least baseEjectionMs); default 300000'),
   /** Most endpoints ejected at once, in percent (rounded down, but at least 1 when > 0). Default 10. */
-  maxEjectionPercent: percent.optional().describe('default 10'),
+  maxEjectionPercent: percent
+    .optional()
+    .describe(
+      'most endpoints ejected at once, percent (rounded down, but at least 1 when above 0); default 10',
+    ),
   /** Success-rate outlier detection; omitted: off, `{}`: on with defaults. */
-  successRate: successRateSchema.optional().describe('omit to disable'),
+  successRate: successRateSchema
+    .optional()
+    .describe(
+      'success-rate detection: eject endpoints whose success rate is far below the others; omitted: off; {}: on with the defaults',
+    ),
 });
 
 /**
@@ -112,17 +173,36 @@ export const outlierSchema = z.strictObject({
 export const balancerRuleSchema = z
   .strictObject({
     /** The picking algorithm. Default `p2c-peak-ewma`. */
-    algorithm: z.enum(BALANCER_ALGORITHMS).optional().describe('default p2c-peak-ewma'),
+    algorithm: z
+      .enum(BALANCER_ALGORITHMS)
+      .optional()
+      .describe(
+        'how an endpoint is chosen: round-robin, weighted-round-robin (by Consul Weights), random, least-request (of two endpoints, the one with fewer calls in flight), p2c-peak-ewma (of two, the lower latency x calls in flight), ring-hash or maglev (consistent hashing on hashOn); default p2c-peak-ewma',
+      ),
     /** Where the hash key comes from; required for ring-hash and maglev. */
-    hashOn: hashOnSchema.optional().describe('required for ring-hash and maglev'),
+    hashOn: hashOnSchema
+      .optional()
+      .describe(
+        'where ring-hash and maglev read the key of a request: exactly one of { header }, { cookie }, { queryParam }; a request without it gets a random endpoint; required for ring-hash and maglev',
+      ),
     /** Ring-hash sizing. */
-    ringHash: ringHashSchema.optional(),
+    ringHash: ringHashSchema
+      .optional()
+      .describe('ring-hash only: bounds on the ring (512 entries per endpoint per unit of weight)'),
     /** Maglev sizing. */
-    maglev: maglevSchema.optional(),
+    maglev: maglevSchema.optional().describe('maglev only: size of the lookup table'),
     /** Zone/region preference with Envoy's spill-over. */
-    locality: localitySchema.optional(),
+    locality: localitySchema
+      .optional()
+      .describe(
+        "zone/region preference: the caller's zone first, then its region, spilling over when too few are healthy",
+      ),
     /** Below this percent of healthy (not ejected) endpoints, balance over all. 0 disables. Default 50. */
-    panicThresholdPercent: percent.optional().describe('default 50'),
+    panicThresholdPercent: percent
+      .optional()
+      .describe(
+        'below this percent of healthy (not ejected) endpoints, balance over all of them, so a fleet-wide failure never ejects everyone; 0 disables; default 50',
+      ),
     /**
      * Outlier detection (ejection). Omitted: only the connect-error check, with the defaults;
      * `{}`: every check with its defaults; `false`: no ejection at all.
@@ -130,9 +210,13 @@ export const balancerRuleSchema = z
     outlier: z
       .union([outlierSchema, z.literal(false)])
       .optional()
-      .describe('omitted: eject on 3 connect errors in a row only; false: off'),
+      .describe(
+        'outlier detection (ejection): omitted: eject after 3 connect errors in a row only; {}: every check with its defaults; false: no ejection',
+      ),
     /** New endpoints ramp from 10% to full weight over this long; 0 disables. Default 0. */
-    slowStartMs: ms.optional().describe('default 0 (off)'),
+    slowStartMs: ms
+      .optional()
+      .describe('new endpoints ramp from 10 % to full weight over this long, ms; 0 disables; default 0'),
   })
   .superRefine((rule, ctx) => {
     const algorithm = rule.algorithm ?? 'p2c-peak-ewma';

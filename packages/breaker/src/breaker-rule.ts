@@ -21,16 +21,27 @@ export const breakerRuleSchema = z.strictObject({
    * Open when at least this share of the calls in the window failed, in percent, checked after
    * every outcome (a success included) once the window holds `volume` calls. Default 50.
    */
-  errorPercent: percent('errorPercent').optional(),
+  errorPercent: percent('errorPercent')
+    .optional()
+    .describe(
+      'open when at least this share of the calls in the window failed, percent (above 0, at most 100), checked after every outcome once the window holds volume calls; default 50',
+    ),
   /** Calls in the window before the breaker may open at all. Default 20. */
   volume: z
     .int({ error: 'volume: expected a whole number of calls' })
     .min(1, { error: 'volume: must be at least 1 call' })
-    .optional(),
+    .optional()
+    .describe('calls in the window before the breaker may open at all; default 20'),
   /** Length of the rolling window the shares are computed over, ms. Default 10000. */
-  windowMs: positiveMs('windowMs').optional(),
+  windowMs: positiveMs('windowMs')
+    .optional()
+    .describe('length of the rolling window the shares are computed over, ms; default 10000'),
   /** Time the breaker stays open before it lets trial calls through, ms. Default 5000. */
-  openMs: positiveMs('openMs').optional(),
+  openMs: positiveMs('openMs')
+    .optional()
+    .describe(
+      'time the breaker stays open (calls fail at once with MESHLESS_CIRCUIT_OPEN) before it lets trial calls through, ms; default 5000',
+    ),
   /**
    * Trial calls admitted in half-open (the rest are rejected until they end); any failed probe
    * reopens, and when all have succeeded it closes (unless the slow-call rule reopens). Default 3.
@@ -39,11 +50,20 @@ export const breakerRuleSchema = z.strictObject({
     .int({ error: 'halfOpenProbes: expected a whole number of calls' })
     .min(1, { error: 'halfOpenProbes: must be from 1 to 100' })
     .max(100, { error: 'halfOpenProbes: must be from 1 to 100' })
-    .optional(),
+    .optional()
+    .describe(
+      'trial calls admitted when half-open (1-100); any failed one reopens the breaker, when all have succeeded it closes; default 3',
+    ),
   /** Calls slower than this count as slow, ms. Default: off (no slow-call rule). */
-  slowCallMs: positiveMs('slowCallMs').optional(),
+  slowCallMs: positiveMs('slowCallMs')
+    .optional()
+    .describe('calls slower than this count as slow, ms; default none (no slow-call rule)'),
   /** Open when at least this share of the calls in the window was slow, in percent. Default 100. */
-  slowCallPercent: percent('slowCallPercent').optional(),
+  slowCallPercent: percent('slowCallPercent')
+    .optional()
+    .describe(
+      'with slowCallMs: open when at least this share of the calls in the window was slow, percent; default 100',
+    ),
 });
 
 export type BreakerRule = z.input<typeof breakerRuleSchema>;

@@ -59,16 +59,20 @@ export const stickySchema = z
 export const faultSchema = z.strictObject({
   delay: z
     .strictObject({
-      percent: percent.optional().describe('share of requests delayed; default 100'),
-      ms: z.number().int().min(0).max(600_000).describe('delay in milliseconds'),
+      percent: percent.optional().describe('share of requests delayed, percent; default 100'),
+      ms: z.number().int().min(0).max(600_000).describe('delay before the request is sent, ms'),
     })
-    .optional(),
+    .optional()
+    .describe('delay a share of the matched requests before they are sent; default none'),
   abort: z
     .strictObject({
-      percent: percent.optional().describe('share of requests aborted; default 100'),
+      percent: percent.optional().describe('share of requests aborted, percent; default 100'),
       status: z.number().int().min(400).max(599).optional().describe('HTTP status returned; default 503'),
     })
-    .optional(),
+    .optional()
+    .describe(
+      'answer a share of the matched requests with an error status without sending them; default none',
+    ),
 });
 
 export const routeSchema = z.strictObject({
@@ -84,17 +88,27 @@ export const routeSchema = z.strictObject({
     .describe('choose the destination by a hash of this header/cookie so a user stays on it'),
   mirror: z
     .strictObject({
-      subset: name,
-      percent: percent.optional().describe('share of requests copied; default 100'),
+      subset: name.describe('the subset that gets the copies (defined under `subsets`)'),
+      percent: percent.optional().describe('share of requests copied, percent; default 100'),
     })
     .optional()
     .describe('copy requests (fire and forget) to this subset'),
   fault: faultSchema.optional().describe('inject delays and aborts into matched requests'),
-  timeoutMs: z.number().int().positive().optional().describe('overrides the policies timeout'),
+  timeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe('time limit of each attempt on this route, ms; overrides timeoutMs of the policies document'),
   retry: z
     .strictObject({
       attempts: z.number().int().min(1).max(10).optional().describe('counts the first try; 1 means no retry'),
-      perTryTimeoutMs: z.number().int().positive().optional(),
+      perTryTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .describe('time limit of each try, ms; overrides retry.perTryTimeoutMs of the policies document'),
     })
     .optional()
     .describe('overrides the policies retry'),
@@ -112,7 +126,12 @@ export const routeSchema = z.strictObject({
  */
 export const routesRuleSchema = z
   .strictObject({
-    $schema: z.string().optional(),
+    $schema: z
+      .string()
+      .optional()
+      .describe(
+        'URI or path of the JSON Schema of this document, for editors (completion, validation); ignored by meshless',
+      ),
     subsets: ruleRecord(name, subsetSchema).optional().describe('named endpoint groups; default none'),
     routes: z.array(routeSchema).optional().describe('ordered routes, first match wins; default none'),
   })

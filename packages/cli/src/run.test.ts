@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -44,6 +44,12 @@ describe('meshless (offline commands)', () => {
     const { code, stdout } = await cli(['schema', 'routes']);
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toMatchObject({ title: 'meshless routes', type: 'object' });
+    // The same schema as the file the package ships (schemas/routes.schema.json), $id included.
+    const shipped = readFileSync(
+      new URL('../../meshless/schemas/routes.schema.json', import.meta.url),
+      'utf8',
+    );
+    expect(JSON.parse(stdout)).toEqual(JSON.parse(shipped));
     const list = await cli(['schema', '--prefix', 'acme']);
     expect(list.stdout).toMatch(/^KIND +KEY +DESCRIPTION\n/);
     expect(list.stdout).toContain('acme/services/*/routes');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { validateRuleDocument } from './rule-parse.ts';
 import { defineSection, matchSection, sectionJsonSchema, sectionKey } from './rule-section.ts';
 
 const routes = defineSection({
@@ -42,6 +43,30 @@ describe('sections', () => {
       properties: { timeoutMs: { type: 'integer' } },
     });
     expect(schema.additionalProperties).toBe(false);
+  });
+
+  it('export JSON Schema that accepts the $schema field documents may carry, and an $id', () => {
+    const section = defineSection({
+      kind: 'x',
+      pattern: 'x',
+      description: 'the x',
+      schema: z.strictObject({ timeoutMs: z.number().int().optional() }),
+    });
+    const schema = sectionJsonSchema(section, { id: 'https://example.test/x.schema.json' });
+    expect(schema).toMatchObject({
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      $id: 'https://example.test/x.schema.json',
+      title: 'meshless x',
+      properties: { $schema: { type: 'string', description: expect.stringMatching(/editors/) } },
+    });
+    // Judged by the JSON Schema itself (converted back to a validator), not by the zod schema.
+    const validator = z.fromJSONSchema(schema as z.core.JSONSchema.JSONSchema, { registry: z.registry() });
+    const doc = { $schema: './x.schema.json', timeoutMs: 5 };
+    expect(validator.safeParse(doc).success).toBe(true);
+    expect(validateRuleDocument(section, doc)).toEqual({ timeoutMs: 5 });
+    expect(validator.safeParse({ timeoutMS: 5 }).success).toBe(false);
+    expect(validator.safeParse({ $schema: 5 }).success).toBe(false);
+    expect(sectionJsonSchema(section)).not.toHaveProperty('$id');
   });
 
   it('refuse patterns with two wildcards', () => {

@@ -56,11 +56,40 @@ export function sectionKey(section: RuleSection, name = ''): string {
   return section.pattern.replace('*', name);
 }
 
-/** The section's schema as JSON Schema (draft 2020-12), for editors and `meshless validate`. */
-export function sectionJsonSchema(section: RuleSection): Record<string, unknown> {
-  const schema = z.toJSONSchema(section.schema, { io: 'input', unrepresentable: 'any' }) as Record<
-    string,
-    unknown
-  >;
-  return { title: `meshless ${section.kind}`, description: section.description, ...schema };
+export interface SectionJsonSchemaOptions {
+  /** `$id` of the schema: a stable URI editors and other schemas can refer to it by. */
+  readonly id?: string;
+}
+
+/** What a document's own `$schema` field is for (every document may carry one). */
+const SCHEMA_FIELD = {
+  type: 'string',
+  description:
+    'URI or path of the JSON Schema of this document, for editors (completion, validation); ignored by meshless',
+} as const;
+
+/**
+ * The section's schema as JSON Schema (draft 2020-12), for editors and `meshless validate`. A
+ * top-level `$schema` string is allowed, as the rule parser allows (and drops) it, so an editor
+ * pointed at this schema does not flag the field that points it there.
+ */
+export function sectionJsonSchema(
+  section: RuleSection,
+  options: SectionJsonSchemaOptions = {},
+): Record<string, unknown> {
+  const { $schema, ...schema } = z.toJSONSchema(section.schema, {
+    io: 'input',
+    unrepresentable: 'any',
+  }) as Record<string, unknown>;
+  if (schema.type === 'object' && typeof schema.properties === 'object') {
+    const { $schema: own, ...fields } = schema.properties as Record<string, object>;
+    schema.properties = { $schema: { ...SCHEMA_FIELD, ...own }, ...fields };
+  }
+  return {
+    $schema,
+    ...(options.id === undefined ? {} : { $id: options.id }),
+    title: `meshless ${section.kind}`,
+    description: section.description,
+    ...schema,
+  };
 }

@@ -26,9 +26,15 @@ export const timeoutMsSchema = positiveMs('timeoutMs');
 /** `bulkhead`: calls running at once, and callers waiting in FIFO order beyond that. */
 export const bulkheadRuleSchema = z.strictObject({
   /** Calls allowed to run at the same time. Default 100. */
-  maxConcurrent: count('maxConcurrent', 1).optional(),
+  maxConcurrent: count('maxConcurrent', 1)
+    .optional()
+    .describe('calls allowed to run at the same time; default 100'),
   /** Callers allowed to wait for a slot; more are rejected with BulkheadFullError. Default 50. */
-  maxQueue: count('maxQueue', 0).optional(),
+  maxQueue: count('maxQueue', 0)
+    .optional()
+    .describe(
+      'callers allowed to wait, first in first out, while maxConcurrent calls run; more are rejected at once with MESHLESS_BULKHEAD_FULL; 0: no waiting; default 50',
+    ),
 });
 
 /** `rateLimit`: a token bucket. */
@@ -38,13 +44,25 @@ export const rateLimitRuleSchema = z.strictObject({
     .number({ error: 'perSecond: expected a number of calls per second' })
     .positive({ error: 'perSecond: must be above 0' })
     .max(1e9, { error: 'perSecond: must be at most 1e9' })
-    .optional(),
+    .optional()
+    .describe("sustained calls per second (the token bucket's refill rate), above 0; default 100"),
   /** Calls allowed in a burst (bucket size). Default: perSecond, rounded up. */
-  burst: count('burst', 1).optional(),
+  burst: count('burst', 1)
+    .optional()
+    .describe("calls allowed at once after a quiet spell (the bucket's size); default perSecond, rounded up"),
   /** Inbound only: one bucket per calling service. Default false. */
-  perCaller: z.boolean({ error: 'perCaller: expected true or false' }).optional(),
+  perCaller: z
+    .boolean({ error: 'perCaller: expected true or false' })
+    .optional()
+    .describe(
+      'inbound documents only: one bucket per calling service (its x-meshless-caller header; requests without one share a bucket), each with perSecond and burst; no effect in policies; default false',
+    ),
   /** With perCaller: callers tracked at most; the least recently seen is forgotten. Default 10000. */
-  maxCallers: count('maxCallers', 1).optional(),
+  maxCallers: count('maxCallers', 1)
+    .optional()
+    .describe(
+      'with perCaller: callers tracked at most; beyond that the least recently seen is forgotten; default 10000',
+    ),
 });
 
 const adaptiveOnly = [
@@ -74,31 +92,58 @@ export const ADAPTIVE_DEFAULTS = Object.freeze({
 export const concurrencyRuleSchema = z
   .strictObject({
     /** Fixed limit: handlers running at once; more are rejected. Default 100. Not with adaptive. */
-    max: count('max', 1).optional(),
+    max: count('max', 1)
+      .optional()
+      .describe(
+        'fixed limit: requests handled at once; more are answered 503; default 100; not with adaptive',
+      ),
     /** true: the limit follows latency and event-loop delay. Default false. */
-    adaptive: z.boolean({ error: 'adaptive: expected true or false' }).optional(),
+    adaptive: z
+      .boolean({ error: 'adaptive: expected true or false' })
+      .optional()
+      .describe(
+        'true: the limit follows latency and event-loop delay (Netflix Gradient2) between minLimit and maxLimit; default false',
+      ),
     /** Adaptive: the limit to start from. Default 20. */
-    initialLimit: count('initialLimit', 1).optional(),
+    initialLimit: count('initialLimit', 1)
+      .optional()
+      .describe('adaptive only: the limit to start from, between minLimit and maxLimit; default 20'),
     /** Adaptive: the limit never falls below this. Default 5. */
-    minLimit: count('minLimit', 1).optional(),
+    minLimit: count('minLimit', 1)
+      .optional()
+      .describe('adaptive only: the limit never falls below this; default 5'),
     /** Adaptive: the limit never rises above this. Default 200. */
-    maxLimit: count('maxLimit', 1).optional(),
+    maxLimit: count('maxLimit', 1)
+      .optional()
+      .describe('adaptive only: the limit never rises above this; default 200'),
     /** Adaptive: weight of each new estimate, percent (higher reacts faster). Default 20. */
     smoothingPercent: z
       .number({ error: 'smoothingPercent: expected a share in percent' })
       .gt(0, { error: 'smoothingPercent: must be above 0 and at most 100' })
       .max(100, { error: 'smoothingPercent: must be above 0 and at most 100' })
-      .optional(),
+      .optional()
+      .describe('adaptive only: weight of each new estimate, percent (higher reacts faster); default 20'),
     /** Adaptive: latency may reach this multiple of its long-term average before the limit falls. Default 1.5. */
     rttTolerance: z
       .number({ error: 'rttTolerance: expected a factor such as 1.5' })
       .min(1, { error: 'rttTolerance: must be from 1 to 10' })
       .max(10, { error: 'rttTolerance: must be from 1 to 10' })
-      .optional(),
+      .optional()
+      .describe(
+        'adaptive only: latency may reach this multiple of its long-term average (1-10) before the limit falls; default 1.5',
+      ),
     /** Adaptive: the limit is re-estimated once per window (with at least 10 calls in it), ms. Default 1000. */
-    windowMs: positiveMs('windowMs').optional(),
+    windowMs: positiveMs('windowMs')
+      .optional()
+      .describe(
+        'adaptive only: the limit is re-estimated once per window (with at least 10 calls in it), ms; default 1000',
+      ),
     /** Adaptive: above this event-loop delay (p99 over the window), ms, the limit falls. Default 50. */
-    maxEventLoopDelayMs: positiveMs('maxEventLoopDelayMs').optional(),
+    maxEventLoopDelayMs: positiveMs('maxEventLoopDelayMs')
+      .optional()
+      .describe(
+        'adaptive only: above this event-loop delay (p99 over the window), ms, the limit falls; default 50',
+      ),
   })
   .superRefine((rule, ctx) => {
     if (rule.adaptive === true) {

@@ -1,5 +1,4 @@
-import { sectionJsonSchema } from '@meshless/core';
-import { builtinSections } from 'meshless';
+import { builtinSections, ruleJsonSchema } from 'meshless';
 import { type Command, noMorePositionals } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 import { formatTable } from '../table.ts';
@@ -25,7 +24,8 @@ export const schemaCommand: Command = {
       }
       return EXIT.ok;
     }
-    ctx.io.json(sectionJsonSchema(sectionOfKind(kind)));
+    // The same document as the package's schemas/<kind>.schema.json, $id included.
+    ctx.io.json(ruleJsonSchema(sectionOfKind(kind)));
     return EXIT.ok;
   },
 };

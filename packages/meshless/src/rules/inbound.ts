@@ -6,16 +6,39 @@ const percent = z.number().min(0).max(100);
 
 export const inboundRuleSchema = z.strictObject({
   /** Token bucket on incoming requests; `perCaller: true` keeps one bucket per calling service. */
-  rateLimit: rateLimitRuleSchema.optional(),
+  rateLimit: rateLimitRuleSchema
+    .optional()
+    .describe(
+      'token bucket on incoming requests, for all callers together or per caller (perCaller); a request over it is answered 429 with Retry-After; default none',
+    ),
   /** Fixed `{ max }`, or `{ adaptive: true, ... }` for a gradient limit. */
-  concurrency: concurrencyRuleSchema.optional(),
+  concurrency: concurrencyRuleSchema
+    .optional()
+    .describe(
+      'limit on the requests handled at once, fixed { max } or { adaptive: true }; a request over it is answered 503 with Retry-After; default none',
+    ),
   /** Chaos testing on the service's own handlers. */
   fault: z
     .strictObject({
-      delay: z.strictObject({ percent, ms: z.number().int().positive() }).optional(),
-      abort: z.strictObject({ percent, status: z.number().int().min(400).max(599) }).optional(),
+      delay: z
+        .strictObject({
+          percent: percent.describe('share of requests delayed, percent 0-100'),
+          ms: z.number().int().positive().describe('delay before the handler runs, ms'),
+        })
+        .optional()
+        .describe('delay a share of requests before the handler runs; default none'),
+      abort: z
+        .strictObject({
+          percent: percent.describe('share of requests answered with status, percent 0-100'),
+          status: z.number().int().min(400).max(599).describe('HTTP status answered (400-599)'),
+        })
+        .optional()
+        .describe(
+          'answer a share of requests with an error status instead of running the handler; default none',
+        ),
     })
-    .optional(),
+    .optional()
+    .describe("fault injection (chaos testing) on the service's own handlers; default none"),
 });
 
 export type InboundRule = z.infer<typeof inboundRuleSchema>;

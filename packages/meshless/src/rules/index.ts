@@ -7,6 +7,7 @@ import { defaultsSection, policiesSection, resourceSection } from './policies.ts
 export { balancerRuleSchema, balancerSection } from '@meshless/balancer';
 export { routesRuleSchema, routesSection } from '@meshless/canary';
 export * from './inbound.ts';
+export * from './json-schema.ts';
 export * from './policies.ts';
 
 /** Every document kind of the KV layout that this version understands. */
