@@ -1,7 +1,9 @@
 // Pick cost per algorithm for 10, 100 and 1,000 endpoints, against Math.random() measured in
-// the same run. Run: node_modules/.bin/node bench/balancer-pick.bench.ts
+// the same run: the pick alone, and the pick with the bookkeeping every real call adds
+// (onCallStart before sending, onCallEnd with the latency after the answer, as the governed
+// client does per attempt). Run: node_modules/.bin/node bench/balancer-pick.bench.ts
 import { type BalancerRule, createBalancer } from '@meshless/balancer';
-import type { Endpoint, PickContext } from '@meshless/core';
+import type { CallOutcome, Endpoint, PickContext } from '@meshless/core';
 import { measureNs, type NsResult, printTable, writeResults } from './lib/measure.ts';
 
 const SIZES = [10, 100, 1000];
@@ -51,12 +53,25 @@ const CASES: Case[] = [
 // Prepared contexts: the caller builds one per request; the picker must not allocate.
 const keyed: PickContext[] = Array.from({ length: 1024 }, (_, i) => ({ hashKey: `user-${i * 7919}` }));
 const plain: PickContext = {};
+// One outcome object reused, as the client's is (a scratch object per module, not one per call).
+const outcome: { -readonly [K in keyof CallOutcome]: CallOutcome[K] } = {
+  latencyMs: 0,
+  ok: true,
+  status: 200,
+};
 
 const baseline = measureNs('Math.random()', () => Math.random());
 const rows: Record<string, string | number>[] = [
-  { algorithm: 'Math.random() (baseline)', endpoints: '-', 'ns/pick': baseline.ns, 'x Math.random': 1 },
+  {
+    algorithm: 'Math.random() (baseline)',
+    endpoints: '-',
+    'ns/pick': baseline.ns,
+    'ns/pick + start + end': '-',
+    'x pick alone': '-',
+    'x Math.random': 1,
+  },
 ];
-const results: (NsResult & { endpoints: number })[] = [];
+const results: (NsResult & { endpoints: number; withBookkeeping: NsResult })[] = [];
 
 for (const c of CASES) {
   for (const n of SIZES) {
@@ -74,11 +89,29 @@ for (const c of CASES) {
     const r = c.hashed
       ? measureNs(`${c.name} n=${n}`, (i) => picker.pick(keyed[i & 1023]))
       : measureNs(`${c.name} n=${n}`, () => picker.pick(plain));
-    results.push({ ...r, endpoints: n });
-    rows.push({ algorithm: c.name, endpoints: n, 'ns/pick': r.ns, 'x Math.random': r.ns / baseline.ns });
+    const call = (i: number) => {
+      const ep = picker.pick(c.hashed ? keyed[i & 1023] : plain)!;
+      b.onCallStart(ep);
+      outcome.latencyMs = 5 + (i % 17);
+      b.onCallEnd(ep, outcome);
+      return ep;
+    };
+    const full = measureNs(`${c.name} n=${n} + start/end`, call);
+    results.push({ ...r, endpoints: n, withBookkeeping: full });
+    rows.push({
+      algorithm: c.name,
+      endpoints: n,
+      'ns/pick': r.ns,
+      'ns/pick + start + end': full.ns,
+      'x pick alone': full.ns / r.ns,
+      'x Math.random': full.ns / baseline.ns,
+    });
     b.dispose();
   }
 }
 
-printTable('Balancer pick cost (median of 7 rounds x 200k picks)', rows);
+printTable(
+  'Balancer pick cost, alone and with the per-call start/end bookkeeping (median of 7 rounds x 200k calls; x Math.random is of pick + start + end)',
+  rows,
+);
 writeResults('balancer-pick', { baseline, results });

@@ -1,5 +1,9 @@
-// Governed client vs raw undici vs a proxy hop through nginx (standing in for a sidecar), against
-// one upstream in another process, at fixed concurrency, in one run. Requests/s and latency.
+// Governed client vs Node's global fetch (what most apps would use instead), raw undici request()
+// and dispatch, and a proxy hop through nginx (standing in for a sidecar), against one upstream in
+// another process, at 1, 32 and 256 calls in flight. Every subject runs in short slices, the
+// slices interleaved in rounds (so load from elsewhere hits every subject alike); each ratio is
+// taken within a round and the table shows its median and range over the rounds.
+// BENCH_MS (per subject and concurrency), BENCH_ROUNDS, BENCH_CONCURRENCY=1,32 shorten a run.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,10 +13,11 @@ import { ConsulConnection, ConsulKv } from '@meshless/consul';
 import { ConsulDevAgent, freePort } from '@meshless/consul/testing';
 import { createMesh } from 'meshless';
 import { Agent, type Dispatcher } from 'undici';
-import { printTable, quantile, writeResults } from './lib/measure.ts';
+import { fmtSpread, median, pairwise, printTable, quantile, spread, writeResults } from './lib/measure.ts';
 
-const CONCURRENCY = 32;
-const DURATION_MS = Number(process.env.BENCH_MS ?? 8000);
+const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,32,256').split(',').map(Number);
+const DURATION_MS = Number(process.env.BENCH_MS ?? 6000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const here = new URL('.', import.meta.url).pathname;
 
 function startUpstream(): Promise<{ child: ChildProcess; port: number }> {
@@ -30,8 +35,10 @@ interface Subject {
   name: string;
   call: () => Promise<void>;
   latencies: number[];
+  /** Requests/s of each timed slice, one per round. */
+  rounds: number[];
   errors: number;
-  seconds: number;
+  requests: number;
   /** CPU time of this process and of the upstream process while the subject ran, in µs. */
   clientCpuUs: number;
   upstreamCpuUs: number;
@@ -47,29 +54,36 @@ function processCpuUs(pid: number): number {
   }
 }
 
-/** Runs `CONCURRENCY` loops of `call` for `ms`, adding to the subject's tallies. */
-async function slice(subject: Subject, ms: number): Promise<void> {
-  const end = performance.now() + ms;
+/** Runs `concurrency` loops of `call` for `ms`, adding to the subject's tallies. */
+async function slice(subject: Subject, concurrency: number, ms: number): Promise<void> {
   const started = performance.now();
+  const end = started + ms;
   const cpu = process.cpuUsage();
   const upstreamCpu = processCpuUs(upstream.child.pid!);
+  let done = 0;
   await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
+    Array.from({ length: concurrency }, async () => {
       while (performance.now() < end) {
         const t = performance.now();
         try {
           await subject.call();
           subject.latencies.push(performance.now() - t);
+          done++;
         } catch {
           subject.errors++;
         }
       }
     }),
   );
-  subject.seconds += (performance.now() - started) / 1000;
+  subject.rounds.push(done / ((performance.now() - started) / 1000));
+  subject.requests += done;
   const used = process.cpuUsage(cpu);
   subject.clientCpuUs += used.user + used.system;
   subject.upstreamCpuUs += processCpuUs(upstream.child.pid!) - upstreamCpu;
+}
+
+function reset(s: Subject): void {
+  Object.assign(s, { latencies: [], rounds: [], errors: 0, requests: 0, clientCpuUs: 0, upstreamCpuUs: 0 });
 }
 
 const subjects: Subject[] = [];
@@ -77,7 +91,9 @@ const subjects: Subject[] = [];
 const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;
 function subject(name: string, call: () => Promise<void>): void {
   if (only && !only.test(name)) return;
-  subjects.push({ name, call, latencies: [], errors: 0, seconds: 0, clientCpuUs: 0, upstreamCpuUs: 0 });
+  const s = { name, call } as Subject;
+  reset(s);
+  subjects.push(s);
 }
 
 const upstream = await startUpstream();
@@ -85,10 +101,19 @@ const agent = await ConsulDevAgent.start();
 const connection = new ConsulConnection({ address: agent.address });
 const kv = new ConsulKv(connection);
 
-// Raw undici: the baseline.
 const raw = new Agent({ keepAliveTimeout: 60_000 });
 const rawUrl = `http://127.0.0.1:${upstream.port}`;
-subject('raw undici request', async () => {
+
+// Node's global fetch (its own bundled undici and connection pool): what most apps would use.
+const FETCH = 'Node global fetch()';
+subject(FETCH, async () => {
+  const res = await fetch(`${rawUrl}/items/42`);
+  await res.arrayBuffer();
+});
+
+// Raw undici request(): the usual undici API, and the governed client's reference.
+const REQUEST = 'raw undici request()';
+subject(REQUEST, async () => {
   const res = await raw.request({ origin: rawUrl, path: '/items/42', method: 'GET' });
   await res.body.arrayBuffer();
 });
@@ -118,7 +143,8 @@ class CollectHandler implements Dispatcher.DispatchHandler {
     this.reject(error);
   }
 }
-subject('raw undici dispatch (minimal handler)', async () => {
+const DISPATCH = 'raw undici dispatch (minimal handler)';
+subject(DISPATCH, async () => {
   const handler = new CollectHandler();
   raw.dispatch({ origin: rawUrl, path: '/items/42', method: 'GET' }, handler);
   await handler.promise;
@@ -164,7 +190,8 @@ subject('mesh.client().fetch (no rules: discovery + balancer)', async () => {
   const res = await plain.fetch('/items/42');
   await res.arrayBuffer();
 });
-subject('mesh.client().fetch (full policy stack)', async () => {
+const FULL = 'mesh.client().fetch (full policy stack)';
+subject(FULL, async () => {
   const res = await client.fetch('/items/42');
   await res.arrayBuffer();
 });
@@ -174,6 +201,7 @@ const nginx = spawnSync('sh', ['-c', 'command -v nginx || ls /usr/sbin/nginx'], 
   .stdout.trim()
   .split('\n')[0];
 let nginxChild: ChildProcess | undefined;
+const NGINX = 'raw undici request() via nginx proxy hop';
 if (nginx) {
   const dir = mkdtempSync(join(tmpdir(), 'meshless-nginx-'));
   const port = await freePort();
@@ -188,45 +216,85 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir};
   nginxChild = spawn(nginx, ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 500));
   const viaProxy = `http://127.0.0.1:${port}`;
-  subject('raw undici via nginx proxy hop', async () => {
+  subject(NGINX, async () => {
     const res = await raw.request({ origin: viaProxy, path: '/items/42', method: 'GET' });
     await res.body.arrayBuffer();
   });
 } else console.log('nginx not installed (apt-get install nginx): proxy-hop row skipped');
 
-// Interleaved rounds, so load from elsewhere on the machine hits every subject alike.
-const ROUNDS = 8;
-for (const s of subjects) await slice(s, 300); // warm-up
-for (const s of subjects)
-  Object.assign(s, { latencies: [], errors: 0, seconds: 0, clientCpuUs: 0, upstreamCpuUs: 0 });
-for (let r = 0; r < ROUNDS; r++) for (const s of subjects) await slice(s, DURATION_MS / ROUNDS);
-const results = subjects.map((s) => ({
-  name: s.name,
-  rps: s.latencies.length / s.seconds,
-  p50: quantile(s.latencies, 0.5),
-  p99: quantile(s.latencies, 0.99),
-  errors: s.errors,
-  clientCpuUsPerReq: s.clientCpuUs / s.latencies.length,
-  upstreamCpuUsPerReq: s.upstreamCpuUs / s.latencies.length,
-}));
-const base = results[0]!;
-const dispatchRow = results.find((r) => r.name.startsWith('raw undici dispatch'));
+// Per concurrency: a warm-up slice each, then ROUNDS rounds of one slice per subject.
+const has = (name: string) => subjects.some((x) => x.name === name);
+const summary: Record<string, string | number>[] = [];
+const results: Record<string, unknown>[] = [];
+for (const concurrency of CONCURRENCIES) {
+  for (const s of subjects) await slice(s, concurrency, 300);
+  for (const s of subjects) reset(s);
+  for (let r = 0; r < ROUNDS; r++)
+    for (const s of subjects) await slice(s, concurrency, DURATION_MS / ROUNDS);
+  const by = (name: string) => subjects.find((x) => x.name === name);
+  /** The subject's req/s over the other's, round by round: median (min–max). */
+  const ratio = (s: Subject, base: string) => {
+    const b = by(base);
+    return b ? spread(pairwise(s.rounds, b.rounds, (x, y) => x / y)) : undefined;
+  };
+  const cell = (s: Subject, base: string) => {
+    const r = ratio(s, base);
+    return r ? fmtSpread(r, 2) : '-';
+  };
+  const requestP50 = by(REQUEST) ? quantile(by(REQUEST)!.latencies, 0.5) : Number.NaN;
+  printTable(
+    `Client throughput, ${concurrency} in flight, ${DURATION_MS / 1000} s per client in ${ROUNDS} interleaved rounds, upstream in another process; ratios: median (min–max) over the rounds`,
+    subjects.map((s) => ({
+      client: s.name,
+      'req/s': fmtSpread(spread(s.rounds)),
+      'x fetch()': cell(s, FETCH),
+      'x request()': cell(s, REQUEST),
+      'x dispatch': cell(s, DISPATCH),
+      'x nginx hop': cell(s, NGINX),
+      'p50 ms': quantile(s.latencies, 0.5),
+      'p99 ms': quantile(s.latencies, 0.99),
+      'p50 added vs request()': quantile(s.latencies, 0.5) - requestP50,
+      'client CPU µs/req': s.clientCpuUs / s.requests,
+      'upstream CPU µs/req': s.upstreamCpuUs / s.requests,
+      errors: s.errors,
+    })),
+  );
+  for (const s of subjects) {
+    results.push({
+      concurrency,
+      name: s.name,
+      roundsRps: s.rounds,
+      rps: median(s.rounds),
+      p50: quantile(s.latencies, 0.5),
+      p99: quantile(s.latencies, 0.99),
+      errors: s.errors,
+      clientCpuUsPerReq: s.clientCpuUs / s.requests,
+      upstreamCpuUsPerReq: s.upstreamCpuUs / s.requests,
+      ratios: Object.fromEntries([FETCH, REQUEST, DISPATCH, NGINX].filter(has).map((b) => [b, ratio(s, b)])),
+    });
+  }
+  const full = by(FULL);
+  if (full) {
+    summary.push({
+      'in flight': concurrency,
+      'full stack req/s': fmtSpread(spread(full.rounds)),
+      'x fetch()': cell(full, FETCH),
+      'x request()': cell(full, REQUEST),
+      'x dispatch': cell(full, DISPATCH),
+      'x nginx hop': cell(full, NGINX),
+    });
+  }
+}
 printTable(
-  `Client throughput, ${CONCURRENCY} in flight, ${DURATION_MS / 1000} s each in ${ROUNDS} interleaved rounds, upstream in another process`,
-  results.map((r) => ({
-    client: r.name,
-    'req/s': r.rps,
-    'x raw req/s': r.rps / base.rps,
-    'x dispatch': dispatchRow ? r.rps / dispatchRow.rps : Number.NaN,
-    'p50 ms': r.p50,
-    'p99 ms': r.p99,
-    'p50 added ms': r.p50 - base.p50,
-    'client CPU µs/req': r.clientCpuUsPerReq,
-    'upstream CPU µs/req': r.upstreamCpuUsPerReq,
-    errors: r.errors,
-  })),
+  'mesh.client().fetch with the full policy stack, by calls in flight: median (min–max) over the rounds',
+  summary,
 );
-writeResults('client-throughput', results);
+writeResults('client-throughput', {
+  node: process.version,
+  durationMs: DURATION_MS,
+  rounds: ROUNDS,
+  results,
+});
 
 nginxChild?.kill('SIGTERM');
 await gateway.close();

@@ -19,15 +19,16 @@ import {
 } from 'cockatiel';
 import CircuitBreaker from 'opossum';
 // The governance layer is not exported from `meshless` yet: Node strips the types of its sources.
-import { type GovernedMethodDecorator, governed } from '../packages/meshless/src/decorators/index.ts';
+import { governed } from '../packages/meshless/src/decorators/index.ts';
 import { Governor } from '../packages/meshless/src/governance/index.ts';
 import { builtinSections } from '../packages/meshless/src/rules/index.ts';
-import { bestOfPasses, printTable, writeResults } from './lib/measure.ts';
+import { decorate } from './lib/decorate.ts';
+import { fmtSpread, pairwise, passesOf, printTable, scaled, spread, writeResults } from './lib/measure.ts';
 
 const fn = async (): Promise<number> => 42;
-const ITERATIONS = 100_000;
+const ITERATIONS = scaled(100_000);
 const ROUNDS = 5;
-const PASSES = 3;
+const PASSES = Number(process.env.BENCH_PASSES ?? 5);
 
 const STACK = { breaker: {}, retry: { attempts: 3 }, timeoutMs: 1000, bulkhead: {} };
 
@@ -62,14 +63,6 @@ const wrapped = wrap(
   new CircuitBreakerPolicy({ resource: 'w' }),
   new TimeoutPolicy({ timeoutMs: 1000, resource: 'w' }),
 );
-
-/** Applies a decorator the way compiled standard-decorator code does (Node cannot parse `@`). */
-function decorate(proto: object, name: string, decorator: GovernedMethodDecorator): void {
-  const method = (proto as Record<string, (...args: never[]) => Promise<unknown>>)[name]!;
-  const context = { kind: 'method', name, static: false, private: false, addInitializer() {}, metadata: {} };
-  const apply = decorator as unknown as (value: typeof method, ctx: unknown) => typeof method;
-  Object.defineProperty(proto, name, { value: apply(method, context), configurable: true, writable: true });
-}
 
 class Plain {
   async get(id: number): Promise<number> {
@@ -118,31 +111,34 @@ const cases: [string, () => Promise<unknown>, string][] = [
 
 // ---- measure ---------------------------------------------------------------------------------
 
-const best = await bestOfPasses(cases, PASSES, ITERATIONS, ROUNDS);
+const { ns: all } = await passesOf(cases, PASSES, ITERATIONS, ROUNDS);
 opossum.shutdown();
 governor.dispose();
 
-const ns = (name: string) => best.get(name)!.ns;
-const opossumOverhead = ns(OPOSSUM) - ns(RAW);
+const ns = (name: string) => all.get(name)!;
+/** Overhead over the baseline, pass by pass (both measured in the same pass). */
+const over = (name: string, baseline: string) => pairwise(ns(name), ns(baseline), (a, b) => a - b);
+const opossumOverhead = over(OPOSSUM, RAW);
 const rows = cases.map(([name, , baseline]) => {
-  const overhead = name === baseline ? 0 : ns(name) - ns(baseline);
+  const overhead = over(name, baseline);
   return {
     case: name,
-    'ns/call': ns(name),
+    'ns/call': fmtSpread(spread(ns(name))),
     baseline: baseline === RAW ? 'raw' : 'undecorated',
-    'overhead ns': overhead,
-    'overhead / opossum overhead': name === baseline ? '-' : (overhead / opossumOverhead).toFixed(2),
+    'overhead ns': name === baseline ? '-' : fmtSpread(spread(overhead)),
+    'overhead / opossum overhead':
+      name === baseline ? '-' : fmtSpread(spread(pairwise(overhead, opossumOverhead, (a, b) => a / b)), 2),
   };
 });
 printTable(
-  `Per-call overhead of the default stack (breaker + retry 3 + timeout 1000 ms + bulkhead), Node ${process.version}, best of ${PASSES} passes`,
+  `Per-call overhead of the default stack (breaker + retry 3 + timeout 1000 ms + bulkhead) on a bare Governor (no metrics, no spans; a real mesh: bench/mesh-decorated.bench.ts), Node ${process.version}; median (min–max) of ${PASSES} interleaved passes`,
   rows,
 );
-const wrapOverhead = ns('core wrap(bulkhead, retry, breaker, timeout)') - ns(RAW);
-const governorOverhead = ns('Governor stack, code values') - ns(RAW);
+const governorOverhead = over('Governor stack, code values', RAW);
+const ratioOf = (base: number[]) => fmtSpread(spread(pairwise(governorOverhead, base, (a, b) => a / b)), 2);
 console.log(
-  `\nGovernor stack / core wrap() overhead: ${(governorOverhead / wrapOverhead).toFixed(2)}; ` +
-    `Governor stack / opossum fire overhead: ${(governorOverhead / opossumOverhead).toFixed(2)}`,
+  `\nGovernor stack / core wrap() overhead: ${ratioOf(over('core wrap(bulkhead, retry, breaker, timeout)', RAW))}; ` +
+    `Governor stack / opossum fire overhead: ${ratioOf(opossumOverhead)}`,
 );
 
 writeResults('policies-stack', {
@@ -150,5 +146,6 @@ writeResults('policies-stack', {
   iterations: ITERATIONS,
   rounds: ROUNDS,
   passes: PASSES,
+  ns: Object.fromEntries(all),
   rows,
 });

@@ -71,6 +71,82 @@ export async function bestOfPasses(
   return best;
 }
 
+export interface Passes {
+  /** Per case, each pass's wall ns/op (the median of its rounds). */
+  ns: Map<string, number[]>;
+  /** Per case, each pass's CPU ns/op of this process (user + system over all its rounds). */
+  cpuNs: Map<string, number[]>;
+}
+
+/**
+ * Each case measured `passes` times, the passes interleaved (so load from elsewhere hits every
+ * case alike); returns every pass's figures, by name, so a table can show the spread over passes
+ * and not only the best. CPU beside wall time tells work from waiting (a timer, I/O).
+ */
+export async function passesOf(
+  cases: readonly (readonly [string, (i: number) => Promise<unknown>, ...unknown[]])[],
+  passes: number,
+  iterations: number,
+  rounds: number,
+  /** Awaited after the warm-up and after each round, outside the timing (e.g. a span flush). */
+  between?: () => Promise<void>,
+): Promise<Passes> {
+  const ns = new Map<string, number[]>(cases.map(([name]) => [name, []]));
+  const cpuNs = new Map<string, number[]>(cases.map(([name]) => [name, []]));
+  for (let pass = 0; pass < passes; pass++) {
+    for (const [name, run] of cases) {
+      for (let i = 0; i < Math.min(iterations, 20_000); i++) await run(i);
+      await between?.();
+      const samples: number[] = [];
+      let cpuUs = 0;
+      for (let r = 0; r < rounds; r++) {
+        const cpu = process.cpuUsage();
+        const start = process.hrtime.bigint();
+        for (let i = 0; i < iterations; i++) await run(i);
+        samples.push(Number(process.hrtime.bigint() - start) / iterations);
+        const used = process.cpuUsage(cpu);
+        cpuUs += used.user + used.system;
+        await between?.();
+      }
+      ns.get(name)!.push(median(samples));
+      cpuNs.get(name)!.push((cpuUs * 1000) / (iterations * rounds));
+    }
+  }
+  return { ns, cpuNs };
+}
+
+/** `BENCH_QUICK=1` shrinks counts tenfold: for writing and debugging a bench, not for figures. */
+export function scaled(n: number): number {
+  return process.env.BENCH_QUICK === '1' ? Math.max(1, Math.round(n / 10)) : n;
+}
+
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+  /** How many values (runs, passes or rounds) the spread is over. */
+  n: number;
+}
+
+export function spread(values: readonly number[]): Spread {
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values), n: values.length };
+}
+
+/** `values[i] <op> base[i]`, pairwise: ratios or differences within the same pass or round. */
+export function pairwise(
+  values: readonly number[],
+  base: readonly number[],
+  op: (a: number, b: number) => number,
+): number[] {
+  return values.map((v, i) => op(v, base[i]!));
+}
+
+/** "1.02 (0.98–1.05)": the median and the range, with the digits of `digits` (default: by size). */
+export function fmtSpread(s: Spread, digits?: number): string {
+  const f = (v: number) => (digits === undefined ? fmt(v) : v.toFixed(digits));
+  return `${f(s.median)} (${f(s.min)}–${f(s.max)})`;
+}
+
 export function median(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const m = s.length >> 1;
