@@ -54,7 +54,7 @@ describe('sections', () => {
     });
     const schema = sectionJsonSchema(section, { id: 'https://example.test/x.schema.json' });
     expect(schema).toMatchObject({
-      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      $schema: 'http://json-schema.org/draft-07/schema#',
       $id: 'https://example.test/x.schema.json',
       title: 'meshless x',
       properties: { $schema: { type: 'string', description: expect.stringMatching(/editors/) } },

@@ -69,9 +69,10 @@ const SCHEMA_FIELD = {
 } as const;
 
 /**
- * The section's schema as JSON Schema (draft 2020-12), for editors and `meshless validate`. A
- * top-level `$schema` string is allowed, as the rule parser allows (and drops) it, so an editor
- * pointed at this schema does not flag the field that points it there.
+ * The section's schema as JSON Schema, for editors and `meshless validate`. Draft-07: the
+ * dialect every editor validates in full (VS Code's JSON and YAML support, JetBrains), and all
+ * these schemas need. A top-level `$schema` string is allowed, as the rule parser allows (and
+ * drops) it, so an editor pointed at this schema does not flag the field that points it there.
  */
 export function sectionJsonSchema(
   section: RuleSection,
@@ -79,6 +80,7 @@ export function sectionJsonSchema(
 ): Record<string, unknown> {
   const { $schema, ...schema } = z.toJSONSchema(section.schema, {
     io: 'input',
+    target: 'draft-07',
     unrepresentable: 'any',
   }) as Record<string, unknown>;
   if (schema.type === 'object' && typeof schema.properties === 'object') {

@@ -112,7 +112,7 @@ describe('the JSON Schemas of the rule documents', () => {
     ]);
     for (const section of builtinSections) {
       expect(ruleJsonSchema(section)).toMatchObject({
-        $schema: 'https://json-schema.org/draft/2020-12/schema',
+        $schema: 'http://json-schema.org/draft-07/schema#',
         $id: `${SCHEMA_ID_BASE}${section.kind}.schema.json`,
         title: `meshless ${section.kind}`,
         description: section.description,
