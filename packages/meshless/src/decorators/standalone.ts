@@ -52,7 +52,8 @@ export function rateLimit(
 
 /**
  * Answers a failure (of the method or of a policy) with `value`, or with `value(cause)` when it
- * is a function (called without `this`). `on: 'meshless'` limits it to policy errors.
+ * is a function (called without `this`). `on: 'meshless'` limits it to policy errors. The
+ * caller's deadline passing is not answered: the call fails with DeadlineExceededError.
  */
 export function fallback<F>(
   value: F | ((cause: unknown) => F | PromiseLike<F>),

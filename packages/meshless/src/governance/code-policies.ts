@@ -16,7 +16,11 @@ export interface CodePolicies extends MethodPoliciesInput {
    * without `this`). Code only; rules cannot set functions.
    */
   fallback?: unknown;
-  /** 'all' (default): any failure falls back; 'meshless': only policy errors (timeout, open circuit, ...). */
+  /**
+   * 'all' (default): any failure inside the stack falls back (the work's errors, a timeout, an
+   * open circuit, ...); 'meshless': only meshless errors. Never the caller's deadline passing
+   * (the call fails with DeadlineExceededError) nor an abort by the caller's own signal.
+   */
   fallbackOn?: FallbackOn;
   /**
    * Whether repeating the work is safe, so retries and hedges (from code or rules) apply.
