@@ -1,34 +1,28 @@
 import { describe, expect, it } from 'vitest';
-import { binomialBand, runConcurrently, startFleet, startGateway } from './helpers/backends.ts';
-import { eventually, kvClient, putApplied, uniquePrefix } from './helpers/consul.ts';
+import { binomialBand, runConcurrently, startShop } from './helpers/backends.ts';
+import { eventually, putApplied, uniquePrefix } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
 
 async function shop(prefix: string) {
   const service = `catalog-${prefix.slice(-8)}`;
-  const backends = await startFleet(service, prefix, [
-    ['v1', 'v1-a'],
-    ['v1', 'v1-b'],
-    ['v2', 'v2-a'],
-  ]);
-  cleanup(async () => {
-    await Promise.all(backends.map((b) => b.stop()));
-  });
-  const gateway = await startGateway(prefix);
-  cleanup(() => gateway.close());
-  const { kv, connection } = kvClient();
-  cleanup(() => connection.close());
-  const client = gateway.client(service);
+  const { backends, gateway, kv, client } = await startShop(
+    prefix,
+    service,
+    [
+      ['v1', 'v1-a'],
+      ['v1', 'v1-b'],
+      ['v2', 'v2-a'],
+    ],
+    cleanup,
+  );
   const setRoutes = (doc: object) => putApplied(kv, gateway, `${prefix}/services/${service}/routes`, doc);
   const versionOf = async (headers: Record<string, string> = {}) => {
     const res = await client.fetch('/items/1', { headers });
     expect(res.status).toBe(200);
     return ((await res.json()) as { version: string }).version;
   };
-  // Wait until discovery sees all three.
-  await client.fetch('/warmup');
-  await eventually(() => client.status().endpoints === 3, 5000, 'three endpoints');
   return { service, backends, gateway, client, kv, setRoutes, versionOf };
 }
 
