@@ -58,6 +58,27 @@ const unavailable: Backend['behave'] = (_req, res) => {
   return true;
 };
 
+/** Sends `calls` calls one after the other, each named by CALL_HEADER, expecting `status`; returns the seconds taken. */
+async function sendCalls(
+  client: { fetch(path: string, init: { headers: Record<string, string> }): Promise<Response> },
+  path: string,
+  calls: number,
+  status: number,
+): Promise<number> {
+  const started = performance.now();
+  for (let i = 0; i < calls; i++) {
+    const res = await client.fetch(`${path}/${i}`, { headers: { [CALL_HEADER]: String(i) } });
+    expect(res.status).toBe(status);
+    await res.arrayBuffer();
+  }
+  return (performance.now() - started) / 1000;
+}
+
+/** How many attempts each call's instances saw, by call number. */
+function attemptsPerCall(attempts: ReadonlyMap<string, number>, calls: number): number[] {
+  return Array.from({ length: calls }, (_, i) => attempts.get(String(i)) ?? 0);
+}
+
 describe('retry budget on a real Consul and real HTTP', () => {
   it('counts every retry the budget refuses, and sends no more retries than it allows', async () => {
     const budget = { percent: 20, minPerSecond: 1 };
@@ -69,16 +90,10 @@ describe('retry budget on a real Consul and real HTTP', () => {
     const exhausted = { service, kind: 'retry' };
     const refusedBefore = await counter(gateway, 'meshless_client_retry_budget_exhausted_total', exhausted);
     const retriesBefore = await counter(gateway, 'meshless_client_retries_total', { service });
-    const started = performance.now();
     const calls = 200;
-    for (let i = 0; i < calls; i++) {
-      const res = await client.fetch(`/orders/${i}`, { headers: { [CALL_HEADER]: String(i) } });
-      expect(res.status).toBe(503);
-      await res.arrayBuffer();
-    }
-    const seconds = (performance.now() - started) / 1000;
+    const seconds = await sendCalls(client, '/orders', calls, 503);
 
-    const perCall = Array.from({ length: calls }, (_, i) => attempts.get(String(i)) ?? 0);
+    const perCall = attemptsPerCall(attempts, calls);
     expect(perCall.every((n) => n >= 1 && n <= 3)).toBe(true);
     const retries = perCall.reduce((a, b) => a + b, 0) - calls;
     // Every call wants 2 retries; a call that made fewer was stopped by one refusal.
@@ -106,16 +121,10 @@ describe('retry budget on a real Consul and real HTTP', () => {
     const exhausted = { service, kind: 'hedge' };
     const refusedBefore = await counter(gateway, 'meshless_client_retry_budget_exhausted_total', exhausted);
     const hedgesBefore = await counter(gateway, 'meshless_client_hedges_total', { service });
-    const started = performance.now();
     const calls = 150;
-    for (let i = 0; i < calls; i++) {
-      const res = await client.fetch(`/orders/${i}`, { headers: { [CALL_HEADER]: String(i) } });
-      expect(res.status).toBe(503);
-      await res.arrayBuffer();
-    }
-    const seconds = (performance.now() - started) / 1000;
+    const seconds = await sendCalls(client, '/orders', calls, 503);
 
-    const perCall = Array.from({ length: calls }, (_, i) => attempts.get(String(i)) ?? 0);
+    const perCall = attemptsPerCall(attempts, calls);
     expect(perCall.every((n) => n === 1 || n === 2)).toBe(true);
     const hedges = perCall.filter((n) => n === 2).length;
     const refusals = perCall.filter((n) => n === 1).length;
@@ -143,25 +152,18 @@ describe('retry budget on a real Consul and real HTTP', () => {
     const exhausted = { service, kind: 'hedge' };
     const refusedBefore = await counter(gateway, 'meshless_client_retry_budget_exhausted_total', exhausted);
     const hedgesBefore = await counter(gateway, 'meshless_client_hedges_total', { service, reason: 'delay' });
-    const started = performance.now();
     const calls = 30;
-    for (let i = 0; i < calls; i++) {
-      const res = await client.fetch(`/items/${i}`, { headers: { [CALL_HEADER]: String(i) } });
-      expect(res.status).toBe(200);
-      await res.arrayBuffer();
-    }
-    const seconds = (performance.now() - started) / 1000;
+    const seconds = await sendCalls(client, '/items', calls, 200);
     // A hedge that lost is aborted; the instance still saw it arrive (it started 145 ms before the win).
     await eventually(
       async () =>
-        Array.from({ length: calls }, (_, i) => attempts.get(String(i)) ?? 0).reduce((a, b) => a + b, 0) -
-          calls ===
+        attemptsPerCall(attempts, calls).reduce((a, b) => a + b, 0) - calls ===
         (await counter(gateway, 'meshless_client_hedges_total', { service, reason: 'delay' })) - hedgesBefore,
       5000,
       'every hedge sent seen by an instance',
     );
 
-    const perCall = Array.from({ length: calls }, (_, i) => attempts.get(String(i)) ?? 0);
+    const perCall = attemptsPerCall(attempts, calls);
     expect(perCall.every((n) => n === 1 || n === 2)).toBe(true);
     const hedges = perCall.filter((n) => n === 2).length;
     const refusals = perCall.filter((n) => n === 1).length;
