@@ -8,7 +8,6 @@ import { ConsulConnection, ConsulKv } from '@meshless/consul';
 import { ConsulDevAgent } from '@meshless/consul/testing';
 import { createMesh, policiesSection } from 'meshless';
 import { describe, expect, it } from 'vitest';
-import { eventually } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
