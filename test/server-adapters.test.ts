@@ -4,27 +4,14 @@ import express from 'express';
 import Fastify from 'fastify';
 import { CircuitOpenError, createMesh, DeadlineExceededError, type Mesh } from 'meshless';
 import { describe, expect, it } from 'vitest';
-import { startBackend } from './helpers/backends.ts';
-import { consulAddress, eventually, kvClient, putApplied, uniquePrefix } from './helpers/consul.ts';
+import { startBackend, startServedMesh } from './helpers/backends.ts';
+import { consulAddress, eventually } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
 
-async function setup(name: string) {
-  const prefix = uniquePrefix(name);
-  const service = `adapters-${prefix.slice(-8)}`;
-  const mesh = await createMesh({
-    consul: { address: consulAddress() },
-    prefix,
-    cacheDir: false,
-    logger: 'silent',
-    service: { name: service, port: 1, register: false },
-  });
-  cleanup(() => mesh.close());
-  const { kv, connection } = kvClient();
-  cleanup(() => connection.close());
-  const setInbound = (doc: object) => putApplied(kv, mesh, `${prefix}/services/${service}/inbound`, doc);
-  return { mesh, prefix, service, setInbound };
+function setup(label: string) {
+  return startServedMesh('adapters', label, cleanup);
 }
 
 async function listen(server: Server): Promise<string> {

@@ -2,28 +2,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import Fastify from 'fastify';
-import { createMesh, type Mesh } from 'meshless';
+import type { Mesh } from 'meshless';
 import { describe, expect, it } from 'vitest';
-import { consulAddress, kvClient, putApplied, uniquePrefix } from './helpers/consul.ts';
+import { startServedMesh } from './helpers/backends.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
 
-async function setup(name: string) {
-  const prefix = uniquePrefix(name);
-  const service = `inventory-${prefix.slice(-8)}`;
-  const mesh = await createMesh({
-    consul: { address: consulAddress() },
-    prefix,
-    cacheDir: false,
-    logger: 'silent',
-    service: { name: service, port: 1, register: false },
-  });
-  cleanup(() => mesh.close());
-  const { kv, connection } = kvClient();
-  cleanup(() => connection.close());
-  const setInbound = (doc: object) => putApplied(kv, mesh, `${prefix}/services/${service}/inbound`, doc);
-  return { mesh, service, setInbound };
+function setup(label: string) {
+  return startServedMesh('inventory', label, cleanup);
 }
 
 async function listen(server: Server): Promise<string> {

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMesh, type Mesh, type MeshOptions } from 'meshless';
-import { consulAddress, eventually, kvClient } from './consul.ts';
+import { consulAddress, eventually, kvClient, putApplied, uniquePrefix } from './consul.ts';
 
 export interface Backend {
   name: string;
@@ -137,4 +137,29 @@ export async function startShop(
   await client.fetch('/warmup');
   await eventually(() => client.status().endpoints === members.length, 5000, `${members.length} endpoints`);
   return { backends, gateway, kv, client };
+}
+
+/**
+ * A mesh that serves `<name>-<id>` (not registered: the test calls it directly) and a way to set
+ * its inbound rule, both closed by `cleanup`.
+ */
+export async function startServedMesh(
+  name: string,
+  label: string,
+  cleanup: (fn: () => Promise<void> | void) => void,
+) {
+  const prefix = uniquePrefix(label);
+  const service = `${name}-${prefix.slice(-8)}`;
+  const mesh = await createMesh({
+    consul: { address: consulAddress() },
+    prefix,
+    cacheDir: false,
+    logger: 'silent',
+    service: { name: service, port: 1, register: false },
+  });
+  cleanup(() => mesh.close());
+  const { kv, connection } = kvClient();
+  cleanup(() => connection.close());
+  const setInbound = (doc: object) => putApplied(kv, mesh, `${prefix}/services/${service}/inbound`, doc);
+  return { mesh, prefix, service, setInbound };
 }
