@@ -1,4 +1,5 @@
 export * from './balancer.ts';
+export * from './call-observer.ts';
 export * from './clock.ts';
 export * from './disposable.ts';
 export * from './endpoint.ts';
