@@ -17,3 +17,4 @@ export * from './rule-section.ts';
 export * from './rule-source.ts';
 export * from './rule-store.ts';
 export * from './transport-codes.ts';
+export * from './wrap.ts';

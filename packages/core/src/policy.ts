@@ -21,24 +21,3 @@ export const noopPolicy: Policy = {
     return fn(contextFor(signal));
   },
 };
-
-/** Composes policies, outermost first: `wrap(retry, breaker, timeout)`. */
-export function wrap(...policies: Policy[]): Policy {
-  if (policies.length === 0) return noopPolicy;
-  if (policies.length === 1) return policies[0]!;
-  const [outer, ...rest] = policies;
-  const inner = wrap(...rest);
-  return {
-    execute(fn, signal) {
-      return outer!.execute(
-        (ctx) =>
-          ctx.attempt === 1
-            ? inner.execute(fn, ctx.signal)
-            : // A retry or hedge of an outer policy: the work must see that attempt number (to pick
-              // another endpoint), whatever the inner policies pass. Allocates on retries only.
-              inner.execute((innerCtx) => fn({ signal: innerCtx.signal, attempt: ctx.attempt }), ctx.signal),
-        signal,
-      );
-    },
-  };
-}

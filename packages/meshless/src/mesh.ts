@@ -278,7 +278,14 @@ class MeshImpl implements Mesh {
         this.breakers.onDidChangeState((c) => metrics.breakerState(c.resource, c.to, c.endpointId)),
       );
     }
-    this.governor = new Governor({ rules, clock, random, logger, instrument: this.instrument() });
+    this.governor = new Governor({
+      rules,
+      clock,
+      random,
+      logger,
+      instrument: this.instrument(),
+      breakers: this.breakers,
+    });
     const readyDeadline = clock.now() + readyTimeoutMs;
     this.discovery = new Discovery({
       connection,
@@ -353,9 +360,8 @@ class MeshImpl implements Mesh {
     const prefix = `${this.rules.prefix}/`;
     const self = this.options.service?.name;
     const followed = this.governor.followed();
-    // Decorated methods that govern calls to a service follow its policies, as its client does.
     const uses: GovernanceUses = {
-      calls: [...new Set([...this.clients.keys(), ...followed.services])].sort(),
+      calls: [...this.clients.keys()].sort(),
       resources: [...new Set(followed.resources)].sort(),
     };
     const own = this.options.sections ?? [];
@@ -443,7 +449,7 @@ class MeshImpl implements Mesh {
       rulesHeld: this.source.hold(),
       registration: this.registration?.status(),
       clients: [...this.clients.values()].map((c) => c.status()),
-      breakers: this.breakers.snapshot(),
+      breakers: this.breakers.snapshot().filter((b) => b.endpointId !== undefined),
       resources: this.governor.breakerStatus(),
     };
   }

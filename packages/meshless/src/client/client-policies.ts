@@ -5,110 +5,46 @@ import {
   type Disposable,
   DisposableStore,
   type Endpoint,
-  noopPolicy,
   ownValue,
-  type Policy,
   type Random,
   type RuleStore,
-  wrap,
 } from '@meshless/core';
-import { BulkheadPolicy, RateLimitPolicy } from '@meshless/limiter';
-import { HedgePolicy, RetryBudget, RetryPolicy } from '@meshless/retry';
-import { mergeSettings } from '../governance/merge-settings.ts';
+import { mergeSettings, settingsLayers } from '../governance/merge-settings.ts';
+import { PolicySet } from '../governance/policy-set.ts';
 import { defaultsSection, type MethodPolicies, policiesSection } from '../rules/policies.ts';
-import { AttemptTimeouts } from './attempt-timeouts.ts';
 import type { CallPolicies, ClientPolicies, EndpointBreaker } from './service-client.ts';
 
 /** Told each time the retry budget refuses a retry or a hedge (the metric's `kind`). */
 export type BudgetRefusal = (kind: 'retry' | 'hedge') => void;
 
-/** The prepared policies of one operation (or the service as a whole). */
+/** The policies of one operation (or the service as a whole), with the settings they were built from. */
 class OperationStack implements CallPolicies {
   settings: MethodPolicies = {};
-  bulkhead: BulkheadPolicy | undefined;
-  rateLimit: RateLimitPolicy | undefined;
-  /** Per-attempt timeouts (innermost, inside the attempt: see ServiceClient). */
-  timeouts: AttemptTimeouts | undefined;
-  retry: RetryPolicy | undefined;
-  hedge: HedgePolicy | undefined;
-  /** `retry.budget`: one budget that the retries and the hedges of this stack both draw from. */
-  budget: RetryBudget | undefined;
-  private readonly subscriptions = new DisposableStore();
-  /** Limits, timeout, retry/hedge: for idempotent calls. */
-  full: Policy = noopPolicy;
-  /** Limits and timeout only: for calls that must not be sent twice. */
-  once: Policy = noopPolicy;
+  private readonly set: PolicySet;
 
-  constructor(
-    private readonly resource: string,
-    private readonly clock: Clock,
-    private readonly random: Random,
-    private readonly refused: BudgetRefusal | undefined,
-  ) {}
-
-  /** Applies new settings, reconfiguring the policy objects that stay (their state survives). */
-  apply(settings: MethodPolicies): void {
-    this.settings = settings;
-    const { resource, clock, random } = this;
-    this.bulkhead = settings.bulkhead
-      ? reuse(this.bulkhead, settings.bulkhead, (r) => new BulkheadPolicy({ ...r, resource }))
-      : undefined;
-    this.rateLimit = settings.rateLimit
-      ? reuse(this.rateLimit, settings.rateLimit, (r) => new RateLimitPolicy({ ...r, resource, clock }))
-      : undefined;
-    // A new timeout value gets a new queue; attempts in flight keep the one they started with.
-    if (settings.timeoutMs !== this.timeouts?.timeoutMs) {
-      this.timeouts = settings.timeoutMs
-        ? new AttemptTimeouts(settings.timeoutMs, resource, clock)
-        : undefined;
-    }
-    const retries = (settings.retry?.attempts ?? 1) > 1 || settings.retry?.perTryTimeoutMs !== undefined;
-    // Hedges draw from `retry.budget` too: a hedge is an extra attempt as much as a retry is.
-    this.budget = settings.retry?.budget
-      ? reuse(this.budget, settings.retry.budget, (r) => new RetryBudget({ ...r, clock }))
-      : undefined;
-    const budget = this.budget;
-    this.retry =
-      settings.retry && retries
-        ? reuse(this.retry, { ...settings.retry, budget }, (r) =>
-            this.counted(new RetryPolicy({ ...r, resource, clock, random }), 'retry'),
-          )
-        : undefined;
-    this.hedge = settings.hedge
-      ? reuse(this.hedge, { ...settings.hedge, budget }, (r) =>
-          this.counted(new HedgePolicy({ ...r, resource, clock }), 'hedge'),
-        )
-      : undefined;
-    // DESIGN.md's order, outermost first: limits, retry or hedge, then inside each attempt the
-    // endpoint's breaker and the timeout (AttemptTimeouts, applied by the client to the request).
-    const limits = [this.bulkhead, this.rateLimit].filter((p): p is NonNullable<typeof p> => !!p);
-    const again = this.hedge ?? this.retry;
-    this.once = wrap(...limits);
-    this.full = again ? wrap(...limits, again) : this.once;
+  constructor(label: string, clock: Clock, random: Random, refused: BudgetRefusal | undefined) {
+    this.set = new PolicySet({ label, scope: 'remote', clock, random, onBudgetExhausted: refused });
   }
 
-  /** Reports the policy's budget refusals (subscribed once per policy: it is reconfigured in place). */
-  private counted<P extends RetryPolicy | HedgePolicy>(policy: P, kind: 'retry' | 'hedge'): P {
-    const refused = this.refused;
-    if (refused) this.subscriptions.add(policy.onBudgetExhausted(() => refused(kind)));
-    return policy;
+  get full() {
+    return this.set.full;
+  }
+  get once() {
+    return this.set.once;
+  }
+  get timeouts() {
+    return this.set.timeouts;
+  }
+
+  /** Applies new settings; the policy objects that stay are reconfigured (their state survives). */
+  apply(settings: MethodPolicies): void {
+    this.settings = settings;
+    this.set.apply(settings);
   }
 
   dispose(): void {
-    this.subscriptions.dispose();
+    this.set.dispose();
   }
-}
-
-function reuse<P extends { reconfigure(rule: R): void }, R>(
-  existing: P | undefined,
-  rule: R,
-  make: (rule: R) => P,
-): P {
-  if (existing) {
-    existing.reconfigure(rule);
-    return existing;
-  }
-  return make(rule);
 }
 
 /**
@@ -231,16 +167,11 @@ export class ServicePolicies implements ClientPolicies, Disposable {
   }
 
   private merged(operation: string): MethodPolicies {
-    const doc = this.rules.get(policiesSection, this.service);
-    const defaults = this.rules.get(defaultsSection);
-    const { methods: _m, ...service } = doc ?? {};
-    const { methods: _d, ...fleet } = defaults ?? {};
-    return mergeSettings([
-      this.codeDefaults,
-      fleet,
-      service,
-      operation ? ownValue(doc?.methods, operation) : undefined,
-    ]);
+    const docs = {
+      defaults: this.rules.get(defaultsSection),
+      document: this.rules.get(policiesSection, this.service),
+    };
+    return mergeSettings(settingsLayers(this.codeDefaults, docs, operation));
   }
 
   private rebuild(): void {

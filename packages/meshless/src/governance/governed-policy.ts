@@ -7,13 +7,14 @@ import {
   type Event,
   type ExecuteContext,
   type Logger,
+  noopPolicy,
   type Policy,
   type Random,
   type RuleStore,
 } from '@meshless/core';
 import { FallbackPolicy } from '@meshless/limiter';
-import { currentDeadline, DeadlinePolicy, isIdempotentMethod } from '@meshless/retry';
-import { defaultsSection, type MethodPolicies, policiesSection, resourceSection } from '../rules/policies.ts';
+import { currentDeadline, DeadlinePolicy } from '@meshless/retry';
+import { defaultsSection, type MethodPolicies, resourceSection } from '../rules/policies.ts';
 import { type CodeExtras, parseMethodPolicies, type ValidatedCodePolicies } from './code-policies.ts';
 import {
   type GovernedResource,
@@ -23,7 +24,6 @@ import {
   settingsLayers,
 } from './merge-settings.ts';
 import { type BreakerLease, type LayerKind, PolicySet } from './policy-set.ts';
-import { EMPTY_STACK, PreparedStack } from './prepared-stack.ts';
 
 /** What a handle needs from the Governor that made it. @internal */
 export interface GovernorHost {
@@ -31,8 +31,8 @@ export interface GovernorHost {
   readonly clock: Clock;
   readonly random: Random;
   readonly logger: Logger;
-  breakers(kind: GovernedResource['kind']): BreakerLease;
-  onDidChangeBreakerState(kind: GovernedResource['kind']): Event<CircuitStateChange>;
+  readonly breakers: BreakerLease;
+  readonly onDidChangeBreakerState: Event<CircuitStateChange>;
   forget(handle: GovernedPolicy): void;
   /** Wraps each decorated call (tracing span, metrics); absent: calls run bare. */
   readonly instrument?: CallInstrument | undefined;
@@ -71,16 +71,11 @@ export class GovernedPolicy implements Policy, Disposable {
   /** Whether execute() may repeat the work. */
   private readonly repeatable: boolean;
   private current: MethodPolicies;
-  private full: PreparedStack = EMPTY_STACK;
-  private once: PreparedStack = EMPTY_STACK;
-  private stack: PreparedStack = EMPTY_STACK;
+  private stack: Policy = noopPolicy;
   private kinds: readonly LayerKind[] = [];
   private disposed = false;
   private readonly changed = new Emitter<GovernedChange>();
   private readonly rejected = new Emitter<ConfigError>();
-  // Stable facades for forRequest(): callers may keep them; they follow rebuilds.
-  private readonly repeating: Policy = { execute: (fn, signal) => this.full.execute(fn, signal) };
-  private readonly single: Policy = { execute: (fn, signal) => this.once.execute(fn, signal) };
 
   /** The settings changed and the stack was rebuilt. */
   readonly onDidChange: Event<GovernedChange> = this.changed.event;
@@ -96,13 +91,13 @@ export class GovernedPolicy implements Policy, Disposable {
     this.resource = resource;
     this.name = resourceLabel(resource);
     this.code = code.rules;
-    this.repeatable = resource.kind === 'service' || repeatableByCode(code);
+    this.repeatable = repeatableByCode(code);
     this.set = new PolicySet({
       label: this.name,
-      local: resource.kind === 'resource',
+      scope: 'local',
       clock: host.clock,
       random: host.random,
-      breakers: host.breakers(resource.kind),
+      breakers: host.breakers,
       fallback: makeFallback(this.name, code.extras),
     });
     let initial: MethodPolicies;
@@ -144,7 +139,7 @@ export class GovernedPolicy implements Policy, Disposable {
 
   /** State changes of this resource's breaker. */
   get onDidChangeState(): Event<CircuitStateChange> {
-    const source = this.host.onDidChangeBreakerState(this.resource.kind);
+    const source = this.host.onDidChangeBreakerState;
     return (listener) =>
       source((change) => {
         if (change.resource === this.name && change.endpointId === undefined) listener(change);
@@ -153,20 +148,10 @@ export class GovernedPolicy implements Policy, Disposable {
 
   /**
    * Runs `fn` through the stack. A decorated resource is repeated only when idempotent (see
-   * CodePolicies.idempotent); for a service this treats the work as idempotent, like
-   * RetryPolicy.execute: per HTTP request use forRequest().
+   * CodePolicies.idempotent).
    */
   execute<T>(fn: Work<T>, signal?: AbortSignal): Promise<T> {
     return this.stack.execute(fn, signal);
-  }
-
-  /**
-   * The stack for one remote request: with retry and hedge for idempotent methods (GET, HEAD,
-   * OPTIONS, PUT, DELETE, TRACE) or when the caller says the call is idempotent, without them
-   * otherwise. The result is stable and follows rebuilds; no allocation.
-   */
-  forRequest(method: string, idempotent = false): Policy {
-    return idempotent || isIdempotentMethod(method) ? this.repeating : this.single;
   }
 
   /** Runs `target.apply(self, args)` through the stack (what a decorated method does). */
@@ -198,7 +183,7 @@ export class GovernedPolicy implements Policy, Disposable {
     args: unknown[],
   ): Promise<T> {
     const stack = this.stack;
-    if (stack.empty) {
+    if (stack === noopPolicy) {
       try {
         return Promise.resolve((target as (...a: unknown[]) => PromiseLike<T> | T).apply(self, args));
       } catch (error) {
@@ -241,7 +226,7 @@ export class GovernedPolicy implements Policy, Disposable {
     this.disposed = true;
     this.host.forget(this);
     this.set.dispose();
-    this.full = this.once = this.stack = EMPTY_STACK;
+    this.stack = noopPolicy;
     this.kinds = [];
     this.changed.dispose();
     this.rejected.dispose();
@@ -250,20 +235,17 @@ export class GovernedPolicy implements Policy, Disposable {
   private resolve(): MethodPolicies {
     const rules = this.host.rules;
     const r = this.resource;
-    const document =
-      r.kind === 'resource' ? rules.get(resourceSection, r.name) : rules.get(policiesSection, r.service);
-    const layers = settingsLayers(r, this.code, { defaults: rules.get(defaultsSection), document });
+    const layers = settingsLayers(this.code, {
+      defaults: rules.get(defaultsSection),
+      document: rules.get(resourceSection, r.name),
+    });
     // Each document is valid alone; their merge may not be (cross-field checks), so check it.
     return mergeSettings([parseMethodPolicies(mergeSettings(layers), this.name)]);
   }
 
   private compose(): void {
-    const full = this.set.layers(true);
-    const once = this.set.layers(false);
-    this.full = new PreparedStack(full.policies);
-    this.once = once.policies.length === full.policies.length ? this.full : new PreparedStack(once.policies);
-    this.stack = this.repeatable ? this.full : this.once;
-    this.kinds = Object.freeze(this.repeatable ? full.kinds : once.kinds);
+    this.stack = this.repeatable ? this.set.full : this.set.once;
+    this.kinds = Object.freeze(this.set.layers(this.repeatable).kinds);
   }
 
   private report(error: unknown): void {

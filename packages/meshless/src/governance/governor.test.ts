@@ -14,13 +14,12 @@ import type { GovernedChange } from './governed-policy.ts';
 import { after, failing, flush, governorSetup, settled } from './test-support.ts';
 
 describe('Governor: merge precedence', () => {
-  it('method override > service document > defaults/policies > code values, field by field', async () => {
+  it('resources/<name> > defaults/policies > code values, field by field', async () => {
     const { clock, source, governor } = governorSetup();
     const getItem = governor.policy(
-      { kind: 'service', service: 'catalog', method: 'getItem' },
+      { kind: 'resource', name: 'catalog.getItem' },
       { timeoutMs: 500, retry: { attempts: 2, backoff: { baseMs: 10 } }, bulkhead: { maxConcurrent: 7 } },
     );
-    const list = governor.policy({ kind: 'service', service: 'catalog', method: 'list' });
     expect(getItem.settings).toEqual({
       timeoutMs: 500,
       retry: { attempts: 2, backoff: { baseMs: 10 } },
@@ -31,30 +30,24 @@ describe('Governor: merge precedence', () => {
     expect(getItem.settings.timeoutMs).toBe(400);
     expect(getItem.settings.retry).toEqual({ attempts: 2, backoff: { baseMs: 10, maxMs: 300 } });
 
-    source.put('services/catalog/policies', {
-      timeoutMs: 300,
-      retry: { attempts: 4 },
-      methods: { getItem: { timeoutMs: 200 } },
-    });
+    source.put('resources/catalog.getItem', { timeoutMs: 200, retry: { attempts: 4 } });
     expect(getItem.settings).toEqual({
       timeoutMs: 200,
       retry: { attempts: 4, backoff: { baseMs: 10, maxMs: 300 } },
       bulkhead: { maxConcurrent: 7 },
     });
-    // Another method of the service gets the service document, not getItem's override.
-    expect(list.settings).toEqual({ timeoutMs: 300, retry: { attempts: 4, backoff: { maxMs: 300 } } });
 
-    // The running timeout is the method override's 200 ms.
-    const call = settled(getItem.execute(after(clock, 250, 'late')));
+    // The running timeout is the document's 200 ms: the first attempt times out then.
+    const timeouts: number[] = [];
+    getItem.policies.timeout!.onDidTimeout(() => timeouts.push(clock.now()));
+    const started = clock.now();
+    void settled(getItem.execute(after(clock, 250, 'late')));
     clock.advance(200);
     await flush();
-    expect(call.error).toBeInstanceOf(TimeoutError);
-    expect(call.error).toMatchObject({ resource: 'catalog/getItem', timeoutMs: 200 });
+    expect(timeouts).toEqual([started + 200]);
 
     // Deleting documents falls back layer by layer.
-    source.put('services/catalog/policies', { timeoutMs: 300 });
-    expect(getItem.settings.timeoutMs).toBe(300);
-    source.delete('services/catalog/policies');
+    source.delete('resources/catalog.getItem');
     expect(getItem.settings.timeoutMs).toBe(400);
     source.delete('defaults/policies');
     expect(getItem.settings.timeoutMs).toBe(500);
@@ -204,14 +197,14 @@ describe('Governor: rebuild on rule change', () => {
 
   it('reports changes with the new stack; unrelated documents do not rebuild', () => {
     const { source, governor } = governorSetup();
-    const policy = governor.policy({ kind: 'service', service: 'catalog' });
+    const policy = governor.policy({ kind: 'resource', name: 'catalog' });
     const changes: GovernedChange[] = [];
     policy.onDidChange((c) => changes.push(c));
-    source.put('services/catalog/policies', { timeoutMs: 100, breaker: { volume: 5 } });
-    source.put('services/other/policies', { timeoutMs: 1 });
-    source.put('services/catalog/routes', { routes: [] });
+    source.put('resources/catalog', { timeoutMs: 100, breaker: { volume: 5 } });
+    source.put('resources/other', { timeoutMs: 1 });
+    source.put('services/catalog/policies', { timeoutMs: 1 });
     // Same settings written again: nothing to do.
-    source.put('services/catalog/policies', { breaker: { volume: 5 }, timeoutMs: 100 });
+    source.put('resources/catalog', { breaker: { volume: 5 }, timeoutMs: 100 });
     expect(changes).toHaveLength(1);
     expect(changes[0]).toMatchObject({ resource: 'catalog', layers: ['breaker', 'timeout'] });
     expect(changes[0]!.settings).toEqual({ timeoutMs: 100, breaker: { volume: 5 } });
@@ -251,26 +244,6 @@ describe('Governor: repetition and errors', () => {
     });
     expect(value).toBe('third');
     expect(seen).toEqual([1, 2, 3]);
-  });
-
-  it('gives remote requests retries for idempotent methods only (forRequest)', async () => {
-    const { source, governor } = governorSetup();
-    source.put('services/catalog/policies', { retry: { attempts: 2, backoff: { baseMs: 0, maxMs: 0 } } });
-    const policy = governor.policy({ kind: 'service', service: 'catalog' });
-    const unavailable = { status: 503 };
-    let calls = 0;
-    const work = () => {
-      calls++;
-      return Promise.resolve(unavailable);
-    };
-    await expect(policy.forRequest('GET').execute(work)).resolves.toBe(unavailable);
-    expect(calls).toBe(2);
-    calls = 0;
-    await policy.forRequest('POST').execute(work);
-    expect(calls).toBe(1);
-    calls = 0;
-    await policy.forRequest('POST', true).execute(work);
-    expect(calls).toBe(2);
   });
 
   it('lets hedging win over retry when both are configured', () => {
@@ -330,7 +303,7 @@ describe('Governor: code values and lifecycle', () => {
   it('refuses names that are not one KV key segment', () => {
     const { governor } = governorSetup();
     expect(() => governor.policy({ kind: 'resource', name: 'a/b' })).toThrow(ConfigError);
-    expect(() => governor.policy({ kind: 'service', service: '' })).toThrow(/service: expected/);
+    expect(() => governor.policy({ kind: 'resource', name: '' })).toThrow(/name: expected/);
   });
 
   it('stops following rules after dispose, runs calls raw, and refuses new handles', async () => {

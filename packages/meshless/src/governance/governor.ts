@@ -14,7 +14,7 @@ import {
   systemClock,
   systemRandom,
 } from '@meshless/core';
-import { defaultsSection, policiesSection, resourceSection } from '../rules/policies.ts';
+import { defaultsSection, resourceSection } from '../rules/policies.ts';
 import { type CodePolicies, validateCodePolicies } from './code-policies.ts';
 import { type CallInstrument, GovernedPolicy, type GovernorHost } from './governed-policy.ts';
 import { type GovernedResource, resourceLabel } from './merge-settings.ts';
@@ -29,13 +29,13 @@ export interface GovernorOptions {
   logger?: Logger;
   /** Wraps each decorated call, e.g. in a span and a metrics timer. */
   instrument?: CallInstrument;
+  /** The mesh's one breaker registry (resources by name, remote endpoints by service and id). Default: the governor's own. */
+  breakers?: BreakerRegistry;
 }
 
 export interface GovernedBreakerStatus extends BreakerStatus {
   readonly kind: GovernedResource['kind'];
 }
-
-type Kind = GovernedResource['kind'];
 
 /**
  * Turns rules into policies. `policy(resource, codeDefaults)` returns the resource's
@@ -44,23 +44,25 @@ type Kind = GovernedResource['kind'];
  * changes or goes. Precedence, field by field: method override > the resource's or service's
  * document > `defaults/policies` > code values > each policy's built-in defaults.
  *
- * Breakers live in a registry per kind (local resources, remote services), by name, so two
- * handles for one name share one breaker (and the last rule applied to it).
+ * Breakers live in the mesh's registry, by resource name (remote endpoints are there too, by
+ * service and endpoint id), so two handles for one name share one breaker (and the last rule
+ * applied to it).
  */
 export class Governor implements Disposable {
   readonly rules: RuleStore;
   private readonly clock: Clock;
   private readonly random: Random;
   private readonly logger: Logger;
-  private readonly registries: Record<Kind, BreakerRegistry>;
+  private readonly registry: BreakerRegistry;
+  private readonly ownsRegistry: boolean;
   private readonly leases = new Map<string, number>();
-  /** Handles by the document they follow: `resource:<name>` or `service:<svc>`. */
+  /** Handles by the resource whose document (`resources/<name>`) they follow. */
   private readonly byDocument = new Map<string, Set<GovernedPolicy>>();
   private readonly subscription: Disposable;
   private disposed = false;
   private readonly host: GovernorHost;
   private readonly followEmitter = new Emitter<string>();
-  /** A handle began to follow a document nothing followed before (`resource:<name>` or `service:<svc>`). */
+  /** A handle began to follow a document nothing followed before (`resource:<name>`). */
   readonly onDidFollow: Event<string> = this.followEmitter.event;
 
   constructor(options: GovernorOptions) {
@@ -68,17 +70,15 @@ export class Governor implements Disposable {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? systemRandom;
     this.logger = options.logger ?? noopLogger;
-    this.registries = {
-      resource: new BreakerRegistry({ clock: this.clock }),
-      service: new BreakerRegistry({ clock: this.clock }),
-    };
+    this.ownsRegistry = options.breakers === undefined;
+    this.registry = options.breakers ?? new BreakerRegistry({ clock: this.clock });
     this.host = {
       rules: this.rules,
       clock: this.clock,
       random: this.random,
       logger: this.logger,
-      breakers: (kind) => this.lease(kind),
-      onDidChangeBreakerState: (kind) => this.registries[kind].onDidChangeState,
+      breakers: this.lease(),
+      onDidChangeBreakerState: this.registry.onDidChangeState,
       forget: (handle) => this.forget(handle),
       instrument: options.instrument,
     };
@@ -106,22 +106,16 @@ export class Governor implements Disposable {
     return handle;
   }
 
-  /** The documents some handle follows: `resources/<name>` by name, `services/<svc>/policies` by service. */
-  followed(): { resources: string[]; services: string[] } {
-    const resources: string[] = [];
-    const services: string[] = [];
-    for (const key of this.byDocument.keys()) {
-      if (key.startsWith('resource:')) resources.push(key.slice('resource:'.length));
-      else services.push(key.slice('service:'.length));
-    }
-    return { resources, services };
+  /** The documents some handle follows: `resources/<name>`, by name. */
+  followed(): { resources: string[] } {
+    return { resources: [...this.byDocument.keys()].map((key) => key.slice('resource:'.length)) };
   }
 
-  /** Every breaker's state (moves due open breakers to half-open), for status pages. */
+  /** Every resource breaker's state (moves due open breakers to half-open), for status pages. */
   breakerStatus(): GovernedBreakerStatus[] {
     const out: GovernedBreakerStatus[] = [];
-    for (const kind of ['resource', 'service'] as const) {
-      for (const s of this.registries[kind].snapshot()) out.push({ ...s, kind });
+    for (const s of this.registry.snapshot()) {
+      if (s.endpointId === undefined && this.leases.has(s.resource)) out.push({ ...s, kind: 'resource' });
     }
     return out;
   }
@@ -134,8 +128,7 @@ export class Governor implements Disposable {
     this.followEmitter.dispose();
     for (const handles of [...this.byDocument.values()]) for (const h of [...handles]) h.dispose();
     this.byDocument.clear();
-    this.registries.resource.dispose();
-    this.registries.service.dispose();
+    if (this.ownsRegistry) this.registry.dispose();
   }
 
   private readonly onRuleChange = (change: RuleChange): void => {
@@ -143,33 +136,28 @@ export class Governor implements Disposable {
       for (const handles of this.byDocument.values()) for (const h of handles) h.rebuild();
       return;
     }
-    let key: string | undefined;
-    if (change.section === resourceSection) key = `resource:${change.name}`;
-    else if (change.section === policiesSection) key = `service:${change.name}`;
-    if (key === undefined) return;
-    const handles = this.byDocument.get(key);
+    if (change.section !== resourceSection) return;
+    const handles = this.byDocument.get(`resource:${change.name}`);
     if (handles) for (const h of handles) h.rebuild();
   };
 
-  private lease(kind: Kind): BreakerLease {
-    const registry = this.registries[kind];
+  private lease(): BreakerLease {
+    const registry = this.registry;
     return {
       acquire: (label: string, rule: BreakerRule) => {
         registry.configure(label, rule);
-        const key = `${kind}:${label}`;
-        this.leases.set(key, (this.leases.get(key) ?? 0) + 1);
+        this.leases.set(label, (this.leases.get(label) ?? 0) + 1);
         return registry.get(label);
       },
       configure: (label: string, rule: BreakerRule) => registry.configure(label, rule),
       release: (label: string) => {
-        const key = `${kind}:${label}`;
-        const n = (this.leases.get(key) ?? 1) - 1;
+        const n = (this.leases.get(label) ?? 1) - 1;
         if (n > 0) {
-          this.leases.set(key, n);
+          this.leases.set(label, n);
           return;
         }
         // Nobody uses it any more: a breaker that comes back later starts closed and clean.
-        this.leases.delete(key);
+        this.leases.delete(label);
         if (!this.disposed) {
           registry.remove(label);
           registry.configure(label, undefined);
@@ -188,7 +176,7 @@ export class Governor implements Disposable {
 }
 
 function documentKey(resource: GovernedResource): string {
-  return resource.kind === 'resource' ? `resource:${resource.name}` : `service:${resource.service}`;
+  return `resource:${resource.name}`;
 }
 
 /** A name becomes one KV key segment (`resources/<name>`), so it must be one. */
@@ -198,9 +186,6 @@ function checkResource(resource: GovernedResource): void {
       throw new ConfigError(`${path}: expected a non-empty name without '/'`, { path });
     }
   };
-  if (resource.kind === 'resource') segment(resource.name, 'name');
-  else if (resource.kind === 'service') {
-    segment(resource.service, 'service');
-    if (resource.method !== undefined) segment(resource.method, 'method');
-  } else throw new ConfigError("kind: expected 'resource' or 'service'", { path: 'kind' });
+  if (resource.kind !== 'resource') throw new ConfigError("kind: expected 'resource'", { path: 'kind' });
+  segment(resource.name, 'name');
 }

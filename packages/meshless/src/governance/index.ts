@@ -4,4 +4,3 @@ export { type GovernedChange, GovernedPolicy } from './governed-policy.ts';
 export { type GovernedBreakerStatus, Governor, type GovernorOptions } from './governor.ts';
 export type { GovernedResource } from './merge-settings.ts';
 export type { LayerKind } from './policy-set.ts';
-export { PreparedStack } from './prepared-stack.ts';

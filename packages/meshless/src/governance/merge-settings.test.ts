@@ -28,25 +28,19 @@ describe('settingsLayers', () => {
   const document = { timeoutMs: 300, methods: { getItem: { timeoutMs: 200 } } };
 
   it('orders code < defaults < document < method override for a service method', () => {
-    const layers = settingsLayers(
-      { kind: 'service', service: 'catalog', method: 'getItem' },
-      { timeoutMs: 500 },
-      { defaults, document },
-    );
+    const layers = settingsLayers({ timeoutMs: 500 }, { defaults, document }, 'getItem');
     expect(layers).toEqual([{ timeoutMs: 500 }, { timeoutMs: 400 }, { timeoutMs: 300 }, { timeoutMs: 200 }]);
   });
 
-  it('reads no method override for a resource', () => {
-    const layers = settingsLayers({ kind: 'resource', name: 'getItem' }, {}, { defaults, document });
+  it('reads no method override without an operation (a resource)', () => {
+    const layers = settingsLayers({}, { defaults, document });
     expect(mergeSettings(layers)).toEqual({ timeoutMs: 300 });
   });
 });
 
 describe('resourceLabel / sameSettings', () => {
-  it('names resources, services and service methods', () => {
+  it('names a resource by its name', () => {
     expect(resourceLabel({ kind: 'resource', name: 'catalog.getItem' })).toBe('catalog.getItem');
-    expect(resourceLabel({ kind: 'service', service: 'catalog' })).toBe('catalog');
-    expect(resourceLabel({ kind: 'service', service: 'catalog', method: 'getItem' })).toBe('catalog/getItem');
   });
 
   it('compares settings by content, not key order', () => {
@@ -58,11 +52,12 @@ describe('resourceLabel / sameSettings', () => {
 
 describe('settingsLayers: `methods.<name>` is an own key', () => {
   it('finds no override for an operation named `constructor` unless the document has one', () => {
-    const service = { kind: 'service', service: 'catalog', method: 'constructor' } as const;
     expect(
-      settingsLayers(service, {}, { defaults: undefined, document: { methods: {} } })[3],
+      settingsLayers({}, { defaults: undefined, document: { methods: {} } }, 'constructor')[3],
     ).toBeUndefined();
     const own = { methods: { constructor: { timeoutMs: 5 } } };
-    expect(settingsLayers(service, {}, { defaults: undefined, document: own })[3]).toEqual({ timeoutMs: 5 });
+    expect(settingsLayers({}, { defaults: undefined, document: own }, 'constructor')[3]).toEqual({
+      timeoutMs: 5,
+    });
   });
 });

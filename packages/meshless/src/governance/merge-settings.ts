@@ -2,44 +2,40 @@ import { ownValue } from '@meshless/core';
 import type { MethodPolicies, PoliciesRule } from '../rules/policies.ts';
 
 /**
- * What a GovernedPolicy governs. `resource`: a decorated method (or any local work), whose rules
- * live at `resources/<name>`; the name is the decorator's, e.g. `catalog.getItem`. `service`: a
- * remote call to `<service>`, whose rules live at `services/<service>/policies`, with
- * `methods.<method>` overriding them for one operation.
+ * What a GovernedPolicy governs: a decorated method (or any local work), whose rules live at
+ * `resources/<name>`; the name is the decorator's, e.g. `catalog.getItem`. (Remote calls are
+ * governed by their client, from `services/<svc>/policies`.)
  */
-export type GovernedResource =
-  | { readonly kind: 'resource'; readonly name: string }
-  | { readonly kind: 'service'; readonly service: string; readonly method?: string | undefined };
+export interface GovernedResource {
+  readonly kind: 'resource';
+  readonly name: string;
+}
 
-/** The name errors and events carry: `catalog.getItem`, `catalog`, `catalog/getItem`. */
+/** The name errors and events carry: `catalog.getItem`. */
 export function resourceLabel(resource: GovernedResource): string {
-  if (resource.kind === 'resource') return resource.name;
-  return resource.method === undefined ? resource.service : `${resource.service}/${resource.method}`;
+  return resource.name;
 }
 
 /** The documents a resource's settings come from, as the RuleStore holds them. */
 export interface PolicyDocuments {
   /** `defaults/policies`. */
   readonly defaults: PoliciesRule | undefined;
-  /** `resources/<name>` or `services/<service>/policies`. */
+  /** `resources/<name>` or `services/<svc>/policies`. */
   readonly document: PoliciesRule | undefined;
 }
 
 /**
- * The layers of a resource's settings, lowest precedence first: code values, `defaults/policies`,
- * the resource's (or service's) document, and for a service method its `methods.<method>` entry.
- * `methods` is read only from a service document: in `defaults/policies` and `resources/<name>`
- * it is ignored (a resource is already one method).
+ * The layers of one settings merge, lowest precedence first: code values, `defaults/policies`,
+ * the resource's (or service's) document, and for an operation of a service its
+ * `methods.<operation>` entry. `methods` is read only from a service document (pass `operation`
+ * for those only): in `defaults/policies` and `resources/<name>` it is ignored.
  */
 export function settingsLayers(
-  resource: GovernedResource,
   code: MethodPolicies,
   docs: PolicyDocuments,
+  operation?: string,
 ): (MethodPolicies | undefined)[] {
-  const method =
-    resource.kind === 'service' && resource.method !== undefined
-      ? ownValue(docs.document?.methods, resource.method)
-      : undefined;
+  const method = operation ? ownValue(docs.document?.methods, operation) : undefined;
   return [code, withoutMethods(docs.defaults), withoutMethods(docs.document), method];
 }
 

@@ -24,7 +24,7 @@ function setup() {
   };
   const set = new PolicySet({
     label: 'r',
-    local: true,
+    scope: 'local',
     clock,
     random: seededRandom(1),
     breakers,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type ExecuteContext, noopPolicy, type Policy, wrap } from './policy.ts';
+import { type ExecuteContext, noopPolicy, type Policy } from './policy.ts';
+import { wrap } from './wrap.ts';
 
 /** Tries the work up to `n` times, numbering the attempts, as a retry policy does. */
 function retrying(n: number): Policy {
@@ -51,5 +52,29 @@ describe('wrap', () => {
         throw new Error('sync');
       }),
     ).rejects.toThrow('sync');
+  });
+
+  it('hands the work the hedge reason of an outer hedge through inner policies', async () => {
+    const hedging: Policy = {
+      async execute(fn, signal) {
+        await fn({ signal: signal ?? new AbortController().signal, attempt: 1 });
+        return fn({ signal: signal ?? new AbortController().signal, attempt: 2, hedge: 'delay' });
+      },
+    };
+    const passThrough: Policy = { execute: (fn, signal) => noopPolicy.execute(fn, signal) };
+    const seen: Array<[number, string | undefined]> = [];
+    await wrap(hedging, passThrough, passThrough).execute((ctx) => {
+      seen.push([ctx.attempt, ctx.hedge]);
+    });
+    expect(seen).toEqual([
+      [1, undefined],
+      [2, 'delay'],
+    ]);
+  });
+
+  it('leaves noopPolicy out and returns a single policy as it is', () => {
+    const only: Policy = { execute: (fn, signal) => noopPolicy.execute(fn, signal) };
+    expect(wrap()).toBe(noopPolicy);
+    expect(wrap(noopPolicy, only, noopPolicy)).toBe(only);
   });
 });
