@@ -9,12 +9,31 @@ import type { Endpoint } from './endpoint.ts';
  * Implementations never throw into the call: a telemetry failure is the observer's to swallow.
  */
 export interface CallObserver {
-  /** A remote call to `service`, after routing (route name and subset known; subset undefined: all). */
-  client(service: string, method: string, path: string, route: string, subset: string | undefined): CallScope;
+  /**
+   * A remote call, after routing. `call` is the client's own per-call object (read its fields
+   * now; keep nothing of it after `end`), so opening a scope allocates nothing.
+   */
+  client(call: ClientCallInfo): CallScope;
   /** An inbound request to this service; `headers` carry the caller's trace context. */
   server(service: string, method: string, url: string | undefined, headers: InboundHeaders): CallScope;
   /** One call of a decorated method or resource. */
   governed(resource: string): CallScope;
+}
+
+/** What a client call is, as observers see it when its scope opens. */
+export interface ClientCallInfo {
+  /** The callee. */
+  readonly service: string;
+  /** The HTTP method, upper case. */
+  readonly method: string;
+  /** `init.operation` when the caller named one (metrics label it so), else undefined. */
+  readonly operation: string | undefined;
+  /** Path and query. */
+  readonly path: string;
+  /** The name of the route that matched (`default` when no routes rule). */
+  readonly route: string;
+  /** The subset the route chose; undefined: all endpoints. */
+  readonly subset: string | undefined;
 }
 
 /** Request headers as node:http gives them (lower-case names). */
