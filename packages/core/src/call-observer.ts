@@ -49,11 +49,11 @@ export interface CallScope {
   attempt(attempt: number, endpoint: Endpoint, kind: AttemptKind, breakerState?: string): AttemptScope;
   /** A retry is about to be sent (`reason`: `503`, `timeout`, `connect_error`, ...). */
   retry(attempt: number, reason: string): void;
-  /** A hedge is about to be sent, `delayMs` after the first attempt. */
-  hedge(attempt: number, delayMs: number): void;
+  /** A hedge is about to be sent: its delay passed (`delay`) or every running attempt failed (`failure`). */
+  hedge(attempt: number, reason: 'delay' | 'failure'): void;
   /** The call was turned away before it ran (`rate_limited`, `fault_abort`, `concurrency`, ...). */
   rejected(reason: string, action: 'rejected' | 'shed'): void;
-  /** A mirrored copy of the call to `subset` finished (`ok`: answered below 500). */
+  /** A mirrored copy of the call to `subset` finished (`ok`: answered below 500); may come after `end`. */
   mirrored(subset: string, ok: boolean): void;
   /** The call ended: with an HTTP status, or an error, after `seconds`. */
   end(status: number | undefined, error: unknown, seconds: number): void;
