@@ -21,5 +21,6 @@ export {
   type MetricsSource,
   type ReplyLike,
 } from './metrics-handler.ts';
+export { MetricsObserver } from './metrics-observer.ts';
 export { methodLabel, OUTCOMES, type Outcome, outcomeOf, statusClass } from './outcome.ts';
 export { ServerServiceMetrics } from './server-service-metrics.ts';

@@ -32,3 +32,4 @@ export {
   type TracingExporter,
   type TracingHandle,
 } from './start-tracing.ts';
+export { TracingObserver } from './tracing-observer.ts';
