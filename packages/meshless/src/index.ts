@@ -13,15 +13,12 @@ export {
   startTracing,
   type TracingHandle,
 } from '@meshless/tracing';
+export type { ClientObserver } from './client/client-observer.ts';
 export { MeshClient, type MeshClientOptions, type MeshClientStatus } from './client/mesh-client.ts';
 export { MeshResponse } from './client/mesh-response.ts';
-export {
-  CALLER_HEADER,
-  type ClientObserver,
-  FAULT_HEADER,
-  type MeshRequestInit,
-} from './client/service-client.ts';
+export type { MeshRequestInit } from './client/request-init.ts';
 export type { TransportOptions as MeshHttpOptions } from './client/transport.ts';
+export { CALLER_HEADER, FAULT_HEADER } from './client/wire-headers.ts';
 export * from './decorators/index.ts';
 export * from './governance/index.ts';
 export * from './governance-report.ts';

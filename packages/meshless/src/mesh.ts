@@ -14,15 +14,18 @@ import {
   type WatchStats,
 } from '@meshless/consul';
 import {
+  type CallObserver,
   type Clock,
   ClosedError,
   ConfigError,
+  combineObservers,
   consoleLogger,
   type Disposable,
   DisposableStore,
   type Event,
   type Logger,
   matchSection,
+  noopCallObserver,
   type Random,
   type RuleChange,
   type RuleSection,
@@ -37,11 +40,17 @@ import {
   MeshMetrics,
   type MeshMetricsOptions,
   type MetricsHandler,
+  MetricsObserver,
   outcomeOf,
 } from '@meshless/metrics';
-import { createMeshTracer, type MeshTracer, type MeshTracerOptions } from '@meshless/tracing';
+import {
+  createMeshTracer,
+  type MeshTracer,
+  type MeshTracerOptions,
+  TracingObserver,
+} from '@meshless/tracing';
+import { type ClientObserver, clientHooksObserver } from './client/client-observer.ts';
 import { MeshClient, type MeshClientOptions, type MeshClientStatus } from './client/mesh-client.ts';
-import type { ClientObserver } from './client/service-client.ts';
 import { Transport, type TransportOptions } from './client/transport.ts';
 import {
   type GovernedMethodDecorator,
@@ -233,6 +242,8 @@ class MeshImpl implements Mesh {
   readonly governor: Governor;
   readonly tracer: MeshTracer | undefined;
   private readonly metricsRegistry: MeshMetrics | undefined;
+  /** Tracing, metrics and the user's hooks as one observer: each call opens one scope. */
+  private readonly observer: CallObserver;
   readonly governed = (name: string, options?: GovernedOptions): GovernedMethodDecorator =>
     governedDecorator(this.governor, name, options);
   private readonly disposables = new DisposableStore();
@@ -271,6 +282,11 @@ class MeshImpl implements Mesh {
         ? undefined
         : createMeshTracer({ ...options.tracing, serviceName: options.service?.name });
     this.metricsRegistry = options.metrics === false ? undefined : new MeshMetrics(options.metrics ?? {});
+    this.observer = combineObservers([
+      this.tracer ? new TracingObserver(this.tracer) : noopCallObserver,
+      this.metricsRegistry ? new MetricsObserver(this.metricsRegistry) : noopCallObserver,
+      clientHooksObserver(options.observers?.client, logger),
+    ]);
     const metrics = this.metricsRegistry;
     if (metrics) {
       this.disposables.add(metrics.observeRuleStore(rules));
@@ -408,8 +424,7 @@ class MeshImpl implements Mesh {
         clock: this.clock,
         random: this.random,
         logger: this.logger,
-        ...(this.options.observers?.client ? { observer: this.options.observers.client } : {}),
-        ...(this.tracer ? { tracer: this.tracer } : {}),
+        observer: this.observer,
         ...(this.metricsRegistry ? { metrics: this.metricsRegistry } : {}),
       });
       this.clients.set(service, client);

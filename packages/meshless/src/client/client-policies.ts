@@ -12,7 +12,7 @@ import {
 import { mergeSettings, settingsLayers } from '../governance/merge-settings.ts';
 import { PolicySet } from '../governance/policy-set.ts';
 import { defaultsSection, type MethodPolicies, policiesSection } from '../rules/policies.ts';
-import type { CallPolicies, ClientPolicies, EndpointBreaker } from './service-client.ts';
+import type { CallPolicies, ClientPolicies, EndpointBreaker } from './client-ports.ts';
 
 /** Told each time the retry budget refuses a retry or a hedge (the metric's `kind`). */
 export type BudgetRefusal = (kind: 'retry' | 'hedge') => void;

@@ -2,6 +2,7 @@ import { balancerSection, hashKeyExtractor } from '@meshless/balancer';
 import type { BreakerRegistry } from '@meshless/breaker';
 import { routesSection } from '@meshless/canary';
 import {
+  type CallObserver,
   type Clock,
   type Disposable,
   DisposableStore,
@@ -12,11 +13,18 @@ import {
   type RuleStore,
 } from '@meshless/core';
 import type { MeshMetrics } from '@meshless/metrics';
-import type { MeshTracer } from '@meshless/tracing';
+import { isIdempotentMethod } from '@meshless/retry';
+import { attemptStage } from './attempt-stage.ts';
 import { ServicePolicies } from './client-policies.ts';
+import type { Sender } from './client-ports.ts';
+import type { CallHandler } from './client-stage.ts';
 import { EndpointGroups } from './endpoint-groups.ts';
-import { type ClientObserver, type MeshRequestInit, ServiceClient } from './service-client.ts';
-import type { Transport } from './transport.ts';
+import { headersStage } from './headers-stage.ts';
+import { OutboundCall } from './outbound-call.ts';
+import { policyStage } from './policy-stage.ts';
+import type { MeshRequestInit } from './request-init.ts';
+import { isReplayable, normalizeHeaders, pathOf, prepareBody } from './request-view.ts';
+import { routeStage } from './route-stage.ts';
 
 export interface MeshClientDeps {
   service: string;
@@ -29,12 +37,13 @@ export interface MeshClientDeps {
   };
   rules: RuleStore;
   breakers: BreakerRegistry;
-  transport: Transport;
+  transport: Sender;
   clock: Clock;
   random: Random;
   logger: Logger;
-  observer?: ClientObserver;
-  tracer?: MeshTracer;
+  /** Tracing, metrics and the user's hooks, combined: one scope per call. */
+  observer: CallObserver;
+  /** For the service-level gauges and counters (endpoints, ejections, budget refusals). */
   metrics?: MeshMetrics;
 }
 
@@ -62,17 +71,22 @@ export interface MeshClientOptions {
 
 /**
  * `mesh.client('catalog')`: the governed client for one service, kept up to date with its
- * endpoints (discovery) and its routes, balancer and policies rules.
+ * endpoints (discovery) and its routes, balancer and policies rules. A call runs the stages
+ * composed here once: route -> headers -> policies -> attempt (see client-stage.ts).
  */
 export class MeshClient implements Disposable {
   readonly service: string;
+  /** Calls started and not yet answered (for draining). */
+  inFlight = 0;
   private readonly groups: EndpointGroups;
   private readonly policies: ServicePolicies;
-  private readonly client: ServiceClient;
+  private readonly handler: CallHandler;
+  private readonly caller: string | undefined;
+  private readonly clock: Clock;
   private readonly disposables = new DisposableStore();
   private readonly resolver: MeshClientDeps['resolver'];
   private resolved = false;
-  private hashKey: (headers: Record<string, string>, path: string) => string | undefined = () => undefined;
+  private hashKey: (headers: Record<string, string>, path: string) => string | undefined = noHashKey;
 
   constructor(deps: MeshClientDeps) {
     this.service = deps.service;
@@ -129,20 +143,15 @@ export class MeshClient implements Disposable {
       ),
     );
     this.policies.setRoutes(this.groups.table.routes);
-    this.client = new ServiceClient({
-      service,
-      caller: deps.caller,
-      groups: this.groups,
-      policies: this.policies,
-      transport: deps.transport,
-      clock: deps.clock,
-      random: deps.random,
-      logger: deps.logger,
-      hashKey: (headers, path) => this.hashKey(headers, path),
-      ...(deps.observer ? { observer: deps.observer } : {}),
-      ...(deps.tracer ? { tracer: deps.tracer } : {}),
-      ...(deps.metrics ? { metrics: deps.metrics } : {}),
-    });
+    this.caller = deps.caller;
+    this.clock = deps.clock;
+    const { clock, random, observer, transport: sender } = deps;
+    const endpoints = this.groups;
+    const policies = this.policies;
+    const route = routeStage({ endpoints, sender, observer, clock, random });
+    const headers = headersStage({ caller: deps.caller, policies, clock });
+    const limits = policyStage({ service, policies, clock });
+    this.handler = route(headers(limits(attemptStage({ endpoints, policies, sender, clock }))));
   }
 
   /**
@@ -151,18 +160,45 @@ export class MeshClient implements Disposable {
    */
   fetch(path: string | URL, init?: MeshRequestInit): Promise<Response> {
     if (!this.resolved) return this.firstFetch(path, init);
-    return this.client.fetch(path, init);
+    return this.call(path, init ?? {});
   }
 
   /** The very first call waits for discovery's first answer (or its cached/empty fallback). */
   private async firstFetch(path: string | URL, init?: MeshRequestInit): Promise<Response> {
     this.groups.setEndpoints(await this.resolver.ready());
     this.resolved = true;
-    return this.client.fetch(path, init);
+    return this.call(path, init ?? {});
   }
 
-  get inFlight(): number {
-    return this.client.inFlight;
+  private async call(target: string | URL, init: MeshRequestInit): Promise<Response> {
+    const path = typeof target === 'string' && target.startsWith('/') ? target : pathOf(target);
+    const method = (init.method ?? 'GET').toUpperCase();
+    const headers = normalizeHeaders(init.headers);
+    // Before routing, so a route can match the content-type fetch would send.
+    const sendable = prepareBody(init.body, headers);
+    const body = sendable instanceof Promise ? await sendable : sendable;
+    const replayable = isReplayable(body);
+    const call = new OutboundCall(
+      this.service,
+      method,
+      path,
+      headers,
+      body as OutboundCall['body'],
+      replayable,
+      this.caller,
+      init.operation,
+      init.idempotent === true,
+      init.hashKey ?? this.hashKey(headers, path),
+      init.signal ?? undefined,
+    );
+    call.retryable = replayable && (init.idempotent === true || isIdempotentMethod(method));
+    call.started = this.clock.now();
+    this.inFlight++;
+    try {
+      return await this.handler(call);
+    } finally {
+      this.inFlight--;
+    }
   }
 
   /** The policy settings in force for an operation (merged from rules and defaults). */
@@ -180,7 +216,7 @@ export class MeshClient implements Disposable {
       endpoints: this.groups.all.length,
       emptySubsets: this.groups.empty,
       ejected: [...ejected],
-      inFlight: this.client.inFlight,
+      inFlight: this.inFlight,
       datacenter: this.resolver.stats?.().datacenter,
     };
   }
@@ -192,7 +228,14 @@ export class MeshClient implements Disposable {
 
   private setBalancerRule(rule: Parameters<EndpointGroups['setBalancerRule']>[0]): void {
     this.groups.setBalancerRule(rule);
-    const extract = hashKeyExtractor(rule?.hashOn);
+    // No hashOn: no key to read, and no request object to build for it per call.
+    if (rule?.hashOn === undefined) {
+      this.hashKey = noHashKey;
+      return;
+    }
+    const extract = hashKeyExtractor(rule.hashOn);
     this.hashKey = (headers, path) => extract({ headers, url: path });
   }
 }
+
+const noHashKey = (): undefined => undefined;

@@ -1,0 +1,88 @@
+import { BreakerRegistry } from '@meshless/breaker';
+import { RuleStore } from '@meshless/core';
+import { endpoint, FakeResolver, FakeRuleSource, ManualClock, seededRandom } from '@meshless/core/testing';
+import { describe, expect, it } from 'vitest';
+import { builtinSections } from '../rules/index.ts';
+import { MeshClient } from './mesh-client.ts';
+import { answer, RecordingObserver, ScriptedSender } from './test-support.ts';
+import { CALLER_HEADER } from './wire-headers.ts';
+
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+function setup(
+  initial = [endpoint('a', { service: 'catalog' }), endpoint('b', { service: 'catalog', tags: ['v2'] })],
+) {
+  const clock = new ManualClock();
+  const source = new FakeRuleSource('meshless');
+  const rules = new RuleStore({ prefix: 'meshless', sections: builtinSections, clock });
+  source.subscribe((snapshot) => rules.applySnapshot(snapshot));
+  const resolver = Object.assign(new FakeResolver(initial), {
+    ready: () => Promise.resolve(resolver.current()),
+  });
+  const sender = new ScriptedSender();
+  const observer = new RecordingObserver();
+  const client = new MeshClient({
+    service: 'catalog',
+    caller: 'frontend',
+    localZone: undefined,
+    localRegion: undefined,
+    resolver,
+    rules,
+    breakers: new BreakerRegistry({ clock }),
+    transport: sender,
+    clock,
+    random: seededRandom(5),
+    logger: silent,
+    observer,
+  });
+  return { clock, source, resolver, sender, observer, client };
+}
+
+describe('MeshClient', () => {
+  it('runs a call through every stage: routed, named, sent, observed', async () => {
+    const { client, sender, observer, source } = setup();
+    source.put('services/catalog/routes', {
+      subsets: { v2: { tags: ['v2'] } },
+      routes: [
+        {
+          name: 'beta',
+          match: { headers: { 'x-beta': { exact: '1' } } },
+          to: [{ subset: 'v2', weight: 100 }],
+        },
+      ],
+    });
+    const response = await client.fetch('http://catalog/items/7?x=1', { headers: { 'X-Beta': '1' } });
+    expect(response.status).toBe(200);
+    expect(sender.sent).toHaveLength(1);
+    expect(sender.sent[0]).toMatchObject({ endpoint: 'b', req: { method: 'GET', path: '/items/7?x=1' } });
+    expect(sender.sent[0]!.req.headers[CALLER_HEADER]).toBe('frontend');
+    expect(observer.events).toEqual([
+      'call GET /items/7?x=1 route=beta subset=v2',
+      'attempt 1 first b',
+      'attempt 1 end 200',
+      'end 200',
+    ]);
+    expect(client.inFlight).toBe(0);
+  });
+
+  it('retries a GET on another endpoint under a retry rule, and never a POST', async () => {
+    const { client, sender, source } = setup();
+    source.put('services/catalog/policies', {
+      retry: { attempts: 2, on: ['503'], backoff: { baseMs: 0, maxMs: 0 } },
+    });
+    sender.script = () => answer(503);
+    expect((await client.fetch('/items/1')).status).toBe(503);
+    expect(new Set(sender.sent.map((x) => x.endpoint)).size).toBe(2);
+    sender.sent.length = 0;
+    expect((await client.fetch('/items/1', { method: 'post', body: 'x' })).status).toBe(503);
+    expect(sender.sent).toHaveLength(1);
+  });
+
+  it('follows membership changes, and reports endpoints and calls in flight', async () => {
+    const { client, resolver } = setup();
+    expect(client.status()).toMatchObject({ service: 'catalog', endpoints: 2, inFlight: 0, ejected: [] });
+    await resolver.set([endpoint('c', { service: 'catalog' })]);
+    expect(client.status().endpoints).toBe(1);
+    client.dispose();
+  });
+});

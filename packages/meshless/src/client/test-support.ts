@@ -1,0 +1,129 @@
+// Shared by the client's stage tests (not exported from the package): the client's real pure
+// parts (endpoint groups, service policies, breakers) on a manual clock and an in-memory KV
+// prefix, with a scripted sender and a recording observer in place of HTTP and telemetry.
+import { BreakerRegistry } from '@meshless/breaker';
+import { routesSection } from '@meshless/canary';
+import {
+  type AttemptScope,
+  type CallObserver,
+  type CallScope,
+  type ClientCallInfo,
+  type Endpoint,
+  noopCallScope,
+  RuleStore,
+} from '@meshless/core';
+import { endpoint, FakeRuleSource, ManualClock, seededRandom } from '@meshless/core/testing';
+import { builtinSections } from '../rules/index.ts';
+import { ServicePolicies } from './client-policies.ts';
+import type { Sender } from './client-ports.ts';
+import { EndpointGroups } from './endpoint-groups.ts';
+import { OutboundCall } from './outbound-call.ts';
+import type { TransportResponse } from './response-handler.ts';
+import type { SendRequest } from './transport.ts';
+
+export type Script = (endpoint: Endpoint, req: SendRequest) => TransportResponse | Error;
+
+/** A sender that answers from a script and remembers every request (endpoint id, method, headers). */
+export class ScriptedSender implements Sender {
+  readonly sent: { endpoint: string; req: SendRequest }[] = [];
+  constructor(public script: Script = () => answer(200)) {}
+  send(endpoint: Endpoint, req: SendRequest): Promise<TransportResponse> {
+    this.sent.push({ endpoint: endpoint.id, req });
+    const out = this.script(endpoint, req);
+    return out instanceof Error ? Promise.reject(out) : Promise.resolve(out);
+  }
+}
+
+export function answer(status: number): TransportResponse {
+  return { status, statusText: undefined, headers: {}, body: status >= 500 ? new Uint8Array() : null };
+}
+
+/** A connection refused, as undici reports it. */
+export function refused(): Error {
+  return Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+}
+
+/** Records what the client tells its observers, in order. */
+export class RecordingObserver implements CallObserver {
+  readonly events: string[] = [];
+  client(call: ClientCallInfo): CallScope {
+    const log = this.events;
+    log.push(`call ${call.method} ${call.path} route=${call.route} subset=${call.subset ?? 'all'}`);
+    const attemptScope = (n: number): AttemptScope => ({
+      inject: () => {},
+      end: (status, error) => log.push(`attempt ${n} end ${status ?? (error as Error)?.name}`),
+    });
+    return {
+      run: (fn) => fn(),
+      attempt: (n, ep, kind) => {
+        log.push(`attempt ${n} ${kind} ${ep.id}`);
+        return attemptScope(n);
+      },
+      retry: (n, reason) => log.push(`retry ${n} ${reason}`),
+      hedge: (n, reason) => log.push(`hedge ${n} ${reason}`),
+      rejected: (reason) => log.push(`rejected ${reason}`),
+      mirrored: (subset, ok) => log.push(`mirrored ${subset} ${ok}`),
+      end: (status, error) => log.push(`end ${status ?? (error as Error)?.name}`),
+    };
+  }
+  server(): CallScope {
+    return noopCallScope;
+  }
+  governed(): CallScope {
+    return noopCallScope;
+  }
+}
+
+/** The client's collaborators for service `catalog` with endpoints a, b, c (b and c tagged v2). */
+export function clientSetup(ids: readonly string[] = ['a', 'b', 'c']) {
+  const clock = new ManualClock();
+  const random = seededRandom(3);
+  const source = new FakeRuleSource('meshless');
+  const rules = new RuleStore({ prefix: 'meshless', sections: builtinSections, clock });
+  source.subscribe((snapshot) => rules.applySnapshot(snapshot));
+  const breakers = new BreakerRegistry({ clock });
+  const policies = new ServicePolicies('catalog', rules, breakers, clock, random);
+  const groups = new EndpointGroups({ service: 'catalog', now: clock.now, random, logger: silent });
+  groups.setEndpoints(
+    ids.map((id, i) => endpoint(id, { service: 'catalog', port: 9000 + i, tags: i > 0 ? ['v2'] : [] })),
+  );
+  const sender = new ScriptedSender();
+  const observer = new RecordingObserver();
+  /** Writes `services/catalog/routes` and hands the parsed rule to the groups, as MeshClient does. */
+  const putRoutes = (doc: unknown) => {
+    source.put('services/catalog/routes', doc);
+    groups.setRoutes(rules.get(routesSection, 'catalog'));
+    policies.setRoutes(groups.table.routes);
+  };
+  return { clock, random, source, rules, breakers, policies, groups, sender, observer, putRoutes };
+}
+
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** A call as MeshClient makes it. */
+export function outboundCall(
+  method = 'GET',
+  path = '/items/1',
+  fields: {
+    headers?: Record<string, string>;
+    operation?: string;
+    signal?: AbortSignal;
+    caller?: string;
+  } = {},
+): OutboundCall {
+  const call = new OutboundCall(
+    'catalog',
+    method,
+    path,
+    { ...fields.headers },
+    undefined,
+    true,
+    fields.caller,
+    fields.operation,
+    false,
+    undefined,
+    fields.signal,
+  );
+  call.retryable = method === 'GET';
+  return call;
+}
