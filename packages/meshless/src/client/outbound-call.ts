@@ -6,9 +6,9 @@ import {
   type ClientCallInfo,
   noopCallScope,
 } from '@meshless/core';
-import type { Dispatcher } from 'undici';
 import type { AttemptTimeouts } from './attempt-timeouts.ts';
 import type { EndpointBreaker } from './client-ports.ts';
+import type { SendRequest } from './transport.ts';
 
 /**
  * One remote call as it goes through the stages: the request, the route decision, its telemetry
@@ -46,7 +46,7 @@ export class OutboundCall implements RouteRequest, ClientCallInfo, CallOutcome {
     readonly method: string,
     readonly path: string,
     readonly headers: Record<string, string>,
-    readonly body: Dispatcher.DispatchOptions['body'],
+    readonly body: SendRequest['body'],
     /** The body can be sent again (not a stream). */
     readonly replayable: boolean,
     readonly caller: string | undefined,
