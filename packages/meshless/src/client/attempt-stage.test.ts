@@ -1,7 +1,7 @@
 import { CircuitOpenError, ConnectError, firstAttempt, NoHealthyEndpointError } from '@meshless/core';
 import { describe, expect, it } from 'vitest';
 import { attemptStage } from './attempt-stage.ts';
-import { answer, clientSetup, outboundCall, refused } from './test-support.ts';
+import { answer, clientSetup, refused } from './test-support.ts';
 
 function setup(ids?: readonly string[]) {
   const s = clientSetup(ids);
@@ -12,8 +12,7 @@ function setup(ids?: readonly string[]) {
     clock: s.clock,
   });
   const routed = (method = 'GET') => {
-    const call = outboundCall(method);
-    call.decision = s.groups.table.route(call, s.random);
+    const call = s.routed(method);
     call.scope = s.observer.client(call);
     return call;
   };

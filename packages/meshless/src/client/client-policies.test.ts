@@ -23,7 +23,7 @@ describe('ServicePolicies', () => {
       timeoutMs: 300,
       retry: { attempts: 4, backoff: { maxMs: 300 } },
     });
-    expect(policies.timeoutMs('getItem')).toBe(200);
+    expect(policies.forCall('getItem').timeoutMs).toBe(200);
     // Deleting documents falls back layer by layer.
     source.delete('services/catalog/policies');
     expect(policies.settings('getItem').timeoutMs).toBe(400);
@@ -56,5 +56,19 @@ describe('ServicePolicies', () => {
     expect(policies.breaker(a)?.state).toBe('closed');
     source.delete('services/catalog/policies');
     expect(policies.breaker(a)).toBeUndefined();
+  });
+
+  it('keeps one stack per (route, operation): alternating operations on a route with its own retry reuse theirs', () => {
+    const { source, policies, putRoutes, groups } = clientSetup();
+    source.put('services/catalog/policies', { retry: { budget: {} }, methods: { getItem: { timeoutMs: 100 } } });
+    putRoutes({ routes: [{ name: 'twice', retry: { attempts: 2 } }] });
+    const route = groups.table.routes[0]!;
+    const forGetItem = policies.forCall('getItem', route);
+    const forOthers = policies.forCall(undefined, route);
+    expect(forGetItem).not.toBe(forOthers);
+    expect(policies.forCall(undefined, route)).toBe(forOthers);
+    expect(policies.forCall('getItem', route)).toBe(forGetItem);
+    expect(policies.forCall('list', route)).toBe(forOthers);
+    expect(forGetItem.timeoutMs).toBe(100);
   });
 });

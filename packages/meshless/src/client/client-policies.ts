@@ -5,7 +5,6 @@ import {
   type Disposable,
   DisposableStore,
   type Endpoint,
-  ownValue,
   type Random,
   type RuleStore,
 } from '@meshless/core';
@@ -35,6 +34,9 @@ class OperationStack implements CallPolicies {
   get timeouts() {
     return this.set.timeouts;
   }
+  get timeoutMs() {
+    return this.settings.timeoutMs;
+  }
 
   /** Applies new settings; the policy objects that stay are reconfigured (their state survives). */
   apply(settings: MethodPolicies): void {
@@ -49,19 +51,21 @@ class OperationStack implements CallPolicies {
 
 /**
  * The policies for calls to one service, from `services/<svc>/policies` (with `methods.<name>`
- * overrides) over `defaults/policies` over code defaults. Rebuilt when one of those documents
- * changes, never per call. Breakers are per endpoint, sharing one timer across the mesh.
+ * overrides) over `defaults/policies` over code defaults. Every stack is built when one of those
+ * documents or the route table changes, never on the request path: one for the service, one per
+ * operation with an override, and for each route with its own timeout or retry, one per those.
+ * A call only looks its stack up. Breakers are per endpoint, sharing one timer across the mesh.
  */
 export class ServicePolicies implements ClientPolicies, Disposable {
-  private readonly stacks = new Map<string, OperationStack>();
+  private readonly base: OperationStack;
+  /** Operations with a `methods.<name>` override. */
+  private readonly methods = new Map<string, OperationStack>();
+  /** Routes with their own timeout or retry: '' (no override) and each overridden operation. */
+  private readonly routeStacks = new Map<RouteInfo, Map<string, OperationStack>>();
   private readonly disposables = new DisposableStore();
   private breakerOn = false;
-  private readonly routeStacks = new Map<
-    RouteInfo,
-    { stack: OperationStack; operation: string; route: RouteInfo }
-  >();
   /** The routes of the table in force; set by the client when the routes rule changes. */
-  private liveRoutes: ReadonlySet<RouteInfo> = new Set();
+  private routes: readonly RouteInfo[] = [];
 
   constructor(
     private readonly service: string,
@@ -73,6 +77,7 @@ export class ServicePolicies implements ClientPolicies, Disposable {
     /** Counts budget refusals (the client's `retry_budget_exhausted` metric). */
     private readonly refused?: BudgetRefusal,
   ) {
+    this.base = this.stack(service);
     this.disposables.add(
       rules.onDidChange((c) => {
         if ((c.section === policiesSection && c.name === service) || c.section === defaultsSection)
@@ -83,82 +88,100 @@ export class ServicePolicies implements ClientPolicies, Disposable {
   }
 
   forCall(operation: string | undefined, route?: RouteInfo): CallPolicies {
-    const stack =
-      route && (route.timeoutMs !== undefined || route.retry !== undefined)
-        ? this.routeStack(operation, route)
-        : this.stackFor(operation);
-    return stack;
+    const key = operation !== undefined && this.methods.has(operation) ? operation : '';
+    const byOperation = route && this.routeStacks.get(route);
+    if (byOperation) return byOperation.get(key)!;
+    return key === '' ? this.base : this.methods.get(key)!;
   }
 
   breaker(endpoint: Endpoint): EndpointBreaker | undefined {
     return this.breakerOn ? this.breakers.get(this.service, endpoint.id) : undefined;
   }
 
-  timeoutMs(operation: string | undefined): number | undefined {
-    return this.stackFor(operation).settings.timeoutMs;
-  }
-
-  /** The client's route table changed: forget the stacks of routes that are gone. */
+  /** The client's route table changed: stacks for the routes with overrides, none for the others. */
   setRoutes(routes: readonly RouteInfo[]): void {
-    this.liveRoutes = new Set(routes);
-    for (const [route, entry] of this.routeStacks) {
-      if (!this.liveRoutes.has(route)) {
-        entry.stack.dispose();
-        this.routeStacks.delete(route);
-      }
-    }
+    this.routes = routes;
+    this.syncRouteStacks();
   }
 
   /** The merged settings in force for an operation (for status and tests). */
   settings(operation?: string): MethodPolicies {
-    return this.stackFor(operation).settings;
+    return (
+      (operation !== undefined ? this.methods.get(operation) : undefined)?.settings ?? this.base.settings
+    );
   }
 
   dispose(): void {
     this.disposables.dispose();
-    for (const s of this.stacks.values()) s.dispose();
-    this.stacks.clear();
-    for (const s of this.routeStacks.values()) s.stack.dispose();
-    this.routeStacks.clear();
+    this.base.dispose();
+    for (const s of this.methods.values()) s.dispose();
+    this.methods.clear();
+    this.dropRouteStacks(() => true);
   }
 
-  private stackFor(operation: string | undefined): OperationStack {
-    const key = operation ?? '';
-    let stack = this.stacks.get(key);
-    if (!stack) {
-      const doc = this.rules.get(policiesSection, this.service);
-      // Only operations with an override get a stack of their own.
-      if (key !== '' && !ownValue(doc?.methods, key)) return this.stackFor(undefined);
-      stack = new OperationStack(
-        `${this.service}${key ? `.${key}` : ''}`,
-        this.clock,
-        this.random,
-        this.refused,
-      );
-      stack.apply(this.merged(key));
-      this.stacks.set(key, stack);
+  private stack(label: string): OperationStack {
+    return new OperationStack(label, this.clock, this.random, this.refused);
+  }
+
+  private rebuild(): void {
+    const doc = this.rules.get(policiesSection, this.service);
+    this.base.apply(this.merged(''));
+    const wanted = new Set(doc?.methods ? Object.keys(doc.methods) : []);
+    for (const [name, stack] of this.methods) {
+      if (!wanted.has(name)) {
+        stack.dispose();
+        this.methods.delete(name);
+      }
     }
-    return stack;
-  }
-
-  /** A route's own timeout/retry over the operation's settings; one stack per route version. */
-  private routeStack(operation: string | undefined, route: RouteInfo): OperationStack {
-    let entry = this.routeStacks.get(route);
-    if (!entry || entry.operation !== (operation ?? '')) {
-      entry?.stack.dispose();
-      const stack = new OperationStack(
-        `${this.service}[${route.name}]`,
-        this.clock,
-        this.random,
-        this.refused,
-      );
-      entry = { stack, operation: operation ?? '', route };
-      stack.apply(this.routeMerged(entry.operation, route));
-      this.routeStacks.set(route, entry);
+    for (const name of wanted) {
+      let stack = this.methods.get(name);
+      if (!stack) {
+        stack = this.stack(`${this.service}.${name}`);
+        this.methods.set(name, stack);
+      }
+      stack.apply(this.merged(name));
     }
-    return entry.stack;
+    this.syncRouteStacks();
+    this.breakerOn = this.base.settings.breaker !== undefined;
+    this.breakers.configure(this.service, this.base.settings.breaker);
   }
 
+  /** Route stacks follow the routes and the policies; a new table brings new RouteInfo objects. */
+  private syncRouteStacks(): void {
+    const live = new Set(this.routes.filter((r) => r.timeoutMs !== undefined || r.retry !== undefined));
+    this.dropRouteStacks((route) => !live.has(route));
+    for (const route of live) {
+      let byOperation = this.routeStacks.get(route);
+      if (!byOperation) {
+        byOperation = new Map();
+        this.routeStacks.set(route, byOperation);
+      }
+      for (const [key, stack] of byOperation) {
+        if (key !== '' && !this.methods.has(key)) {
+          stack.dispose();
+          byOperation.delete(key);
+        }
+      }
+      for (const key of ['', ...this.methods.keys()]) {
+        let stack = byOperation.get(key);
+        if (!stack) {
+          stack = this.stack(`${this.service}[${route.name}]${key ? `.${key}` : ''}`);
+          byOperation.set(key, stack);
+        }
+        stack.apply(this.routeMerged(key, route));
+      }
+    }
+  }
+
+  private dropRouteStacks(drop: (route: RouteInfo) => boolean): void {
+    for (const [route, byOperation] of this.routeStacks) {
+      if (!drop(route)) continue;
+      for (const stack of byOperation.values()) stack.dispose();
+      this.routeStacks.delete(route);
+    }
+  }
+
+  /** A route's own timeout/retry over the operation's settings. */
   private routeMerged(operation: string, route: RouteInfo): MethodPolicies {
     const override: Record<string, unknown> = {};
     if (route.timeoutMs !== undefined) override.timeoutMs = route.timeoutMs;
@@ -172,26 +195,5 @@ export class ServicePolicies implements ClientPolicies, Disposable {
       document: this.rules.get(policiesSection, this.service),
     };
     return mergeSettings(settingsLayers(this.codeDefaults, docs, operation));
-  }
-
-  private rebuild(): void {
-    const doc = this.rules.get(policiesSection, this.service);
-    for (const [key, stack] of this.stacks) {
-      if (key !== '' && !ownValue(doc?.methods, key)) {
-        stack.dispose();
-        this.stacks.delete(key);
-      } else stack.apply(this.merged(key));
-    }
-    // Route stacks follow the policies too; those of replaced route tables are dropped (a new
-    // table brings new RouteInfo objects).
-    for (const [route, entry] of this.routeStacks) {
-      if (!this.liveRoutes.has(route)) {
-        entry.stack.dispose();
-        this.routeStacks.delete(route);
-      } else entry.stack.apply(this.routeMerged(entry.operation, route));
-    }
-    const base = this.stackFor(undefined);
-    this.breakerOn = base.settings.breaker !== undefined;
-    this.breakers.configure(this.service, base.settings.breaker);
   }
 }

@@ -22,6 +22,8 @@ export interface CallPolicies {
   readonly once: Policy;
   /** Per-attempt timeouts, applied to each request (undefined: no timeout). */
   readonly timeouts: AttemptTimeouts | undefined;
+  /** The timeout in force (route override included), for the deadline header. */
+  readonly timeoutMs: number | undefined;
 }
 
 /** Where the client gets its policies; rebuilt from rules by the mesh, looked up per call. */
@@ -30,8 +32,6 @@ export interface ClientPolicies {
   forCall(operation: string | undefined, route?: RouteInfo): CallPolicies;
   /** The breaker for one endpoint, or undefined when no breaker is configured. */
   breaker(endpoint: Endpoint): EndpointBreaker | undefined;
-  /** The overall timeout in force for a call, for the deadline header. */
-  timeoutMs(operation: string | undefined): number | undefined;
 }
 
 /** The endpoints of the service: the route table in force and one balancer per subset. */

@@ -21,7 +21,7 @@ export async function sendTo(
 ): Promise<Response> {
   // The attempt's timeout and a live caller or hedge signal abort the request through its
   // handler: no AbortController and no listener per call on the common path.
-  const timeouts = call.timeouts;
+  const timeouts = call.policies.timeouts;
   const timed = timeouts?.start(started);
   try {
     const res = await sender.send(target, {

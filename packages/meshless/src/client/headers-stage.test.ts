@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { CallHandler } from './client-stage.ts';
 import { headersStage } from './headers-stage.ts';
 import type { OutboundCall } from './outbound-call.ts';
-import { clientSetup, outboundCall } from './test-support.ts';
+import { clientSetup } from './test-support.ts';
 import { CALLER_HEADER } from './wire-headers.ts';
 
 function setup(caller: string | undefined) {
@@ -13,15 +13,12 @@ function setup(caller: string | undefined) {
     passed.push(call);
     return Promise.resolve(new Response(null));
   };
-  const run = headersStage({ caller, policies: s.policies, clock: s.clock })(next);
+  const run = headersStage({ caller, clock: s.clock })(next);
   return { ...s, passed, run };
 }
 
-/** A call as the route stage hands it on. */
 function routed(s: ReturnType<typeof setup>, operation?: string): OutboundCall {
-  const call = outboundCall('GET', '/items/1', operation ? { operation } : {});
-  call.decision = s.groups.table.route(call, s.random);
-  return call;
+  return s.routed('GET', '/items/1', operation ? { operation } : {});
 }
 
 describe('headersStage', () => {

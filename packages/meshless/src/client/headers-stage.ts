@@ -1,13 +1,11 @@
 import type { Clock } from '@meshless/core';
 import { DEADLINE_HEADER, formatDeadlineHeader, remainingMs } from '@meshless/retry';
-import type { ClientPolicies } from './client-ports.ts';
 import type { Stage } from './client-stage.ts';
 import { CALLER_HEADER } from './wire-headers.ts';
 
 export interface HeadersStageDeps {
   /** This instance's service name, sent as `x-meshless-caller` (matched by callees' `match.caller`). */
   readonly caller: string | undefined;
-  readonly policies: ClientPolicies;
   readonly clock: Clock;
 }
 
@@ -21,7 +19,7 @@ export function headersStage(d: HeadersStageDeps): Stage {
   let lastHeader = '';
   return (next) => (call) => {
     if (d.caller) call.headers[CALLER_HEADER] = d.caller;
-    const timeoutMs = call.decision.route.timeoutMs ?? d.policies.timeoutMs(call.operation);
+    const timeoutMs = call.policies.timeoutMs;
     // A deadline inherited from the caller (set by the server middleware or runWithDeadline).
     call.inheritedMs = remainingMs(d.clock);
     const remaining = Math.min(call.inheritedMs, timeoutMs ?? Number.POSITIVE_INFINITY);

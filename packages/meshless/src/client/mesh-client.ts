@@ -148,9 +148,9 @@ export class MeshClient implements Disposable {
     const { clock, random, observer, transport: sender } = deps;
     const endpoints = this.groups;
     const policies = this.policies;
-    const route = routeStage({ endpoints, sender, observer, clock, random });
-    const headers = headersStage({ caller: deps.caller, policies, clock });
-    const limits = policyStage({ service, policies, clock });
+    const route = routeStage({ endpoints, policies, sender, observer, clock, random });
+    const headers = headersStage({ caller: deps.caller, clock });
+    const limits = policyStage({ service, clock });
     this.handler = route(headers(limits(attemptStage({ endpoints, policies, sender, clock }))));
   }
 

@@ -6,8 +6,7 @@ import {
   type ClientCallInfo,
   noopCallScope,
 } from '@meshless/core';
-import type { AttemptTimeouts } from './attempt-timeouts.ts';
-import type { EndpointBreaker } from './client-ports.ts';
+import type { CallPolicies, EndpointBreaker } from './client-ports.ts';
 import type { SendRequest } from './transport.ts';
 
 /**
@@ -23,7 +22,8 @@ export class OutboundCall implements RouteRequest, ClientCallInfo, CallOutcome {
   started = 0;
   /** The request may be sent more than once (idempotent and a replayable body). */
   retryable = false;
-  timeouts: AttemptTimeouts | undefined = undefined;
+  /** The policies of its operation and route, chosen with the route. */
+  policies!: CallPolicies;
   /** The endpoint of the first attempt (a Set is made only if the call goes on). */
   first: string | undefined = undefined;
   tried: Set<string> | undefined = undefined;

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { AttemptHandler } from './client-stage.ts';
 import type { OutboundCall } from './outbound-call.ts';
 import { policyStage } from './policy-stage.ts';
-import { clientSetup, outboundCall } from './test-support.ts';
+import { clientSetup } from './test-support.ts';
 
 /** The policy stage over an attempt that answers from `statuses` in turn (then 200). */
 function setup(statuses: number[] = []) {
@@ -14,12 +14,9 @@ function setup(statuses: number[] = []) {
     attempts.push(ctx);
     return Promise.resolve(new Response(null, { status: statuses.shift() ?? 200 }));
   };
-  const run = policyStage({ service: 'catalog', policies: s.policies, clock: s.clock })(attempt);
-  const routed = (method = 'GET', operation?: string): OutboundCall => {
-    const call = outboundCall(method, '/items/1', operation ? { operation } : {});
-    call.decision = s.groups.table.route(call, s.random);
-    return call;
-  };
+  const run = policyStage({ service: 'catalog', clock: s.clock })(attempt);
+  const routed = (method = 'GET', operation?: string): OutboundCall =>
+    s.routed(method, '/items/1', operation ? { operation } : {});
   return { ...s, attempts, run, routed };
 }
 
@@ -60,17 +57,9 @@ describe('policyStage', () => {
     expect(s.attempts).toHaveLength(2);
   });
 
-  it('hands the call the per-attempt timeouts of its policies', async () => {
-    const s = setup();
-    s.source.put('services/catalog/policies', { timeoutMs: 250 });
-    const call = s.routed();
-    await s.run(call);
-    expect(call.timeouts?.timeoutMs).toBe(250);
-  });
-
   it('ends the whole call at an inherited deadline, with DeadlineExceededError', async () => {
     const s = setup();
-    const run = policyStage({ service: 'catalog', policies: s.policies, clock: s.clock })(
+    const run = policyStage({ service: 'catalog', clock: s.clock })(
       (_call, ctx) =>
         new Promise<Response>((_r, reject) =>
           ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)),

@@ -1,18 +1,16 @@
 import { type Clock, firstAttempt, noopPolicy } from '@meshless/core';
 import { DeadlinePolicy } from '@meshless/retry';
-import type { ClientPolicies } from './client-ports.ts';
 import type { AttemptHandler, CallHandler } from './client-stage.ts';
 import type { OutboundCall } from './outbound-call.ts';
 
 export interface PolicyStageDeps {
   readonly service: string;
-  readonly policies: ClientPolicies;
   readonly clock: Clock;
 }
 
 /**
  * Client limits and retry/hedge: the call runs its attempts through the prepared policies of
- * its operation and route (with retry and hedge only when it may be sent again). Under an
+ * its operation and route (chosen by the route stage) (with retry and hedge only when it may be sent again). Under an
  * inherited deadline the whole call, retries included, ends with it: the attempt in flight is
  * aborted and the call fails with DeadlineExceededError.
  */
@@ -20,9 +18,7 @@ export function policyStage(d: PolicyStageDeps): (attempt: AttemptHandler) => Ca
   const deadline = new DeadlinePolicy({ resource: d.service, clock: d.clock });
   return (attempt) => {
     const run = (call: OutboundCall, signal: AbortSignal | undefined): Promise<Response> => {
-      const prepared = d.policies.forCall(call.operation, call.decision.route);
-      call.timeouts = prepared.timeouts;
-      const policy = call.retryable ? prepared.full : prepared.once;
+      const policy = call.retryable ? call.policies.full : call.policies.once;
       // With no policy in force (no rules), without the policy machinery.
       if (policy === noopPolicy) return attempt(call, signal ? { signal, attempt: 1 } : firstAttempt);
       return policy.execute((ctx) => attempt(call, ctx), signal);

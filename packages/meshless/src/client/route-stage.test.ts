@@ -15,6 +15,7 @@ function setup() {
   };
   const stage = routeStage({
     endpoints: s.groups,
+    policies: s.policies,
     sender: s.sender,
     observer: s.observer,
     clock: s.clock,
@@ -44,6 +45,16 @@ describe('routeStage', () => {
       'call GET /items/2 route=(default) subset=all',
       'end 204',
     ]);
+  });
+
+  it('hands the call the policies of its operation and route (per-attempt timeouts included)', async () => {
+    const { run, passed, source, putRoutes } = setup();
+    source.put('services/catalog/policies', { timeoutMs: 250, methods: { getItem: { timeoutMs: 100 } } });
+    await run(outboundCall());
+    await run(outboundCall('GET', '/items/1', { operation: 'getItem' }));
+    putRoutes({ routes: [{ name: 'slow', timeoutMs: 2000 }] });
+    await run(outboundCall('GET', '/items/1', { operation: 'getItem' }));
+    expect(passed.map((c) => c.policies.timeouts?.timeoutMs)).toEqual([250, 100, 2000]);
   });
 
   it('fails with NoHealthyEndpointError when the chosen subset has no endpoint, without going on', async () => {

@@ -1,12 +1,13 @@
 import type { FaultDecision } from '@meshless/canary';
 import { type CallObserver, type Clock, NoHealthyEndpointError, type Random, sleep } from '@meshless/core';
-import type { EndpointSource, Sender } from './client-ports.ts';
+import type { ClientPolicies, EndpointSource, Sender } from './client-ports.ts';
 import type { Stage } from './client-stage.ts';
 import type { OutboundCall } from './outbound-call.ts';
 import { FAULT_HEADER, MIRROR_HEADER } from './wire-headers.ts';
 
 export interface RouteStageDeps {
   readonly endpoints: EndpointSource;
+  readonly policies: ClientPolicies;
   readonly sender: Sender;
   readonly observer: CallObserver;
   readonly clock: Clock;
@@ -14,7 +15,8 @@ export interface RouteStageDeps {
 }
 
 /**
- * The first stage: the route table decides where the call goes (route, subset), the call's
+ * The first stage: the route table decides where the call goes (route, subset, and so the
+ * policies of its operation and route), the call's
  * telemetry scope opens, a fault rule may delay or answer it, a mirror rule may copy it; the
  * scope ends with whatever the rest of the chain returns or throws.
  */
@@ -23,6 +25,7 @@ export function routeStage(d: RouteStageDeps): Stage {
     const table = d.endpoints.table;
     const decision = table.route(call, d.random);
     call.decision = decision;
+    call.policies = d.policies.forCall(call.operation, decision.route);
     const scope = d.observer.client(call);
     call.scope = scope;
     if (!decision.available) {

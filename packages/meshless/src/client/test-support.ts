@@ -95,7 +95,14 @@ export function clientSetup(ids: readonly string[] = ['a', 'b', 'c']) {
     groups.setRoutes(rules.get(routesSection, 'catalog'));
     policies.setRoutes(groups.table.routes);
   };
-  return { clock, random, source, rules, breakers, policies, groups, sender, observer, putRoutes };
+  /** A call as the route stage hands it on: with its route decision and policies. */
+  const routed = (...args: Parameters<typeof outboundCall>): OutboundCall => {
+    const call = outboundCall(...args);
+    call.decision = groups.table.route(call, random);
+    call.policies = policies.forCall(call.operation, call.decision.route);
+    return call;
+  };
+  return { clock, random, source, rules, breakers, policies, groups, sender, observer, putRoutes, routed };
 }
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
