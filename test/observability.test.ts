@@ -1,7 +1,9 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SpanKind } from '@opentelemetry/api';
 import { createMesh, type Mesh, startInMemoryTracing, startTracing } from 'meshless';
 import { describe, expect, it } from 'vitest';
+import { decorate } from '../bench/lib/decorate.ts';
 import { parsePromText, sampleValue } from '../packages/metrics/src/testing/prom-text.ts';
 import { startBackend } from './helpers/backends.ts';
 import { consulAddress, eventually, kvClient, uniquePrefix } from './helpers/consul.ts';
@@ -176,5 +178,37 @@ describe('metrics', () => {
     expect(sampleValue(exp, 'meshless_client_request_duration_seconds_bucket', { service, le: '+Inf' })).toBe(
       5,
     );
+  });
+});
+
+describe('decorated methods on a mesh', () => {
+  it('trace each call as an INTERNAL span named after the resource and count it by outcome', async () => {
+    const tracing = await startInMemoryTracing({ serviceName: 'meshless-test' });
+    cleanup(() => tracing.shutdown());
+    const gw = await gateway(uniquePrefix('decorated'));
+    class Catalog {
+      async getItem(id: number): Promise<number> {
+        if (id < 0) throw new RangeError('no such item');
+        return id;
+      }
+    }
+    decorate(Catalog.prototype, 'getItem', gw.governed('catalog.getItem'));
+    const catalog = new Catalog();
+    await expect(catalog.getItem(7)).resolves.toBe(7);
+    await expect(catalog.getItem(-1)).rejects.toThrow(RangeError);
+
+    await tracing.forceFlush();
+    const spans = tracing.exporter.getFinishedSpans().filter((s) => s.name === 'catalog.getItem');
+    expect(spans.map((s) => [s.kind, s.attributes['meshless.resource'], s.attributes['error.type']])).toEqual(
+      [
+        [SpanKind.INTERNAL, 'catalog.getItem', undefined],
+        [SpanKind.INTERNAL, 'catalog.getItem', 'RangeError'],
+      ],
+    );
+    const exp = parsePromText(await gw.metrics());
+    const calls = (outcome: string) =>
+      sampleValue(exp, 'meshless_resource_calls_total', { resource: 'catalog.getItem', outcome });
+    expect(calls('success')).toBe(1);
+    expect(calls('error')).toBe(1);
   });
 });

@@ -4,6 +4,7 @@ import express from 'express';
 import Fastify from 'fastify';
 import type { Mesh } from 'meshless';
 import { describe, expect, it } from 'vitest';
+import { parsePromText, sampleValue } from '../packages/metrics/src/testing/prom-text.ts';
 import { startServedMesh } from './helpers/backends.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
@@ -110,6 +111,44 @@ describe('inbound rules on the server side', () => {
     expect(await (await fetch(`${url}/meshless/health`)).json()).toEqual({ status: 'passing' });
     await setInbound({ fault: { abort: { percent: 100, status: 418 } } });
     expect((await fetch(`${url}/a`)).status).toBe(418);
+  });
+
+  it('tells the inbound hooks and the server metrics of every request, shed ones included', async () => {
+    const handled: [string, number][] = [];
+    const shed: string[] = [];
+    let allHandled!: () => void;
+    const fourHandled = new Promise<void>((r) => {
+      allHandled = r;
+    });
+    const { mesh, service, setInbound } = await startServedMesh('inventory', 'hooks', cleanup, {
+      observers: {
+        inbound: {
+          onShed: (reason) => shed.push(reason),
+          onHandled: (method, status) => {
+            // Called once the response is finished, which may be after the client has read it.
+            if (handled.push([method, status]) === 4) allHandled();
+          },
+        },
+      },
+    });
+    const url = await listen(nodeServer(mesh).server);
+    for (let i = 0; i < 2; i++) expect((await fetch(`${url}/a`)).status).toBe(200);
+    await setInbound({ fault: { abort: { percent: 100, status: 503 } } });
+    for (let i = 0; i < 2; i++) expect((await fetch(`${url}/a`, { method: 'POST' })).status).toBe(503);
+    await fourHandled;
+    expect(handled).toEqual([
+      ['GET', 200],
+      ['GET', 200],
+      ['POST', 503],
+      ['POST', 503],
+    ]);
+    expect(shed).toEqual(['fault_abort', 'fault_abort']);
+    const exp = parsePromText(await mesh.metrics());
+    const total = (method: string, statusClass: string) =>
+      sampleValue(exp, 'meshless_server_requests_total', { service, method, status_class: statusClass });
+    expect(total('GET', '2xx')).toBe(2);
+    expect(total('POST', '5xx')).toBe(2);
+    expect(sampleValue(exp, 'meshless_server_rejected_total', { service, reason: 'fault_abort' })).toBe(2);
   });
 
   it('works as Express middleware and as a Fastify plugin', async () => {

@@ -141,12 +141,13 @@ export async function startShop(
 
 /**
  * A mesh that serves `<name>-<id>` (not registered: the test calls it directly) and a way to set
- * its inbound rule, both closed by `cleanup`.
+ * its inbound rule, both closed by `cleanup`. `extra`: more createMesh options (observers, metrics).
  */
 export async function startServedMesh(
   name: string,
   label: string,
   cleanup: (fn: () => Promise<void> | void) => void,
+  extra: Partial<MeshOptions> = {},
 ) {
   const prefix = uniquePrefix(label);
   const service = `${name}-${prefix.slice(-8)}`;
@@ -156,6 +157,7 @@ export async function startServedMesh(
     cacheDir: false,
     logger: 'silent',
     service: { name: service, port: 1, register: false },
+    ...extra,
   });
   cleanup(() => mesh.close());
   const { kv, connection } = kvClient();

@@ -41,7 +41,6 @@ import {
   type MeshMetricsOptions,
   type MetricsHandler,
   MetricsObserver,
-  outcomeOf,
 } from '@meshless/metrics';
 import {
   createMeshTracer,
@@ -57,7 +56,7 @@ import {
   type GovernedOptions,
   governed as governedDecorator,
 } from './decorators/index.ts';
-import { type CallInstrument, type GovernedBreakerStatus, Governor } from './governance/index.ts';
+import { type GovernedBreakerStatus, Governor } from './governance/index.ts';
 import {
   formatGovernanceReport,
   GOVERNANCE_CHECK_NAME,
@@ -78,7 +77,9 @@ import {
 } from './server/adapters.ts';
 import { answerError, logHandlerError } from './server/error-response.ts';
 import { InFlightRequests } from './server/in-flight-requests.ts';
-import { InboundGuard, type InboundObserver } from './server/inbound-guard.ts';
+import { InboundGuard } from './server/inbound-guard.ts';
+import { type InboundObserver, inboundHooksObserver } from './server/inbound-observer.ts';
+import { observedCalls } from './telemetry/observed-calls.ts';
 
 export interface MeshServiceOptions extends ServiceDefinition {
   /** Register this instance in Consul. Default true. */
@@ -286,6 +287,7 @@ class MeshImpl implements Mesh {
       this.tracer ? new TracingObserver(this.tracer) : noopCallObserver,
       this.metricsRegistry ? new MetricsObserver(this.metricsRegistry) : noopCallObserver,
       clientHooksObserver(options.observers?.client, logger),
+      inboundHooksObserver(options.observers?.inbound, logger),
     ]);
     const metrics = this.metricsRegistry;
     if (metrics) {
@@ -299,7 +301,7 @@ class MeshImpl implements Mesh {
       clock,
       random,
       logger,
-      instrument: this.instrument(),
+      instrument: observedCalls(this.observer, clock),
       breakers: this.breakers,
     });
     const readyDeadline = clock.now() + readyTimeoutMs;
@@ -331,9 +333,7 @@ class MeshImpl implements Mesh {
       logger,
     };
     const self = options.service?.name;
-    this.guard = self
-      ? new InboundGuard(self, rules, clock, random, logger, options.observers?.inbound, this.tracer, metrics)
-      : undefined;
+    this.guard = self ? new InboundGuard(self, rules, clock, random, logger, this.observer) : undefined;
     this.fastifyPlugin = fastifyPlugin(this.requireGuard(), this.serving);
     if (registration) {
       const report = () => void this.reportGovernance();
@@ -476,31 +476,6 @@ class MeshImpl implements Mesh {
   metricsHandler(): MetricsHandler {
     if (this.metricsRegistry) return this.metricsRegistry.metricsHandler();
     return createStaticMetricsHandler(404, 'metrics are off (createMesh({ metrics: false }))\n');
-  }
-
-  /** Spans and timings around decorated calls; undefined when both are off. */
-  private instrument(): CallInstrument | undefined {
-    const { tracer, metricsRegistry: metrics, clock } = this;
-    if (!tracer && !metrics) return undefined;
-    return {
-      call: <T>(resource: string, run: () => Promise<T>): Promise<T> => {
-        const span = tracer?.startGoverned(resource);
-        const started = clock.now();
-        const result = span ? span.run(run) : run();
-        return result.then(
-          (value) => {
-            span?.end();
-            metrics?.resourceCall(resource).record('success', (clock.now() - started) / 1000);
-            return value;
-          },
-          (error: unknown) => {
-            span?.end(error);
-            metrics?.resourceCall(resource).record(outcomeOf(error), (clock.now() - started) / 1000);
-            throw error;
-          },
-        );
-      },
-    };
   }
 
   /** Sets the "meshless governance" check from the keys that affect this instance. */

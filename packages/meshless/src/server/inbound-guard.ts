@@ -1,11 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  type CallObserver,
+  type CallScope,
   type Clock,
   type Disposable,
   DisposableStore,
   isThenable,
   type Logger,
   MeshlessError,
+  noopCallObserver,
+  noopCallScope,
   type Policy,
   type Random,
   type RuleStore,
@@ -16,21 +20,14 @@ import {
   KeyedRateLimiter,
   type RateLimitPolicy,
 } from '@meshless/limiter';
-import type { MeshMetrics } from '@meshless/metrics';
 import { DEADLINE_HEADER, parseDeadlineHeader, runWithDeadline } from '@meshless/retry';
-import type { MeshTracer, ServerSpan } from '@meshless/tracing';
 import { type InboundRule, inboundSection } from '../rules/inbound.ts';
 import { answerError, logHandlerError } from './error-response.ts';
+import type { ShedReason } from './inbound-observer.ts';
+
+export type { InboundObserver, ShedReason } from './inbound-observer.ts';
 
 export const CALLER_HEADER = 'x-meshless-caller';
-
-/** Why a request was not handled. */
-export type ShedReason = 'rate_limited' | 'concurrency' | 'fault_abort';
-
-export interface InboundObserver {
-  onShed?(reason: ShedReason): void;
-  onHandled?(method: string, status: number, seconds: number): void;
-}
 
 interface Prepared {
   rateLimit: RateLimitPolicy | KeyedRateLimiter | undefined;
@@ -53,9 +50,8 @@ export class InboundGuard implements Disposable {
     private readonly clock: Clock,
     private readonly random: Random,
     private readonly logger: Logger,
-    private readonly observer: InboundObserver = {},
-    private readonly tracer?: MeshTracer,
-    private readonly metrics?: MeshMetrics,
+    /** Tracing, metrics and the user's hooks, combined: one scope per request. */
+    private readonly observer: CallObserver = noopCallObserver,
   ) {
     this.apply(rules.get(inboundSection, service));
     this.disposables.add(rules.watch(inboundSection, service, (rule) => this.apply(rule)));
@@ -68,27 +64,27 @@ export class InboundGuard implements Disposable {
   async run(req: IncomingMessage, res: ServerResponse, handle: () => unknown): Promise<void> {
     const p = this.prepared;
     const started = this.clock.now();
-    const span = this.tracer?.startServer(req);
+    const scope = this.observer.server(this.service, req.method ?? 'GET', req.url, req.headers);
     const caller = headerValue(req, CALLER_HEADER);
     if (p.rateLimit) {
       const wait =
         p.rateLimit instanceof KeyedRateLimiter
           ? p.rateLimit.tryAcquire(caller ?? '')
           : p.rateLimit.tryAcquire();
-      if (wait > 0) return this.shed(req, res, span, started, 429, 'rate_limited', wait);
+      if (wait > 0) return this.shed(res, scope, started, 429, 'rate_limited', wait);
     }
     if (p.fault) {
       const f = p.fault;
       if (f.delay && this.random() * 100 < f.delay.percent)
         await new Promise((r) => this.clock.setTimeout(() => r(undefined), f.delay!.ms));
       if (f.abort && this.random() * 100 < f.abort.percent)
-        return this.shed(req, res, span, started, f.abort.status, 'fault_abort', 0);
+        return this.shed(res, scope, started, f.abort.status, 'fault_abort', 0);
     }
     const deadline = parseDeadlineHeader(headerValue(req, DEADLINE_HEADER));
     const work = () => {
       const finished = whenFinished(res);
-      // The handler runs inside the server span (its calls become children) and the caller's deadline.
-      const run = span ? () => span.run(handle, undefined) : handle;
+      // The handler runs inside the call's scope (a server span: its calls become children) and the caller's deadline.
+      const run = scope === noopCallScope ? handle : () => scope.run(handle);
       try {
         const result =
           deadline.remainingMs !== undefined
@@ -107,11 +103,11 @@ export class InboundGuard implements Disposable {
       else await work();
     } catch (error) {
       if (MeshlessError.isInstance(error) && /BULKHEAD|CONCURRENCY/.test(error.code)) {
-        return this.shed(req, res, span, started, 503, 'concurrency', 1000);
+        return this.shed(res, scope, started, 503, 'concurrency', 1000);
       }
       this.fail(res, error);
     }
-    this.finish(req, res, span, started);
+    this.finish(res, scope, started);
   }
 
   dispose(): void {
@@ -139,17 +135,14 @@ export class InboundGuard implements Disposable {
   }
 
   private shed(
-    req: IncomingMessage,
     res: ServerResponse,
-    span: ServerSpan | undefined,
+    scope: CallScope,
     started: number,
     status: number,
     reason: ShedReason,
     retryAfterMs: number,
   ): void {
-    this.observer.onShed?.(reason);
-    this.metrics?.serverService(this.service).rejected(reason);
-    span?.rejected(reason, 'shed');
+    scope.rejected(reason, 'shed');
     if (!res.headersSent) {
       const headers: Record<string, string> = {
         'content-type': 'application/json',
@@ -159,19 +152,11 @@ export class InboundGuard implements Disposable {
       res.writeHead(status, headers);
       res.end(JSON.stringify({ error: reason }));
     }
-    this.finish(req, res, span, started);
+    this.finish(res, scope, started);
   }
 
-  private finish(
-    req: IncomingMessage,
-    res: ServerResponse,
-    span: ServerSpan | undefined,
-    started: number,
-  ): void {
-    const seconds = (this.clock.now() - started) / 1000;
-    span?.end(res.statusCode);
-    this.metrics?.serverCall(this.service, req.method ?? 'GET').record(res.statusCode, seconds);
-    this.observer.onHandled?.(req.method ?? 'GET', res.statusCode, seconds);
+  private finish(res: ServerResponse, scope: CallScope, started: number): void {
+    scope.end(res.statusCode, undefined, (this.clock.now() - started) / 1000);
   }
 
   /** An error reached the handler: meshless errors get their status (504 for a deadline, ...), others 500. */
