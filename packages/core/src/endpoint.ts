@@ -20,4 +20,13 @@ export interface Resolver {
   current(): readonly Endpoint[];
   /** Fires with the full new list whenever membership or metadata really changed; never synchronously. */
   onDidChange(listener: (endpoints: readonly Endpoint[]) => void): import('./disposable.ts').Disposable;
+  /** The first answer's endpoints (or a cached or empty fallback when none comes in time); never rejects. */
+  ready(): Promise<readonly Endpoint[]>;
+  /** What it serves now, for status: at least the datacenter (undefined: the agent's own). */
+  stats?(): ResolverStatus;
+}
+
+/** The part of a resolver's stats that the client reports. */
+export interface ResolverStatus {
+  readonly datacenter: string | undefined;
 }

@@ -21,4 +21,16 @@ export interface RuleSnapshot {
 export interface RuleSource extends Disposable {
   readonly prefix: string;
   subscribe(listener: (snapshot: RuleSnapshot) => void): Disposable;
+  /** The first snapshot, or undefined when none could be read (the source keeps trying). */
+  ready(): Promise<RuleSnapshot | undefined>;
+  /** How its watch is doing, for status. */
+  stats(): RuleSourceStats;
+}
+
+/** A rule source's watch, as status reports it. */
+export interface RuleSourceStats {
+  /** Index of the last accepted answer (0 before the first). */
+  readonly index: number;
+  /** Consecutive failures now (0 while healthy). */
+  readonly failures: number;
 }

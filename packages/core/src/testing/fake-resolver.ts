@@ -19,6 +19,10 @@ export class FakeResolver implements Resolver {
     return this.emitter.event(listener);
   }
 
+  ready(): Promise<readonly Endpoint[]> {
+    return Promise.resolve(this.endpoints);
+  }
+
   set(endpoints: readonly Endpoint[]): Promise<void> {
     this.endpoints = endpoints;
     return Promise.resolve().then(() => this.emitter.fire(endpoints));

@@ -1,6 +1,6 @@
 import type { Disposable } from '../disposable.ts';
 import { Emitter } from '../event.ts';
-import type { RawRule, RuleSnapshot, RuleSource } from '../rule-source.ts';
+import type { RawRule, RuleSnapshot, RuleSource, RuleSourceStats } from '../rule-source.ts';
 
 const encoder = new TextEncoder();
 
@@ -17,6 +17,14 @@ export class FakeRuleSource implements RuleSource {
 
   subscribe(listener: (snapshot: RuleSnapshot) => void): Disposable {
     return this.emitter.event(listener);
+  }
+
+  ready(): Promise<RuleSnapshot | undefined> {
+    return Promise.resolve(this.snapshot());
+  }
+
+  stats(): RuleSourceStats {
+    return { index: this.index, failures: 0 };
   }
 
   /** Writes a relative key (`services/catalog/routes`); objects are stored as JSON. */

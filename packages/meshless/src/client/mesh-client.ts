@@ -31,10 +31,7 @@ export interface MeshClientDeps {
   caller: string | undefined;
   localZone: string | undefined;
   localRegion: string | undefined;
-  resolver: Resolver & {
-    ready(): Promise<readonly Endpoint[]>;
-    stats?(): { readonly datacenter: string | undefined };
-  };
+  resolver: Resolver;
   rules: RuleStore;
   breakers: BreakerRegistry;
   transport: Sender;
