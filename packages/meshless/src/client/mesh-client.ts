@@ -6,7 +6,6 @@ import {
   type Clock,
   type Disposable,
   DisposableStore,
-  type Endpoint,
   type Logger,
   type Random,
   type Resolver,
