@@ -1,4 +1,4 @@
-import type { CallOutcome, Endpoint, Event, Picker, Random } from '@meshless/core';
+import type { CallOutcome, Endpoint, Event, PickContext, Picker, Random } from '@meshless/core';
 import { ConfigError, formatPath, systemRandom } from '@meshless/core';
 import {
   type BalancerAlgorithm,
@@ -8,6 +8,8 @@ import {
   type ResolvedBalancerRule,
   resolveBalancerRule,
 } from './balancer-rule.ts';
+import { BreakerAware } from './breaker-aware.ts';
+import type { EndpointHandle } from './endpoint-handle.ts';
 import { EndpointStatsStore } from './endpoint-stats.ts';
 import { LeastRequestBalancer } from './least-request.ts';
 import { type BalancerFactory, LocalityAware } from './locality.ts';
@@ -41,7 +43,9 @@ const noEjections: Event<EjectionEvent> = () => ({ dispose() {} });
 /**
  * The balancer built from a rule: outlier ejection -> panic threshold -> slow start ->
  * locality -> algorithm, each layer present only when the rule asks for it (outlier ejection
- * unless `outlier: false`: without an `outlier` field it ejects on connect errors only).
+ * unless `outlier: false`: without an `outlier` field it ejects on connect errors only), under
+ * breaker awareness (always there; free while no endpoint is marked unavailable). Its pickers
+ * return EndpointHandles: `pickHandle()` says so in the type.
  */
 export class BalancerStack implements StatefulBalancer {
   readonly rule: ResolvedBalancerRule;
@@ -50,6 +54,8 @@ export class BalancerStack implements StatefulBalancer {
   readonly outlier: OutlierEjection | undefined;
   /** The locality layer, when enabled and the caller's zone is known. */
   readonly locality: LocalityAware | undefined;
+  /** The layer that avoids endpoints marked unavailable (open breakers). */
+  readonly breakerAware: BreakerAware;
   private readonly top: StatefulBalancer;
 
   constructor(
@@ -59,7 +65,8 @@ export class BalancerStack implements StatefulBalancer {
     locality: LocalityAware | undefined,
   ) {
     this.rule = rule;
-    this.top = top;
+    this.breakerAware = new BreakerAware(top);
+    this.top = this.breakerAware;
     this.stats = top.stats;
     this.outlier = outlier;
     this.locality = locality;
@@ -71,6 +78,19 @@ export class BalancerStack implements StatefulBalancer {
 
   get healthAware(): boolean {
     return this.top.healthAware === true;
+  }
+
+  /**
+   * `picker.pick(ctx)` typed as what it returns: the endpoint's prepared handle, whose
+   * `started()`/`ended()` replace `onCallStart`/`onCallEnd` without a lookup.
+   */
+  pickHandle<B = unknown>(ctx?: PickContext): EndpointHandle<B> | undefined {
+    return this.top.picker.pick(ctx) as EndpointHandle<B> | undefined;
+  }
+
+  /** The handle of a known endpoint id (off the call path: e.g. to mark it on a breaker's state change). */
+  handleOf<B = unknown>(id: string): EndpointHandle<B> | undefined {
+    return this.stats.handleOf(id) as EndpointHandle<B> | undefined;
   }
 
   /** Ids of the endpoints ejected now (empty without outlier detection). */

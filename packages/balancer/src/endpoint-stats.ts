@@ -1,5 +1,6 @@
 import type { CallFailure, CallOutcome, Endpoint } from '@meshless/core';
 import { systemClock } from '@meshless/core';
+import { type EndpointFeedback, EndpointHandle } from './endpoint-handle.ts';
 
 /** Time constant of the latency EWMA (Finagle's default): an old sample weighs 1/e after 10 s. */
 export const DEFAULT_DECAY_MS = 10_000;
@@ -64,11 +65,47 @@ export class EndpointStats {
   returnedAt = 0;
   /** Slow-start factor in (0, 1] applied to the endpoint's weight by weight-aware pickers. */
   weightScale = 1;
+  /**
+   * Clock time until which pickers avoid this endpoint (its breaker is open); 0: available,
+   * Infinity: until told otherwise. Set through EndpointHandle.markUnavailable.
+   */
+  unavailableUntil = 0;
+  /** What the caller attached to the endpoint (its breaker): see EndpointHandle.breaker. */
+  breaker: unknown = undefined;
+  /** False once the store dropped this id: late outcomes of its calls are ignored. */
+  live = true;
+  /** The prepared handle pickers of a stack return for this endpoint (rebuilt when the Endpoint object changes). */
+  handle!: EndpointHandle;
 
   constructor(endpoint: Endpoint, firstSeen: number, initial: boolean) {
     this.endpoint = endpoint;
     this.firstSeen = firstSeen;
     this.initial = initial;
+  }
+
+  /** Records the end of a call: pending count, latency estimate, error counters. */
+  record(
+    latencyMs: number,
+    ok: boolean,
+    status: number | undefined,
+    failure: CallFailure | undefined,
+    now: number,
+    decayMs: number,
+  ): void {
+    if (this.pending > 0) this.pending--;
+    this.observeLatency(latencyMs, now, decayMs, ok, failure);
+    if (ok) {
+      this.successes++;
+      this.intervalSuccesses++;
+      this.consecutiveErrors = 0;
+    } else {
+      this.failures++;
+      this.intervalFailures++;
+      this.consecutiveErrors++;
+    }
+    // Any HTTP answer proves the endpoint reachable; a timeout or reset proves nothing either way.
+    if (failure === 'connect') this.consecutiveConnectErrors++;
+    else if (ok || status !== undefined) this.consecutiveConnectErrors = 0;
   }
 
   get ejected(): boolean {
@@ -137,8 +174,16 @@ export interface EndpointStatsStoreOptions {
 export class EndpointStatsStore {
   readonly now: () => number;
   readonly decayMs: number;
+  /**
+   * The layer that learns from outcomes reported through handles (OutlierEjection registers
+   * itself); undefined: none. One per store: the stack that uses the store now.
+   */
+  feedback: EndpointFeedback | undefined = undefined;
+  /** Told when an endpoint's availability (breaker status) changes (BreakerAware registers itself). */
+  availability: ((stats: EndpointStats) => void) | undefined = undefined;
   private readonly byId = new Map<string, EndpointStats>();
   private known: readonly Endpoint[] = [];
+  private knownHandles: readonly EndpointHandle[] = [];
   private synced = false;
 
   constructor(options: EndpointStatsStoreOptions = {}) {
@@ -155,17 +200,45 @@ export class EndpointStatsStore {
     return this.known;
   }
 
+  /** The handles of the last `sync()`, in its order. */
+  get handles(): readonly EndpointHandle[] {
+    return this.knownHandles;
+  }
+
   get(id: string): EndpointStats | undefined {
     return this.byId.get(id);
+  }
+
+  /** The handle of a known endpoint id (for status updates off the call path, e.g. a breaker's state change). */
+  handleOf(id: string): EndpointHandle | undefined {
+    return this.byId.get(id)?.handle;
   }
 
   /** The stats of `endpoint`, created if this id is new (for layers fed outside `sync`). */
   ensure(endpoint: Endpoint): EndpointStats {
     let s = this.byId.get(endpoint.id);
     if (s === undefined) {
-      s = new EndpointStats(endpoint, this.now(), !this.synced);
+      s = this.create(rawOf(endpoint), this.now(), !this.synced);
       this.byId.set(endpoint.id, s);
     }
+    return s;
+  }
+
+  /** This store's handle for `endpoint` (an Endpoint or a handle), created if the id is new. */
+  handleFor(endpoint: Endpoint): EndpointHandle {
+    return this.ensure(endpoint).handle;
+  }
+
+  /** Sets an endpoint's availability (see EndpointStats.unavailableUntil) and tells the stack. */
+  setUnavailableUntil(stats: EndpointStats, untilMs: number): void {
+    if (stats.unavailableUntil === untilMs) return;
+    stats.unavailableUntil = untilMs;
+    if (stats.live) this.availability?.(stats);
+  }
+
+  private create(endpoint: Endpoint, now: number, initial: boolean): EndpointStats {
+    const s = new EndpointStats(endpoint, now, initial);
+    s.handle = new EndpointHandle(endpoint, s, this);
     return s;
   }
 
@@ -173,22 +246,41 @@ export class EndpointStatsStore {
     return this.byId.values();
   }
 
-  /** Sets the known membership: keeps stats of ids still present, drops the others. */
-  sync(endpoints: readonly Endpoint[]): void {
+  /**
+   * Sets the known membership: keeps stats of ids still present, drops the others. Returns the
+   * handles of `endpoints`, in order (a handle is kept while its Endpoint object is unchanged).
+   */
+  sync(endpoints: readonly Endpoint[]): readonly EndpointHandle[] {
     const now = this.now();
     const initial = !this.synced;
     const seen = new Set<string>();
-    for (const ep of endpoints) {
+    const raw: Endpoint[] = new Array(endpoints.length);
+    const handles: EndpointHandle[] = new Array(endpoints.length);
+    for (let i = 0; i < endpoints.length; i++) {
+      const ep = rawOf(endpoints[i]!);
+      raw[i] = ep;
       seen.add(ep.id);
-      const s = this.byId.get(ep.id);
-      if (s === undefined) this.byId.set(ep.id, new EndpointStats(ep, now, initial));
-      else s.endpoint = ep;
+      let s = this.byId.get(ep.id);
+      if (s === undefined) {
+        s = this.create(ep, now, initial);
+        this.byId.set(ep.id, s);
+      } else if (s.endpoint !== ep) {
+        s.endpoint = ep;
+        s.handle = new EndpointHandle(ep, s, this);
+      }
+      handles[i] = s.handle;
     }
     if (seen.size !== this.byId.size) {
-      for (const id of this.byId.keys()) if (!seen.has(id)) this.byId.delete(id);
+      for (const [id, s] of this.byId) {
+        if (seen.has(id)) continue;
+        s.live = false;
+        this.byId.delete(id);
+      }
     }
-    this.known = endpoints;
+    this.known = raw;
+    this.knownHandles = handles;
     this.synced = true;
+    return handles;
   }
 
   callStarted(endpoint: Endpoint): void {
@@ -200,20 +292,7 @@ export class EndpointStatsStore {
     // Calls to endpoints removed meanwhile are ignored: their stats are gone.
     const s = this.byId.get(endpoint.id);
     if (s === undefined) return;
-    if (s.pending > 0) s.pending--;
-    s.observeLatency(outcome.latencyMs, this.now(), this.decayMs, outcome.ok, outcome.failure);
-    if (outcome.ok) {
-      s.successes++;
-      s.intervalSuccesses++;
-      s.consecutiveErrors = 0;
-    } else {
-      s.failures++;
-      s.intervalFailures++;
-      s.consecutiveErrors++;
-    }
-    // Any HTTP answer proves the endpoint reachable; a timeout or reset proves nothing either way.
-    if (outcome.failure === 'connect') s.consecutiveConnectErrors++;
-    else if (outcome.ok || outcome.status !== undefined) s.consecutiveConnectErrors = 0;
+    s.record(outcome.latencyMs, outcome.ok, outcome.status, outcome.failure, this.now(), this.decayMs);
   }
 
   /**
@@ -234,4 +313,9 @@ export class EndpointStatsStore {
   resetWeightScales(): void {
     for (const s of this.byId.values()) s.weightScale = 1;
   }
+}
+
+/** The Endpoint behind a handle (handles are passed back in by layers and by `rebuildBalancer`). */
+function rawOf(endpoint: Endpoint): Endpoint {
+  return endpoint instanceof EndpointHandle ? endpoint.endpoint : endpoint;
 }

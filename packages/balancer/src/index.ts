@@ -1,5 +1,7 @@
 export * from './balancer-rule.ts';
+export * from './breaker-aware.ts';
 export * from './create-balancer.ts';
+export * from './endpoint-handle.ts';
 export * from './endpoint-stats.ts';
 export { fmix32, hashString } from './hash.ts';
 export * from './hash-key.ts';

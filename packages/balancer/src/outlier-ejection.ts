@@ -1,5 +1,6 @@
 import type { CallOutcome, Endpoint, Event, Picker } from '@meshless/core';
 import { Emitter } from '@meshless/core';
+import type { EndpointFeedback } from './endpoint-handle.ts';
 import type { EndpointStats, EndpointStatsStore } from './endpoint-stats.ts';
 import type { StatefulBalancer } from './stateful-balancer.ts';
 
@@ -59,9 +60,10 @@ export const DEFAULT_CONSECUTIVE_CONNECT_ERRORS = 3;
  * mean - 1.9 stddev are ejected too. An ejection lasts base x n (capped) and ends when the
  * clock passes it; expiry and intervals are checked lazily on call start and end, so there
  * are no timers at all. The child balances over the rest (or over everything, if it is
- * health-aware like PanicThreshold).
+ * health-aware like PanicThreshold). It registers as its store's feedback, so outcomes reported
+ * through EndpointHandles reach it too.
  */
-export class OutlierEjection implements StatefulBalancer {
+export class OutlierEjection implements StatefulBalancer, EndpointFeedback {
   readonly healthAware = true;
   readonly stats: EndpointStatsStore;
   private readonly child: StatefulBalancer;
@@ -103,6 +105,7 @@ export class OutlierEjection implements StatefulBalancer {
     this.nextIntervalAt = this.now() + this.intervalMs;
     // Ejections adopted from a previous stack still end on time.
     for (const s of this.stats.values()) this.noteEjected(s);
+    this.stats.feedback = this;
   }
 
   get picker(): Picker {
@@ -133,19 +136,32 @@ export class OutlierEjection implements StatefulBalancer {
 
   onCallEnd(endpoint: Endpoint, outcome: CallOutcome): void {
     this.child.onCallEnd(endpoint, outcome);
-    if (!outcome.ok) {
-      const s = this.stats.get(endpoint.id);
-      if (s !== undefined && !s.ejected) {
-        const reason =
-          this.consecutiveErrors > 0 && s.consecutiveErrors >= this.consecutiveErrors
-            ? 'consecutive-errors'
-            : this.consecutiveConnectErrors > 0 && s.consecutiveConnectErrors >= this.consecutiveConnectErrors
-              ? 'connect-errors'
-              : undefined;
-        if (reason !== undefined && this.eject(s, reason, this.now())) this.push();
-      }
-    }
+    const s = outcome.ok ? undefined : this.stats.get(endpoint.id);
+    if (s !== undefined) this.judge(s);
     this.tick();
+  }
+
+  /** EndpointFeedback: a call started through a handle. */
+  callStarted(_stats: EndpointStats): void {
+    this.tick();
+  }
+
+  /** EndpointFeedback: a call ended through a handle (its stats already updated). */
+  callEnded(stats: EndpointStats, ok: boolean, now: number): void {
+    if (!ok) this.judge(stats);
+    if (now >= this.nextReturnAt || now >= this.nextIntervalAt) this.tick();
+  }
+
+  /** Ejects `s` at once when a failure completed a run of errors. */
+  private judge(s: EndpointStats): void {
+    if (s.ejected) return;
+    const reason =
+      this.consecutiveErrors > 0 && s.consecutiveErrors >= this.consecutiveErrors
+        ? 'consecutive-errors'
+        : this.consecutiveConnectErrors > 0 && s.consecutiveConnectErrors >= this.consecutiveConnectErrors
+          ? 'connect-errors'
+          : undefined;
+    if (reason !== undefined && this.eject(s, reason, this.now())) this.push();
   }
 
   /** Returns expired ejections and runs a due interval now (also done lazily on every call). */
@@ -162,6 +178,7 @@ export class OutlierEjection implements StatefulBalancer {
   }
 
   dispose(): void {
+    if (this.stats.feedback === this) this.stats.feedback = undefined;
     this.ejectEmitter.dispose();
     this.returnEmitter.dispose();
     this.child.dispose();

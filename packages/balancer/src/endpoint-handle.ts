@@ -1,0 +1,125 @@
+import type { CallFailure, Endpoint } from '@meshless/core';
+import type { EndpointStats, EndpointStatsStore } from './endpoint-stats.ts';
+
+/**
+ * A layer of a balancer stack that learns from the outcomes reported through handles
+ * (OutlierEjection). The store holds one; handles call it after updating the stats.
+ */
+export interface EndpointFeedback {
+  /** A call to the endpoint of `stats` started (its pending count already includes it). */
+  callStarted(stats: EndpointStats): void;
+  /** A call ended; `stats` already holds its outcome; `now` is the clock time it was recorded at. */
+  callEnded(stats: EndpointStats, ok: boolean, now: number): void;
+}
+
+/**
+ * The endpoint a balancer stack's picker returns (grpc-js's PickResult with onCallStarted and
+ * onCallEnded, Finagle's node status): an Endpoint (same fields) prepared once per membership
+ * change that carries its own feedback. `started()` and `ended()` update this endpoint's stats
+ * through a direct reference (no lookup by id, no outcome object) and inform the layer that
+ * learns from outcomes. It also carries what the caller attaches to the endpoint (its breaker)
+ * and its availability, which breaker-aware picking reads.
+ *
+ * A handle stays valid after the endpoint leaves: its reports are then ignored.
+ */
+export class EndpointHandle<B = unknown> implements Endpoint {
+  readonly id: string;
+  readonly service: string;
+  readonly address: string;
+  readonly port: number;
+  readonly tags: readonly string[];
+  readonly meta: Readonly<Record<string, string>>;
+  readonly weight: number;
+  // Declared only: copied when the endpoint has them, so a handle equals its endpoint field for field.
+  declare readonly zone?: string;
+  declare readonly region?: string;
+  declare readonly datacenter?: string;
+  // Private fields: not enumerable, so equality checks and logs see the Endpoint fields only.
+  readonly #endpoint: Endpoint;
+  readonly #stats: EndpointStats;
+  readonly #store: EndpointStatsStore;
+
+  /** @internal Built by EndpointStatsStore on membership change. */
+  constructor(endpoint: Endpoint, stats: EndpointStats, store: EndpointStatsStore) {
+    this.id = endpoint.id;
+    this.service = endpoint.service;
+    this.address = endpoint.address;
+    this.port = endpoint.port;
+    this.tags = endpoint.tags;
+    this.meta = endpoint.meta;
+    this.weight = endpoint.weight;
+    const self = this as { zone?: string; region?: string; datacenter?: string };
+    if (endpoint.zone !== undefined) self.zone = endpoint.zone;
+    if (endpoint.region !== undefined) self.region = endpoint.region;
+    if (endpoint.datacenter !== undefined) self.datacenter = endpoint.datacenter;
+    this.#endpoint = endpoint;
+    this.#stats = stats;
+    this.#store = store;
+  }
+
+  /** The Endpoint this handle was built from (as discovery gave it). */
+  get endpoint(): Endpoint {
+    return this.#endpoint;
+  }
+
+  /** The stats this handle reports to. */
+  get stats(): EndpointStats {
+    return this.#stats;
+  }
+
+  /** A call to this endpoint starts (the pending count least-request and peak-EWMA read). */
+  started(): void {
+    const s = this.#stats;
+    if (!s.live) return;
+    s.pending++;
+    const feedback = this.#store.feedback;
+    if (feedback !== undefined) feedback.callStarted(s);
+  }
+
+  /**
+   * The call ended. `ok` is false for connect errors, timeouts and 5xx; `status` is the HTTP
+   * status when one came back; `failure` says why no answer came (see CallOutcome.failure).
+   */
+  ended(latencyMs: number, ok: boolean, status?: number, failure?: CallFailure): void {
+    const s = this.#stats;
+    if (!s.live) return;
+    const store = this.#store;
+    const now = store.now();
+    s.record(latencyMs, ok, status, failure, now, store.decayMs);
+    const feedback = store.feedback;
+    if (feedback !== undefined) feedback.callEnded(s, ok, now);
+  }
+
+  /**
+   * What the caller attached to this endpoint, typically its circuit breaker; kept with the
+   * endpoint's stats, so it survives handle rebuilds and rule changes while the id is known.
+   */
+  get breaker(): B | undefined {
+    return this.#stats.breaker as B | undefined;
+  }
+
+  set breaker(breaker: B | undefined) {
+    this.#stats.breaker = breaker;
+  }
+
+  /** False while pickers avoid this endpoint (see markUnavailable); reads the store's clock. */
+  get available(): boolean {
+    const until = this.#stats.unavailableUntil;
+    return until === 0 || this.#store.now() >= until;
+  }
+
+  /**
+   * Pickers avoid this endpoint while others remain, until clock time `untilMs` (the store's
+   * clock; default: until `markAvailable()`). What an open breaker reports, with the time it
+   * lets a probe through. Applied at once (the stack rebuilds its picker), never per pick.
+   */
+  markUnavailable(untilMs: number = Number.POSITIVE_INFINITY): void {
+    // 0 means "available": an `untilMs` of 0 or less (or NaN) is in the past anyway.
+    this.#store.setUnavailableUntil(this.#stats, Math.max(untilMs, 0) || 0);
+  }
+
+  /** Ends a `markUnavailable()` early (the breaker closed or lets probes through). */
+  markAvailable(): void {
+    this.#store.setUnavailableUntil(this.#stats, 0);
+  }
+}
