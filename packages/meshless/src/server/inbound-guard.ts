@@ -9,7 +9,6 @@ import {
   type Logger,
   MeshlessError,
   noopCallObserver,
-  noopCallScope,
   type Policy,
   type Random,
   type RuleStore,
@@ -84,12 +83,11 @@ export class InboundGuard implements Disposable {
     const work = () => {
       const finished = whenFinished(res);
       // The handler runs inside the call's scope (a server span: its calls become children) and the caller's deadline.
-      const run = scope === noopCallScope ? handle : () => scope.run(handle);
       try {
         const result =
           deadline.remainingMs !== undefined
-            ? runWithDeadline(this.clock.now() + deadline.remainingMs, run)
-            : run();
+            ? runWithDeadline(this.clock.now() + deadline.remainingMs, () => scope.run(handle))
+            : scope.run(handle);
         // An async handler that rejects is answered too (not an unhandled rejection, and not a
         // request left open that would hold its concurrency slot).
         if (isThenable(result)) result.then(undefined, (error: unknown) => this.fail(res, error));
