@@ -1,10 +1,21 @@
 // Pick cost per algorithm for 10, 100 and 1,000 endpoints, against Math.random() measured in
 // the same run: the pick alone, and the pick with the bookkeeping every real call adds
 // (onCallStart before sending, onCallEnd with the latency after the answer, as the governed
-// client does per attempt). Run: node_modules/.bin/node bench/balancer-pick.bench.ts
-import { type BalancerRule, createBalancer } from '@meshless/balancer';
+// client does per attempt). A second table compares, at 1,000 endpoints and in the same
+// rounds, that bookkeeping through the stack (onCallStart/onCallEnd: an id lookup per layer
+// and a shared outcome object) with the pick handle's started()/ended() (direct references).
+// Run: node_modules/.bin/node bench/balancer-pick.bench.ts
+import { type BalancerRule, type BalancerStack, createBalancer } from '@meshless/balancer';
 import type { CallOutcome, Endpoint, PickContext } from '@meshless/core';
-import { measureNs, type NsResult, printTable, writeResults } from './lib/measure.ts';
+import {
+  fmtSpread,
+  measureNs,
+  type NsResult,
+  pairwise,
+  printTable,
+  spread,
+  writeResults,
+} from './lib/measure.ts';
 
 const SIZES = [10, 100, 1000];
 const ZONES = ['z1', 'z2', 'z3'];
@@ -114,4 +125,55 @@ printTable(
   'Balancer pick cost, alone and with the per-call start/end bookkeeping (median of 7 rounds x 200k calls; x Math.random is of pick + start + end)',
   rows,
 );
-writeResults('balancer-pick', { baseline, results });
+
+// Pick + bookkeeping per call, old API against the handle, alternating in each round.
+const HANDLE_ROUNDS = 7;
+const HANDLE_CASES = CASES.filter((c) => ['p2c-peak-ewma', 'least-request', 'round-robin'].includes(c.name));
+const handleRows: Record<string, string | number>[] = [];
+const handleResults: { algorithm: string; endpoints: number; api: number[]; handle: number[] }[] = [];
+for (const c of HANDLE_CASES) {
+  const n = 1000;
+  const b: BalancerStack = createBalancer(c.rule);
+  const eps = endpoints(n);
+  b.update(eps);
+  for (let i = 0; i < eps.length; i++) {
+    const h = b.handleOf(eps[i]!.id)!;
+    h.started();
+    h.ended(5 + (i % 17), true, 200);
+    if (i % 4 === 0) h.started();
+  }
+  const picker = b.picker;
+  const viaApi = (i: number) => {
+    const ep = picker.pick(plain)!;
+    b.onCallStart(ep);
+    outcome.latencyMs = 5 + (i % 17);
+    b.onCallEnd(ep, outcome);
+    return ep;
+  };
+  const viaHandle = (i: number) => {
+    const h = b.pickHandle(plain)!;
+    h.started();
+    h.ended(5 + (i % 17), true, 200);
+    return h;
+  };
+  const api: number[] = [];
+  const handle: number[] = [];
+  for (let r = 0; r < HANDLE_ROUNDS; r++) {
+    api.push(measureNs(`${c.name} onCallStart/End`, viaApi, 200_000, 1).ns);
+    handle.push(measureNs(`${c.name} handle`, viaHandle, 200_000, 1).ns);
+  }
+  handleResults.push({ algorithm: c.name, endpoints: n, api, handle });
+  handleRows.push({
+    algorithm: c.name,
+    endpoints: n,
+    'ns pick + onCallStart/End': fmtSpread(spread(api)),
+    'ns pickHandle + started/ended': fmtSpread(spread(handle)),
+    'handle / API': fmtSpread(spread(pairwise(handle, api, (a, x) => a / x)), 2),
+  });
+  b.dispose();
+}
+printTable(
+  `Pick + start/end bookkeeping at 1,000 endpoints, stack API vs pick handle (default stack: outlier on; median (min-max) of ${HANDLE_ROUNDS} alternating rounds x 200k calls; ratio per round)`,
+  handleRows,
+);
+writeResults('balancer-pick', { baseline, results, handle: handleResults });

@@ -72,7 +72,7 @@ describe('BreakerAware', () => {
     c.ended(1, false, 503);
     expect(countPicks(b.picker, ids, 300)).toEqual([100, 100, 0, 100]);
     clock.advance(30_000);
-    b.handleOf('b')!.started();
+    b.handleOf('b')!.ended(1, true, 200);
     expect(b.ejectedIds).toEqual([]);
     b.handleOf('a')!.markUnavailable(clock.now() + 10_000);
     const d = b.handleOf('d')!;

@@ -84,9 +84,12 @@ describe('EndpointHandle', () => {
     expect(ejected).toEqual(['c']);
     expect(b.ejectedIds).toEqual(['c']);
     expect(countPicks(b.picker, ids, 200)[2]).toBe(0);
-    // The ejection ends lazily on a later call's start (30 s by default).
+    // The ejection ends lazily at a later call's end (30 s by default), not at its start.
     clock.advance(30_000);
-    b.handleOf('a')!.started();
+    const a = b.handleOf('a')!;
+    a.started();
+    expect(b.ejectedIds).toEqual(['c']);
+    a.ended(2, true, 200);
     expect(b.ejectedIds).toEqual([]);
   });
 

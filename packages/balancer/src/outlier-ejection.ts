@@ -141,12 +141,11 @@ export class OutlierEjection implements StatefulBalancer, EndpointFeedback {
     this.tick();
   }
 
-  /** EndpointFeedback: a call started through a handle. */
-  callStarted(_stats: EndpointStats): void {
-    this.tick();
-  }
-
-  /** EndpointFeedback: a call ended through a handle (its stats already updated). */
+  /**
+   * EndpointFeedback: a call ended through a handle (its stats already updated). Calls
+   * reported through handles run the lazy checks on their ends only (there is no start hook):
+   * an ejection ends at the first call end after its time instead of the first start.
+   */
   callEnded(stats: EndpointStats, ok: boolean, now: number): void {
     if (!ok) this.judge(stats);
     if (now >= this.nextReturnAt || now >= this.nextIntervalAt) this.tick();

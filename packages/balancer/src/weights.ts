@@ -2,14 +2,19 @@ import type { Endpoint, Random } from '@meshless/core';
 import type { EndpointStats, EndpointStatsStore } from './endpoint-stats.ts';
 
 /**
- * Effective weights of a picker's endpoints (weight x slow-start scale), with a cumulative
- * table for weighted sampling when they differ. Built once per picker.
+ * Effective weights of a picker's endpoints (weight x slow-start scale), with tables for
+ * weighted sampling when they differ. Built once per picker. Sampling uses Walker's alias
+ * method (Vose's construction): O(1) per draw, where the binary search over the cumulative
+ * weights cost about 60 ns at 1,000 endpoints (two draws per P2C pick).
  */
 export class WeightTable {
   readonly weights: Float64Array;
   /** Cumulative weights; undefined when all weights are equal (uniform sampling). */
   readonly cumulative: Float64Array | undefined;
   readonly total: number;
+  /** Alias tables (set with `cumulative`): slot i keeps i with probability prob[i], else alias[i]. */
+  private readonly prob: Float64Array | undefined;
+  private readonly alias: Uint32Array | undefined;
 
   constructor(weights: Float64Array) {
     this.weights = weights;
@@ -21,8 +26,11 @@ export class WeightTable {
     }
     this.total = total;
     // All-zero weights cannot be sampled by weight: fall back to uniform.
-    if (uniform || !(total > 0)) this.cumulative = undefined;
-    else {
+    if (uniform || !(total > 0)) {
+      this.cumulative = undefined;
+      this.prob = undefined;
+      this.alias = undefined;
+    } else {
       const cum = new Float64Array(weights.length);
       let acc = 0;
       for (let i = 0; i < weights.length; i++) {
@@ -30,6 +38,7 @@ export class WeightTable {
         cum[i] = acc;
       }
       this.cumulative = cum;
+      [this.prob, this.alias] = aliasTables(weights, total);
     }
   }
 
@@ -39,18 +48,13 @@ export class WeightTable {
 
   /** An index drawn in proportion to weight, from one uniform number `r` in [0, 1). */
   sample(r: number): number {
-    const cum = this.cumulative;
     const n = this.weights.length;
-    if (cum === undefined) return Math.min(n - 1, Math.floor(r * n));
-    const target = r * this.total;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cum[mid]! > target) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
+    const x = r * n;
+    const i = Math.min(n - 1, Math.floor(x));
+    const prob = this.prob;
+    if (prob === undefined) return i;
+    // The fraction of the same draw is the coin: one random number per sample, as before.
+    return x - i < prob[i]! ? i : this.alias![i]!;
   }
 
   /** A second index, different from `first` when there are two or more (power of two choices). */
@@ -63,6 +67,40 @@ export class WeightTable {
     }
     return (first + 1) % n;
   }
+}
+
+/** Vose's alias tables for `weights` (total > 0): every slot's share sums to weight / total. */
+function aliasTables(weights: Float64Array, total: number): [Float64Array, Uint32Array] {
+  const n = weights.length;
+  const prob = new Float64Array(n);
+  const alias = new Uint32Array(n);
+  const scaled = new Float64Array(n);
+  const small: number[] = [];
+  const large: number[] = [];
+  let anyPositive = 0;
+  for (let i = 0; i < n; i++) {
+    scaled[i] = (weights[i]! * n) / total;
+    if (weights[i]! > 0) anyPositive = i;
+    (scaled[i]! < 1 ? small : large).push(i);
+  }
+  while (small.length > 0 && large.length > 0) {
+    const s = small.pop()!;
+    const l = large[large.length - 1]!;
+    prob[s] = scaled[s]!;
+    alias[s] = l;
+    scaled[l] = scaled[l]! + scaled[s]! - 1;
+    if (scaled[l]! < 1) {
+      large.pop();
+      small.push(l);
+    }
+  }
+  for (const l of large) prob[l] = 1;
+  // Left over by rounding: full slots, except that a zero weight is never drawn.
+  for (const s of small) {
+    prob[s] = weights[s]! > 0 ? 1 : 0;
+    alias[s] = anyPositive;
+  }
+  return [prob, alias];
 }
 
 /** The stats of each endpoint, in order (created on demand for lists fed outside `sync`). */
