@@ -128,6 +128,11 @@ export class CircuitBreakerPolicy implements Policy, Disposable {
     return STATE_NAMES[this.phase]!;
   }
 
+  /** While open: the clock time it lets a probe through (then half-open); 0 otherwise. */
+  get openUntil(): number {
+    return this.phase === OPEN ? this.openedAt + this.settings.openMs : 0;
+  }
+
   /** Fires on every state change. */
   get onDidChangeState(): Event<CircuitStateChange> {
     // Created on first use: most of a registry's breakers are never watched one by one.

@@ -7,7 +7,6 @@ function setup(ids?: readonly string[]) {
   const s = clientSetup(ids);
   const attempt = attemptStage({
     endpoints: s.groups,
-    policies: s.policies,
     sender: s.sender,
     clock: s.clock,
   });

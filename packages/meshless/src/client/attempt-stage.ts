@@ -1,12 +1,7 @@
-import {
-  CircuitOpenError,
-  type Clock,
-  type Endpoint,
-  type ExecuteContext,
-  NoHealthyEndpointError,
-} from '@meshless/core';
+import type { EndpointHandle } from '@meshless/balancer';
+import { CircuitOpenError, type Clock, type ExecuteContext, NoHealthyEndpointError } from '@meshless/core';
 import { failureReason, remainingMs } from '@meshless/retry';
-import type { ClientPolicies, EndpointBreaker, EndpointSource, Sender } from './client-ports.ts';
+import type { EndpointBreaker, EndpointSource, Sender } from './client-ports.ts';
 import type { AttemptHandler } from './client-stage.ts';
 import { ServerErrorResult, sendTo } from './endpoint-send.ts';
 import type { OutboundCall } from './outbound-call.ts';
@@ -20,35 +15,36 @@ export const CONNECT_FAILOVERS = 2;
 
 export interface AttemptStageDeps {
   readonly endpoints: EndpointSource;
-  readonly policies: ClientPolicies;
   readonly sender: Sender;
   readonly clock: Clock;
 }
 
+/** A picked endpoint: its prepared handle, carrying its breaker and its own start/end reporting. */
+type Handle = EndpointHandle<EndpointBreaker>;
+
 /**
  * The last stage: one attempt picks an endpoint of the call's subset (a retry or hedge goes
- * elsewhere while another is available; an endpoint whose breaker is open is passed over), runs
- * the request inside that endpoint's breaker under the per-attempt timeout, and feeds the
- * outcome back to the balancer. A connect error fails over to another endpoint at once.
+ * elsewhere while another is available; the balancer passes over endpoints whose breaker is
+ * open), runs the request inside that endpoint's breaker under the per-attempt timeout, and
+ * reports start and end through the pick's own handle. A connect error fails over to another endpoint at once.
  */
 export function attemptStage(d: AttemptStageDeps): AttemptHandler {
   const attemptOn = async (
     call: OutboundCall,
     ctx: ExecuteContext,
-    target: Endpoint,
+    target: Handle,
     breaker: EndpointBreaker | undefined,
   ): Promise<Response> => {
-    const balancer = d.endpoints.balancer(call.subset)!;
     const kind = ctx.hedge !== undefined ? 'hedge' : ctx.attempt > 1 ? 'retry' : 'first';
     const attemptScope = call.scope.attempt(ctx.attempt, target, kind, breaker?.state);
     attemptScope.inject(call.headers);
-    balancer.onCallStart(target);
+    target.started();
     const started = d.clock.now();
     try {
       const response = breaker
         ? await breaker.execute((inner) => sendTo(d.sender, call, target, inner.signal, started), ctx.signal)
         : await sendTo(d.sender, call, target, ctx.signal, started);
-      balancer.onCallEnd(target, call.outcome(d.clock.now() - started, true, response.status));
+      target.ended(d.clock.now() - started, true, response.status);
       attemptScope.end(response.status, undefined);
       // A 4xx may still be retried (429 with Retry-After, or a status the rule lists).
       if (response.status >= 400) call.lastFailure = String(response.status);
@@ -56,39 +52,31 @@ export function attemptStage(d: AttemptStageDeps): AttemptHandler {
     } catch (error) {
       const latencyMs = d.clock.now() - started;
       if (error instanceof ServerErrorResult) {
-        balancer.onCallEnd(target, call.outcome(latencyMs, false, error.response.status));
+        target.ended(latencyMs, false, error.response.status);
         attemptScope.end(error.response.status, undefined);
         call.lastFailure = String(error.response.status);
         return error.response;
       }
       call.lastFailure = failureReason(error);
       const failure = ctx.signal.aborted ? 'cancelled' : failureOf(error);
-      balancer.onCallEnd(target, call.outcome(latencyMs, false, undefined, failure));
+      target.ended(latencyMs, false, undefined, failure);
       attemptScope.end(undefined, error);
       if (failure === 'connect' && mayFailOver(call, ctx)) return failOver(call, ctx, error);
       throw error;
     }
   };
 
-  /** Picks an endpoint (skipping those whose breaker is open while others remain) and records it. */
-  const choose = (call: OutboundCall): Endpoint => {
-    const balancer = d.endpoints.balancer(call.subset);
-    let endpoint = balancer?.picker.pick(call.pickContext());
-    let breaker = endpoint && d.policies.breaker(endpoint);
-    while (endpoint && breaker?.state === 'open') {
-      call.tried ??= new Set();
-      if (call.tried.has(endpoint.id)) break;
-      call.tried.add(endpoint.id);
-      const next = balancer!.picker.pick(call.pickContext());
-      if (!next || call.tried.has(next.id)) break;
-      endpoint = next;
-      breaker = d.policies.breaker(endpoint);
-    }
-    if (!endpoint) throw new NoHealthyEndpointError(call.service, call.subset);
-    if (call.tried) call.tried.add(endpoint.id);
-    else call.first = endpoint.id;
-    call.breaker = breaker;
-    return endpoint;
+  /**
+   * Picks an endpoint and records it. The pick is the endpoint's prepared handle, with its
+   * breaker attached; endpoints whose breaker is open are avoided by the balancer itself
+   * (BreakerAware) while others remain.
+   */
+  const choose = (call: OutboundCall): Handle => {
+    const handle = d.endpoints.balancer(call.subset)?.pickHandle<EndpointBreaker>(call.pickContext());
+    if (!handle) throw new NoHealthyEndpointError(call.service, call.subset);
+    if (call.tried) call.tried.add(handle.id);
+    else call.first = handle.id;
+    return handle;
   };
 
   /**
@@ -98,7 +86,7 @@ export function attemptStage(d: AttemptStageDeps): AttemptHandler {
   const attemptGuarded = async (
     call: OutboundCall,
     ctx: ExecuteContext,
-    first: Endpoint,
+    first: Handle,
     firstBreaker: EndpointBreaker,
   ): Promise<Response> => {
     let endpoint = first;
@@ -115,7 +103,7 @@ export function attemptStage(d: AttemptStageDeps): AttemptHandler {
         call.tried.add(endpoint.id);
       }
       endpoint = choose(call);
-      breaker = call.breaker;
+      breaker = endpoint.breaker;
     }
   };
 
@@ -131,11 +119,11 @@ export function attemptStage(d: AttemptStageDeps): AttemptHandler {
   const failOver = async (call: OutboundCall, ctx: ExecuteContext, error: unknown): Promise<Response> => {
     call.failovers++;
     const tried = call.remembering();
-    const next = d.endpoints.balancer(call.subset)?.picker.pick(call.pickContext());
+    const next = d.endpoints.balancer(call.subset)?.pickHandle<EndpointBreaker>(call.pickContext());
     if (next === undefined || tried.has(next.id)) throw error;
     tried.add(next.id);
     call.scope.retry(ctx.attempt, 'connect_error');
-    const breaker = d.policies.breaker(next);
+    const breaker = next.breaker;
     try {
       return await (breaker
         ? attemptGuarded(call, ctx, next, breaker)
@@ -153,13 +141,13 @@ export function attemptStage(d: AttemptStageDeps): AttemptHandler {
       if (ctx.hedge !== undefined) call.scope.hedge(ctx.attempt, ctx.hedge);
       else call.scope.retry(ctx.attempt, call.lastFailure ?? 'error');
     }
-    let endpoint: Endpoint;
+    let endpoint: Handle;
     try {
       endpoint = choose(call);
     } catch (error) {
       return Promise.reject(error);
     }
-    const breaker = call.breaker;
+    const breaker = endpoint.breaker;
     // Without a breaker nothing can turn the call away: no loop, one async frame less.
     return breaker ? attemptGuarded(call, ctx, endpoint, breaker) : attemptOn(call, ctx, endpoint, undefined);
   };

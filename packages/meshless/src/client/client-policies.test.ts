@@ -60,7 +60,10 @@ describe('ServicePolicies', () => {
 
   it('keeps one stack per (route, operation): alternating operations on a route with its own retry reuse theirs', () => {
     const { source, policies, putRoutes, groups } = clientSetup();
-    source.put('services/catalog/policies', { retry: { budget: {} }, methods: { getItem: { timeoutMs: 100 } } });
+    source.put('services/catalog/policies', {
+      retry: { budget: {} },
+      methods: { getItem: { timeoutMs: 100 } },
+    });
     putRoutes({ routes: [{ name: 'twice', retry: { attempts: 2 } }] });
     const route = groups.table.routes[0]!;
     const forGetItem = policies.forCall('getItem', route);

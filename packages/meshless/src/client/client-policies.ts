@@ -144,7 +144,11 @@ export class ServicePolicies implements ClientPolicies, Disposable {
     this.syncRouteStacks();
     this.breakerOn = this.base.settings.breaker !== undefined;
     this.breakers.configure(this.service, this.base.settings.breaker);
+    this.onDidRebuild?.();
   }
+
+  /** Called after every rebuild (the breaker rule may have come or gone). */
+  onDidRebuild: (() => void) | undefined;
 
   /** Route stacks follow the routes and the policies; a new table brings new RouteInfo objects. */
   private syncRouteStacks(): void {

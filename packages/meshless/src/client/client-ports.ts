@@ -11,6 +11,8 @@ import type { SendRequest } from './transport.ts';
 /** A breaker guarding one endpoint, as the client needs it. */
 export interface EndpointBreaker {
   readonly state: 'closed' | 'open' | 'half-open';
+  /** While open: the clock time it lets a probe through; 0 otherwise. */
+  readonly openUntil: number;
   execute<T>(fn: (ctx: ExecuteContext) => PromiseLike<T> | T, signal?: AbortSignal): Promise<T>;
 }
 

@@ -38,7 +38,7 @@ export class EndpointGroups {
   private balancerRule: BalancerRule | undefined;
   private baseTable: RouteTable;
   private table_: RouteTable;
-  private readonly balancers = new Map<string, BalancerStack>();
+  private readonly byGroup = new Map<string, BalancerStack>();
   private readonly emptySubsets = new Set<string>();
   /** Each balancer's ejection subscription, by group name (a rebuild makes a new balancer). */
   private readonly ejections = new Map<string, Disposable>();
@@ -61,7 +61,12 @@ export class EndpointGroups {
 
   /** The balancer of a subset (undefined: all endpoints). */
   balancer(subset: string | undefined): BalancerStack | undefined {
-    return this.balancers.get(subset ?? ALL);
+    return this.byGroup.get(subset ?? ALL);
+  }
+
+  /** Every group's balancer: all endpoints, then each subset's. */
+  balancers(): IterableIterator<BalancerStack> {
+    return this.byGroup.values();
   }
 
   /** Subsets a route names that have no endpoint now (for status). */
@@ -81,7 +86,7 @@ export class EndpointGroups {
 
   setBalancerRule(rule: BalancerRule | undefined): void {
     this.balancerRule = rule;
-    for (const [name, previous] of this.balancers) {
+    for (const [name, previous] of this.byGroup) {
       try {
         this.setBalancer(name, rebuildBalancer(previous, rule, this.balancerOptions()));
       } catch (error) {
@@ -95,14 +100,14 @@ export class EndpointGroups {
   }
 
   dispose(): void {
-    for (const b of this.balancers.values()) b.dispose();
+    for (const b of this.byGroup.values()) b.dispose();
     for (const e of this.ejections.values()) e.dispose();
-    this.balancers.clear();
+    this.byGroup.clear();
     this.ejections.clear();
   }
 
   private setBalancer(name: string, balancer: BalancerStack): void {
-    this.balancers.set(name, balancer);
+    this.byGroup.set(name, balancer);
     this.ejections.get(name)?.dispose();
     const onEject = this.options.onEject;
     if (onEject) this.ejections.set(name, balancer.onDidEject(onEject));
@@ -112,17 +117,17 @@ export class EndpointGroups {
     const partition = partitionBySubset(this.endpoints, this.baseTable.subsets);
     const wanted = new Map<string, readonly Endpoint[]>([[ALL, this.endpoints]]);
     for (const [name, list] of partition) wanted.set(name, list);
-    for (const [name, balancer] of this.balancers) {
+    for (const [name, balancer] of this.byGroup) {
       if (!wanted.has(name)) {
         balancer.dispose();
-        this.balancers.delete(name);
+        this.byGroup.delete(name);
         this.ejections.get(name)?.dispose();
         this.ejections.delete(name);
       }
     }
     this.emptySubsets.clear();
     for (const [name, list] of wanted) {
-      let balancer = this.balancers.get(name);
+      let balancer = this.byGroup.get(name);
       if (!balancer) {
         balancer = createBalancer(this.balancerRule, this.balancerOptions());
         this.setBalancer(name, balancer);

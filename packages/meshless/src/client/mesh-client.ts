@@ -17,6 +17,7 @@ import { attemptStage } from './attempt-stage.ts';
 import { ServicePolicies } from './client-policies.ts';
 import type { Sender } from './client-ports.ts';
 import type { CallHandler } from './client-stage.ts';
+import { attachBreakers, markBreaker } from './endpoint-breakers.ts';
 import { EndpointGroups } from './endpoint-groups.ts';
 import { headersStage } from './headers-stage.ts';
 import { OutboundCall } from './outbound-call.ts';
@@ -114,6 +115,7 @@ export class MeshClient implements Disposable {
       deps.resolver.onDidChange((endpoints) => {
         this.resolved = true;
         this.groups.setEndpoints(endpoints);
+        this.attachBreakers();
         if (deps.metrics) {
           const ejected = this.status().ejected.length;
           deps.metrics.service(service).endpoints(endpoints.length - ejected, ejected);
@@ -124,6 +126,14 @@ export class MeshClient implements Disposable {
       rules.watch(routesSection, service, (rule) => {
         this.groups.setRoutes(rule);
         this.policies.setRoutes(this.groups.table.routes);
+        this.attachBreakers();
+        this.policies.onDidRebuild = () => this.attachBreakers();
+        this.disposables.add(
+          deps.breakers.onDidChangeState((c) => {
+            if (c.resource === service && c.endpointId !== undefined) this.markBreaker(c.endpointId);
+          }),
+        );
+        this.attachBreakers();
       }),
     );
     this.disposables.add(rules.watch(balancerSection, service, (rule) => this.setBalancerRule(rule)));
@@ -147,7 +157,7 @@ export class MeshClient implements Disposable {
     const route = routeStage({ endpoints, policies, sender, observer, clock, random });
     const headers = headersStage({ caller: deps.caller, clock });
     const limits = policyStage({ service, clock });
-    this.handler = route(headers(limits(attemptStage({ endpoints, policies, sender, clock }))));
+    this.handler = route(headers(limits(attemptStage({ endpoints, sender, clock }))));
   }
 
   /**
@@ -162,6 +172,7 @@ export class MeshClient implements Disposable {
   /** The very first call waits for discovery's first answer (or its cached/empty fallback). */
   private async firstFetch(path: string | URL, init?: MeshRequestInit): Promise<Response> {
     this.groups.setEndpoints(await this.resolver.ready());
+    this.attachBreakers();
     this.resolved = true;
     return this.call(path, init ?? {});
   }
@@ -222,8 +233,19 @@ export class MeshClient implements Disposable {
     this.groups.dispose();
   }
 
+  private attachBreakers(): void {
+    attachBreakers(this.groups, this.policies);
+  }
+
+  /** An endpoint's breaker changed state: the groups' pickers avoid it while it is open. */
+  private markBreaker(endpointId: string): void {
+    markBreaker(this.groups, endpointId);
+  }
+
   private setBalancerRule(rule: Parameters<EndpointGroups['setBalancerRule']>[0]): void {
     this.groups.setBalancerRule(rule);
+    // Before the policies exist (the constructor), their first rebuild attaches the breakers.
+    if (this.policies) this.attachBreakers();
     // No hashOn: no key to read, and no request object to build for it per call.
     if (rule?.hashOn === undefined) {
       this.hashKey = noHashKey;

@@ -6,16 +6,15 @@ import {
   type ClientCallInfo,
   noopCallScope,
 } from '@meshless/core';
-import type { CallPolicies, EndpointBreaker } from './client-ports.ts';
+import type { CallPolicies } from './client-ports.ts';
 import type { SendRequest } from './transport.ts';
 
 /**
  * One remote call as it goes through the stages: the request, the route decision, its telemetry
  * scope and what its attempts learned. The one object a call allocates for itself; it is also
- * the route engine's view of the request (RouteRequest), the observers' (ClientCallInfo) and the
- * outcome the balancer reads (CallOutcome, read synchronously, refilled per attempt).
+ * the route engine's view of the request (RouteRequest) and the observers' (ClientCallInfo).
  */
-export class OutboundCall implements RouteRequest, ClientCallInfo, CallOutcome {
+export class OutboundCall implements RouteRequest, ClientCallInfo {
   decision!: RouteDecision;
   scope: CallScope = noopCallScope;
   /** Clock time the call started (after its body was prepared). */
@@ -31,15 +30,8 @@ export class OutboundCall implements RouteRequest, ClientCallInfo, CallOutcome {
   lastFailure: string | undefined = undefined;
   /** Sends to another endpoint after connect errors so far. */
   failovers = 0;
-  /** The breaker of the endpoint picked last (undefined: none configured). */
-  breaker: EndpointBreaker | undefined = undefined;
   /** Milliseconds left of a deadline inherited from the caller (Infinity: none). */
   inheritedMs = Number.POSITIVE_INFINITY;
-  // CallOutcome of the attempt that just ended.
-  latencyMs = 0;
-  ok = true;
-  status: number | undefined = undefined;
-  failure: CallFailure | undefined = undefined;
 
   constructor(
     readonly service: string,
@@ -72,15 +64,6 @@ export class OutboundCall implements RouteRequest, ClientCallInfo, CallOutcome {
   header(name: string): string | undefined {
     // Own properties only, also for a record not made by normalizeHeaders.
     return Object.hasOwn(this.headers, name) ? this.headers[name] : undefined;
-  }
-
-  /** Fills in the outcome of the attempt that just ended, for the balancer to read at once. */
-  outcome(latencyMs: number, ok: boolean, status: number | undefined, failure?: CallFailure): CallOutcome {
-    this.latencyMs = latencyMs;
-    this.ok = ok;
-    this.status = status;
-    this.failure = failure;
-    return this;
   }
 
   /** The pick context: the hash key, and the endpoints already tried once the call goes on. */

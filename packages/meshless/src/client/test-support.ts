@@ -16,6 +16,7 @@ import { endpoint, FakeRuleSource, ManualClock, seededRandom } from '@meshless/c
 import { builtinSections } from '../rules/index.ts';
 import { ServicePolicies } from './client-policies.ts';
 import type { Sender } from './client-ports.ts';
+import { attachBreakers, markBreaker } from './endpoint-breakers.ts';
 import { EndpointGroups } from './endpoint-groups.ts';
 import { OutboundCall } from './outbound-call.ts';
 import type { TransportResponse } from './response-handler.ts';
@@ -87,6 +88,12 @@ export function clientSetup(ids: readonly string[] = ['a', 'b', 'c']) {
   groups.setEndpoints(
     ids.map((id, i) => endpoint(id, { service: 'catalog', port: 9000 + i, tags: i > 0 ? ['v2'] : [] })),
   );
+  // As MeshClient does: handles carry their breakers, open ones are avoided.
+  policies.onDidRebuild = () => attachBreakers(groups, policies);
+  attachBreakers(groups, policies);
+  breakers.onDidChangeState((c) => {
+    if (c.endpointId !== undefined) markBreaker(groups, c.endpointId);
+  });
   const sender = new ScriptedSender();
   const observer = new RecordingObserver();
   /** Writes `services/catalog/routes` and hands the parsed rule to the groups, as MeshClient does. */
