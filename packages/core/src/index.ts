@@ -1,6 +1,7 @@
 export * from './balancer.ts';
 export * from './call-observer.ts';
 export * from './clock.ts';
+export * from './deadline-queue.ts';
 export * from './combine-observers.ts';
 export * from './disposable.ts';
 export * from './endpoint.ts';

@@ -1,5 +1,7 @@
 import {
   type Clock,
+  DeadlineEntry,
+  DeadlineQueue,
   type Disposable,
   Emitter,
   type Event,
@@ -9,7 +11,6 @@ import {
   type Policy,
   systemClock,
   TimeoutError,
-  type TimerHandle,
 } from '@meshless/core';
 import { parseTimeoutMs } from './limiter-rules.ts';
 
@@ -41,41 +42,15 @@ function capture(resolve: (value: unknown) => void, reject: (reason: unknown) =>
   capturedReject = reject;
 }
 
-/** Calls with one timeoutMs, in start order, hence in deadline order. */
-class CallQueue {
-  readonly timeoutMs: number;
-  head: TimedCall | null = null;
-  tail: TimedCall | null = null;
-
-  constructor(timeoutMs: number) {
-    this.timeoutMs = timeoutMs;
-  }
-
-  push(call: TimedCall): void {
-    call.prev = this.tail;
-    if (this.tail) this.tail.next = call;
-    else this.head = call;
-    this.tail = call;
-  }
-
-  remove(call: TimedCall): void {
-    if (call.prev) call.prev.next = call.next;
-    else if (this.head === call) this.head = call.next;
-    if (call.next) call.next.prev = call.prev;
-    else if (this.tail === call) this.tail = call.prev;
-    call.prev = null;
-    call.next = null;
-  }
-}
+/** Calls with one timeoutMs, in start order, hence in deadline order: one timer per queue. */
+type CallQueue = DeadlineQueue<TimedCall>;
 
 /**
  * One call in flight: its queue node, and the ExecuteContext the work gets. The AbortController
  * is created only when the work reads `signal`, so work that never looks at it costs none.
  */
-class TimedCall implements ExecuteContext {
+class TimedCall extends DeadlineEntry implements ExecuteContext {
   readonly attempt = 1;
-  prev: TimedCall | null = null;
-  next: TimedCall | null = null;
   state = PENDING;
   resolve: (value: unknown) => void = noop;
   reject: (reason: unknown) => void = noop;
@@ -84,12 +59,11 @@ class TimedCall implements ExecuteContext {
   private reason: unknown;
   private aborted = false;
   readonly queue: CallQueue;
-  readonly deadline: number;
   readonly outer: AbortSignal | undefined;
 
-  constructor(queue: CallQueue, deadline: number, outer: AbortSignal | undefined) {
+  constructor(queue: CallQueue, outer: AbortSignal | undefined) {
+    super();
     this.queue = queue;
-    this.deadline = deadline;
     this.outer = outer;
   }
 
@@ -131,17 +105,16 @@ class TimedCall implements ExecuteContext {
 
   private finish(): void {
     this.state = SETTLED;
-    if (this.prev !== null || this.next !== null || this.queue.head === this) this.queue.remove(this);
+    this.queue.cancel(this);
     this.outer?.removeEventListener('abort', this);
   }
 }
 
 /**
  * Rejects with TimeoutError after `timeoutMs` and aborts the work's `ctx.signal`. One timer per
- * policy, not per call: calls with the same timeout expire in start order, so they wait in a
- * linked queue and the timer is armed for the head only. A call that finishes first just leaves
- * the queue; the timer, when it fires, expires what is due and rearms for the new head.
- * An outer signal aborts the work too, and the call rejects with its reason.
+ * timeout value, not per call: calls with the same timeout expire in start order, so they wait
+ * in a core DeadlineQueue whose timer is armed for the head only. A call that finishes first
+ * just leaves the queue. An outer signal aborts the work too, and the call rejects with its reason.
  */
 export class TimeoutPolicy implements Policy, Disposable {
   readonly resource: string;
@@ -149,8 +122,6 @@ export class TimeoutPolicy implements Policy, Disposable {
   private current: CallQueue;
   /** Queues of earlier settings whose calls are still in flight (reconfigure). */
   private draining: CallQueue[] = [];
-  private timer: TimerHandle | undefined;
-  private timerAt = Number.POSITIVE_INFINITY;
   private disposed = false;
   private readonly timedOut = new Emitter<TimeoutEvent>();
 
@@ -158,9 +129,9 @@ export class TimeoutPolicy implements Policy, Disposable {
   readonly onDidTimeout: Event<TimeoutEvent> = this.timedOut.event;
 
   constructor(options: TimeoutOptions) {
-    this.current = new CallQueue(parseTimeoutMs(options.timeoutMs));
     this.resource = options.resource ?? 'timeout';
     this.clock = options.clock ?? systemClock;
+    this.current = this.queueFor(parseTimeoutMs(options.timeoutMs));
   }
 
   get timeoutMs(): number {
@@ -172,7 +143,7 @@ export class TimeoutPolicy implements Policy, Disposable {
     if (outer?.aborted) return Promise.reject(outer.reason);
     const queue = this.current;
     const now = this.clock.now();
-    const call = new TimedCall(queue, now + queue.timeoutMs, outer);
+    const call = new TimedCall(queue, outer);
     let result: PromiseLike<T> | T;
     try {
       result = fn(call);
@@ -190,8 +161,8 @@ export class TimeoutPolicy implements Policy, Disposable {
     const promise = new Promise<T>(capture as PromiseExecutor<T>);
     call.resolve = capturedResolve;
     call.reject = capturedReject;
-    queue.push(call);
-    if (call.deadline < this.timerAt) this.arm(call.deadline, now);
+    // Timed from before the work started, as a caller measures it.
+    queue.add(call, now);
     outer?.addEventListener('abort', call);
     result.then(
       (value) => call.fulfil(value),
@@ -206,55 +177,35 @@ export class TimeoutPolicy implements Policy, Disposable {
     if (timeoutMs === this.current.timeoutMs) return;
     const old = this.current;
     const reuse = this.draining.find((q) => q.timeoutMs === timeoutMs);
-    this.draining = this.draining.filter((q) => q !== reuse);
-    if (old.head) this.draining.push(old);
-    this.current = reuse ?? new CallQueue(timeoutMs);
+    // An emptied queue has no timer left (DeadlineQueue re-arms only for waiting entries).
+    this.draining = this.draining.filter((q) => q !== reuse && q.size > 0);
+    if (old.size > 0) this.draining.push(old);
+    this.current = reuse ?? this.queueFor(timeoutMs);
   }
 
-  /** Stops the timer; calls still in flight, and later ones, run without a time limit. */
+  /** Stops the timers; calls still in flight, and later ones, run without a time limit. */
   dispose(): void {
     this.disposed = true;
-    this.timer?.cancel();
-    this.timer = undefined;
+    this.current.dispose();
+    for (const q of this.draining) q.dispose();
+    this.draining = [];
     this.timedOut.dispose();
   }
 
-  private arm(at: number, now: number): void {
-    if (this.disposed) return;
-    this.timer?.cancel();
-    this.timerAt = at;
-    this.timer = this.clock.setTimeout(this.onTimer, Math.max(0, at - now));
+  private queueFor(timeoutMs: number): CallQueue {
+    const queue = new DeadlineQueue<TimedCall>(timeoutMs, (call) => this.expire(call, timeoutMs), this.clock);
+    if (this.disposed) queue.dispose();
+    return queue;
   }
 
-  private readonly onTimer = (): void => {
-    this.timer = undefined;
-    this.timerAt = Number.POSITIVE_INFINITY;
-    const now = this.clock.now();
-    this.expire(this.current, now);
-    if (this.draining.length > 0) {
-      for (const q of this.draining) this.expire(q, now);
-      this.draining = this.draining.filter((q) => q.head !== null);
+  private expire(call: TimedCall, timeoutMs: number): void {
+    // Rejecting settles the caller's promise; the work's signal listeners run here, and a
+    // throwing listener must not stop the others from expiring.
+    try {
+      call.abort(new TimeoutError(this.resource, timeoutMs));
+    } catch {
+      // Reported by the listener's EventTarget; the queue carries on.
     }
-    let next = this.current.head?.deadline ?? Number.POSITIVE_INFINITY;
-    for (const q of this.draining) next = Math.min(next, q.head!.deadline);
-    if (next !== Number.POSITIVE_INFINITY) this.arm(next, now);
-  };
-
-  private expire(queue: CallQueue, now: number): void {
-    let call = queue.head;
-    while (call !== null && call.deadline <= now) {
-      const next = call.next;
-      queue.remove(call);
-      // Rejecting settles the caller's promise; the work's signal listeners run here, and a
-      // throwing listener must not stop the others from expiring.
-      try {
-        call.abort(new TimeoutError(this.resource, queue.timeoutMs));
-      } catch {
-        // Reported by the listener's EventTarget; the timer carries on.
-      }
-      if (this.timedOut.hasListeners)
-        this.timedOut.fire({ resource: this.resource, timeoutMs: queue.timeoutMs });
-      call = next;
-    }
+    if (this.timedOut.hasListeners) this.timedOut.fire({ resource: this.resource, timeoutMs });
   }
 }

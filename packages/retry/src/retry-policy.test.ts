@@ -252,6 +252,30 @@ describe('RetryPolicy', () => {
     expect(signals[0]!.reason).toBeInstanceOf(TimeoutError);
     expect(signals[0]!.reason).toMatchObject({ resource: 'catalog', timeoutMs: 100 });
     expect(await p).toBe('second');
+    // The per-try queue's one timer lapses once at the last deadline and is not re-armed.
+    clock.advance(100);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('times the attempts of concurrent calls on one timer, each at its own per-try timeout', async () => {
+    const { clock, policy } = setup({ attempts: 1, perTryTimeoutMs: 100 });
+    const hang = () => new Promise<string>(() => {});
+    const a = policy.execute(hang);
+    clock.advance(40);
+    const b = policy.execute(hang);
+    const c = policy.execute(hang);
+    expect(clock.pending).toBe(1);
+    const settled: string[] = [];
+    a.catch(() => settled.push('a'));
+    b.catch(() => settled.push('b'));
+    c.catch(() => settled.push('c'));
+    clock.advance(60);
+    await flush();
+    expect(settled).toEqual(['a']);
+    clock.advance(40);
+    await flush();
+    expect(settled).toEqual(['a', 'b', 'c']);
+    await expect(b).rejects.toBeInstanceOf(TimeoutError);
     expect(clock.pending).toBe(0);
   });
 

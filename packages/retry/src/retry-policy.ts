@@ -28,6 +28,7 @@ import {
   retryRuleSchema,
   validateRule,
 } from './rule-schema.ts';
+import { perTryQueue as newPerTryQueue, type PerTryQueue } from './timed-attempt.ts';
 
 /** Rule fields (as in a `policies` document), with `budget` also accepting a shared RetryBudget. */
 export interface RetryPolicyRule extends Omit<RetryRule, 'budget'> {
@@ -142,12 +143,24 @@ export class RetryPolicy implements Policy {
       else this.ownBudget.reconfigure(rule.budget);
       resolved = this.ownBudget;
     }
+    const perTryTimeoutMs = rule.perTryTimeoutMs;
+    // Calls in flight keep the queue of the settings they started with; an unchanged timeout
+    // keeps its queue, so a rule push does not leave a second timer behind.
+    const previous = this.settings as RetrySettings | undefined;
+    let perTryQueue: PerTryQueue | undefined;
+    if (perTryTimeoutMs !== undefined) {
+      perTryQueue =
+        previous?.perTryTimeoutMs === perTryTimeoutMs
+          ? previous.perTryQueue
+          : newPerTryQueue(perTryTimeoutMs, this.clock);
+    }
     return Object.freeze({
       resource: this.resource,
       attempts: rule.attempts ?? DEFAULT_ATTEMPTS,
       baseMs: rule.backoff?.baseMs ?? DEFAULT_BACKOFF_BASE_MS,
       maxMs: rule.backoff?.maxMs ?? DEFAULT_BACKOFF_MAX_MS,
-      perTryTimeoutMs: rule.perTryTimeoutMs,
+      perTryTimeoutMs,
+      perTryQueue,
       classify: this.customClassify ?? httpClassifier({ on: rule.on, clock: this.clock }),
       budget: resolved,
       clock: this.clock,

@@ -14,7 +14,7 @@ import { type Classify, RETRY, type RetryVerdict } from './classifier.ts';
 import { currentDeadline } from './deadline.ts';
 import { retryLoop } from './p-retry-adapter.ts';
 import type { RetryBudget } from './retry-budget.ts';
-import { runTimedAttempt } from './timed-attempt.ts';
+import { type PerTryQueue, runTimedAttempt } from './timed-attempt.ts';
 
 /** An immutable snapshot of a RetryPolicy's configuration; a call keeps the one it started with. */
 export interface RetrySettings {
@@ -23,6 +23,8 @@ export interface RetrySettings {
   readonly baseMs: number;
   readonly maxMs: number;
   readonly perTryTimeoutMs: number | undefined;
+  /** @internal The attempts in flight under `perTryTimeoutMs` (one timer for them all). */
+  readonly perTryQueue: PerTryQueue | undefined;
   readonly classify: Classify;
   readonly budget: RetryBudget | undefined;
   readonly clock: Clock;
@@ -159,7 +161,9 @@ export class RetryRun<T> {
       if (left <= 0) throw new DeadlineExceededError(s.resource);
       const byDeadline = left < s.perTryTimeoutMs;
       const timeoutMs = byDeadline ? left : s.perTryTimeoutMs;
-      value = await runTimedAttempt(this.fn, this.signal, n, timeoutMs, s.clock, () => {
+      // The per-try timeout shares the settings' queue; what is left of a deadline is one-off.
+      const timer = byDeadline ? left : s.perTryQueue!;
+      value = await runTimedAttempt(this.fn, this.signal, n, timer, s.clock, () => {
         if (byDeadline) return new DeadlineExceededError(s.resource);
         const error = new TimeoutError(s.resource, timeoutMs);
         perTryTimeouts.add(error);
