@@ -1,21 +1,18 @@
 import type { CircuitStateChange } from '@meshless/breaker';
 import {
-  type Clock,
   ConfigError,
   type Disposable,
   Emitter,
   type Event,
   type ExecuteContext,
-  type Logger,
   noopPolicy,
   type Policy,
-  type Random,
-  type RuleStore,
 } from '@meshless/core';
 import { FallbackPolicy } from '@meshless/limiter';
 import { currentDeadline, DeadlinePolicy } from '@meshless/retry';
 import { defaultsSection, type MethodPolicies, resourceSection } from '../rules/policies.ts';
 import { type CodeExtras, parseMethodPolicies, type ValidatedCodePolicies } from './code-policies.ts';
+import type { GovernorHost } from './governance-ports.ts';
 import {
   type GovernedResource,
   mergeSettings,
@@ -23,25 +20,7 @@ import {
   sameSettings,
   settingsLayers,
 } from './merge-settings.ts';
-import { type BreakerLease, type LayerKind, PolicySet } from './policy-set.ts';
-
-/** What a handle needs from the Governor that made it. @internal */
-export interface GovernorHost {
-  readonly rules: RuleStore;
-  readonly clock: Clock;
-  readonly random: Random;
-  readonly logger: Logger;
-  readonly breakers: BreakerLease;
-  readonly onDidChangeBreakerState: Event<CircuitStateChange>;
-  forget(handle: GovernedPolicy): void;
-  /** Wraps each decorated call (tracing span, metrics); absent: calls run bare. */
-  readonly instrument?: CallInstrument | undefined;
-}
-
-/** Observes decorated calls: `call(resource, run)` must return what `run()` returns. */
-export interface CallInstrument {
-  call<T>(resource: string, run: () => Promise<T>): Promise<T>;
-}
+import { type LayerKind, PolicySet } from './policy-set.ts';
 
 /** The settings of a resource changed (a rule came, changed or went), and the stack with them. */
 export interface GovernedChange {

@@ -16,9 +16,9 @@ import {
 } from '@meshless/core';
 import { defaultsSection, resourceSection } from '../rules/policies.ts';
 import { type CodePolicies, validateCodePolicies } from './code-policies.ts';
-import { type CallInstrument, GovernedPolicy, type GovernorHost } from './governed-policy.ts';
+import type { BreakerLease, CallInstrument, GovernorHost } from './governance-ports.ts';
+import { GovernedPolicy } from './governed-policy.ts';
 import { type GovernedResource, resourceLabel } from './merge-settings.ts';
-import type { BreakerLease } from './policy-set.ts';
 
 export interface GovernorOptions {
   /** The rules in force (`mesh.rules`). */

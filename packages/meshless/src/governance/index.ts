@@ -1,5 +1,5 @@
 export type { CodePolicies, MethodPoliciesInput } from './code-policies.ts';
-export type { CallInstrument } from './governed-policy.ts';
+export type { CallInstrument } from './governance-ports.ts';
 export { type GovernedChange, GovernedPolicy } from './governed-policy.ts';
 export { type GovernedBreakerStatus, Governor, type GovernorOptions } from './governor.ts';
 export type { GovernedResource } from './merge-settings.ts';

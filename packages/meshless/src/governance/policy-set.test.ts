@@ -1,7 +1,8 @@
 import { BreakerRegistry } from '@meshless/breaker';
 import { ManualClock, seededRandom } from '@meshless/core/testing';
 import { describe, expect, it } from 'vitest';
-import { type BreakerLease, PolicySet } from './policy-set.ts';
+import type { BreakerLease } from './governance-ports.ts';
+import { PolicySet } from './policy-set.ts';
 
 function setup() {
   const clock = new ManualClock();

@@ -1,23 +1,14 @@
-import type { BreakerRule, CircuitBreakerPolicy } from '@meshless/breaker';
+import type { CircuitBreakerPolicy } from '@meshless/breaker';
 import { type Clock, DisposableStore, noopPolicy, type Policy, type Random, wrap } from '@meshless/core';
 import { BulkheadPolicy, type FallbackPolicy, RateLimitPolicy, TimeoutPolicy } from '@meshless/limiter';
 import { HedgePolicy, RetryBudget, RetryPolicy } from '@meshless/retry';
 import { AttemptTimeouts } from '../client/attempt-timeouts.ts';
 import type { MethodPolicies } from '../rules/policies.ts';
+import type { BreakerLease } from './governance-ports.ts';
 import { SwitchableClassifier } from './local-classifier.ts';
 
 /** A policy of the stack, in stack order (outermost first). */
 export type LayerKind = 'fallback' | 'rateLimit' | 'bulkhead' | 'retry' | 'hedge' | 'breaker' | 'timeout';
-
-/** How a PolicySet gets its breaker: breakers live in a registry, by resource name. */
-export interface BreakerLease {
-  /** Starts using the resource's breaker (created on first use), configured with `rule`. */
-  acquire(label: string, rule: BreakerRule): CircuitBreakerPolicy;
-  /** Applies a new rule to the resource's breaker, live. */
-  configure(label: string, rule: BreakerRule): void;
-  /** This set no longer uses the resource's breaker. */
-  release(label: string): void;
-}
 
 export interface PolicySetOptions {
   /** Named in every policy's errors and events. */
