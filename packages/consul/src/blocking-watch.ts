@@ -1,4 +1,5 @@
 import {
+  bucketShape,
   type Clock,
   ConsulError,
   type Disposable,
@@ -6,6 +7,7 @@ import {
   sleep,
   systemClock,
   systemRandom,
+  TokenBucket,
 } from '@meshless/core';
 import { type ConsulConnection, type ConsulRequest, type ConsulResponse, statusError } from './connection.ts';
 
@@ -63,8 +65,7 @@ export class BlockingWatch<T> implements Disposable {
   private lastBody: Buffer | undefined;
   private lastValue: T | undefined;
   private hasValue = false;
-  private tokens: number;
-  private tokensAt: number;
+  private readonly requests: TokenBucket;
   private readonly stats_: WatchStats = {
     requests: 0,
     errors: 0,
@@ -80,8 +81,8 @@ export class BlockingWatch<T> implements Disposable {
     this.options = options;
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? systemRandom;
-    this.tokens = options.rateLimit?.burst ?? 20;
-    this.tokensAt = this.clock.now();
+    const shape = bucketShape(options.rateLimit?.perSecond ?? 10, options.rateLimit?.burst ?? 20);
+    this.requests = new TokenBucket(shape, this.clock);
     this.done = this.loop();
   }
 
@@ -107,7 +108,7 @@ export class BlockingWatch<T> implements Disposable {
     let index = 0;
     while (!signal.aborted) {
       try {
-        await this.takeToken(signal);
+        await this.requests.take(signal);
         // Jitter the wait downwards by up to 10% so a fleet started together does not wake together.
         const wait = Math.max(1000, Math.floor(waitCap * (0.9 + 0.1 * this.random())));
         const query = { ...this.options.query };
@@ -174,21 +175,5 @@ export class BlockingWatch<T> implements Disposable {
     } catch (error) {
       this.options.onError?.(error, { failures: 0, retryInMs: 0 });
     }
-  }
-
-  private async takeToken(signal: AbortSignal): Promise<void> {
-    const perSecond = this.options.rateLimit?.perSecond ?? 10;
-    const burst = this.options.rateLimit?.burst ?? 20;
-    const now = this.clock.now();
-    this.tokens = Math.min(burst, this.tokens + ((now - this.tokensAt) * perSecond) / 1000);
-    this.tokensAt = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return;
-    }
-    const waitMs = Math.ceil(((1 - this.tokens) * 1000) / perSecond);
-    await sleep(waitMs, signal, this.clock);
-    this.tokens = 0;
-    this.tokensAt = this.clock.now();
   }
 }

@@ -1,8 +1,8 @@
 export * from './balancer.ts';
 export * from './call-observer.ts';
 export * from './clock.ts';
-export * from './deadline-queue.ts';
 export * from './combine-observers.ts';
+export * from './deadline-queue.ts';
 export * from './disposable.ts';
 export * from './endpoint.ts';
 export * from './errors.ts';
@@ -18,5 +18,6 @@ export * from './rule-prescan.ts';
 export * from './rule-section.ts';
 export * from './rule-source.ts';
 export * from './rule-store.ts';
+export * from './token-bucket.ts';
 export * from './transport-codes.ts';
 export * from './wrap.ts';

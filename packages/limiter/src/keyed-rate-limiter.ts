@@ -1,10 +1,14 @@
 import {
+  type BucketShape,
+  type BucketState,
   type Clock,
   type Disposable,
   Emitter,
   type Event,
   type ExecuteContext,
+  refillBucket,
   systemClock,
+  takeBucketToken,
 } from '@meshless/core';
 import type { RateLimitRule } from './limiter-rules.ts';
 import {
@@ -13,7 +17,6 @@ import {
   resolveRateLimit,
   runIfAdmitted,
 } from './rate-limit-policy.ts';
-import { type BucketShape, type BucketState, refill, takeToken } from './token-bucket.ts';
 
 /**
  * One token bucket per key (the calling service, for inbound `perCaller: true`), all with the
@@ -56,7 +59,7 @@ export class KeyedRateLimiter implements Disposable {
       state = { tokens: this.shape.burst, at: now };
     }
     this.buckets.set(key, state);
-    return takeToken(state, this.shape, now);
+    return takeBucketToken(state, this.shape, now);
   }
 
   execute<T>(key: string, fn: (ctx: ExecuteContext) => PromiseLike<T> | T, signal?: AbortSignal): Promise<T> {
@@ -68,7 +71,7 @@ export class KeyedRateLimiter implements Disposable {
     const { shape, maxCallers } = resolveRateLimit(options);
     const now = this.clock.now();
     for (const state of this.buckets.values()) {
-      refill(state, this.shape, now);
+      refillBucket(state, this.shape, now);
       state.tokens = Math.min(state.tokens, shape.burst);
     }
     this.shape = shape;

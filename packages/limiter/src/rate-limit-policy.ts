@@ -1,4 +1,6 @@
 import {
+  type BucketShape,
+  bucketShape,
   type Clock,
   contextFor,
   type Disposable,
@@ -8,9 +10,9 @@ import {
   type Policy,
   RateLimitedError,
   systemClock,
+  TokenBucket,
 } from '@meshless/core';
 import { parseRule, RATE_LIMIT_KEYS, type RateLimitRule, rateLimitRuleSchema } from './limiter-rules.ts';
-import { type BucketShape, type BucketState, bucketShape, refill, takeToken } from './token-bucket.ts';
 
 export interface RateLimitOptions extends RateLimitRule {
   /** Named in errors and events. Default 'rate-limit'. */
@@ -44,43 +46,37 @@ export function resolveRateLimit(options: RateLimitRule): { shape: BucketShape; 
  */
 export class RateLimitPolicy implements Policy, Disposable {
   readonly resource: string;
-  private readonly clock: Clock;
-  private shape: BucketShape;
-  private readonly state: BucketState;
+  private readonly bucket: TokenBucket;
   private readonly rejected = new Emitter<RateLimitRejection>();
 
   /** Fires for every call turned away. */
   readonly onDidReject: Event<RateLimitRejection> = this.rejected.event;
 
   constructor(options: RateLimitOptions = {}) {
-    this.shape = resolveRateLimit(options).shape;
+    const { shape } = resolveRateLimit(options);
     this.resource = options.resource ?? 'rate-limit';
-    this.clock = options.clock ?? systemClock;
-    this.state = { tokens: this.shape.burst, at: this.clock.now() };
+    this.bucket = new TokenBucket(shape, options.clock ?? systemClock);
   }
 
   /** Tokens available now (fractional). */
   get available(): number {
-    refill(this.state, this.shape, this.clock.now());
-    return this.state.tokens;
+    return this.bucket.available;
   }
 
   /** Takes a token: 0 when granted, else ms until one is there. For callers that do not use execute. */
   tryAcquire(): number {
-    return takeToken(this.state, this.shape, this.clock.now());
+    return this.bucket.tryTake();
   }
 
   execute<T>(fn: (ctx: ExecuteContext) => PromiseLike<T> | T, signal?: AbortSignal): Promise<T> {
-    const wait = takeToken(this.state, this.shape, this.clock.now());
+    const wait = this.bucket.tryTake();
     return runIfAdmitted(wait, fn, signal, this.rejected, this.resource, undefined);
   }
 
   /** New rate and burst live; the tokens earned so far are kept (capped at the new burst). */
   reconfigure(options: RateLimitRule): void {
-    const shape = resolveRateLimit(options).shape;
-    refill(this.state, this.shape, this.clock.now());
-    this.state.tokens = Math.min(this.state.tokens, shape.burst);
-    this.shape = shape;
+    const { shape } = resolveRateLimit(options);
+    this.bucket.reconfigure(shape);
   }
 
   dispose(): void {
