@@ -70,6 +70,21 @@ describe('EndpointHandle', () => {
     }
   });
 
+  it("records an end at the caller's clock reading as at its own", () => {
+    const clock = new ManualClock(1000);
+    const given = createBalancer({ outlier: false }, { now: clock.now, random: seededRandom(3) });
+    const read = createBalancer({ outlier: false }, { now: clock.now, random: seededRandom(3) });
+    given.update(eps);
+    read.update(eps);
+    clock.advance(5);
+    given.handleOf('b')!.ended(12, true, 200, undefined, clock.now());
+    read.handleOf('b')!.ended(12, true, 200);
+    expect({ ...given.stats.get('b')! }).toEqual({ ...read.stats.get('b')! });
+    // A given time is the one recorded (the decay of the estimate starts there).
+    given.handleOf('b')!.ended(30, true, 200, undefined, clock.now() + 1000);
+    expect(given.stats.get('b')!.ewmaAt).toBe(clock.now() + 1000);
+  });
+
   it('reports failures to outlier ejection: connect errors in a row eject', () => {
     const clock = new ManualClock();
     const b = createBalancer(undefined, { now: clock.now, random: seededRandom(4) });

@@ -76,12 +76,14 @@ export class EndpointHandle<B = unknown> implements Endpoint {
   /**
    * The call ended. `ok` is false for connect errors, timeouts and 5xx; `status` is the HTTP
    * status when one came back; `failure` says why no answer came (see CallOutcome.failure).
+   * `now`: the end time, when the caller read the store's clock for the latency anyway (one
+   * clock read less, ~45 ns here); default: the store's clock.
    */
-  ended(latencyMs: number, ok: boolean, status?: number, failure?: CallFailure): void {
+  ended(latencyMs: number, ok: boolean, status?: number, failure?: CallFailure, now?: number): void {
     const s = this.#stats;
     if (!s.live) return;
     const store = this.#store;
-    const now = store.now();
+    now ??= store.now();
     s.record(latencyMs, ok, status, failure, now, store.decayMs);
     const feedback = store.feedback;
     if (feedback !== undefined) feedback.callEnded(s, ok, now);

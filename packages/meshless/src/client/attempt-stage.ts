@@ -44,22 +44,24 @@ export function attemptStage(d: AttemptStageDeps): AttemptHandler {
       const response = breaker
         ? await breaker.execute((inner) => sendTo(d.sender, call, target, inner.signal, started), ctx.signal)
         : await sendTo(d.sender, call, target, ctx.signal, started);
-      target.ended(d.clock.now() - started, true, response.status);
+      const ended = d.clock.now();
+      target.ended(ended - started, true, response.status, undefined, ended);
       attemptScope.end(response.status, undefined);
       // A 4xx may still be retried (429 with Retry-After, or a status the rule lists).
       if (response.status >= 400) call.lastFailure = String(response.status);
       return response;
     } catch (error) {
-      const latencyMs = d.clock.now() - started;
+      const ended = d.clock.now();
+      const latencyMs = ended - started;
       if (error instanceof ServerErrorResult) {
-        target.ended(latencyMs, false, error.response.status);
+        target.ended(latencyMs, false, error.response.status, undefined, ended);
         attemptScope.end(error.response.status, undefined);
         call.lastFailure = String(error.response.status);
         return error.response;
       }
       call.lastFailure = failureReason(error);
       const failure = ctx.signal.aborted ? 'cancelled' : failureOf(error);
-      target.ended(latencyMs, false, undefined, failure);
+      target.ended(latencyMs, false, undefined, failure, ended);
       attemptScope.end(undefined, error);
       if (failure === 'connect' && mayFailOver(call, ctx)) return failOver(call, ctx, error);
       throw error;
