@@ -1,4 +1,12 @@
-import type { ExecuteContext } from './policy.ts';
+/** What a policy hands to the work it runs. One per execution, shared by the policies it passes. */
+export interface ExecuteContext {
+  /** Aborted when the work must stop (timeout, caller abort, hedge lost). */
+  readonly signal: AbortSignal;
+  /** 1 for the first try, 2 for the first retry or hedge, ... */
+  readonly attempt: number;
+  /** Set on a hedged attempt: why it started (`delay`: the hedge delay passed; `failure`: all running attempts failed). */
+  readonly hedge?: 'delay' | 'failure';
+}
 
 // One never-aborted signal for the whole process, shared through the global symbol registry,
 // so every meshless policy (also from a duplicate install) recognises "no caller signal" and

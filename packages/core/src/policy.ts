@@ -1,14 +1,8 @@
-import { contextFor } from './execute-context.ts';
+import { contextFor, type ExecuteContext } from './execute-context.ts';
 
-/** What a policy hands to the work it runs. One per execution, shared by the policies it passes. */
-export interface ExecuteContext {
-  /** Aborted when the work must stop (timeout, caller abort, hedge lost). */
-  readonly signal: AbortSignal;
-  /** 1 for the first try, 2 for the first retry or hedge, ... */
-  readonly attempt: number;
-  /** Set on a hedged attempt: why it started (`delay`: the hedge delay passed; `failure`: all running attempts failed). */
-  readonly hedge?: 'delay' | 'failure';
-}
+// ExecuteContext lives beside its prepared instances (execute-context.ts), so that file needs
+// nothing from this one: no import cycle.
+export type { ExecuteContext };
 
 /** A resilience policy (timeout, retry, breaker, ...). Compose with `wrap()`. */
 export interface Policy {
