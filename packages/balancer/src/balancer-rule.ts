@@ -1,26 +1,18 @@
 import { defineSection } from '@meshless/core';
 import { z } from 'zod';
+import { BUILT_IN_ALGORITHMS, type BuiltInAlgorithm, balancerAlgorithm } from './algorithm-registry.ts';
 import { DEFAULT_MAGLEV_TABLE_SIZE, isPrime } from './maglev.ts';
 import { DEFAULT_CONSECUTIVE_CONNECT_ERRORS } from './outlier-ejection.ts';
 import { DEFAULT_MAX_RING_SIZE, DEFAULT_MIN_RING_SIZE } from './ring-hash.ts';
 
-export const BALANCER_ALGORITHMS = [
-  'round-robin',
-  'weighted-round-robin',
-  'random',
-  'least-request',
-  'p2c-peak-ewma',
-  'ring-hash',
-  'maglev',
-] as const;
+/** The algorithm names a rule accepts: those registered in algorithm-registry.ts. */
+export const BALANCER_ALGORITHMS: readonly BuiltInAlgorithm[] = BUILT_IN_ALGORITHMS;
 
-export type BalancerAlgorithm = (typeof BALANCER_ALGORITHMS)[number];
-
-const HASH_ALGORITHMS: ReadonlySet<string> = new Set(['ring-hash', 'maglev']);
+export type BalancerAlgorithm = BuiltInAlgorithm;
 
 /** True for the algorithms keyed by `hashOn` (ring-hash, maglev). */
 export function isHashAlgorithm(algorithm: string): boolean {
-  return HASH_ALGORITHMS.has(algorithm);
+  return balancerAlgorithm(algorithm)?.hashed === true;
 }
 
 const percent = z.number().min(0).max(100);
@@ -174,7 +166,7 @@ export const balancerRuleSchema = z
   .strictObject({
     /** The picking algorithm. Default `p2c-peak-ewma`. */
     algorithm: z
-      .enum(BALANCER_ALGORITHMS)
+      .enum(BALANCER_ALGORITHMS as [BuiltInAlgorithm, ...BuiltInAlgorithm[]])
       .optional()
       .describe(
         'how an endpoint is chosen: round-robin, weighted-round-robin (by Consul Weights), random, least-request (of two endpoints, the one with fewer calls in flight), p2c-peak-ewma (of two, the lower latency x calls in flight), ring-hash or maglev (consistent hashing on hashOn); default p2c-peak-ewma',

@@ -1,7 +1,7 @@
 import type { CallOutcome, Endpoint, Event, PickContext, Picker, Random } from '@meshless/core';
 import { ConfigError, formatPath, systemRandom } from '@meshless/core';
+import { balancerAlgorithm } from './algorithm-registry.ts';
 import {
-  type BalancerAlgorithm,
   type BalancerRule,
   balancerRuleSchema,
   isHashAlgorithm,
@@ -11,18 +11,11 @@ import {
 import { BreakerAware } from './breaker-aware.ts';
 import type { EndpointHandle } from './endpoint-handle.ts';
 import { EndpointStatsStore } from './endpoint-stats.ts';
-import { LeastRequestBalancer } from './least-request.ts';
 import { type BalancerFactory, LocalityAware } from './locality.ts';
-import { MaglevBalancer } from './maglev.ts';
 import { type EjectionEvent, OutlierEjection } from './outlier-ejection.ts';
-import { PeakEwmaBalancer } from './p2c-peak-ewma.ts';
 import { PanicThreshold } from './panic-threshold.ts';
-import { RandomBalancer } from './random.ts';
-import { RingHashBalancer } from './ring-hash.ts';
-import { RoundRobinBalancer } from './round-robin.ts';
 import { SlowStart } from './slow-start.ts';
 import type { StatefulBalancer } from './stateful-balancer.ts';
-import { WeightedRoundRobinBalancer } from './weighted-round-robin.ts';
 
 export interface CreateBalancerOptions {
   /** Monotonic milliseconds. Default: `systemClock.now` (or the adopted store's clock). */
@@ -151,28 +144,18 @@ function checks(rule: NonNullable<ResolvedBalancerRule['outlier']>, reason: stri
   return false;
 }
 
+/** The algorithm's factory, from the registry (the rule schema admits registered names only). */
 function leafFactory(
-  algorithm: BalancerAlgorithm,
+  algorithm: string,
   rule: ResolvedBalancerRule,
   deps: { now: () => number; random: Random },
 ): BalancerFactory {
-  const base = (stats: EndpointStatsStore) => ({ stats, now: deps.now, random: deps.random });
-  switch (algorithm) {
-    case 'round-robin':
-      return (stats) => new RoundRobinBalancer(base(stats));
-    case 'weighted-round-robin':
-      return (stats) => new WeightedRoundRobinBalancer(base(stats));
-    case 'random':
-      return (stats) => new RandomBalancer(base(stats));
-    case 'least-request':
-      return (stats) => new LeastRequestBalancer(base(stats));
-    case 'p2c-peak-ewma':
-      return (stats) => new PeakEwmaBalancer(base(stats));
-    case 'ring-hash':
-      return (stats) => new RingHashBalancer({ ...base(stats), ...rule.ringHash });
-    case 'maglev':
-      return (stats) => new MaglevBalancer({ ...base(stats), ...rule.maglev });
-  }
+  const entry = balancerAlgorithm(algorithm);
+  if (entry === undefined)
+    throw new ConfigError(`algorithm: unknown algorithm "${algorithm}"`, { path: 'algorithm' });
+  const { now, random } = deps;
+  const { ringHash, maglev } = rule;
+  return (stats) => entry.create({ stats, now, random, ringHash, maglev });
 }
 
 /**
