@@ -20,4 +20,5 @@ export * from './rule-source.ts';
 export * from './rule-store.ts';
 export * from './token-bucket.ts';
 export * from './transport-codes.ts';
+export * from './wire-headers.ts';
 export * from './wrap.ts';

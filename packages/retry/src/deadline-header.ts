@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from '@meshless/core';
+import { type Clock, DEADLINE_HEADER, systemClock } from '@meshless/core';
 import { currentDeadline } from './deadline.ts';
 import { InvalidDeadlineHeaderError } from './errors.ts';
 
@@ -6,8 +6,9 @@ import { InvalidDeadlineHeaderError } from './errors.ts';
  * Carries the caller's remaining time in whole milliseconds. Relative, not a timestamp, so
  * clock skew between hosts does not matter (gRPC's grpc-timeout does the same); the time
  * the request spends on the wire is the receiver's loss, which errs on the safe side.
+ * Named in core's wire-headers.ts with the other meshless headers; re-exported here.
  */
-export const DEADLINE_HEADER = 'x-meshless-deadline';
+export { DEADLINE_HEADER };
 
 /** Longest deadline accepted from the wire (~11.5 days): nine digits. */
 const PATTERN = /^\d{1,9}$/;

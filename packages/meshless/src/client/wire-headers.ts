@@ -1,4 +1,2 @@
-// The client's wire headers (until core names every meshless header in one file).
-export const CALLER_HEADER = 'x-meshless-caller';
-export const FAULT_HEADER = 'x-meshless-fault';
-export const MIRROR_HEADER = 'x-meshless-mirror';
+// The client's wire headers, named with every other meshless header in core's wire-headers.ts.
+export { CALLER_HEADER, FAULT_HEADER, MIRROR_HEADER } from '@meshless/core';

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { type Clock, systemClock } from '@meshless/core';
+import { type Clock, SHED_HEADER, systemClock } from '@meshless/core';
 
 /**
  * The inbound requests this instance is still answering (every adapter tracks its responses), so
@@ -49,7 +49,7 @@ export class InFlightRequests {
         'content-type': 'application/json',
         connection: 'close',
         'retry-after': '1',
-        'x-meshless-shed': 'shutting_down',
+        [SHED_HEADER]: 'shutting_down',
       });
       res.end(JSON.stringify({ error: 'shutting_down' }));
     }

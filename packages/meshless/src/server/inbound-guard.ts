@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  CALLER_HEADER,
   type CallObserver,
   type CallScope,
   type Clock,
@@ -12,6 +13,7 @@ import {
   type Policy,
   type Random,
   type RuleStore,
+  SHED_HEADER,
 } from '@meshless/core';
 import {
   createConcurrencyLimiter,
@@ -26,7 +28,8 @@ import type { ShedReason } from './inbound-observer.ts';
 
 export type { InboundObserver, ShedReason } from './inbound-observer.ts';
 
-export const CALLER_HEADER = 'x-meshless-caller';
+// Named in core's wire-headers.ts; re-exported for the code that took it from here.
+export { CALLER_HEADER };
 
 interface Prepared {
   rateLimit: RateLimitPolicy | KeyedRateLimiter | undefined;
@@ -144,7 +147,7 @@ export class InboundGuard implements Disposable {
     if (!res.headersSent) {
       const headers: Record<string, string> = {
         'content-type': 'application/json',
-        'x-meshless-shed': reason,
+        [SHED_HEADER]: reason,
       };
       if (retryAfterMs > 0) headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
       res.writeHead(status, headers);
