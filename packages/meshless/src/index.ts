@@ -18,7 +18,6 @@ export { MeshClient, type MeshClientOptions, type MeshClientStatus } from './cli
 export { MeshResponse } from './client/mesh-response.ts';
 export type { MeshRequestInit } from './client/request-init.ts';
 export type { TransportOptions as MeshHttpOptions } from './client/transport.ts';
-export { CALLER_HEADER, FAULT_HEADER } from './client/wire-headers.ts';
 export * from './decorators/index.ts';
 export * from './governance/index.ts';
 export * from './governance-report.ts';

@@ -1,10 +1,10 @@
+import { CALLER_HEADER } from '@meshless/core';
 import { DEADLINE_HEADER, runWithDeadline } from '@meshless/retry';
 import { describe, expect, it } from 'vitest';
 import type { CallHandler } from './client-stage.ts';
 import { headersStage } from './headers-stage.ts';
 import type { OutboundCall } from './outbound-call.ts';
 import { clientSetup } from './test-support.ts';
-import { CALLER_HEADER } from './wire-headers.ts';
 
 function setup(caller: string | undefined) {
   const s = clientSetup();

@@ -1,7 +1,7 @@
 import type { Clock } from '@meshless/core';
+import { CALLER_HEADER } from '@meshless/core';
 import { DEADLINE_HEADER, formatDeadlineHeader, remainingMs } from '@meshless/retry';
 import type { Stage } from './client-stage.ts';
-import { CALLER_HEADER } from './wire-headers.ts';
 
 export interface HeadersStageDeps {
   /** This instance's service name, sent as `x-meshless-caller` (matched by callees' `match.caller`). */

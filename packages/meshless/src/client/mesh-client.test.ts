@@ -1,11 +1,10 @@
 import { BreakerRegistry } from '@meshless/breaker';
-import { RuleStore } from '@meshless/core';
+import { CALLER_HEADER, RuleStore } from '@meshless/core';
 import { endpoint, FakeResolver, FakeRuleSource, ManualClock, seededRandom } from '@meshless/core/testing';
 import { describe, expect, it } from 'vitest';
 import { builtinSections } from '../rules/index.ts';
 import { MeshClient } from './mesh-client.ts';
 import { answer, RecordingObserver, ScriptedSender } from './test-support.ts';
-import { CALLER_HEADER } from './wire-headers.ts';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 

@@ -1,11 +1,5 @@
 import type { RouteDecision, RouteRequest } from '@meshless/canary';
-import {
-  type CallFailure,
-  type CallOutcome,
-  type CallScope,
-  type ClientCallInfo,
-  noopCallScope,
-} from '@meshless/core';
+import { type CallScope, type ClientCallInfo, noopCallScope } from '@meshless/core';
 import type { CallPolicies } from './client-ports.ts';
 import type { SendRequest } from './transport.ts';
 

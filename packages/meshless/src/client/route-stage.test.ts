@@ -1,10 +1,9 @@
-import { NoHealthyEndpointError } from '@meshless/core';
+import { FAULT_HEADER, MIRROR_HEADER, NoHealthyEndpointError } from '@meshless/core';
 import { describe, expect, it } from 'vitest';
 import type { CallHandler } from './client-stage.ts';
 import type { OutboundCall } from './outbound-call.ts';
 import { routeStage } from './route-stage.ts';
 import { clientSetup, outboundCall } from './test-support.ts';
-import { FAULT_HEADER, MIRROR_HEADER } from './wire-headers.ts';
 
 function setup() {
   const s = clientSetup();

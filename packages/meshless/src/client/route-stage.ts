@@ -1,9 +1,16 @@
 import type { FaultDecision } from '@meshless/canary';
-import { type CallObserver, type Clock, NoHealthyEndpointError, type Random, sleep } from '@meshless/core';
+import {
+  type CallObserver,
+  type Clock,
+  FAULT_HEADER,
+  MIRROR_HEADER,
+  NoHealthyEndpointError,
+  type Random,
+  sleep,
+} from '@meshless/core';
 import type { ClientPolicies, EndpointSource, Sender } from './client-ports.ts';
 import type { Stage } from './client-stage.ts';
 import type { OutboundCall } from './outbound-call.ts';
-import { FAULT_HEADER, MIRROR_HEADER } from './wire-headers.ts';
 
 export interface RouteStageDeps {
   readonly endpoints: EndpointSource;
