@@ -1,5 +1,5 @@
 import type { CallOutcome, Endpoint, Event, PickContext, Picker, Random } from '@meshless/core';
-import { ConfigError, formatPath, systemRandom } from '@meshless/core';
+import { ConfigError, parseOrThrow, systemRandom } from '@meshless/core';
 import { balancerAlgorithm } from './algorithm-registry.ts';
 import {
   type BalancerRule,
@@ -120,13 +120,7 @@ export class BalancerStack implements StatefulBalancer {
 /** Validates a rule given in code; throws ConfigError naming the field. */
 function validate(rule: BalancerRule | ResolvedBalancerRule | undefined): ResolvedBalancerRule {
   if (rule !== undefined && isResolved(rule)) return rule;
-  const result = balancerRuleSchema.safeParse(rule ?? {});
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const path = formatPath(issue.path);
-    throw new ConfigError(path ? `${path}: ${issue.message}` : issue.message, { path, cause: result.error });
-  }
-  const resolved = resolveBalancerRule(result.data);
+  const resolved = resolveBalancerRule(parseOrThrow(balancerRuleSchema, rule ?? {}));
   resolvedRules.add(resolved);
   return resolved;
 }

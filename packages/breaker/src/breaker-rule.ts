@@ -1,4 +1,4 @@
-import { ConfigError } from '@meshless/core';
+import { parseOrThrow } from '@meshless/core';
 import { z } from 'zod';
 
 const percent = (field: string) =>
@@ -98,12 +98,11 @@ const RULE_KEYS = Object.keys(breakerRuleSchema.shape) as (keyof BreakerRule)[];
 export function resolveBreakerSettings(options: BreakerRule = {}): BreakerSettings {
   const picked: Record<string, unknown> = {};
   for (const key of RULE_KEYS) if (options[key] !== undefined) picked[key] = options[key];
-  const parsed = breakerRuleSchema.safeParse(picked);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`breaker ${issue.message}`, { path: issue.path.join('.'), cause: parsed.error });
-  }
-  const rule = parsed.data;
+  const rule = parseOrThrow(breakerRuleSchema, picked, {
+    prefix: 'breaker ',
+    withPath: false,
+    dottedPath: true,
+  });
   return Object.freeze({
     errorPercent: rule.errorPercent ?? BREAKER_DEFAULTS.errorPercent,
     volume: rule.volume ?? BREAKER_DEFAULTS.volume,

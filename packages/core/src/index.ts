@@ -18,6 +18,7 @@ export * from './rule-prescan.ts';
 export * from './rule-section.ts';
 export * from './rule-source.ts';
 export * from './rule-store.ts';
+export * from './schema-error.ts';
 export * from './token-bucket.ts';
 export * from './transport-codes.ts';
 export * from './wire-headers.ts';

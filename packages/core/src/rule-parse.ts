@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { RuleError } from './errors.ts';
 import { MAX_JSON_NODES, MAX_RULE_ALIASES, MAX_RULE_DEPTH, prescanRuleDocument } from './rule-prescan.ts';
 import type { RuleSection } from './rule-section.ts';
-import { unknownFieldMessage } from './schema-suggest.ts';
+import { formatPath, parseOrThrow } from './schema-error.ts';
 
 /** Consul refuses values over 512 KiB; we refuse them too, before parsing. */
 export const MAX_DOCUMENT_BYTES = 512 * 1024;
@@ -79,15 +79,7 @@ function firstLine(error: unknown): string {
   return ((error as Error)?.message ?? String(error)).split('\n')[0]!;
 }
 
-/** `['routes', 1, 'to']` -> `routes[1].to` */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? String(part) : `.${String(part)}`;
-  }
-  return out;
-}
+export { formatPath } from './schema-error.ts';
 
 /** Validates a parsed document against its section. Returns the typed value or throws RuleError. */
 export function validateRuleDocument<T>(section: RuleSection<T>, doc: unknown, key?: string): T {
@@ -102,17 +94,7 @@ export function validateRuleDocument<T>(section: RuleSection<T>, doc: unknown, k
     const { $schema: _ignored, ...rest } = input as Record<string, unknown>;
     input = rest;
   }
-  const result = (section.schema as z.ZodType<T>).safeParse(input);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const path = formatPath(issue.path);
-  const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : '';
-  const what =
-    issue.code === 'unrecognized_keys'
-      ? unknownFieldMessage(section.schema as z.ZodType, issue.path, issue.keys)
-      : issue.message;
-  const message = path ? `${path}: ${what}${more}` : `${what}${more}`;
-  throw new RuleError(message, { key, path, cause: result.error });
+  return parseOrThrow(section.schema as z.ZodType<T>, input, { rule: true, key, countMore: true });
 }
 
 /**

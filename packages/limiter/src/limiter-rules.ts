@@ -1,4 +1,4 @@
-import { ConfigError } from '@meshless/core';
+import { parseOrThrow } from '@meshless/core';
 import { z } from 'zod';
 
 // Sub-schemas of the `policies` and `inbound` documents (DESIGN.md section 4). No `.default()`:
@@ -203,10 +203,7 @@ export function parseRule<S extends z.ZodType<object>>(
     const value = (options as Record<string, unknown>)[key];
     if (value !== undefined) picked[key] = value;
   }
-  const parsed = schema.safeParse(picked);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  throw new ConfigError(`${what} ${issue.message}`, { path: issue.path.join('.'), cause: parsed.error });
+  return parseOrThrow(schema, picked, { prefix: `${what} `, withPath: false, dottedPath: true });
 }
 
 export const BULKHEAD_KEYS = Object.keys(bulkheadRuleSchema.shape);
@@ -215,7 +212,5 @@ export const CONCURRENCY_KEYS = ['max', 'adaptive', ...adaptiveOnly];
 
 /** Checks a `timeoutMs` option; throws ConfigError. */
 export function parseTimeoutMs(value: unknown): number {
-  const parsed = timeoutMsSchema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  throw new ConfigError(`timeout ${parsed.error.issues[0]!.message}`, { path: 'timeoutMs' });
+  return parseOrThrow(timeoutMsSchema, value, { prefix: 'timeout ', withPath: false, path: 'timeoutMs' });
 }

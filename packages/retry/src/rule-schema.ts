@@ -1,4 +1,4 @@
-import { ConfigError } from '@meshless/core';
+import { parseOrThrow } from '@meshless/core';
 import { z } from 'zod';
 import { RETRY_ON_PATTERN } from './classifier.ts';
 
@@ -136,12 +136,5 @@ export type BackoffRule = z.infer<typeof backoffRuleSchema>;
 export function validateRule<T>(schema: z.ZodType<T>, value: Record<string, unknown>, prefix: string): T {
   const defined: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) if (v !== undefined) defined[k] = v;
-  const result = schema.safeParse(defined);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const path = [prefix, ...issue.path.map(String)].join('.');
-  const field = issue.path.length > 0 ? `${String(issue.path[issue.path.length - 1])}: ` : '';
-  const message =
-    field && issue.message.startsWith(field) ? issue.message.slice(field.length) : issue.message;
-  throw new ConfigError(`${path}: ${message}`, { path });
+  return parseOrThrow(schema, defined, { pathPrefix: [prefix], dottedPath: true });
 }
