@@ -72,8 +72,9 @@ export class DeadlineQueue<E extends DeadlineEntry = DeadlineEntry> {
     if (this.disposed) return entry;
     const tail = this.tail;
     // A stale `now` must not put the entry before its predecessor: the FIFO stays sorted.
-    const deadline = now + this.timeoutMs;
-    entry.deadline = tail !== null && tail.deadline > deadline ? tail.deadline : deadline;
+    let deadline = now + this.timeoutMs;
+    if (tail !== null && tail.deadline > deadline) deadline = tail.deadline;
+    entry.deadline = deadline;
     entry.owner = this as unknown as DeadlineQueue<DeadlineEntry>;
     entry.prev = tail;
     entry.next = null;
@@ -81,7 +82,7 @@ export class DeadlineQueue<E extends DeadlineEntry = DeadlineEntry> {
     else this.head = entry;
     this.tail = entry;
     this.count++;
-    if (this.timer === undefined && !this.firing) this.arm(entry.deadline, now);
+    if (this.timer === undefined && !this.firing) this.arm(deadline, now);
     return entry;
   }
 
