@@ -51,4 +51,19 @@ describe('createMesh options', () => {
       path: 'consul.address',
     });
   });
+
+  it('rejects an unknown option with its path and the nearest known one, before connecting', async () => {
+    const down = { consul: { address: '127.0.0.1:1' }, cacheDir: false as const, logger: 'silent' };
+    const typo = await rejection({ ...down, cacheDri: false });
+    expect(typo).toMatchObject({ path: 'cacheDri', code: 'MESHLESS_INVALID_OPTION' });
+    expect(typo.message).toBe('cacheDri: unknown option (did you mean "cacheDir"?)');
+    expect(await rejection({ ...down, propagte: ['x-tenant'] })).toMatchObject({
+      path: 'propagte',
+      message: expect.stringMatching(/^propagte: unknown option/),
+    });
+    const nested = await rejection({ ...down, service: { name: 'x', port: 8080, draimMs: 0 } });
+    expect(nested).toMatchObject({ path: 'service.draimMs' });
+    expect(nested.message).toContain('did you mean "drainMs"?');
+    expect(await rejection({ ...down, http: { keepAlive: 1000 } })).toMatchObject({ path: 'http.keepAlive' });
+  });
 });

@@ -1,7 +1,6 @@
 import { BreakerRegistry } from '@meshless/breaker';
 import {
   ConsulConnection,
-  type ConsulOptions,
   ConsulRuleSource,
   Discovery,
   defaultCacheDir,
@@ -9,7 +8,6 @@ import {
   type RegistrationStatus,
   RuleStatusWriter,
   type RulesHold,
-  type ServiceDefinition,
   ServiceRegistration,
   type WatchStats,
 } from '@meshless/consul';
@@ -19,7 +17,6 @@ import {
   ClosedError,
   ConfigError,
   combineObservers,
-  consoleLogger,
   type Disposable,
   DisposableStore,
   type Event,
@@ -28,7 +25,6 @@ import {
   noopCallObserver,
   type Random,
   type RuleChange,
-  type RuleSection,
   RuleStore,
   type RuleStoreStatus,
   systemClock,
@@ -38,19 +34,13 @@ import {
 import {
   createStaticMetricsHandler,
   MeshMetrics,
-  type MeshMetricsOptions,
   type MetricsHandler,
   MetricsObserver,
 } from '@meshless/metrics';
-import {
-  createMeshTracer,
-  type MeshTracer,
-  type MeshTracerOptions,
-  TracingObserver,
-} from '@meshless/tracing';
-import { type ClientObserver, clientHooksObserver } from './client/client-observer.ts';
+import { createMeshTracer, type MeshTracer, TracingObserver } from '@meshless/tracing';
+import { clientHooksObserver } from './client/client-observer.ts';
 import { MeshClient, type MeshClientOptions, type MeshClientStatus } from './client/mesh-client.ts';
-import { Transport, type TransportOptions } from './client/transport.ts';
+import { Transport } from './client/transport.ts';
 import {
   type GovernedMethodDecorator,
   type GovernedOptions,
@@ -64,6 +54,13 @@ import {
   governanceCheckId,
   keyAffects,
 } from './governance-report.ts';
+import {
+  checkOptions,
+  datacentersSchema,
+  type MeshOptions,
+  meshOptionsSchema,
+  resolveLogger,
+} from './mesh-options.ts';
 import { builtinSections } from './rules/index.ts';
 import {
   type ErrorMiddleware,
@@ -78,99 +75,10 @@ import {
 import { answerError, logHandlerError } from './server/error-response.ts';
 import { InFlightRequests } from './server/in-flight-requests.ts';
 import { InboundGuard } from './server/inbound-guard.ts';
-import { type InboundObserver, inboundHooksObserver } from './server/inbound-observer.ts';
+import { inboundHooksObserver } from './server/inbound-observer.ts';
 import { observedCalls } from './telemetry/observed-calls.ts';
 
-export interface MeshServiceOptions extends ServiceDefinition {
-  /** Register this instance in Consul. Default true. */
-  register?: boolean;
-  /** Heartbeat TTL of the registration. Default 10 000 ms. */
-  ttlMs?: number;
-  /** Path of the health endpoint that `serve()`/`middleware()` answer. Default `/meshless/health`; false: none. */
-  healthPath?: string | false;
-  /**
-   * Path of the app's Prometheus endpoint: `serve()`, `middleware()` and the Fastify plugin let it
-   * past the inbound rules (a scrape is never rate-limited, shed or faulted). Default `/metrics`;
-   * false: no path is exempt.
-   */
-  metricsPath?: string | false;
-  /**
-   * Also register a Consul HTTP check on the health endpoint (the app must serve it with
-   * `serve()`/`middleware()`): `true`, or its `intervalMs` (default 10 000) and `timeoutMs`.
-   * Default false.
-   */
-  httpCheck?: boolean | { intervalMs?: number; timeoutMs?: number };
-  /** On close: time between leaving discovery and stopping, for in-flight calls. Default 1000 ms when registered. */
-  drainMs?: number;
-  /**
-   * On close, after the drain: how much longer inbound requests still running get to finish.
-   * Those still running then are answered 503 with `connection: close` before close() resolves
-   * (and before `handleSignals` exits). Default 5000 ms.
-   */
-  shutdownGraceMs?: number;
-}
-
-export interface MeshOptions {
-  /** This instance: registers itself (unless `register: false`) and names itself to callees. */
-  service?: MeshServiceOptions;
-  /** The Consul agent to use. Default: the CONSUL_HTTP_* environment, else 127.0.0.1:8500. */
-  consul?: ConsulOptions;
-  /** KV prefix of the governance center. Default `meshless`. */
-  prefix?: string;
-  /** Folder for the on-disk last-known-good copies (rules, endpoints); `false` disables it. Default $MESHLESS_CACHE_DIR or <tmp>/meshless-cache. */
-  cacheDir?: string | false;
-  /** A Logger, or a level for the built-in one-line stderr logger. Default `warn`. */
-  logger?: Logger | 'debug' | 'info' | 'warn' | 'error' | 'silent';
-  /** Extra document kinds to accept under the prefix (your own sections). */
-  sections?: readonly RuleSection<unknown>[];
-  /**
-   * Longest time createMesh() takes, and longest wait of a first call for endpoints. When Consul
-   * cannot be reached (or accepts connections and never answers), createMesh() resolves by then
-   * with the on-disk cached rules (if any), registration goes on in the background, and clients
-   * serve cached endpoints; everything catches up when Consul answers. Default 10 000.
-   */
-  readyTimeoutMs?: number;
-  /** Read discovery answers from any Consul server (`?stale`): scales reads, may lag slightly. */
-  staleReads?: boolean;
-  /**
-   * Datacenter failover order for every client (`mesh.client(name, { datacenters })` overrides it):
-   * calls go to the first datacenter with a healthy instance (Consul's `?dc=`). Default: the
-   * agent's own datacenter only.
-   */
-  datacenters?: readonly string[];
-  /**
-   * The governed client's HTTP: keep-alive connections per endpoint (default unlimited), idle
-   * keep-alive time (default 30 000 ms), and the time to wait for response headers before an
-   * attempt fails when no timeout rule is in force (default 300 000 ms).
-   */
-  http?: TransportOptions;
-  /**
-   * How this instance reports rules back. `rejectionStatus`: the "meshless governance" check's
-   * status while a document that affects it is rejected (or the rules are held); default
-   * `passing`, since the instance is healthy and runs its last good rules (`warning` takes it out
-   * of every `?passing` consumer). `statusEntries`: write a status entry beside each rejected key
-   * under `<prefix>/_status/` (needs write access there only); default true.
-   */
-  governance?: { rejectionStatus?: 'passing' | 'warning'; statusEntries?: boolean };
-  /** Drain and close on SIGTERM/SIGINT, then exit. Default false. */
-  handleSignals?: boolean;
-  /** Injected time and randomness (tests, simulations). */
-  clock?: Clock;
-  random?: Random;
-  /** Extra hooks for your own telemetry. */
-  observers?: { client?: ClientObserver; inbound?: InboundObserver };
-  /**
-   * Prometheus metrics (prom-client): a registry of the mesh's own by default, or pass
-   * `{ registry: register }` to share prom-client's global one. `false` turns them off.
-   */
-  metrics?: MeshMetricsOptions | false;
-  /**
-   * OpenTelemetry spans through @opentelemetry/api: they cost nothing until an SDK is registered
-   * (`startTracing()` from meshless, or your own NodeSDK). Pass a `tracerProvider` to use one that is
-   * not global; `false` turns tracing off.
-   */
-  tracing?: Pick<MeshTracerOptions, 'tracerProvider'> | false;
-}
+export type { MeshOptions, MeshServiceOptions } from './mesh-options.ts';
 
 export interface MeshStatus {
   readonly consul: {
@@ -395,7 +303,7 @@ class MeshImpl implements Mesh {
 
   client(service: string, options: MeshClientOptions = {}): MeshClient {
     if (this.closing) throw new ClosedError(`mesh is closed (client for ${service})`);
-    checkDatacenters(options.datacenters, 'datacenters');
+    checkOptions(datacentersSchema.optional(), options.datacenters, ['datacenters']);
     const datacenters = options.datacenters ?? this.options.datacenters;
     const order = datacenters?.length ? datacenters.join(',') : '';
     let client = this.clients.get(service);
@@ -559,20 +467,12 @@ function passThrough(logger: Logger): Pick<InboundGuard, 'run'> {
 
 /** Connects to Consul, subscribes to the governance center, registers the service and returns the mesh. */
 export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
+  checkOptions(meshOptionsSchema, options);
   const logger = resolveLogger(options.logger);
   const clock = options.clock ?? systemClock;
   const random = options.random ?? systemRandom;
   const prefix = (options.prefix ?? 'meshless').replace(/^\/+|\/+$/g, '');
-  if (prefix === '') throw new ConfigError('prefix: must not be empty', { path: 'prefix' });
   const svc = options.service;
-  if (svc && (!svc.name || !Number.isInteger(svc.port) || svc.port < 1 || svc.port > 65535)) {
-    throw new ConfigError('service: needs a name and a port (1-65535)', {
-      path: svc.name ? 'service.port' : 'service.name',
-    });
-  }
-  checkDatacenters(options.datacenters, 'datacenters');
-  checkHttpOptions(options.http);
-  checkServingOptions(svc);
   const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
   const connection = new ConsulConnection(options.consul);
   const source = new ConsulRuleSource({ connection, prefix, cacheDir, logger });
@@ -681,74 +581,4 @@ function installSignalHandlers(mesh: Mesh, logger: Logger): void {
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
-}
-
-const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
-
-function resolveLogger(logger: MeshOptions['logger']): Logger {
-  if (logger === undefined) return consoleLogger('warn');
-  if (typeof logger === 'string' && (LOG_LEVELS as readonly string[]).includes(logger))
-    return consoleLogger(logger);
-  const l = logger as Partial<Logger> | null;
-  if (
-    typeof l === 'object' &&
-    l !== null &&
-    ['debug', 'info', 'warn', 'error'].every((m) => typeof l[m as keyof Logger] === 'function')
-  )
-    return logger as Logger;
-  throw new ConfigError(
-    `logger: expected a Logger (debug, info, warn, error) or one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logger)}`,
-    { path: 'logger' },
-  );
-}
-
-/** `http` options: whole numbers of at least 1 (undici would fail on others, later and less clearly). */
-function checkHttpOptions(http: TransportOptions | undefined): void {
-  if (http === undefined) return;
-  for (const field of ['connectionsPerEndpoint', 'keepAliveMs', 'headersTimeoutMs'] as const) {
-    const value = http[field];
-    if (value !== undefined && !(Number.isInteger(value) && value >= 1))
-      throw new ConfigError(
-        `http.${field}: expected a whole number of at least 1, got ${JSON.stringify(value)}`,
-        {
-          path: `http.${field}`,
-        },
-      );
-  }
-}
-
-/** The serving options: a path the adapters compare with, a grace a timer can hold (at most 2^31-1 ms). */
-function checkServingOptions(svc: MeshServiceOptions | undefined): void {
-  const path = svc?.metricsPath;
-  if (path !== undefined && path !== false && !(typeof path === 'string' && path.startsWith('/')))
-    throw new ConfigError(
-      `service.metricsPath: expected a path starting with / or false, got ${JSON.stringify(path)}`,
-      {
-        path: 'service.metricsPath',
-      },
-    );
-  const grace = svc?.shutdownGraceMs;
-  if (grace !== undefined && !(Number.isInteger(grace) && grace >= 0 && grace <= 2_147_483_647))
-    throw new ConfigError(
-      `service.shutdownGraceMs: expected a whole number of milliseconds (0 or more), got ${JSON.stringify(grace)}`,
-      {
-        path: 'service.shutdownGraceMs',
-      },
-    );
-}
-
-/** Datacenter names, checked once here so a client never meets a bad list. */
-function checkDatacenters(datacenters: unknown, path: string): void {
-  if (datacenters === undefined) return;
-  if (!Array.isArray(datacenters))
-    throw new ConfigError(
-      `${path}: expected a list of datacenter names, got ${JSON.stringify(datacenters)}`,
-      { path },
-    );
-  datacenters.forEach((dc, i) => {
-    if (typeof dc !== 'string' || dc.trim() === '')
-      throw new ConfigError(`${path}[${i}]: expected a datacenter name, got ${JSON.stringify(dc)}`, {
-        path: `${path}[${i}]`,
-      });
-  });
 }
