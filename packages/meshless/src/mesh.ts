@@ -21,7 +21,6 @@ import {
   DisposableStore,
   type Event,
   type Logger,
-  matchSection,
   noopCallObserver,
   type Random,
   type RuleChange,
@@ -47,13 +46,8 @@ import {
   governed as governedDecorator,
 } from './decorators/index.ts';
 import { type GovernedBreakerStatus, Governor } from './governance/index.ts';
-import {
-  formatGovernanceReport,
-  GOVERNANCE_CHECK_NAME,
-  type GovernanceUses,
-  governanceCheckId,
-  keyAffects,
-} from './governance-report.ts';
+import { GovernanceCheck } from './governance-check.ts';
+import { GOVERNANCE_CHECK_NAME, governanceCheckId } from './governance-report.ts';
 import {
   checkOptions,
   datacentersSchema,
@@ -166,6 +160,7 @@ class MeshImpl implements Mesh {
   private readonly serving: ServingState;
   private readonly inFlight: InFlightRequests;
   private readonly statusWriter: RuleStatusWriter | undefined;
+  private readonly governanceCheck: GovernanceCheck | undefined;
   private draining = false;
   private rulesPaused = false;
   private closing: Promise<void> | undefined;
@@ -244,6 +239,16 @@ class MeshImpl implements Mesh {
     this.guard = self ? new InboundGuard(self, rules, clock, random, logger, this.observer) : undefined;
     this.fastifyPlugin = fastifyPlugin(this.requireGuard(), this.serving);
     if (registration) {
+      this.governanceCheck = new GovernanceCheck({
+        rules,
+        registration,
+        self: options.service?.name,
+        sections: options.sections ?? [],
+        calls: () => this.clients.keys(),
+        resources: () => this.governor.followed().resources,
+        hold: () => source.hold(),
+        rejectionStatus: options.governance?.rejectionStatus,
+      });
       const report = () => void this.reportGovernance();
       this.disposables.add(rules.onDidApplySnapshot(report));
       this.disposables.add(source.onDidChangeHold(report));
@@ -272,29 +277,6 @@ class MeshImpl implements Mesh {
       this.disposables.add(source.onDidChangeHold(update));
       this.disposables.add(writer);
     }
-  }
-
-  /**
-   * The keys that affect this instance, the only ones its governance check reports: its own
-   * inbound document, the documents of the services it calls, the resources it governs, the
-   * fleet defaults and the application's own sections. Any other key is none of its business
-   * (a typo in one service's rule must not show on every instance of every service).
-   */
-  private relevance(): { relevant: (key: string) => boolean; uses: GovernanceUses } {
-    const prefix = `${this.rules.prefix}/`;
-    const self = this.options.service?.name;
-    const followed = this.governor.followed();
-    const uses: GovernanceUses = {
-      calls: [...this.clients.keys()].sort(),
-      resources: [...new Set(followed.resources)].sort(),
-    };
-    const own = this.options.sections ?? [];
-    const relevant = (key: string): boolean => {
-      if (!key.startsWith(prefix)) return false;
-      const rel = key.slice(prefix.length);
-      return keyAffects(rel, self, uses) || (own.length > 0 && matchSection(own, rel) !== undefined);
-    };
-    return { relevant, uses };
   }
 
   get serviceId(): string | undefined {
@@ -388,19 +370,7 @@ class MeshImpl implements Mesh {
 
   /** Sets the "meshless governance" check from the keys that affect this instance. */
   async reportGovernance(): Promise<void> {
-    const id = this.serviceId;
-    if (!id || !this.registration) return;
-    const { relevant, uses } = this.relevance();
-    const held = this.source.hold();
-    const report = formatGovernanceReport(this.rules.status(), {
-      relevant,
-      uses,
-      ...(this.options.governance?.rejectionStatus
-        ? { rejectionStatus: this.options.governance.rejectionStatus }
-        : {}),
-      ...(held && held.reason !== 'checking' ? { held: held.message } : {}),
-    });
-    await this.registration.updateCheck(governanceCheckId(id), report.status, report.output);
+    await this.governanceCheck?.report();
   }
 
   close(): Promise<void> {
