@@ -48,6 +48,8 @@ import {
 import { type GovernedBreakerStatus, Governor } from './governance/index.ts';
 import { GovernanceCheck } from './governance-check.ts';
 import { GOVERNANCE_CHECK_NAME, governanceCheckId } from './governance-report.ts';
+import { InFlightCounter } from './in-flight-counter.ts';
+import { closeInOrder, installSignalHandlers, withinMs } from './mesh-lifecycle.ts';
 import {
   checkOptions,
   datacentersSchema,
@@ -159,6 +161,8 @@ class MeshImpl implements Mesh {
   private readonly guard: InboundGuard | undefined;
   private readonly serving: ServingState;
   private readonly inFlight: InFlightRequests;
+  /** Remote calls in flight across the clients: close() drains on it. */
+  private readonly inFlightCalls = new InFlightCounter();
   private readonly statusWriter: RuleStatusWriter | undefined;
   private readonly governanceCheck: GovernanceCheck | undefined;
   private draining = false;
@@ -315,6 +319,7 @@ class MeshImpl implements Mesh {
         random: this.random,
         logger: this.logger,
         observer: this.observer,
+        inFlightCalls: this.inFlightCalls,
         ...(this.metricsRegistry ? { metrics: this.metricsRegistry } : {}),
       });
       this.clients.set(service, client);
@@ -376,43 +381,27 @@ class MeshImpl implements Mesh {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.draining = true;
-      const drainMs = this.options.service?.drainMs ?? (this.registration ? 1000 : 0);
-      if (this.registration) {
-        // Leave discovery first (maintenance mode), then give in-flight calls the drain period.
-        await this.registration.drain({ drainMs, reason: 'meshless: shutting down' });
-        await this.registration.deregister();
-        this.registration.dispose();
-      }
-      // Inbound requests still running get the grace period (their own calls still work), then an
-      // answer: none is cut off without one.
-      const cut = await this.inFlight.settle(this.options.service?.shutdownGraceMs ?? 5000);
-      if (cut > 0)
-        this.logger.warn('requests still running at shutdown were answered 503', { requests: cut });
-      await this.waitForInFlight(drainMs);
-      this.disposables.dispose();
-      await this.statusWriter?.idle;
-      for (const client of this.clients.values()) client.dispose();
-      this.clients.clear();
-      this.guard?.dispose();
-      this.discovery.dispose();
-      await this.discovery.stopped;
-      this.breakers.dispose();
-      this.source.dispose();
-      await this.source.stopped;
-      this.governor.dispose();
-      this.rules.dispose();
-      // Bodies still streaming get the drain period too, then their connections are destroyed.
-      await this.transport.close(drainMs);
-      await this.connection.close();
+      await closeInOrder({
+        registration: this.registration,
+        requests: this.inFlight,
+        calls: this.inFlightCalls,
+        subscriptions: this.disposables,
+        statusWriter: this.statusWriter,
+        clients: this.clients,
+        guard: this.guard,
+        discovery: this.discovery,
+        breakers: this.breakers,
+        source: this.source,
+        governor: this.governor,
+        rules: this.rules,
+        transport: this.transport,
+        connection: this.connection,
+        logger: this.logger,
+        drainMs: this.options.service?.drainMs ?? (this.registration ? 1000 : 0),
+        shutdownGraceMs: this.options.service?.shutdownGraceMs ?? 5000,
+      });
     })();
     return this.closing;
-  }
-
-  private async waitForInFlight(maxMs: number): Promise<void> {
-    const deadline = this.clock.now() + maxMs;
-    while (this.clock.now() < deadline && [...this.clients.values()].some((c) => c.inFlight > 0)) {
-      await new Promise((r) => setTimeout(r, 10).unref());
-    }
   }
 
   /** Without a service name there are no inbound rules to apply: requests pass straight through. */
@@ -520,35 +509,4 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
   }
   if (options.handleSignals) installSignalHandlers(mesh, logger);
   return mesh;
-}
-
-/** The promise's value, or undefined when `ms` pass first (the promise goes on; its rejection still propagates if it comes in time). */
-async function withinMs<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<undefined>((resolve) => {
-        timer = setTimeout(resolve, ms, undefined);
-        timer.unref();
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function installSignalHandlers(mesh: Mesh, logger: Logger): void {
-  const onSignal = (signal: NodeJS.Signals) => {
-    logger.info('signal received; draining', { signal });
-    mesh.close().then(
-      () => process.exit(0),
-      (error) => {
-        logger.error('close failed', { error });
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
 }

@@ -13,6 +13,7 @@ import {
 } from '@meshless/core';
 import type { MeshMetrics } from '@meshless/metrics';
 import { isIdempotentMethod } from '@meshless/retry';
+import type { InFlightCounter } from '../in-flight-counter.ts';
 import { attemptStage } from './attempt-stage.ts';
 import { ServicePolicies } from './client-policies.ts';
 import type { Sender } from './client-ports.ts';
@@ -42,6 +43,8 @@ export interface MeshClientDeps {
   observer: CallObserver;
   /** For the service-level gauges and counters (endpoints, ejections, budget refusals). */
   metrics?: MeshMetrics;
+  /** The mesh's count of calls in flight across its clients (close() drains on it). */
+  inFlightCalls?: InFlightCounter;
 }
 
 export interface MeshClientStatus {
@@ -80,6 +83,7 @@ export class MeshClient implements Disposable {
   private readonly handler: CallHandler;
   private readonly caller: string | undefined;
   private readonly clock: Clock;
+  private readonly inFlightCalls: InFlightCounter | undefined;
   private readonly disposables = new DisposableStore();
   private readonly resolver: MeshClientDeps['resolver'];
   private resolved = false;
@@ -151,6 +155,7 @@ export class MeshClient implements Disposable {
     this.policies.setRoutes(this.groups.table.routes);
     this.caller = deps.caller;
     this.clock = deps.clock;
+    this.inFlightCalls = deps.inFlightCalls;
     const { clock, random, observer, transport: sender } = deps;
     const endpoints = this.groups;
     const policies = this.policies;
@@ -201,10 +206,12 @@ export class MeshClient implements Disposable {
     call.retryable = replayable && (init.idempotent === true || isIdempotentMethod(method));
     call.started = this.clock.now();
     this.inFlight++;
+    this.inFlightCalls?.enter();
     try {
       return await this.handler(call);
     } finally {
       this.inFlight--;
+      this.inFlightCalls?.leave();
     }
   }
 

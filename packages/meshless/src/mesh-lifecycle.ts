@@ -1,0 +1,103 @@
+import type {
+  ConsulConnection,
+  ConsulRuleSource,
+  Discovery,
+  RuleStatusWriter,
+  ServiceRegistration,
+} from '@meshless/consul';
+import type { Disposable, Logger, RuleStore } from '@meshless/core';
+import type { Transport } from './client/transport.ts';
+import type { InFlightCounter } from './in-flight-counter.ts';
+import type { InFlightRequests } from './server/in-flight-requests.ts';
+
+/** What close() stops, in the order it stops them. */
+export interface MeshParts {
+  readonly registration: ServiceRegistration | undefined;
+  /** Inbound requests being served (serve(), middleware(), the Fastify plugin). */
+  readonly requests: InFlightRequests;
+  /** Remote calls in flight across the clients. */
+  readonly calls: InFlightCounter;
+  /** The mesh's subscriptions (rules, holds, metrics, the status writer). */
+  readonly subscriptions: Disposable;
+  readonly statusWriter: RuleStatusWriter | undefined;
+  readonly clients: Map<string, Disposable>;
+  readonly guard: Disposable | undefined;
+  readonly discovery: Discovery;
+  readonly breakers: Disposable;
+  readonly source: ConsulRuleSource;
+  readonly governor: Disposable;
+  readonly rules: RuleStore;
+  readonly transport: Transport;
+  readonly connection: ConsulConnection;
+  readonly logger: Logger;
+  /** Time between leaving discovery and stopping, for in-flight calls and bodies. */
+  readonly drainMs: number;
+  /** How much longer inbound requests still running after the drain get before a 503. */
+  readonly shutdownGraceMs: number;
+}
+
+/**
+ * The shutdown order: leave discovery and deregister, answer every inbound request, let calls
+ * in flight end, then stop the watches before the connections they use. Each step only after
+ * the ones its users depend on.
+ */
+export async function closeInOrder(p: MeshParts): Promise<void> {
+  if (p.registration) {
+    // Leave discovery first (maintenance mode), then give in-flight calls the drain period.
+    await p.registration.drain({ drainMs: p.drainMs, reason: 'meshless: shutting down' });
+    await p.registration.deregister();
+    p.registration.dispose();
+  }
+  // Inbound requests still running get the grace period (their own calls still work), then an
+  // answer: none is cut off without one.
+  const cut = await p.requests.settle(p.shutdownGraceMs);
+  if (cut > 0) p.logger.warn('requests still running at shutdown were answered 503', { requests: cut });
+  await p.calls.idle(p.drainMs);
+  p.subscriptions.dispose();
+  await p.statusWriter?.idle;
+  for (const client of p.clients.values()) client.dispose();
+  p.clients.clear();
+  p.guard?.dispose();
+  p.discovery.dispose();
+  await p.discovery.stopped;
+  p.breakers.dispose();
+  p.source.dispose();
+  await p.source.stopped;
+  p.governor.dispose();
+  p.rules.dispose();
+  // Bodies still streaming get the drain period too, then their connections are destroyed.
+  await p.transport.close(p.drainMs);
+  await p.connection.close();
+}
+
+/** The promise's value, or undefined when `ms` pass first (the promise goes on; its rejection still propagates if it comes in time). */
+export async function withinMs<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(resolve, ms, undefined);
+        timer.unref();
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Drain and close on SIGTERM/SIGINT, then exit (createMesh({ handleSignals: true })). */
+export function installSignalHandlers(mesh: { close(): Promise<void> }, logger: Logger): void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info('signal received; draining', { signal });
+    mesh.close().then(
+      () => process.exit(0),
+      (error) => {
+        logger.error('close failed', { error });
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+}
