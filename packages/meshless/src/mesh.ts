@@ -134,10 +134,27 @@ export interface Mesh {
    * or `fastify.get('/metrics', mesh.metricsHandler())`.
    */
   metricsHandler(): MetricsHandler;
-  /** The mesh's tracer (spans for calls, attempts, inbound requests and decorated methods). */
+  /**
+   * The mesh's tracer (spans for calls, attempts, inbound requests and decorated methods).
+   * @internal Not in docs/api.md: bench/mesh-decorated.bench.ts checks with it that tracing is on.
+   */
   readonly tracer: MeshTracer | undefined;
   /** Leaves discovery, drains, deregisters, stops every watch and closes connections. Idempotent; leaves no handle open. */
   close(): Promise<void>;
+}
+
+/** What createMesh has made and checked before the mesh wires the rest (clients, guard, discovery). */
+interface MeshCollaborators {
+  readonly options: MeshOptions;
+  readonly connection: ConsulConnection;
+  readonly source: ConsulRuleSource;
+  readonly rules: RuleStore;
+  readonly registration: ServiceRegistration | undefined;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly logger: Logger;
+  readonly cacheDir: string | false;
+  readonly readyTimeoutMs: number;
 }
 
 class MeshImpl implements Mesh {
@@ -169,18 +186,24 @@ class MeshImpl implements Mesh {
   private rulesPaused = false;
   private closing: Promise<void> | undefined;
 
-  constructor(
-    private readonly options: MeshOptions,
-    private readonly connection: ConsulConnection,
-    private readonly source: ConsulRuleSource,
-    rules: RuleStore,
-    private readonly registration: ServiceRegistration | undefined,
-    private readonly clock: Clock,
-    private readonly random: Random,
-    private readonly logger: Logger,
-    cacheDir: string | false,
-    readyTimeoutMs: number,
-  ) {
+  private readonly options: MeshOptions;
+  private readonly connection: ConsulConnection;
+  private readonly source: ConsulRuleSource;
+  private readonly registration: ServiceRegistration | undefined;
+  private readonly clock: Clock;
+  private readonly random: Random;
+  private readonly logger: Logger;
+
+  constructor(collaborators: MeshCollaborators) {
+    const { options, connection, source, rules, registration, clock, random, logger } = collaborators;
+    const { cacheDir, readyTimeoutMs } = collaborators;
+    this.options = options;
+    this.connection = connection;
+    this.source = source;
+    this.registration = registration;
+    this.clock = clock;
+    this.random = random;
+    this.logger = logger;
     this.rules = rules;
     this.onDidChangeRules = rules.onDidChange;
     this.transport = new Transport(options.http);
@@ -474,7 +497,7 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
   }
   const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
   const started = clock.now();
-  const mesh = new MeshImpl(
+  const mesh = new MeshImpl({
     options,
     connection,
     source,
@@ -485,7 +508,7 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
     logger,
     cacheDir,
     readyTimeoutMs,
-  );
+  });
   // readyTimeoutMs bounds the whole of createMesh: the first rules, then registration.
   await withinMs(source.ready(), readyTimeoutMs);
   // No answer in time (a hung agent answers neither way): the cached rules apply meanwhile.
