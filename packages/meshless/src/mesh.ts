@@ -4,9 +4,8 @@ import {
   ConsulRuleSource,
   Discovery,
   defaultCacheDir,
-  defaultServiceId,
   RuleStatusWriter,
-  ServiceRegistration,
+  type ServiceRegistration,
 } from '@meshless/consul';
 import {
   type CallObserver,
@@ -43,7 +42,6 @@ import {
 } from './decorators/index.ts';
 import { Governor } from './governance/index.ts';
 import { GovernanceCheck } from './governance-check.ts';
-import { GOVERNANCE_CHECK_NAME, governanceCheckId } from './governance-report.ts';
 import { InFlightCounter } from './in-flight-counter.ts';
 import type { Mesh, MeshStatus } from './mesh-api.ts';
 import { closeInOrder, installSignalHandlers, withinMs } from './mesh-lifecycle.ts';
@@ -54,6 +52,7 @@ import {
   meshOptionsSchema,
   resolveLogger,
 } from './mesh-options.ts';
+import { createRegistration } from './mesh-registration.ts';
 import { builtinSections } from './rules/index.ts';
 import {
   type ErrorMiddleware,
@@ -395,37 +394,7 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
     logger,
   });
 
-  let registration: ServiceRegistration | undefined;
-  if (svc && svc.register !== false) {
-    const {
-      register: _r,
-      ttlMs,
-      healthPath,
-      httpCheck,
-      drainMs: _d,
-      metricsPath: _m,
-      shutdownGraceMs: _g,
-      ...rest
-    } = svc;
-    const definition = { ...rest, id: rest.id ?? defaultServiceId(rest.name, rest.port, random) };
-    registration = new ServiceRegistration({
-      connection,
-      service: definition,
-      logger,
-      clock,
-      random,
-      ...(ttlMs ? { ttlMs } : {}),
-      extraChecks: [{ id: governanceCheckId(definition.id), name: GOVERNANCE_CHECK_NAME }],
-      ...(httpCheck && healthPath !== false
-        ? {
-            httpCheck: {
-              url: `http://${definition.address ?? '127.0.0.1'}:${definition.port}${healthPath ?? '/meshless/health'}`,
-              ...(typeof httpCheck === 'object' ? httpCheck : {}),
-            },
-          }
-        : {}),
-    });
-  }
+  const registration = createRegistration(svc, { connection, logger, clock, random });
   const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
   const started = clock.now();
   const mesh = new MeshImpl({

@@ -1,0 +1,48 @@
+import { type ConsulConnection, defaultServiceId, ServiceRegistration } from '@meshless/consul';
+import type { Clock, Logger, Random } from '@meshless/core';
+import { GOVERNANCE_CHECK_NAME, governanceCheckId } from './governance-report.ts';
+import type { MeshServiceOptions } from './mesh-options.ts';
+
+/**
+ * This instance's Consul registration (TTL heartbeat, the governance check, the optional HTTP
+ * check on the health path), or undefined without a service or with `register: false`.
+ */
+export function createRegistration(
+  svc: MeshServiceOptions | undefined,
+  {
+    connection,
+    logger,
+    clock,
+    random,
+  }: { connection: ConsulConnection; logger: Logger; clock: Clock; random: Random },
+): ServiceRegistration | undefined {
+  if (!svc || svc.register === false) return undefined;
+  const {
+    register: _r,
+    ttlMs,
+    healthPath,
+    httpCheck,
+    drainMs: _d,
+    metricsPath: _m,
+    shutdownGraceMs: _g,
+    ...rest
+  } = svc;
+  const definition = { ...rest, id: rest.id ?? defaultServiceId(rest.name, rest.port, random) };
+  return new ServiceRegistration({
+    connection,
+    service: definition,
+    logger,
+    clock,
+    random,
+    ...(ttlMs ? { ttlMs } : {}),
+    extraChecks: [{ id: governanceCheckId(definition.id), name: GOVERNANCE_CHECK_NAME }],
+    ...(httpCheck && healthPath !== false
+      ? {
+          httpCheck: {
+            url: `http://${definition.address ?? '127.0.0.1'}:${definition.port}${healthPath ?? '/meshless/health'}`,
+            ...(typeof httpCheck === 'object' ? httpCheck : {}),
+          },
+        }
+      : {}),
+  });
+}
