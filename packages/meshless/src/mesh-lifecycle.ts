@@ -5,7 +5,7 @@ import type {
   RuleStatusWriter,
   ServiceRegistration,
 } from '@meshless/consul';
-import type { Disposable, Logger, RuleStore } from '@meshless/core';
+import type { Clock, Disposable, Logger, RuleStore } from '@meshless/core';
 import type { Transport } from './client/transport.ts';
 import type { InFlightCounter } from './in-flight-counter.ts';
 import type { InFlightRequests } from './server/in-flight-requests.ts';
@@ -68,6 +68,43 @@ export async function closeInOrder(p: MeshParts): Promise<void> {
   // Bodies still streaming get the drain period too, then their connections are destroyed.
   await p.transport.close(p.drainMs);
   await p.connection.close();
+}
+
+/** What createMesh waits for, within `readyTimeoutMs` in all. */
+export interface StartUp {
+  readonly source: ConsulRuleSource;
+  readonly registration: ServiceRegistration | undefined;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly readyTimeoutMs: number;
+  /** When createMesh began (clock time). */
+  readonly started: number;
+  readonly reportGovernance: () => Promise<void>;
+}
+
+/** The first rules (or the cached ones), then the registration and its first governance report. */
+export async function startUp(p: StartUp): Promise<void> {
+  // readyTimeoutMs bounds the whole of createMesh: the first rules, then registration.
+  await withinMs(p.source.ready(), p.readyTimeoutMs);
+  // No answer in time (a hung agent answers neither way): the cached rules apply meanwhile.
+  p.source.useCache();
+  if (p.registration) {
+    const registered = p.registration.start();
+    const left = p.readyTimeoutMs - (p.clock.now() - p.started);
+    const done = await withinMs(
+      registered.then(() => true),
+      Math.max(0, left),
+    );
+    if (done === undefined) {
+      p.logger.warn('registration goes on in the background: Consul did not answer in time', {
+        readyTimeoutMs: p.readyTimeoutMs,
+      });
+      registered.then(
+        () => void p.reportGovernance(),
+        (error) => p.logger.error('registration refused', { error: (error as Error)?.message }),
+      );
+    } else await withinMs(p.reportGovernance(), Math.max(0, p.readyTimeoutMs - (p.clock.now() - p.started)));
+  }
 }
 
 /** The promise's value, or undefined when `ms` pass first (the promise goes on; its rejection still propagates if it comes in time). */

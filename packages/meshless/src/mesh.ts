@@ -44,7 +44,7 @@ import { Governor } from './governance/index.ts';
 import { GovernanceCheck } from './governance-check.ts';
 import { InFlightCounter } from './in-flight-counter.ts';
 import type { Mesh, MeshStatus } from './mesh-api.ts';
-import { closeInOrder, installSignalHandlers, withinMs } from './mesh-lifecycle.ts';
+import { closeInOrder, installSignalHandlers, startUp } from './mesh-lifecycle.ts';
 import {
   checkOptions,
   datacentersSchema,
@@ -409,27 +409,15 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
     cacheDir,
     readyTimeoutMs,
   });
-  // readyTimeoutMs bounds the whole of createMesh: the first rules, then registration.
-  await withinMs(source.ready(), readyTimeoutMs);
-  // No answer in time (a hung agent answers neither way): the cached rules apply meanwhile.
-  source.useCache();
-  if (registration) {
-    const registered = registration.start();
-    const left = readyTimeoutMs - (clock.now() - started);
-    const done = await withinMs(
-      registered.then(() => true),
-      Math.max(0, left),
-    );
-    if (done === undefined) {
-      logger.warn('registration goes on in the background: Consul did not answer in time', {
-        readyTimeoutMs,
-      });
-      registered.then(
-        () => void mesh.reportGovernance(),
-        (error) => logger.error('registration refused', { error: (error as Error)?.message }),
-      );
-    } else await withinMs(mesh.reportGovernance(), Math.max(0, readyTimeoutMs - (clock.now() - started)));
-  }
+  await startUp({
+    source,
+    registration,
+    clock,
+    logger,
+    readyTimeoutMs,
+    started,
+    reportGovernance: () => mesh.reportGovernance(),
+  });
   if (options.handleSignals) installSignalHandlers(mesh, logger);
   return mesh;
 }
