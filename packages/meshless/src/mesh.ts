@@ -4,7 +4,7 @@ import {
   ConsulRuleSource,
   Discovery,
   defaultCacheDir,
-  RuleStatusWriter,
+  type RuleStatusWriter,
   type ServiceRegistration,
 } from '@meshless/consul';
 import {
@@ -12,12 +12,10 @@ import {
   type Clock,
   ClosedError,
   ConfigError,
-  combineObservers,
   type Disposable,
   DisposableStore,
   type Event,
   type Logger,
-  noopCallObserver,
   type Random,
   type RuleChange,
   RuleStore,
@@ -25,14 +23,8 @@ import {
   systemRandom,
   toDisposable,
 } from '@meshless/core';
-import {
-  createStaticMetricsHandler,
-  MeshMetrics,
-  type MetricsHandler,
-  MetricsObserver,
-} from '@meshless/metrics';
-import { createMeshTracer, type MeshTracer, TracingObserver } from '@meshless/tracing';
-import { clientHooksObserver } from './client/client-observer.ts';
+import { createStaticMetricsHandler, type MeshMetrics, type MetricsHandler } from '@meshless/metrics';
+import type { MeshTracer } from '@meshless/tracing';
 import { MeshClient, type MeshClientOptions } from './client/mesh-client.ts';
 import { Transport } from './client/transport.ts';
 import {
@@ -53,6 +45,8 @@ import {
   resolveLogger,
 } from './mesh-options.ts';
 import { createRegistration } from './mesh-registration.ts';
+import { createMeshTelemetry } from './mesh-telemetry.ts';
+import { startStatusWriter, statusInstance } from './rule-status.ts';
 import { builtinSections } from './rules/index.ts';
 import {
   type ErrorMiddleware,
@@ -64,10 +58,9 @@ import {
   type ServingState,
   serve,
 } from './server/adapters.ts';
-import { answerError, logHandlerError } from './server/error-response.ts';
 import { InFlightRequests } from './server/in-flight-requests.ts';
 import { InboundGuard } from './server/inbound-guard.ts';
-import { inboundHooksObserver } from './server/inbound-observer.ts';
+import { passThrough } from './server/pass-through.ts';
 import { observedCalls } from './telemetry/observed-calls.ts';
 
 export type { Mesh, MeshStatus } from './mesh-api.ts';
@@ -138,24 +131,12 @@ class MeshImpl implements Mesh {
     this.onDidChangeRules = rules.onDidChange;
     this.transport = new Transport(options.http);
     this.breakers = new BreakerRegistry({ clock });
-    this.tracer =
-      options.tracing === false
-        ? undefined
-        : createMeshTracer({ ...options.tracing, serviceName: options.service?.name });
-    this.metricsRegistry = options.metrics === false ? undefined : new MeshMetrics(options.metrics ?? {});
-    this.observer = combineObservers([
-      this.tracer ? new TracingObserver(this.tracer) : noopCallObserver,
-      this.metricsRegistry ? new MetricsObserver(this.metricsRegistry) : noopCallObserver,
-      clientHooksObserver(options.observers?.client, logger),
-      inboundHooksObserver(options.observers?.inbound, logger),
-    ]);
+    const telemetry = createMeshTelemetry(options, logger, rules, this.breakers);
+    this.tracer = telemetry.tracer;
+    this.metricsRegistry = telemetry.metrics;
+    this.observer = telemetry.observer;
+    this.disposables.add(telemetry);
     const metrics = this.metricsRegistry;
-    if (metrics) {
-      this.disposables.add(metrics.observeRuleStore(rules));
-      this.disposables.add(
-        this.breakers.onDidChangeState((c) => metrics.breakerState(c.resource, c.to, c.endpointId)),
-      );
-    }
     this.governor = new Governor({
       rules,
       clock,
@@ -217,22 +198,17 @@ class MeshImpl implements Mesh {
       }),
     );
     if (options.governance?.statusEntries !== false) {
-      const writer = new RuleStatusWriter({
-        connection,
-        prefix: source.prefix,
-        instance: registration?.status().id ?? options.service?.name ?? 'meshless',
-        logger,
-        clock,
-        random,
-        held: () => source.hold() !== undefined,
-        listedRules: () => source.listedRules,
-      });
-      this.statusWriter = writer;
-      const update = () => writer.update(rules.status(), source.statusEntries);
-      this.disposables.add(rules.onDidApplySnapshot(update));
-      this.disposables.add(source.onDidChangeStatusEntries(update));
-      this.disposables.add(source.onDidChangeHold(update));
-      this.disposables.add(writer);
+      this.statusWriter = this.disposables.add(
+        startStatusWriter({
+          connection,
+          source,
+          rules,
+          logger,
+          clock,
+          random,
+          instance: statusInstance(options, registration),
+        }),
+      );
     }
   }
 
@@ -361,20 +337,6 @@ class MeshImpl implements Mesh {
   private requireGuard(): Pick<InboundGuard, 'run'> {
     return this.guard ?? passThrough(this.logger);
   }
-}
-
-/** Runs the handler with no rules; an error it throws is still answered (never an unhandled rejection). */
-function passThrough(logger: Logger): Pick<InboundGuard, 'run'> {
-  return {
-    run: async (_req, res, handle) => {
-      try {
-        await handle();
-      } catch (error) {
-        logHandlerError(logger, undefined, error);
-        answerError(res, error);
-      }
-    },
-  };
 }
 
 /** Connects to Consul, subscribes to the governance center, registers the service and returns the mesh. */
