@@ -3,7 +3,12 @@ import { ownFile, packageBuild } from '../../tsup.base.ts';
 
 export default defineConfig({
   // The Node.js version check is a file of its own that index.js imports first (see ownFile).
-  ...packageBuild({ index: 'src/index.ts', 'node-version-check': 'src/node-version-check.ts' }),
+  // `contract` is the light entry `meshless/contract` (src/contract.ts): the CLI loads it, not the SDK.
+  ...packageBuild({
+    index: 'src/index.ts',
+    contract: 'src/contract.ts',
+    'node-version-check': 'src/node-version-check.ts',
+  }),
   esbuildPlugins: [ownFile('node-version-check')],
-  dts: { entry: { index: 'src/index.ts' } },
+  dts: { entry: { index: 'src/index.ts', contract: 'src/contract.ts' } },
 });

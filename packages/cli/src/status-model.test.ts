@@ -1,5 +1,5 @@
 import { type RawRule, RuleStore } from '@meshless/core';
-import { builtinSections, formatGovernanceReport, governanceCheckId, keyAffects } from 'meshless';
+import { builtinSections, formatGovernanceReport, governanceCheckId, keyAffects } from 'meshless/contract';
 import { describe, expect, it } from 'vitest';
 import { buildServiceStatus, type HealthEntry } from './status-model.ts';
 

@@ -5,7 +5,7 @@ import {
   governanceCheckId,
   keyAffects,
   parseGovernanceReport,
-} from 'meshless';
+} from 'meshless/contract';
 
 /** Where an instance stands on one key, like `istioctl proxy-status`. */
 export type SyncState = 'SYNCED' | 'STALE' | 'REJECTED';

@@ -1,5 +1,5 @@
 import { matchSection, type RuleSection, sectionKey } from '@meshless/core';
-import { builtinSections } from 'meshless';
+import { builtinSections } from 'meshless/contract';
 import { usageError } from './exit-codes.ts';
 
 /** The document kinds a service has under `services/<svc>/`. */

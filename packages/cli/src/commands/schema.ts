@@ -1,4 +1,4 @@
-import { builtinSections, ruleJsonSchema } from 'meshless';
+import { builtinSections, ruleJsonSchema } from 'meshless/contract';
 import { type Command, noMorePositionals } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 import { formatTable } from '../table.ts';

@@ -1,6 +1,6 @@
 import type { ConsulConnection } from '@meshless/consul';
 import { ConsulError } from '@meshless/core';
-import { GOVERNANCE_CHECK_NAME, parseGovernanceReport } from 'meshless';
+import { GOVERNANCE_CHECK_NAME, parseGovernanceReport } from 'meshless/contract';
 import { type Command, noMorePositionals } from '../command.ts';
 import { EXIT, usageError } from '../exit-codes.ts';
 import {
