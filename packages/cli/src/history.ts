@@ -1,5 +1,5 @@
+import type { ConsulKv, KvValue } from '@meshless/consul';
 import type { Clock } from '@meshless/core';
-import type { KvEntry, RuleKv } from './kv.ts';
 
 /** One stored version of a rule document. */
 export interface HistoryVersion {
@@ -21,11 +21,11 @@ export function historyRoot(prefix: string): string {
  * value byte for byte and the save time in the key's flags. Keeps the newest N per key.
  */
 export class RuleHistory {
-  private readonly kv: RuleKv;
+  private readonly kv: ConsulKv;
   private readonly root: string;
   private readonly clock: Pick<Clock, 'wallNow'>;
 
-  constructor(kv: RuleKv, prefix: string, clock: Pick<Clock, 'wallNow'>) {
+  constructor(kv: ConsulKv, prefix: string, clock: Pick<Clock, 'wallNow'>) {
     this.kv = kv;
     this.root = historyRoot(prefix);
     this.clock = clock;
@@ -54,7 +54,7 @@ export class RuleHistory {
   }
 
   /** Saves the version about to be replaced, then drops all but the newest `keep`. */
-  async record(relativeKey: string, current: KvEntry, keep: number): Promise<void> {
+  async record(relativeKey: string, current: KvValue, keep: number): Promise<void> {
     if (keep <= 0) return;
     await this.kv.put(`${this.folder(relativeKey)}${current.modifyIndex}`, current.value, {
       flags: this.clock.wallNow(),

@@ -1,15 +1,16 @@
-import { ConsulConnection, resolveConsulOptions } from '@meshless/consul';
+import { ConsulConnection, ConsulKv, resolveConsulOptions } from '@meshless/consul';
 import { ConfigError, MeshlessError } from '@meshless/core';
 import { CliError, EXIT, usageError } from './exit-codes.ts';
 import { RuleHistory } from './history.ts';
 import type { ResolvedIo } from './io.ts';
-import { RuleKv } from './kv.ts';
+
+const REQUEST_TIMEOUT_MS = 10_000;
 
 /** What a command that talks to Consul gets: the connection, KV and history, opened on first use. */
 export interface ConsulSession {
   readonly address: string;
   readonly connection: ConsulConnection;
-  readonly kv: RuleKv;
+  readonly kv: ConsulKv;
   readonly history: RuleHistory;
 }
 
@@ -38,7 +39,8 @@ export class SessionHolder {
       if (ConfigError.isInstance(error)) throw usageError(`--consul: ${(error as Error).message}`);
       throw error;
     }
-    const kv = new RuleKv(connection);
+    // Consul answers on loopback in milliseconds; a CLI should not hang on a black-holed address.
+    const kv = new ConsulKv(connection, { timeoutMs: REQUEST_TIMEOUT_MS });
     this.session = {
       address: connection.address,
       connection,

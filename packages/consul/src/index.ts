@@ -8,7 +8,7 @@ export {
   resolveConsulOptions,
 } from './connection.ts';
 export { cacheFileName, DiskCache, defaultCacheDir } from './disk-cache.ts';
-export { ConsulKv, type KvValue } from './kv.ts';
+export { ConsulKv, type ConsulKvOptions, type KvValue } from './kv.ts';
 export {
   ConsulRuleSource,
   type ConsulRuleSourceOptions,
