@@ -13,13 +13,12 @@ export class TimedAttempt extends DeadlineEntry {
  * TimeoutError, which the breaker counts and retry classifies as `timeout`.
  */
 export class AttemptTimeouts {
+  readonly timeoutMs: number;
   private readonly queue: DeadlineQueue<TimedAttempt>;
 
-  constructor(
-    readonly timeoutMs: number,
-    resource: string,
-    clock: Clock,
-  ) {
+  // Plain fields, no parameter properties: the benches load this file with Node's type stripping.
+  constructor(timeoutMs: number, resource: string, clock: Clock) {
+    this.timeoutMs = timeoutMs;
     this.queue = new DeadlineQueue<TimedAttempt>(
       timeoutMs,
       (attempt) => attempt.target?.abort(new TimeoutError(resource, timeoutMs)),
