@@ -1,5 +1,3 @@
-import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
-import { SpanKind } from '@opentelemetry/api';
 import {
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
@@ -19,6 +17,7 @@ import {
 } from './attributes.ts';
 import { errorTypeOf } from './error-type.ts';
 import { type BreakerState, MeshSpan } from './mesh-span.ts';
+import { type Attributes, type Context, type Span, SpanKind, type Tracer } from './otel.ts';
 
 /** The endpoint an attempt goes to; @meshless/core's Endpoint fits. */
 export interface EndpointRef {

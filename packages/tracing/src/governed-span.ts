@@ -1,7 +1,7 @@
 import { isThenable } from '@meshless/core';
-import { context } from '@opentelemetry/api';
 import { errorTypeOf } from './error-type.ts';
 import { MeshSpan } from './mesh-span.ts';
+import { context } from './otel.ts';
 
 /** The INTERNAL span of one call of a governed (decorated) method. */
 export class GovernedSpan extends MeshSpan {

@@ -1,4 +1,4 @@
-import type { TextMapGetter, TextMapSetter } from '@opentelemetry/api';
+import type { TextMapGetter, TextMapSetter } from './otel.ts';
 
 /**
  * Headers a request is about to send: a plain object (undici, node:http), an array of

@@ -1,4 +1,5 @@
 import { TracingSdkMissingError } from '@meshless/core';
+import type { OtlpHttpModule, ResourcesModule, SdkNodeModule, SdkTraceModule } from './otel.ts';
 
 // The one file that loads the OpenTelemetry SDK. Its packages are optional peers, so an app that
 // never traces neither installs (43 MB with the exporters' dependencies) nor loads them.
@@ -12,11 +13,11 @@ export const TRACING_SDK_PACKAGES = [
 ] as const;
 
 export interface TracingSdk {
-  readonly sdkNode: typeof import('@opentelemetry/sdk-node');
-  readonly sdkTrace: typeof import('@opentelemetry/sdk-trace');
-  readonly resources: typeof import('@opentelemetry/resources');
+  readonly sdkNode: SdkNodeModule;
+  readonly sdkTrace: SdkTraceModule;
+  readonly resources: ResourcesModule;
   /** Loaded only for the `otlp` exporter. */
-  readonly otlpHttp: typeof import('@opentelemetry/exporter-trace-otlp-http') | undefined;
+  readonly otlpHttp: OtlpHttpModule | undefined;
 }
 
 /** Loads a package by name; `import()` from this file unless a test resolves from elsewhere. */

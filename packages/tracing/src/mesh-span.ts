@@ -1,14 +1,5 @@
 import { MeshlessError } from '@meshless/core';
 import {
-  type Attributes,
-  type Context,
-  context,
-  propagation,
-  type Span,
-  SpanStatusCode,
-  trace,
-} from '@opentelemetry/api';
-import {
   ATTR_ERROR_TYPE,
   ATTR_MESHLESS_ACTION,
   ATTR_MESHLESS_ATTEMPT,
@@ -25,6 +16,15 @@ import {
 } from './attributes.ts';
 import { errorTypeOf } from './error-type.ts';
 import { headerSetter, type OutgoingHeaders } from './header-carrier.ts';
+import {
+  type Attributes,
+  type Context,
+  context,
+  propagation,
+  type Span,
+  SpanStatusCode,
+  trace,
+} from './otel.ts';
 
 export type BreakerState = 'closed' | 'half-open' | 'open';
 

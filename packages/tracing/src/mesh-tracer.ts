@@ -1,13 +1,4 @@
 import {
-  type Attributes,
-  type Context,
-  context,
-  propagation,
-  SpanKind,
-  type Tracer,
-  type TracerProvider,
-} from '@opentelemetry/api';
-import {
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
   ATTR_HTTP_ROUTE,
@@ -22,6 +13,15 @@ import {
 import { ClientCallSpan } from './client-call-span.ts';
 import { GovernedSpan } from './governed-span.ts';
 import { headerGetter, headerSetter, type IncomingHeaders, type OutgoingHeaders } from './header-carrier.ts';
+import {
+  type Attributes,
+  type Context,
+  context,
+  propagation,
+  SpanKind,
+  type Tracer,
+  type TracerProvider,
+} from './otel.ts';
 import { generation, resolveTracer } from './provider-state.ts';
 import { ServerSpan } from './server-span.ts';
 

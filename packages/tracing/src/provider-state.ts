@@ -1,4 +1,4 @@
-import { type Tracer, type TracerProvider, trace } from '@opentelemetry/api';
+import { type Tracer, type TracerProvider, trace } from './otel.ts';
 
 // One generation counter per process (shared across duplicate installs through the global
 // symbol registry): startTracing() and refreshTracing() bump it, and every MeshTracer compares

@@ -7,7 +7,7 @@ import type {
   SpanKind,
   SpanStatus,
   TraceState,
-} from '@opentelemetry/api';
+} from './otel.ts';
 
 // The OpenTelemetry SDK shapes that startTracing() takes and returns, declared here so that the
 // types of @meshless/tracing (and of meshless) resolve without the SDK installed: it is an optional

@@ -1,8 +1,7 @@
 import { ConfigError } from '@meshless/core';
-import { type Attributes, context, logs, propagation, trace } from '@opentelemetry/api';
-import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { loadTracingSdk } from './load-tracing-sdk.ts';
 import { TRACER_NAME, TRACER_VERSION } from './mesh-tracer.ts';
+import { type Attributes, context, logs, propagation, type SpanProcessor, trace } from './otel.ts';
 import { refreshTracing, resolveTracer } from './provider-state.ts';
 import type { BatchOptions, InMemorySpanExporter, Sampler, SpanExporter } from './sdk-types.ts';
 
