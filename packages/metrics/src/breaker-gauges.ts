@@ -1,6 +1,6 @@
-import { Gauge } from 'prom-client';
 import type { CounterFamily } from './counter-family.ts';
 import type { AnyRegistry } from './family.ts';
+import { Gauge } from './prom.ts';
 
 export type BreakerState = 'closed' | 'half-open' | 'open';
 

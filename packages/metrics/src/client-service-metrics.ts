@@ -1,8 +1,8 @@
-import type { Gauge } from 'prom-client';
 import { OutcomeRecorder, ReasonCounter } from './call-recorders.ts';
 import type { CounterCell, CounterFamily } from './counter-family.ts';
 import type { HistogramFamily } from './histogram-family.ts';
 import { methodLabel } from './outcome.ts';
+import type { Gauge } from './prom.ts';
 
 export interface ClientFamilies {
   readonly requests: CounterFamily;

@@ -1,5 +1,5 @@
 import { ConfigError } from '@meshless/core';
-import type { Metric, OpenMetricsContentType, PrometheusContentType, Registry } from 'prom-client';
+import type { Metric, OpenMetricsContentType, PrometheusContentType, Registry } from './prom.ts';
 
 /** A prom-client registry of either exposition format. */
 export type AnyRegistry = Registry<PrometheusContentType> | Registry<OpenMetricsContentType>;

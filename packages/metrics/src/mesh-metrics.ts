@@ -1,5 +1,4 @@
 import { ConfigError, type Disposable, type RuleStore } from '@meshless/core';
-import { Gauge, Registry } from 'prom-client';
 import { BreakerGauges, type BreakerState } from './breaker-gauges.ts';
 import { type OutcomeRecorder, ResourceRecorder, type StatusRecorder } from './call-recorders.ts';
 import { type ClientFamilies, ClientServiceMetrics } from './client-service-metrics.ts';
@@ -8,6 +7,7 @@ import type { AnyRegistry } from './family.ts';
 import { HistogramFamily } from './histogram-family.ts';
 import { createMetricsHandler, type MetricsHandler } from './metrics-handler.ts';
 import type { Outcome } from './outcome.ts';
+import { Gauge, Registry } from './prom.ts';
 import { RuleMetrics } from './rule-metrics.ts';
 import { ServerServiceMetrics } from './server-service-metrics.ts';
 

@@ -1,7 +1,7 @@
 import type { Disposable, RuleStore, RuleStoreStatus } from '@meshless/core';
-import { Gauge } from 'prom-client';
 import type { CounterFamily } from './counter-family.ts';
 import type { AnyRegistry } from './family.ts';
+import { Gauge } from './prom.ts';
 
 /**
  * Which rule document version each key runs (its Consul ModifyIndex) and how many documents
