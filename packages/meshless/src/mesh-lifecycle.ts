@@ -20,7 +20,8 @@ export interface MeshParts {
   /** The mesh's subscriptions (rules, holds, metrics, the status writer). */
   readonly subscriptions: Disposable;
   readonly statusWriter: RuleStatusWriter | undefined;
-  readonly clients: Map<string, Disposable>;
+  /** The clients made so far (disposing closes each). */
+  readonly clients: Disposable;
   readonly guard: Disposable | undefined;
   readonly discovery: Discovery;
   readonly breakers: Disposable;
@@ -55,8 +56,7 @@ export async function closeInOrder(p: MeshParts): Promise<void> {
   await p.calls.idle(p.drainMs);
   p.subscriptions.dispose();
   await p.statusWriter?.idle;
-  for (const client of p.clients.values()) client.dispose();
-  p.clients.clear();
+  p.clients.dispose();
   p.guard?.dispose();
   p.discovery.dispose();
   await p.discovery.stopped;

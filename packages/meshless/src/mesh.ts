@@ -11,7 +11,6 @@ import {
   type CallObserver,
   type Clock,
   ClosedError,
-  ConfigError,
   type Disposable,
   DisposableStore,
   type Event,
@@ -25,7 +24,7 @@ import {
 } from '@meshless/core';
 import { createStaticMetricsHandler, type MeshMetrics, type MetricsHandler } from '@meshless/metrics';
 import type { MeshTracer } from '@meshless/tracing';
-import { MeshClient, type MeshClientOptions } from './client/mesh-client.ts';
+import type { MeshClient, MeshClientOptions } from './client/mesh-client.ts';
 import { Transport } from './client/transport.ts';
 import {
   type GovernedMethodDecorator,
@@ -36,14 +35,9 @@ import { Governor } from './governance/index.ts';
 import { GovernanceCheck } from './governance-check.ts';
 import { InFlightCounter } from './in-flight-counter.ts';
 import type { Mesh, MeshStatus } from './mesh-api.ts';
+import { MeshClients } from './mesh-clients.ts';
 import { closeInOrder, installSignalHandlers, startUp } from './mesh-lifecycle.ts';
-import {
-  checkOptions,
-  datacentersSchema,
-  type MeshOptions,
-  meshOptionsSchema,
-  resolveLogger,
-} from './mesh-options.ts';
+import { checkOptions, type MeshOptions, meshOptionsSchema, resolveLogger } from './mesh-options.ts';
 import { createRegistration } from './mesh-registration.ts';
 import { createMeshTelemetry } from './mesh-telemetry.ts';
 import { startStatusWriter, statusInstance } from './rule-status.ts';
@@ -92,12 +86,10 @@ class MeshImpl implements Mesh {
   readonly governed = (name: string, options?: GovernedOptions): GovernedMethodDecorator =>
     governedDecorator(this.governor, name, options);
   private readonly disposables = new DisposableStore();
-  private readonly clients = new Map<string, MeshClient>();
+  private readonly clients: MeshClients;
   private readonly breakers: BreakerRegistry;
   private readonly transport: Transport;
   private readonly discovery: Discovery;
-  /** The failover order each client was made with ('' for the agent's own datacenter). */
-  private readonly clientDatacenters = new Map<string, string>();
   private readonly guard: InboundGuard | undefined;
   private readonly serving: ServingState;
   private readonly inFlight: InFlightRequests;
@@ -113,8 +105,6 @@ class MeshImpl implements Mesh {
   private readonly connection: ConsulConnection;
   private readonly source: ConsulRuleSource;
   private readonly registration: ServiceRegistration | undefined;
-  private readonly clock: Clock;
-  private readonly random: Random;
   private readonly logger: Logger;
 
   constructor(collaborators: MeshCollaborators) {
@@ -124,8 +114,6 @@ class MeshImpl implements Mesh {
     this.connection = connection;
     this.source = source;
     this.registration = registration;
-    this.clock = clock;
-    this.random = random;
     this.logger = logger;
     this.rules = rules;
     this.onDidChangeRules = rules.onDidChange;
@@ -173,6 +161,31 @@ class MeshImpl implements Mesh {
       inFlight: this.inFlight,
       logger,
     };
+    this.clients = new MeshClients({
+      shared: {
+        caller: options.service?.name,
+        localZone: options.service?.zone,
+        localRegion: options.service?.region,
+        rules,
+        breakers: this.breakers,
+        transport: this.transport,
+        clock,
+        random,
+        logger,
+        observer: this.observer,
+        inFlightCalls: this.inFlightCalls,
+        ...(metrics ? { metrics } : {}),
+      },
+      // Keep instances whose only non-passing check is a warning (e.g. the governance check while
+      // a rule is rejected): a bad rule must not take the fleet out of discovery.
+      resolve: (service, datacenters) =>
+        this.discovery.resolver(service, { includeWarning: true, ...(datacenters ? { datacenters } : {}) }),
+      datacenters: options.datacenters,
+      // The documents of a newly called service now affect this instance.
+      onDidMake: () => {
+        if (registration) void this.reportGovernance();
+      },
+    });
     const self = options.service?.name;
     this.guard = self ? new InboundGuard(self, rules, clock, random, logger, this.observer) : undefined;
     this.fastifyPlugin = fastifyPlugin(this.requireGuard(), this.serving);
@@ -182,7 +195,7 @@ class MeshImpl implements Mesh {
         registration,
         self: options.service?.name,
         sections: options.sections ?? [],
-        calls: () => this.clients.keys(),
+        calls: () => this.clients.services(),
         resources: () => this.governor.followed().resources,
         hold: () => source.hold(),
         rejectionStatus: options.governance?.rejectionStatus,
@@ -216,46 +229,9 @@ class MeshImpl implements Mesh {
     return this.registration?.status().id;
   }
 
-  client(service: string, options: MeshClientOptions = {}): MeshClient {
+  client(service: string, options?: MeshClientOptions): MeshClient {
     if (this.closing) throw new ClosedError(`mesh is closed (client for ${service})`);
-    checkOptions(datacentersSchema.optional(), options.datacenters, ['datacenters']);
-    const datacenters = options.datacenters ?? this.options.datacenters;
-    const order = datacenters?.length ? datacenters.join(',') : '';
-    let client = this.clients.get(service);
-    if (client && options.datacenters !== undefined && this.clientDatacenters.get(service) !== order) {
-      throw new ConfigError(
-        `datacenters: the client for ${service} already exists with failover order [${this.clientDatacenters.get(service)}]`,
-        { path: 'datacenters' },
-      );
-    }
-    if (!client) {
-      this.clientDatacenters.set(service, order);
-      client = new MeshClient({
-        service,
-        caller: this.options.service?.name,
-        localZone: this.options.service?.zone,
-        localRegion: this.options.service?.region,
-        // Keep instances whose only non-passing check is a warning (e.g. the governance check while
-        // a rule is rejected): a bad rule must not take the fleet out of discovery.
-        resolver: this.discovery.resolver(service, {
-          includeWarning: true,
-          ...(datacenters?.length ? { datacenters } : {}),
-        }),
-        rules: this.rules,
-        breakers: this.breakers,
-        transport: this.transport,
-        clock: this.clock,
-        random: this.random,
-        logger: this.logger,
-        observer: this.observer,
-        inFlightCalls: this.inFlightCalls,
-        ...(this.metricsRegistry ? { metrics: this.metricsRegistry } : {}),
-      });
-      this.clients.set(service, client);
-      // The documents of a newly called service now affect this instance.
-      if (this.registration) void this.reportGovernance();
-    }
-    return client;
+    return this.clients.client(service, options);
   }
 
   pauseRuleUpdates(): Disposable {
@@ -287,7 +263,7 @@ class MeshImpl implements Mesh {
       rules: this.rules.status(),
       rulesHeld: this.source.hold(),
       registration: this.registration?.status(),
-      clients: [...this.clients.values()].map((c) => c.status()),
+      clients: this.clients.all().map((c) => c.status()),
       breakers: this.breakers.snapshot().filter((b) => b.endpointId !== undefined),
       resources: this.governor.breakerStatus(),
     };
