@@ -9,6 +9,8 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 const alias = [
   { find: /^@meshless\/core\/testing$/, replacement: `${root}packages/core/src/testing/index.ts` },
   { find: /^@meshless\/consul\/testing$/, replacement: `${root}packages/consul/src/testing/index.ts` },
+  { find: /^@meshless\/breaker\/rule$/, replacement: `${root}packages/breaker/src/rule.ts` },
+  { find: /^@meshless\/retry\/rule$/, replacement: `${root}packages/retry/src/rule.ts` },
   { find: /^meshless\/contract$/, replacement: `${root}packages/meshless/src/contract.ts` },
   ...readdirSync(`${root}packages`).map((dir) => ({
     find: new RegExp(`^${dir === 'meshless' ? 'meshless' : `@meshless/${dir}`}$`),

@@ -6,9 +6,11 @@ import { describe, expect, it } from 'vitest';
 // What a tool outside an instance loads to read the KV layout and the check report: the built
 // `meshless/contract` entry and the CLI. Each is imported in a child Node.js whose resolve hook
 // records every module it loads (both `import` and `require`), so a bundler's view of the sources
-// cannot hide an import that the dist files really make.
+// cannot hide an import that the dist files really make. opossum and p-retry are the breaker's and
+// the retry policy's runtimes: the contract takes those packages' rule schemas from their `/rule`
+// subpaths, which load neither.
 const root = fileURLToPath(new URL('..', import.meta.url));
-const HEAVY = /^(undici|prom-client|@opentelemetry\/.*)$/;
+const HEAVY = /^(undici|prom-client|@opentelemetry\/.*|opossum|p-retry)$/;
 
 const recorder = `
 import { createRequire, registerHooks } from 'node:module';
@@ -44,7 +46,7 @@ const sdkEntry = /packages\/meshless\/dist\/index\.c?js$/;
 
 describe('the governance-center contract, as built', () => {
   for (const file of ['packages/meshless/dist/contract.js', 'packages/meshless/dist/contract.cjs']) {
-    it(`${file} loads neither undici, prom-client, OpenTelemetry nor the SDK entry`, () => {
+    it(`${file} loads neither undici, prom-client, OpenTelemetry, opossum, p-retry nor the SDK entry`, () => {
       const graph = moduleGraph(file);
       expect(graph.packages.filter((p) => HEAVY.test(p))).toEqual([]);
       expect(graph.files.filter((f) => sdkEntry.test(f))).toEqual([]);
@@ -52,7 +54,7 @@ describe('the governance-center contract, as built', () => {
     });
   }
 
-  it('the CLI loads the contract, not the SDK: no prom-client, no OpenTelemetry', () => {
+  it('the CLI loads the contract, not the SDK: no prom-client, OpenTelemetry, opossum or p-retry', () => {
     const graph = moduleGraph('packages/cli/dist/index.js');
     // undici stays: it is the Consul connection's HTTP client (@meshless/consul).
     expect(graph.packages.filter((p) => HEAVY.test(p) && p !== 'undici')).toEqual([]);

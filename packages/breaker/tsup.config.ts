@@ -1,4 +1,5 @@
 import { defineConfig } from 'tsup';
 import { packageBuild } from '../../tsup.base.ts';
 
-export default defineConfig(packageBuild());
+// `rule` is the schema-only subpath `@meshless/breaker/rule` (src/rule.ts): meshless/contract imports it.
+export default defineConfig(packageBuild({ index: 'src/index.ts', rule: 'src/rule.ts' }));

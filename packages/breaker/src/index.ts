@@ -1,12 +1,5 @@
 export { BreakerRegistry, type BreakerRegistryOptions, type BreakerStatus } from './breaker-registry.ts';
 export {
-  BREAKER_DEFAULTS,
-  type BreakerRule,
-  type BreakerSettings,
-  breakerRuleSchema,
-  resolveBreakerSettings,
-} from './breaker-rule.ts';
-export {
   type CircuitBreakerOptions,
   CircuitBreakerPolicy,
   type CircuitState,
@@ -14,3 +7,4 @@ export {
   defaultIsFailure,
 } from './circuit-breaker-policy.ts';
 export { BucketRotation, type BucketRotationOptions, type WindowCounts } from './opossum-adapter.ts';
+export * from './rule.ts';

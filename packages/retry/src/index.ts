@@ -40,16 +40,4 @@ export type {
   RetryEvent,
   RetrySettings,
 } from './retry-run.ts';
-export {
-  type BackoffRule,
-  backoffRuleSchema,
-  DEFAULT_ATTEMPTS,
-  DEFAULT_BACKOFF_BASE_MS,
-  DEFAULT_BACKOFF_MAX_MS,
-  DEFAULT_HEDGE_MAX_ATTEMPTS,
-  type HedgeRule,
-  hedgeRuleSchema,
-  type RetryRule,
-  retryBudgetRuleSchema,
-  retryRuleSchema,
-} from './rule-schema.ts';
+export * from './rule.ts';

@@ -1,7 +1,7 @@
-import { breakerRuleSchema } from '@meshless/breaker';
+import { breakerRuleSchema } from '@meshless/breaker/rule';
 import { defineSection, ruleRecord } from '@meshless/core';
 import { bulkheadRuleSchema, rateLimitRuleSchema, timeoutMsSchema } from '@meshless/limiter';
-import { hedgeRuleSchema, retryRuleSchema } from '@meshless/retry';
+import { hedgeRuleSchema, retryRuleSchema } from '@meshless/retry/rule';
 import { z } from 'zod';
 
 // The operators' interface for resilience policies (DESIGN.md section 4), assembled from the
