@@ -1,9 +1,28 @@
-import type { Dispatcher } from 'undici';
-
 export interface BufferedResponse {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly body: Buffer;
+}
+
+/** What the dispatcher hands a handler to steer its request (of undici's DispatchController). */
+export interface RequestController {
+  abort(reason: Error): void;
+}
+
+/**
+ * The dispatch callbacks this handler answers (of undici's DispatchHandler): stated here so that
+ * only connection.ts, which dispatches on an undici Pool, names undici; the Pool checks the fit.
+ */
+export interface DispatchCallbacks {
+  onRequestStart(controller: RequestController): void;
+  onResponseStart(
+    controller: RequestController,
+    statusCode: number,
+    headers: BufferedResponse['headers'],
+  ): void;
+  onResponseData(controller: RequestController, chunk: Buffer): void;
+  onResponseEnd(): void;
+  onResponseError(controller: RequestController | null, error: Error): void;
 }
 
 /**
@@ -12,13 +31,13 @@ export interface BufferedResponse {
  * `Dispatcher.request` costs on every blocking-query wake-up. Aborted by the caller's signal in
  * any phase; the handler itself is the signal's listener object.
  */
-export class BufferedHandler implements Dispatcher.DispatchHandler {
+export class BufferedHandler implements DispatchCallbacks {
   readonly promise: Promise<BufferedResponse>;
   private resolve!: (response: BufferedResponse) => void;
   private reject!: (error: unknown) => void;
   /** Settled (answered, failed or aborted): later events are ignored. */
   done = false;
-  private controller: Dispatcher.DispatchController | null = null;
+  private controller: RequestController | null = null;
   /** Set when aborted before a connection took the request: it is aborted once it starts. */
   private reason: Error | null = null;
   private status = 0;
@@ -47,13 +66,13 @@ export class BufferedHandler implements Dispatcher.DispatchHandler {
     this.fail(error);
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
+  onRequestStart(controller: RequestController): void {
     if (this.reason) controller.abort(this.reason);
     else this.controller = controller;
   }
 
   onResponseStart(
-    _controller: Dispatcher.DispatchController,
+    _controller: RequestController,
     statusCode: number,
     headers: BufferedResponse['headers'],
   ): void {
@@ -62,7 +81,7 @@ export class BufferedHandler implements Dispatcher.DispatchHandler {
     this.headers = headers;
   }
 
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(_controller: RequestController, chunk: Buffer): void {
     this.chunks.push(chunk);
     this.length += chunk.length;
   }
@@ -78,7 +97,7 @@ export class BufferedHandler implements Dispatcher.DispatchHandler {
     });
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
+  onResponseError(_controller: RequestController | null, error: Error): void {
     this.fail(error);
   }
 
