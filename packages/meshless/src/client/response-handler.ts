@@ -1,5 +1,4 @@
 import { Readable } from 'node:stream';
-import { type Dispatcher, errors } from 'undici';
 
 type ResponseHeaders = Record<string, string | string[] | undefined>;
 
@@ -25,6 +24,42 @@ export const BUFFER_LIMIT = 64 * 1024;
 
 function ignore(): void {}
 
+/** What the dispatcher hands a handler to steer its request (of undici's DispatchController). */
+export interface RequestController {
+  abort(reason: Error): void;
+  pause(): void;
+  resume(): void;
+}
+
+/**
+ * The dispatch callbacks this handler answers (of undici's DispatchHandler): stated here so that
+ * only transport.ts, whose undici Agent calls them, names undici; the Agent checks the fit.
+ */
+export interface DispatchCallbacks {
+  onRequestStart(controller: RequestController): void;
+  onResponseStart(
+    controller: RequestController,
+    statusCode: number,
+    headers: ResponseHeaders,
+    statusText?: string,
+  ): void;
+  onResponseData(controller: RequestController, chunk: Buffer): void;
+  onResponseEnd(): void;
+  onResponseError(controller: RequestController | null, error: Error): void;
+}
+
+/**
+ * An error named and coded as undici's own (RequestAbortedError, SocketError): undici and this
+ * client tell errors by `name` and `code` (see transport.ts), never by class.
+ */
+function undiciLikeError(name: string, code: string, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return Object.assign(error, { code });
+}
+
+const requestAborted = (): Error => undiciLikeError('AbortError', 'UND_ERR_ABORTED', 'Request aborted');
+
 /** Statuses whose responses carry no body (fetch's null body statuses). */
 export const NULL_BODY_STATUS: ReadonlySet<number> = new Set([101, 103, 204, 205, 304]);
 
@@ -42,13 +77,13 @@ const DONE = 4;
  * back-pressure. `abort()` works in every phase, so attempt timeouts and caller signals need no
  * AbortController. The caller's async context is kept by the awaiting frame, not by undici.
  */
-export class ResponseHandler implements Dispatcher.DispatchHandler, Abortable {
+export class ResponseHandler implements DispatchCallbacks, Abortable {
   readonly promise: Promise<TransportResponse>;
   private resolve!: (response: TransportResponse) => void;
   private reject!: (error: unknown) => void;
   private settled = false;
   private state = WAITING;
-  private controller: Dispatcher.DispatchController | null = null;
+  private controller: RequestController | null = null;
   /** Set when aborted before a connection took the request: it is aborted once it starts. */
   private reason: Error | null = null;
   private status = 0;
@@ -97,7 +132,7 @@ export class ResponseHandler implements Dispatcher.DispatchHandler, Abortable {
   /** The call rejects with `reason` as given (as fetch does); undici gets an Error made of it. */
   abort(reason: unknown): void {
     if (this.state === DONE) return;
-    const error = reason instanceof Error ? reason : new errors.RequestAbortedError();
+    const error = reason instanceof Error ? reason : requestAborted();
     const controller = this.controller;
     if (!controller) this.reason = error;
     // Settle first: undici reports the abort back through onResponseError, which then finds it done.
@@ -105,13 +140,13 @@ export class ResponseHandler implements Dispatcher.DispatchHandler, Abortable {
     controller?.abort(error);
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
+  onRequestStart(controller: RequestController): void {
     if (this.reason) controller.abort(this.reason);
     else this.controller = controller;
   }
 
   onResponseStart(
-    controller: Dispatcher.DispatchController,
+    controller: RequestController,
     statusCode: number,
     headers: ResponseHeaders,
     statusText?: string,
@@ -138,7 +173,7 @@ export class ResponseHandler implements Dispatcher.DispatchHandler, Abortable {
         // The reader gave up (cancel, destroy): stop receiving and free the connection.
         if (this.state === STREAMING) {
           this.finish();
-          controller.abort(error ?? new errors.RequestAbortedError());
+          controller.abort(error ?? requestAborted());
         }
         callback(error);
       },
@@ -149,7 +184,7 @@ export class ResponseHandler implements Dispatcher.DispatchHandler, Abortable {
     this.answer(this.stream);
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(controller: RequestController, chunk: Buffer): void {
     if (this.state === BUFFERING) {
       this.length += chunk.length;
       const chunks = this.chunks;
@@ -164,7 +199,7 @@ export class ResponseHandler implements Dispatcher.DispatchHandler, Abortable {
   onResponseEnd(): void {
     const state = this.state;
     if (state === WAITING) {
-      this.fail(new errors.SocketError('the response ended before its head'));
+      this.fail(undiciLikeError('SocketError', 'UND_ERR_SOCKET', 'the response ended before its head'));
       return;
     }
     this.finish();
@@ -183,7 +218,7 @@ export class ResponseHandler implements Dispatcher.DispatchHandler, Abortable {
     } else if (state === STREAMING) this.stream!.push(null);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
+  onResponseError(_controller: RequestController | null, error: Error): void {
     this.fail(error);
     // A Node stream body is destroyed, its own error swallowed: the call's rejection reports it.
     const body = this.requestBody as Readable | null;

@@ -37,7 +37,8 @@ export interface SendRequest {
 
 /**
  * HTTP to endpoints over undici, one keep-alive pool per endpoint origin (an undici Agent keys
- * its pools by origin). With response-handler.ts, the only code of the client that uses undici.
+ * its pools by origin). The only file of the package that imports undici: response-handler.ts
+ * states the callbacks the Agent calls as its own interface, and the Agent checks the fit.
  */
 export class Transport {
   private readonly agent: Agent;
