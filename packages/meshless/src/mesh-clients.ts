@@ -1,6 +1,6 @@
-import { ClosedError, ConfigError, type Disposable, type Resolver } from '@meshless/core';
+import { ClosedError, ConfigError, type Disposable, parseOrThrow, type Resolver } from '@meshless/core';
 import { MeshClient, type MeshClientDeps, type MeshClientOptions } from './client/mesh-client.ts';
-import { checkOptions, datacentersSchema } from './mesh-options.ts';
+import { datacentersSchema } from './mesh-options.ts';
 
 export interface MeshClientsOptions {
   /** What every client shares: rules, breakers, transport, telemetry, the mesh's in-flight count. */
@@ -35,7 +35,7 @@ export class MeshClients implements Disposable {
 
   client(service: string, options: MeshClientOptions = {}): MeshClient {
     if (this.closed) throw new ClosedError(`mesh is closed (client for ${service})`);
-    checkOptions(datacentersSchema.optional(), options.datacenters, ['datacenters']);
+    parseOrThrow(datacentersSchema.optional(), options.datacenters, { pathPrefix: ['datacenters'] });
     const datacenters = options.datacenters ?? this.options.datacenters;
     const order = datacenters?.length ? datacenters.join(',') : '';
     const existing = this.entries.get(service);

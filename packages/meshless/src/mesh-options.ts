@@ -1,13 +1,5 @@
 import type { ConsulOptions, ServiceDefinition } from '@meshless/consul';
-import {
-  type Clock,
-  ConfigError,
-  consoleLogger,
-  type Logger,
-  type Random,
-  type RuleSection,
-  schemaError,
-} from '@meshless/core';
+import { type Clock, consoleLogger, type Logger, type Random, type RuleSection } from '@meshless/core';
 import type { MeshMetricsOptions } from '@meshless/metrics';
 import type { MeshTracerOptions } from '@meshless/tracing';
 import { z } from 'zod';
@@ -232,23 +224,6 @@ export const meshOptionsSchema = z.strictObject({
     .union([z.literal(false), z.strictObject({ tracerProvider: anObject('a TracerProvider').optional() })])
     .optional(),
 });
-
-/** Checks `value` against `schema`; a ConfigError names the field (`http.keepAliveMs`), an unknown one with its nearest known. */
-export function checkOptions(
-  schema: z.ZodType,
-  value: unknown,
-  pathPrefix: readonly PropertyKey[] = [],
-): void {
-  const result = schema.safeParse(value);
-  if (result.success) return;
-  const issue = result.error.issues[0]!;
-  const error = schemaError(result.error, schema, { pathPrefix });
-  if (issue.code !== 'unrecognized_keys') throw error;
-  // Name the unknown option itself (`propagte: unknown option`), as code reads it, not its parent.
-  const path = error.path ? `${error.path}.${issue.keys[0]}` : String(issue.keys[0]);
-  const near = / \(did you mean "[^"]*"\?\)/.exec(error.message.split('; ')[0] ?? '')?.[0] ?? '';
-  throw new ConfigError(`${path}: unknown option${near}`, { path, cause: result.error });
-}
 
 /** The built-in stderr logger for a level, or the user's Logger (the schema checked which). */
 export function resolveLogger(logger: MeshOptions['logger']): Logger {

@@ -15,6 +15,7 @@ import {
   DisposableStore,
   type Event,
   type Logger,
+  parseOrThrow,
   type Random,
   type RuleChange,
   RuleStore,
@@ -37,7 +38,7 @@ import { InFlightCounter } from './in-flight-counter.ts';
 import type { Mesh, MeshStatus } from './mesh-api.ts';
 import { MeshClients } from './mesh-clients.ts';
 import { closeInOrder, installSignalHandlers, startUp } from './mesh-lifecycle.ts';
-import { checkOptions, type MeshOptions, meshOptionsSchema, resolveLogger } from './mesh-options.ts';
+import { type MeshOptions, meshOptionsSchema, resolveLogger } from './mesh-options.ts';
 import { createRegistration } from './mesh-registration.ts';
 import { createMeshTelemetry } from './mesh-telemetry.ts';
 import { startStatusWriter, statusInstance } from './rule-status.ts';
@@ -317,7 +318,8 @@ class MeshImpl implements Mesh {
 
 /** Connects to Consul, subscribes to the governance center, registers the service and returns the mesh. */
 export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
-  checkOptions(meshOptionsSchema, options);
+  // One wording for every schema failure (core schemaError): an unknown option as an unknown rule field.
+  parseOrThrow(meshOptionsSchema, options);
   const logger = resolveLogger(options.logger);
   const clock = options.clock ?? systemClock;
   const random = options.random ?? systemRandom;

@@ -38,9 +38,14 @@ describe('validateCodePolicies', () => {
     expect(nested.message).toBe('r: retry.backoff.maxMs: 1 is below baseMs 9');
   });
 
-  it('reports an unknown field by its own path', () => {
+  it('words an unknown field as rule documents do: at its object, with the nearest known field', () => {
     const e = errorOf(() => validateCodePolicies({ retry: { attempt: 3 } } as never, 'r'));
-    expect(e.path).toBe('retry.attempt');
-    expect(e.message).toBe('r: retry.attempt: unknown field');
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(e.path).toBe('retry');
+    expect(e.message).toBe('r: retry: unknown field "attempt" (did you mean "attempts"?)');
+
+    const top = errorOf(() => validateCodePolicies({ timeoutMS: 5 } as never, 'catalog.getItem'));
+    expect(top.path).toBe('');
+    expect(top.message).toBe('catalog.getItem: unknown field "timeoutMS" (did you mean "timeoutMs"?)');
   });
 });

@@ -1,4 +1,4 @@
-import { ConfigError, formatPath } from '@meshless/core';
+import { ConfigError, parseOrThrow } from '@meshless/core';
 import type { FallbackOn } from '@meshless/limiter';
 import type { z } from 'zod';
 import { type MethodPolicies, methodPoliciesSchema } from '../rules/policies.ts';
@@ -77,26 +77,10 @@ const NO_EXTRAS: CodeExtras = Object.freeze({
   idempotent: undefined,
 });
 
-/** Validates rule fields (code values, or the merge of several documents); throws ConfigError. */
+/**
+ * Validates rule fields (code values, or the merge of several documents); throws ConfigError
+ * worded as a rule document's problem is: `<what>: retry: unknown field "attempt" (did you mean "attempts"?)`.
+ */
 export function parseMethodPolicies(value: unknown, what: string): MethodPolicies {
-  const result = methodPoliciesSchema.safeParse(value);
-  if (result.success) return result.data;
-  throw configErrorFrom(result.error, what);
-}
-
-/** The first issue of a zod error as a ConfigError: `<what>: retry.backoff.maxMs: 5 is below baseMs 25`. */
-export function configErrorFrom(error: z.ZodError, what: string): ConfigError {
-  const issue = error.issues[0]!;
-  const segments = [...issue.path];
-  // An unknown key is reported on its parent object; name the key itself.
-  if (issue.code === 'unrecognized_keys' && issue.keys.length > 0) segments.push(issue.keys[0]!);
-  const path = formatPath(segments);
-  const last = segments.length > 0 ? `${String(segments[segments.length - 1])}: ` : '';
-  let message = issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message;
-  // The sub-schemas already start their messages with the field name; say it once.
-  if (last && message.startsWith(last)) message = message.slice(last.length);
-  return new ConfigError(path ? `${what}: ${path}: ${message}` : `${what}: ${message}`, {
-    path,
-    cause: error,
-  });
+  return parseOrThrow(methodPoliciesSchema, value, { prefix: `${what}: ` });
 }

@@ -285,7 +285,8 @@ describe('Governor: code values and lifecycle', () => {
       [{ retry: { attempts: 0 } }, 'retry.attempts'],
       [{ retry: { backoff: { baseMs: 100, maxMs: 10 } } }, 'retry.backoff.maxMs'],
       [{ breaker: { errorPercent: 150 } }, 'breaker.errorPercent'],
-      [{ bulkhead: { maxConcurent: 3 } }, 'bulkhead.maxConcurent'],
+      // An unknown field is named at its object, as in a rule document.
+      [{ bulkhead: { maxConcurent: 3 } }, 'bulkhead'],
     ];
     for (const [options, path] of cases) {
       let error: unknown;
@@ -298,6 +299,9 @@ describe('Governor: code values and lifecycle', () => {
       expect(error).toMatchObject({ code: 'MESHLESS_INVALID_OPTION', path });
       expect((error as Error).message).toContain(`r: ${path}: `);
     }
+    expect(() =>
+      governor.policy({ kind: 'resource', name: 'r' }, { bulkhead: { maxConcurent: 3 } } as never),
+    ).toThrow('r: bulkhead: unknown field "maxConcurent" (did you mean "maxConcurrent"?)');
   });
 
   it('refuses names that are not one KV key segment', () => {
