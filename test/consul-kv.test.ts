@@ -1,3 +1,4 @@
+import { createServer as createHttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Socket } from 'node:net';
 import { ConsulConnection, ConsulKv } from '@meshless/consul';
@@ -53,7 +54,8 @@ describe('ConsulKv on a real Consul', () => {
 });
 
 describe('ConsulKv request time limit', () => {
-  it('fails a request to an agent that accepts and never answers within timeoutMs, as a retryable ConsulError', async () => {
+  /** A loopback server that accepts connections and never answers: a hung agent, as callers see it. */
+  async function hungConnection(): Promise<{ connection: ConsulConnection; sockets: Set<Socket> }> {
     const sockets = new Set<Socket>();
     const server = createServer((socket) => {
       sockets.add(socket);
@@ -64,20 +66,79 @@ describe('ConsulKv request time limit', () => {
       for (const s of sockets) s.destroy();
       await new Promise((r) => server.close(r));
     });
-    const hung = new ConsulConnection({ address: `127.0.0.1:${(server.address() as AddressInfo).port}` });
-    cleanup(() => hung.close());
+    const connection = new ConsulConnection({
+      address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    });
+    cleanup(() => connection.close());
+    return { connection, sockets };
+  }
+
+  /** How long a read through a ConsulKv limited to `timeoutMs` took to fail, and with what. */
+  async function timedRead(kv: ConsulKv): Promise<{ ms: number; error: ConsulError }> {
+    const started = performance.now();
+    const error = await rejection(kv.get('meshless/services/a/routes'));
+    return { ms: performance.now() - started, error };
+  }
+
+  it('fails a request to an agent that accepts and never answers within timeoutMs, as a retryable ConsulError', async () => {
+    const { connection: hung, sockets } = await hungConnection();
     const limited = new ConsulKv(hung, { timeoutMs: 200 });
 
-    // undici's timer wheel rounds the limit up (to about 1 s): the request fails no sooner than asked.
-    const started = performance.now();
-    const read = await rejection(limited.get('meshless/services/a/routes'));
-    expect(performance.now() - started).toBeGreaterThanOrEqual(190);
+    // The limit fires on time: not on a coarse timer wheel's next step (undici's rounds to ~1 s).
+    const { ms, error: read } = await timedRead(limited);
+    expect(ms).toBeGreaterThanOrEqual(200);
+    expect(ms).toBeLessThan(450);
     expect(sockets.size).toBeGreaterThan(0);
     // No HTTP status: Consul never answered. A timeout may pass, so a caller may try again.
     expect(read).toMatchObject({ code: 'MESHLESS_CONSUL', status: undefined, retryable: true });
     expect(read.message).toBe('consul GET /v1/kv/meshless/services/a/routes: no answer in 200 ms');
     const write = await rejection(limited.put('meshless/services/a/routes', '{}', { cas: 0 }));
     expect(write.message).toBe('consul PUT /v1/kv/meshless/services/a/routes: no answer in 200 ms');
+  });
+
+  it('fires a limit above a second on time too, and each distinct limit on its own', async () => {
+    const { connection: hung } = await hungConnection();
+    // Started together on one connection: the shorter limit is not held back by the longer one.
+    const [short, long] = await Promise.all([
+      timedRead(new ConsulKv(hung, { timeoutMs: 300 })),
+      timedRead(new ConsulKv(hung, { timeoutMs: 1500 })),
+    ]);
+    expect(short.ms).toBeGreaterThanOrEqual(300);
+    expect(short.ms).toBeLessThan(550);
+    expect(short.error.message).toMatch(/: no answer in 300 ms$/);
+    expect(long.ms).toBeGreaterThanOrEqual(1500);
+    expect(long.ms).toBeLessThan(1800);
+    expect(long.error).toMatchObject({ code: 'MESHLESS_CONSUL', status: undefined, retryable: true });
+    expect(long.error.message).toBe('consul GET /v1/kv/meshless/services/a/routes: no answer in 1500 ms');
+  });
+
+  it('counts the body in the limit: a slow body within it is read whole, one that never ends fails', async () => {
+    // Headers at once, then the body in two parts: the second after 500 ms, or never.
+    const pending = new Set<ServerResponse>();
+    const server = createHttpServer((req, res) => {
+      pending.add(res);
+      res.on('close', () => pending.delete(res));
+      res.writeHead(200, { 'content-type': 'application/json', 'x-consul-index': '7' });
+      res.write('[{"Key":"a","Value":null,');
+      if (req.url?.includes('/slow')) setTimeout(() => res.end('"ModifyIndex":7}]'), 500);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup(async () => {
+      for (const res of pending) res.destroy();
+      await new Promise((r) => server.close(r));
+    });
+    const trickling = new ConsulConnection({
+      address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    });
+    cleanup(() => trickling.close());
+
+    const slow = await new ConsulKv(trickling, { timeoutMs: 800 }).get('slow');
+    expect(slow).toMatchObject({ key: 'a', modifyIndex: 7 });
+    const started = performance.now();
+    const cut = await rejection(new ConsulKv(trickling, { timeoutMs: 300 }).get('endless'));
+    expect(performance.now() - started).toBeGreaterThanOrEqual(300);
+    expect(performance.now() - started).toBeLessThan(550);
+    expect(cut.message).toBe('consul GET /v1/kv/endless: no answer in 300 ms');
   });
 });
 

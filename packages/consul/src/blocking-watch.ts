@@ -122,8 +122,9 @@ export class BlockingWatch<T> implements Disposable {
           path: this.options.path,
           query,
           signal,
-          // Consul adds up to wait/16 of jitter on its side.
-          timeoutMs: index > 0 ? wait + Math.ceil(wait / 16) + 5000 : 15_000,
+          // Consul adds up to wait/16 of jitter on its side. Of the cap, not the jittered wait: one
+          // limit for every request of every watch alike, so they share the connection's deadline queue.
+          timeoutMs: index > 0 ? waitCap + Math.ceil(waitCap / 16) + 5000 : 15_000,
         });
         if ((res.status < 200 || res.status >= 300) && !accept.includes(res.status)) {
           throw statusError({ path: this.options.path }, res);

@@ -1,3 +1,5 @@
+import { DeadlineEntry, type DeadlineQueue } from '@meshless/core';
+
 export interface BufferedResponse {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
@@ -29,14 +31,18 @@ export interface DispatchCallbacks {
  * An undici dispatch handler that collects one whole response (Consul answers with small JSON
  * documents): no Node stream, AsyncResource or options copy per request, which
  * `Dispatcher.request` costs on every blocking-query wake-up. Aborted by the caller's signal in
- * any phase; the handler itself is the signal's listener object.
+ * any phase; the handler itself is the signal's listener object. It is also its own entry in the
+ * deadline queue of its time limit (no timer or allocation per request), left when the whole
+ * answer is in or the request failed.
  */
-export class BufferedHandler implements DispatchCallbacks {
+export class BufferedHandler extends DeadlineEntry implements DispatchCallbacks {
   readonly promise: Promise<BufferedResponse>;
   private resolve!: (response: BufferedResponse) => void;
   private reject!: (error: unknown) => void;
   /** Settled (answered, failed or aborted): later events are ignored. */
   done = false;
+  /** Failed by its time limit (the queue's `timeoutMs`) rather than by the caller or the wire. */
+  timedOut = false;
   private controller: RequestController | null = null;
   /** Set when aborted before a connection took the request: it is aborted once it starts. */
   private reason: Error | null = null;
@@ -44,14 +50,31 @@ export class BufferedHandler implements DispatchCallbacks {
   private headers: BufferedResponse['headers'] = {};
   private chunks: Buffer[] = [];
   private length = 0;
+  private readonly signal: AbortSignal | undefined;
+  private readonly deadlines: DeadlineQueue<BufferedHandler> | undefined;
 
-  constructor(private readonly signal: AbortSignal | undefined) {
+  /** `deadlines`: the queue of the request's time limit, whose expiry calls `expire()`. */
+  constructor(signal: AbortSignal | undefined, deadlines?: DeadlineQueue<BufferedHandler>) {
+    super();
+    this.signal = signal;
+    this.deadlines = deadlines;
     this.promise = new Promise<BufferedResponse>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
     });
-    if (signal?.aborted) this.abort(signal.reason);
-    else signal?.addEventListener('abort', this);
+    if (signal?.aborted) {
+      this.abort(signal.reason);
+      return;
+    }
+    signal?.addEventListener('abort', this);
+    deadlines?.add(this);
+  }
+
+  /** The time limit passed with the answer incomplete: the request is aborted. */
+  expire(): void {
+    if (this.done) return;
+    this.timedOut = true;
+    this.abort(new Error(`no answer in ${this.deadlines?.timeoutMs} ms`));
   }
 
   handleEvent(): void {
@@ -110,5 +133,6 @@ export class BufferedHandler implements DispatchCallbacks {
   private settle(): void {
     this.done = true;
     this.signal?.removeEventListener('abort', this);
+    this.deadlines?.cancel(this);
   }
 }

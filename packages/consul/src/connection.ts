@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, ConsulError } from '@meshless/core';
+import { ConfigError, ConsulError, DeadlineQueue } from '@meshless/core';
 import { Pool } from 'undici';
 import { BufferedHandler } from './buffered-handler.ts';
 
@@ -69,7 +69,11 @@ export interface ConsulRequest {
   query?: Record<string, string | number | boolean | undefined>;
   body?: string | Uint8Array;
   signal?: AbortSignal;
-  /** Abort when no response headers arrive in this time. */
+  /**
+   * Fail (and abort) the request when its whole answer, headers and body, is not in this many ms
+   * after the call; a finite number above 0. Default: no limit. A blocking query's is its wait
+   * plus slack.
+   */
   timeoutMs?: number;
 }
 
@@ -90,6 +94,12 @@ export class ConsulConnection {
   readonly options: ResolvedConsulOptions;
   private readonly pool: Pool;
   private closed = false;
+  /**
+   * A deadline queue per distinct time limit, on precise unref'd timers: undici's own headers and
+   * body timeouts step on a coarse wheel (a 200 ms limit fired after about a second). Callers
+   * use a few fixed limits, so few queues, each with one timer for all its requests.
+   */
+  private readonly deadlines = new Map<number, DeadlineQueue<BufferedHandler>>();
 
   constructor(options: ConsulOptions | ResolvedConsulOptions = {}) {
     this.options = 'origin' in options ? options : resolveConsulOptions(options);
@@ -97,7 +107,8 @@ export class ConsulConnection {
     this.pool = new Pool(this.options.origin, {
       connect: { ...(ca ? { ca } : {}), rejectUnauthorized: this.options.verify },
       keepAliveTimeout: 30_000,
-      // Blocking queries hold a response open for up to wait + wait/16; the request sets its own timeouts.
+      // Blocking queries hold a response open for up to wait + wait/16: each request has its own
+      // limit (timeoutMs), enforced by the deadline queues, not by undici's timers.
       headersTimeout: 0,
       bodyTimeout: 0,
     });
@@ -123,22 +134,14 @@ export class ConsulConnection {
     if (qs) path += `${path.includes('?') ? '&' : '?'}${qs}`;
     const headers: Record<string, string> = {};
     if (this.options.token) headers['x-consul-token'] = this.options.token;
+    // The handler is its own deadline entry: no timer, controller or composite signal per request.
+    const handler = new BufferedHandler(
+      req.signal,
+      req.timeoutMs === undefined ? undefined : this.deadlinesFor(req.timeoutMs),
+    );
     try {
-      // Timeouts are undici's own (its timer wheel): no timer, controller or composite signal per request.
-      const handler = new BufferedHandler(req.signal);
       if (!handler.done)
-        this.pool.dispatch(
-          {
-            method: req.method ?? 'GET',
-            path,
-            headers,
-            body: req.body ?? null,
-            ...(req.timeoutMs === undefined
-              ? {}
-              : { headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs }),
-          },
-          handler,
-        );
+        this.pool.dispatch({ method: req.method ?? 'GET', path, headers, body: req.body ?? null }, handler);
       const res = await handler.promise;
       const body = res.body;
       const rawIndex = res.headers['x-consul-index'];
@@ -157,11 +160,9 @@ export class ConsulConnection {
     } catch (error) {
       if (req.signal?.aborted) throw req.signal.reason ?? error;
       if (ConsulErrorIs(error)) throw error;
-      const code = (error as { code?: string }).code;
-      const what =
-        code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT'
-          ? `no answer in ${req.timeoutMs} ms`
-          : (code ?? (error as Error).message);
+      const what = handler.timedOut
+        ? `no answer in ${req.timeoutMs} ms`
+        : ((error as { code?: string }).code ?? (error as Error).message);
       throw new ConsulError(`consul ${req.method ?? 'GET'} ${req.path}: ${what}`, { cause: error });
     }
   }
@@ -177,8 +178,37 @@ export class ConsulConnection {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // No timer outlives the connection; destroying the pool fails what is still in flight.
+    for (const queue of this.deadlines.values()) queue.dispose();
+    this.deadlines.clear();
     await this.pool.destroy();
   }
+
+  private deadlinesFor(timeoutMs: number): DeadlineQueue<BufferedHandler> {
+    let queue = this.deadlines.get(timeoutMs);
+    if (queue !== undefined) return queue;
+    if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
+      throw new RangeError(`consul request timeoutMs: a finite number above 0, got ${timeoutMs}`);
+    }
+    // A caller with ever-new limits must not grow the map without end: idle queues go first.
+    if (this.deadlines.size >= MAX_IDLE_DEADLINE_QUEUES) {
+      for (const [ms, idle] of this.deadlines) {
+        if (idle.size > 0) continue;
+        idle.dispose();
+        this.deadlines.delete(ms);
+      }
+    }
+    queue = new DeadlineQueue<BufferedHandler>(timeoutMs, expire);
+    this.deadlines.set(timeoutMs, queue);
+    return queue;
+  }
+}
+
+/** Distinct time limits kept when idle; callers use a handful (5 s, 15 s, a blocking wait + slack). */
+const MAX_IDLE_DEADLINE_QUEUES = 16;
+
+function expire(handler: BufferedHandler): void {
+  handler.expire();
 }
 
 function ConsulErrorIs(error: unknown): boolean {
