@@ -2,13 +2,12 @@ import { BreakerRegistry } from '@meshless/breaker';
 import {
   ConsulConnection,
   ConsulRuleSource,
-  Discovery,
+  type Discovery,
   defaultCacheDir,
   type RuleStatusWriter,
   type ServiceRegistration,
 } from '@meshless/consul';
 import {
-  type CallObserver,
   type Clock,
   ClosedError,
   type Disposable,
@@ -21,9 +20,8 @@ import {
   RuleStore,
   systemClock,
   systemRandom,
-  toDisposable,
 } from '@meshless/core';
-import { createStaticMetricsHandler, type MeshMetrics, type MetricsHandler } from '@meshless/metrics';
+import { createStaticMetricsHandler, type MetricsHandler } from '@meshless/metrics';
 import type { MeshTracer } from '@meshless/tracing';
 import type { MeshClient, MeshClientOptions } from './client/mesh-client.ts';
 import { Transport } from './client/transport.ts';
@@ -33,29 +31,20 @@ import {
   governed as governedDecorator,
 } from './decorators/index.ts';
 import { Governor } from './governance/index.ts';
-import { GovernanceCheck } from './governance-check.ts';
+import { type GovernanceCheck, meshGovernanceCheck } from './governance-check.ts';
 import { InFlightCounter } from './in-flight-counter.ts';
 import type { Mesh, MeshStatus } from './mesh-api.ts';
 import { MeshClients } from './mesh-clients.ts';
+import { calledService, createMeshDiscovery } from './mesh-discovery.ts';
+import { createMeshInbound, type MeshInbound } from './mesh-inbound.ts';
 import { closeInOrder, installSignalHandlers, startUp } from './mesh-lifecycle.ts';
 import { type MeshOptions, meshOptionsSchema, resolveLogger } from './mesh-options.ts';
 import { createRegistration } from './mesh-registration.ts';
-import { createMeshTelemetry } from './mesh-telemetry.ts';
+import { createMeshTelemetry, type MeshTelemetry } from './mesh-telemetry.ts';
 import { startStatusWriter, statusInstance } from './rule-status.ts';
+import { RuleUpdates } from './rule-updates.ts';
 import { builtinSections } from './rules/index.ts';
-import {
-  type ErrorMiddleware,
-  errorHandler,
-  fastifyPlugin,
-  type Middleware,
-  middleware,
-  type RequestHandler,
-  type ServingState,
-  serve,
-} from './server/adapters.ts';
-import { InFlightRequests } from './server/in-flight-requests.ts';
-import { InboundGuard } from './server/inbound-guard.ts';
-import { passThrough } from './server/pass-through.ts';
+import type { ErrorMiddleware, fastifyPlugin, Middleware, RequestHandler } from './server/adapters.ts';
 import { observedCalls } from './telemetry/observed-calls.ts';
 
 export type { Mesh, MeshStatus } from './mesh-api.ts';
@@ -75,15 +64,15 @@ interface MeshCollaborators {
   readonly readyTimeoutMs: number;
 }
 
+/** The composition root: wires the collaborators into one mesh; each concept lives in its own file. */
 class MeshImpl implements Mesh {
   readonly rules: RuleStore;
   readonly onDidChangeRules: Event<RuleChange>;
   readonly fastifyPlugin: ReturnType<typeof fastifyPlugin>;
   readonly governor: Governor;
   readonly tracer: MeshTracer | undefined;
-  private readonly metricsRegistry: MeshMetrics | undefined;
-  /** Tracing, metrics and the user's hooks as one observer: each call opens one scope. */
-  private readonly observer: CallObserver;
+  /** The tracer, the metrics, and the one observer (tracing, metrics, the user's hooks) calls open scopes on. */
+  private readonly telemetry: MeshTelemetry;
   readonly governed = (name: string, options?: GovernedOptions): GovernedMethodDecorator =>
     governedDecorator(this.governor, name, options);
   private readonly disposables = new DisposableStore();
@@ -91,77 +80,37 @@ class MeshImpl implements Mesh {
   private readonly breakers: BreakerRegistry;
   private readonly transport: Transport;
   private readonly discovery: Discovery;
-  private readonly guard: InboundGuard | undefined;
-  private readonly serving: ServingState;
-  private readonly inFlight: InFlightRequests;
+  private readonly inbound: MeshInbound;
   /** Remote calls in flight across the clients: close() drains on it. */
   private readonly inFlightCalls = new InFlightCounter();
+  private readonly ruleUpdates: RuleUpdates;
   private readonly statusWriter: RuleStatusWriter | undefined;
   private readonly governanceCheck: GovernanceCheck | undefined;
   private draining = false;
-  private rulesPaused = false;
   private closing: Promise<void> | undefined;
-
-  private readonly options: MeshOptions;
-  private readonly connection: ConsulConnection;
-  private readonly source: ConsulRuleSource;
-  private readonly registration: ServiceRegistration | undefined;
-  private readonly logger: Logger;
+  /** What createMesh made: status() and close() read the connection, source and registration from it. */
+  private readonly parts: MeshCollaborators;
 
   constructor(collaborators: MeshCollaborators) {
-    const { options, connection, source, rules, registration, clock, random, logger } = collaborators;
-    const { cacheDir, readyTimeoutMs } = collaborators;
-    this.options = options;
-    this.connection = connection;
-    this.source = source;
-    this.registration = registration;
-    this.logger = logger;
+    this.parts = collaborators;
+    const { options, source, rules, registration, clock, random, logger } = collaborators;
     this.rules = rules;
     this.onDidChangeRules = rules.onDidChange;
     this.transport = new Transport(options.http);
     this.breakers = new BreakerRegistry({ clock });
-    const telemetry = createMeshTelemetry(options, logger, rules, this.breakers);
-    this.tracer = telemetry.tracer;
-    this.metricsRegistry = telemetry.metrics;
-    this.observer = telemetry.observer;
-    this.disposables.add(telemetry);
-    const metrics = this.metricsRegistry;
+    this.telemetry = this.disposables.add(createMeshTelemetry(options, logger, rules, this.breakers));
+    const { observer, metrics } = this.telemetry;
+    this.tracer = this.telemetry.tracer;
     this.governor = new Governor({
       rules,
       clock,
       random,
       logger,
-      instrument: observedCalls(this.observer, clock),
+      instrument: observedCalls(observer, clock),
       breakers: this.breakers,
     });
-    const readyDeadline = clock.now() + readyTimeoutMs;
-    this.discovery = new Discovery({
-      connection,
-      cacheDir,
-      logger,
-      stale: options.staleReads,
-      // Once Consul has answered the rule watch, give discovery the full time; while it has not,
-      // a client made after createMesh's deadline serves cached endpoints at once.
-      cacheAfterMs: () =>
-        source.stats().index > 0 ? readyTimeoutMs : Math.max(0, readyDeadline - clock.now()),
-    });
-    this.disposables.add(
-      source.subscribe((snapshot) => {
-        if (!this.rulesPaused) rules.applySnapshot(snapshot);
-      }),
-    );
-    const healthPath =
-      options.service?.healthPath === false ? undefined : (options.service?.healthPath ?? '/meshless/health');
-    const metricsPath =
-      options.service?.metricsPath === false ? undefined : (options.service?.metricsPath ?? '/metrics');
-    this.inFlight = new InFlightRequests(clock);
-    this.serving = {
-      healthPath,
-      metricsPath,
-      healthy: () => !this.draining,
-      inFlight: this.inFlight,
-      logger,
-    };
+    this.discovery = createMeshDiscovery({ ...collaborators, stale: options.staleReads });
+    this.ruleUpdates = this.disposables.add(new RuleUpdates(source, rules));
     this.clients = new MeshClients({
       shared: {
         caller: options.service?.name,
@@ -173,38 +122,29 @@ class MeshImpl implements Mesh {
         clock,
         random,
         logger,
-        observer: this.observer,
+        observer,
         inFlightCalls: this.inFlightCalls,
         ...(metrics ? { metrics } : {}),
       },
-      // Keep instances whose only non-passing check is a warning (e.g. the governance check while
-      // a rule is rejected): a bad rule must not take the fleet out of discovery.
-      resolve: (service, datacenters) =>
-        this.discovery.resolver(service, { includeWarning: true, ...(datacenters ? { datacenters } : {}) }),
+      resolve: (service, datacenters) => calledService(this.discovery, service, datacenters),
       datacenters: options.datacenters,
       // The documents of a newly called service now affect this instance.
       onDidMake: () => {
         if (registration) void this.reportGovernance();
       },
     });
-    const self = options.service?.name;
-    this.guard = self ? new InboundGuard(self, rules, clock, random, logger, this.observer) : undefined;
-    this.fastifyPlugin = fastifyPlugin(this.requireGuard(), this.serving);
+    this.inbound = createMeshInbound({
+      ...collaborators,
+      service: options.service,
+      observer,
+      healthy: () => !this.draining,
+    });
+    this.fastifyPlugin = this.inbound.fastifyPlugin;
     if (registration) {
-      this.governanceCheck = new GovernanceCheck({
-        rules,
-        registration,
-        self: options.service?.name,
-        sections: options.sections ?? [],
-        calls: () => this.clients.services(),
-        resources: () => this.governor.followed().resources,
-        hold: () => source.hold(),
-        rejectionStatus: options.governance?.rejectionStatus,
-      });
-      const report = () => void this.reportGovernance();
-      this.disposables.add(rules.onDidApplySnapshot(report));
-      this.disposables.add(source.onDidChangeHold(report));
-      this.disposables.add(this.governor.onDidFollow(report));
+      const calls = () => this.clients.services();
+      this.governanceCheck = this.disposables.add(
+        meshGovernanceCheck({ ...collaborators, registration, governor: this.governor, calls }),
+      );
     }
     this.disposables.add(
       source.onDidChangeHold((hold) => {
@@ -212,22 +152,13 @@ class MeshImpl implements Mesh {
       }),
     );
     if (options.governance?.statusEntries !== false) {
-      this.statusWriter = this.disposables.add(
-        startStatusWriter({
-          connection,
-          source,
-          rules,
-          logger,
-          clock,
-          random,
-          instance: statusInstance(options, registration),
-        }),
-      );
+      const instance = statusInstance(options, registration);
+      this.statusWriter = this.disposables.add(startStatusWriter({ ...collaborators, instance }));
     }
   }
 
   get serviceId(): string | undefined {
-    return this.registration?.status().id;
+    return this.parts.registration?.status().id;
   }
 
   client(service: string, options?: MeshClientOptions): MeshClient {
@@ -236,34 +167,30 @@ class MeshImpl implements Mesh {
   }
 
   pauseRuleUpdates(): Disposable {
-    this.rulesPaused = true;
-    return toDisposable(() => {
-      this.rulesPaused = false;
-      const latest = this.source.snapshot;
-      if (latest) this.rules.applySnapshot(latest);
-    });
+    return this.ruleUpdates.pause();
   }
 
   serve(handler: RequestHandler): RequestHandler {
-    return serve(this.requireGuard(), this.serving, handler);
+    return this.inbound.serve(handler);
   }
 
   middleware(): Middleware {
-    return middleware(this.requireGuard(), this.serving);
+    return this.inbound.middleware();
   }
 
   errorHandler(): ErrorMiddleware {
-    return errorHandler(this.serving);
+    return this.inbound.errorHandler();
   }
 
   status(): MeshStatus {
-    const watch = this.source.stats();
+    const { source, connection, registration } = this.parts;
+    const watch = source.stats();
     return {
       // Reachable once Consul has answered (a request sent to a hung agent is not an answer).
-      consul: { address: this.connection.address, reachable: watch.failures === 0 && watch.index > 0, watch },
+      consul: { address: connection.address, reachable: watch.failures === 0 && watch.index > 0, watch },
       rules: this.rules.status(),
-      rulesHeld: this.source.hold(),
-      registration: this.registration?.status(),
+      rulesHeld: source.hold(),
+      registration: registration?.status(),
       clients: this.clients.all().map((c) => c.status()),
       breakers: this.breakers.snapshot().filter((b) => b.endpointId !== undefined),
       resources: this.governor.breakerStatus(),
@@ -271,11 +198,11 @@ class MeshImpl implements Mesh {
   }
 
   metrics(): Promise<string> {
-    return this.metricsRegistry ? this.metricsRegistry.text() : Promise.resolve('');
+    return this.telemetry.metrics ? this.telemetry.metrics.text() : Promise.resolve('');
   }
 
   metricsHandler(): MetricsHandler {
-    if (this.metricsRegistry) return this.metricsRegistry.metricsHandler();
+    if (this.telemetry.metrics) return this.telemetry.metrics.metricsHandler();
     return createStaticMetricsHandler(404, 'metrics are off (createMesh({ metrics: false }))\n');
   }
 
@@ -287,32 +214,28 @@ class MeshImpl implements Mesh {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.draining = true;
+      const { options, registration } = this.parts;
       await closeInOrder({
-        registration: this.registration,
-        requests: this.inFlight,
+        registration,
+        requests: this.inbound.serving.inFlight,
         calls: this.inFlightCalls,
         subscriptions: this.disposables,
         statusWriter: this.statusWriter,
         clients: this.clients,
-        guard: this.guard,
+        guard: this.inbound,
         discovery: this.discovery,
         breakers: this.breakers,
-        source: this.source,
+        source: this.parts.source,
         governor: this.governor,
         rules: this.rules,
         transport: this.transport,
-        connection: this.connection,
-        logger: this.logger,
-        drainMs: this.options.service?.drainMs ?? (this.registration ? 1000 : 0),
-        shutdownGraceMs: this.options.service?.shutdownGraceMs ?? 5000,
+        connection: this.parts.connection,
+        logger: this.parts.logger,
+        drainMs: options.service?.drainMs ?? (registration ? 1000 : 0),
+        shutdownGraceMs: options.service?.shutdownGraceMs ?? 5000,
       });
     })();
     return this.closing;
-  }
-
-  /** Without a service name there are no inbound rules to apply: requests pass straight through. */
-  private requireGuard(): Pick<InboundGuard, 'run'> {
-    return this.guard ?? passThrough(this.logger);
   }
 }
 

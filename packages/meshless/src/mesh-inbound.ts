@@ -1,0 +1,73 @@
+import type { CallObserver, Clock, Disposable, Logger, Random, RuleStore } from '@meshless/core';
+import type { MeshServiceOptions } from './mesh-options.ts';
+import {
+  type ErrorMiddleware,
+  errorHandler,
+  fastifyPlugin,
+  type Middleware,
+  middleware,
+  type RequestHandler,
+  type ServingState,
+  serve,
+} from './server/adapters.ts';
+import { InFlightRequests } from './server/in-flight-requests.ts';
+import { InboundGuard } from './server/inbound-guard.ts';
+import { passThrough } from './server/pass-through.ts';
+
+/** Answered by the mesh itself, for Consul's HTTP check (the registration's check URL defaults to it too). */
+export const DEFAULT_HEALTH_PATH = '/meshless/health';
+/** Served past the inbound rules: a Prometheus scrape is never limited. */
+export const DEFAULT_METRICS_PATH = '/metrics';
+
+export interface MeshInboundParts {
+  readonly service: MeshServiceOptions | undefined;
+  readonly rules: RuleStore;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly logger: Logger;
+  readonly observer: CallObserver;
+  /** false once the mesh drains: the health path answers 503. */
+  readonly healthy: () => boolean;
+}
+
+/**
+ * The requests this instance serves: mesh.serve(), middleware(), errorHandler() and the Fastify
+ * plugin over one guard and one serving state. Disposing stops following the inbound rules.
+ */
+export interface MeshInbound extends Disposable {
+  /** The service's inbound rules; without a service name there are none, and requests pass straight through. */
+  readonly guard: Pick<InboundGuard, 'run'>;
+  /** The paths the mesh answers itself and the inbound requests in flight (close() answers each). */
+  readonly serving: ServingState;
+  serve(handler: RequestHandler): RequestHandler;
+  middleware(): Middleware;
+  errorHandler(): ErrorMiddleware;
+  readonly fastifyPlugin: ReturnType<typeof fastifyPlugin>;
+}
+
+export function createMeshInbound(p: MeshInboundParts): MeshInbound {
+  const self = p.service?.name;
+  const guard = self ? new InboundGuard(self, p.rules, p.clock, p.random, p.logger, p.observer) : undefined;
+  const serving: ServingState = {
+    // `false` turns a path off.
+    healthPath: pathOrDefault(p.service?.healthPath, DEFAULT_HEALTH_PATH),
+    metricsPath: pathOrDefault(p.service?.metricsPath, DEFAULT_METRICS_PATH),
+    healthy: p.healthy,
+    inFlight: new InFlightRequests(p.clock),
+    logger: p.logger,
+  };
+  const run = guard ?? passThrough(p.logger);
+  return {
+    guard: run,
+    serving,
+    serve: (handler) => serve(run, serving, handler),
+    middleware: () => middleware(run, serving),
+    errorHandler: () => errorHandler(serving),
+    fastifyPlugin: fastifyPlugin(run, serving),
+    dispose: () => guard?.dispose(),
+  };
+}
+
+function pathOrDefault(path: string | false | undefined, fallback: string): string | undefined {
+  return path === false ? undefined : (path ?? fallback);
+}
