@@ -1,6 +1,7 @@
 import { type ConsulConnection, defaultServiceId, ServiceRegistration } from '@meshless/consul';
 import type { Clock, Logger, Random } from '@meshless/core';
 import { GOVERNANCE_CHECK_NAME, governanceCheckId } from './governance-report.ts';
+import { DEFAULT_HEALTH_PATH } from './mesh-inbound.ts';
 import type { MeshServiceOptions } from './mesh-options.ts';
 
 /**
@@ -39,7 +40,7 @@ export function createRegistration(
     ...(httpCheck && healthPath !== false
       ? {
           httpCheck: {
-            url: `http://${definition.address ?? '127.0.0.1'}:${definition.port}${healthPath ?? '/meshless/health'}`,
+            url: `http://${definition.address ?? '127.0.0.1'}:${definition.port}${healthPath ?? DEFAULT_HEALTH_PATH}`,
             ...(typeof httpCheck === 'object' ? httpCheck : {}),
           },
         }
