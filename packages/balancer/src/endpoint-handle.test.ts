@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { endpoint, ManualClock, seededRandom } from '@meshless/core/testing';
 import { describe, expect, it } from 'vitest';
 import { createBalancer, rebuildBalancer } from './create-balancer.ts';
@@ -8,14 +9,19 @@ const eps = ['a', 'b', 'c', 'd'].map((id) => endpoint(id, { zone: 'z1' }));
 const ids = eps.map((e) => e.id);
 
 describe('EndpointHandle', () => {
-  it('is what a stack picks: the endpoint field for field, with its stats', () => {
+  it('is what a stack picks: reads as its endpoint field for field, serialises as it, with its stats', () => {
     const clock = new ManualClock();
     const b = createBalancer({ algorithm: 'round-robin' }, { now: clock.now, random: seededRandom(1) });
     b.update(eps);
     const h = b.pickHandle()!;
     expect(h).toBeInstanceOf(EndpointHandle);
     const ep = eps.find((e) => e.id === h.id)!;
-    expect(h).toEqual(ep);
+    for (const key of ['id', 'service', 'address', 'port', 'tags', 'meta', 'weight', 'zone'] as const) {
+      expect(h[key]).toBe(ep[key]);
+    }
+    expect(h.region).toBeUndefined();
+    expect(JSON.parse(JSON.stringify(h))).toEqual(JSON.parse(JSON.stringify(ep)));
+    expect(inspect(h)).toBe(inspect(ep));
     expect(h.endpoint).toBe(ep);
     expect(h.stats).toBe(b.stats.get(h.id));
     expect(b.handleOf(h.id)).toBe(h);

@@ -36,7 +36,8 @@ export function attemptStage(d: AttemptStageDeps): AttemptHandler {
     breaker: EndpointBreaker | undefined,
   ): Promise<Response> => {
     const kind = ctx.hedge !== undefined ? 'hedge' : ctx.attempt > 1 ? 'retry' : 'first';
-    const attemptScope = call.scope.attempt(ctx.attempt, target, kind, breaker?.state);
+    // Observers and hooks get the Endpoint itself (a plain object), not the handle.
+    const attemptScope = call.scope.attempt(ctx.attempt, target.endpoint, kind, breaker?.state);
     attemptScope.inject(call.headers);
     target.started();
     const started = d.clock.now();
