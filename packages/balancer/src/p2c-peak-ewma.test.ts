@@ -2,6 +2,7 @@ import type { Endpoint } from '@meshless/core';
 import { endpoint, ManualClock, seededRandom } from '@meshless/core/testing';
 import { describe, expect, it } from 'vitest';
 import {
+  EndpointStats,
   EndpointStatsStore,
   FAILURE_PENALTY_FACTOR,
   FAILURE_PENALTY_FLOOR_MS,
@@ -9,7 +10,12 @@ import {
   NO_ANSWER_PENALTY_DECAY_MS,
   NO_ANSWER_PENALTY_MS,
 } from './endpoint-stats.ts';
-import { PeakEwmaBalancer, peakEwmaCost, UNKNOWN_LATENCY_PENALTY } from './p2c-peak-ewma.ts';
+import {
+  cheaperWithoutClock,
+  PeakEwmaBalancer,
+  peakEwmaCost,
+  UNKNOWN_LATENCY_PENALTY,
+} from './p2c-peak-ewma.ts';
 import { countPicks, fitsShares } from './test-support.ts';
 
 const ids = ['a', 'b', 'c', 'd'];
@@ -166,5 +172,41 @@ describe('PeakEwmaBalancer (P2C peak-EWMA)', () => {
     expect(counts[0]).toBe(0);
     expect(counts[2]).toBe(0);
     expect(counts[1]! + counts[3]!).toBe(1000);
+  });
+
+  it('decides without the clock exactly as the cost at any later time would', () => {
+    const random = seededRandom(77);
+    const stats = (ewmaMs: number, ewmaAt: number, pending: number) => {
+      const s = new EndpointStats(endpoint('x'), 0, true);
+      s.ewmaMs = ewmaMs;
+      s.ewmaAt = ewmaAt;
+      s.pending = pending;
+      return s;
+    };
+    let decided = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const a = stats(0.1 + random() * 500, random() * 60_000, Math.floor(random() * 4));
+      const b = stats(0.1 + random() * 500, random() * 60_000, Math.floor(random() * 4));
+      const [wa, wb] = [1 + Math.floor(random() * 3), 1 + Math.floor(random() * 3)];
+      const now = Math.max(a.ewmaAt, b.ewmaAt) + random() * 120_000;
+      const ca = peakEwmaCost(a, now, 10_000) / wa;
+      const cb = peakEwmaCost(b, now, 10_000) / wb;
+      // Near-ties may round either way; everything else must agree.
+      if (Math.abs(ca - cb) <= 1e-9 * Math.max(ca, cb)) continue;
+      expect(cheaperWithoutClock(a, wa, b, wb, 10_000)).toBe(cb < ca);
+      decided++;
+    }
+    expect(decided).toBeGreaterThan(19_000);
+  });
+
+  it('leaves penalties and endpoints without a latency to the clock', () => {
+    const known = new EndpointStats(endpoint('k'), 0, true);
+    known.ewmaMs = 10;
+    const fresh = new EndpointStats(endpoint('f'), 0, true);
+    expect(cheaperWithoutClock(known, 1, fresh, 1, 10_000)).toBeUndefined();
+    const penalised = new EndpointStats(endpoint('p'), 0, true);
+    penalised.ewmaMs = 10;
+    penalised.penaltyMs = NO_ANSWER_PENALTY_MS;
+    expect(cheaperWithoutClock(penalised, 1, known, 1, 10_000)).toBeUndefined();
   });
 });

@@ -17,6 +17,26 @@ export function peakEwmaCost(s: EndpointStats, now: number, decayMs: number): nu
   return latency * (s.pending + 1);
 }
 
+/**
+ * Whether `b` costs less than `a` (by peak-EWMA cost / weight), decided without the time, or
+ * undefined when the time is needed. Both estimates decay from their last sample by the same
+ * e^(-t/decay), so cost_b < cost_a is k_b * e^((at_b - at_a) / decay) < k_a, with
+ * k = ewma * (pending + 1) / weight: one exp and no clock read per pick. A no-answer penalty
+ * (it fades on its own time constant) or an endpoint without a latency yet needs the time.
+ */
+export function cheaperWithoutClock(
+  a: EndpointStats,
+  weightA: number,
+  b: EndpointStats,
+  weightB: number,
+  decayMs: number,
+): boolean | undefined {
+  if (a.penaltyMs !== 0 || b.penaltyMs !== 0 || a.ewmaMs === 0 || b.ewmaMs === 0) return undefined;
+  const ka = (a.ewmaMs * (a.pending + 1)) / (weightA || Number.MIN_VALUE);
+  const kb = (b.ewmaMs * (b.pending + 1)) / (weightB || Number.MIN_VALUE);
+  return kb * Math.exp((b.ewmaAt - a.ewmaAt) / decayMs) < ka;
+}
+
 class PeakEwmaPicker extends P2cPicker {
   private readonly now: () => number;
   private readonly decayMs: number;
@@ -33,6 +53,13 @@ class PeakEwmaPicker extends P2cPicker {
     super(endpoints, stats, table, random);
     this.now = now;
     this.decayMs = decayMs;
+  }
+
+  protected override better(a: number, b: number): number {
+    const w = this.table.weights;
+    const bCheaper = cheaperWithoutClock(this.stats[a]!, w[a]!, this.stats[b]!, w[b]!, this.decayMs);
+    if (bCheaper === undefined) return super.better(a, b);
+    return bCheaper ? b : a;
   }
 
   protected override prepare(): void {

@@ -42,7 +42,8 @@ export abstract class P2cPicker implements Picker {
     return this.endpoints[this.better(a, b)];
   }
 
-  private better(a: number, b: number): number {
+  /** The cheaper of draws `a` and `b` by `cost / weight` (ties keep `a`). */
+  protected better(a: number, b: number): number {
     this.prepare();
     const w = this.table.weights;
     const ca = this.cost(a) / (w[a]! || Number.MIN_VALUE);
