@@ -25,6 +25,7 @@ import { createStaticMetricsHandler, type MetricsHandler } from '@meshless/metri
 import type { MeshTracer } from '@meshless/tracing';
 import type { MeshClient, MeshClientOptions } from './client/mesh-client.ts';
 import { Transport } from './client/transport.ts';
+import { bindGovernedMeshIfUnset, releaseGovernedMesh } from './decorators/governed-mesh.ts';
 import {
   type GovernedMethodDecorator,
   type GovernedOptions,
@@ -214,6 +215,7 @@ class MeshImpl implements Mesh {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.draining = true;
+      releaseGovernedMesh(this);
       const { options, registration } = this.parts;
       await closeInOrder({
         registration,
@@ -282,5 +284,7 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
     reportGovernance: () => mesh.reportGovernance(),
   });
   if (options.handleSignals) installSignalHandlers(mesh, logger);
+  // governed(name) declared before any mesh existed binds here on its first call (first mesh wins).
+  bindGovernedMeshIfUnset(mesh);
   return mesh;
 }

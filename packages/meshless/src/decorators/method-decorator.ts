@@ -27,8 +27,12 @@ export interface GovernedMethodDecorator {
 
 /** What one decorator contributes to a method. */
 export interface DecoratorPart {
-  /** Set by `governed()`: rules from this governor apply. Default: the local governor (code values only). */
-  readonly governor?: Governor | undefined;
+  /**
+   * Set by `governed()`: rules from this governor apply; a function is asked on the first call
+   * (lazy binding; if it throws, that call rejects and the next asks again). Default: the local
+   * governor (code values only).
+   */
+  readonly governor?: Governor | (() => Governor) | undefined;
   /** Set by `governed()`: the resource name. Default `<Class>.<method>`. */
   readonly name?: string | undefined;
   readonly options: CodePolicies;
@@ -120,7 +124,8 @@ function createHandle(info: MethodInfo, self: unknown): GovernedPolicy {
     (typeof self === 'function' ? self.name : (self as { constructor?: Function } | null)?.constructor?.name);
   // A name is one KV key segment; a local name only labels errors, so '/' is just replaced.
   const name = part.name ?? `${owner || 'anonymous'}.${info.methodName}`.replaceAll('/', '.');
-  return (part.governor ?? localGovernor()).policy({ kind: 'resource', name }, part.options);
+  const governor = typeof part.governor === 'function' ? part.governor() : (part.governor ?? localGovernor());
+  return governor.policy({ kind: 'resource', name }, part.options);
 }
 
 /** Merges two parts, the outer (applied later, written above) winning field by field. */
