@@ -22,6 +22,8 @@ export * from './decorators/index.ts';
 export * from './governance/index.ts';
 export * from './governance-report.ts';
 export { createMesh, type Mesh, type MeshOptions, type MeshServiceOptions, type MeshStatus } from './mesh.ts';
+export type { MeshPropagateOptions } from './propagation/propagate-options.ts';
+export { PropagatedHeaders } from './propagation/propagated-headers.ts';
 export * from './rules/index.ts';
 export type { ErrorMiddleware, Middleware, RequestHandler } from './server/adapters.ts';
 export { type ErrorResponse, meshlessErrorResponse } from './server/error-response.ts';

@@ -1,5 +1,6 @@
 import type { CallObserver, Clock, Disposable, Logger, Random, RuleStore } from '@meshless/core';
 import type { MeshServiceOptions } from './mesh-options.ts';
+import type { PropagatedHeaders } from './propagation/propagated-headers.ts';
 import {
   type ErrorMiddleware,
   errorHandler,
@@ -28,6 +29,8 @@ export interface MeshInboundParts {
   readonly observer: CallObserver;
   /** false once the mesh drains: the health path answers 503. */
   readonly healthy: () => boolean;
+  /** The headers that travel on from served requests (undefined: none named). */
+  readonly propagation?: PropagatedHeaders | undefined;
 }
 
 /**
@@ -47,7 +50,9 @@ export interface MeshInbound extends Disposable {
 
 export function createMeshInbound(p: MeshInboundParts): MeshInbound {
   const self = p.service?.name;
-  const guard = self ? new InboundGuard(self, p.rules, p.clock, p.random, p.logger, p.observer) : undefined;
+  const guard = self
+    ? new InboundGuard(self, p.rules, p.clock, p.random, p.logger, p.observer, p.propagation)
+    : undefined;
   const serving: ServingState = {
     // `false` turns a path off.
     healthPath: pathOrDefault(p.service?.healthPath, DEFAULT_HEALTH_PATH),
@@ -56,7 +61,7 @@ export function createMeshInbound(p: MeshInboundParts): MeshInbound {
     inFlight: new InFlightRequests(p.clock),
     logger: p.logger,
   };
-  const run = guard ?? passThrough(p.logger);
+  const run = guard ?? passThrough(p.logger, p.propagation);
   return {
     guard: run,
     serving,

@@ -5,6 +5,7 @@ import type { MeshTracerOptions } from '@meshless/tracing';
 import { z } from 'zod';
 import type { ClientObserver } from './client/client-observer.ts';
 import type { TransportOptions } from './client/transport.ts';
+import { type MeshPropagateOptions, propagateSchema } from './propagation/propagate-options.ts';
 import type { InboundObserver } from './server/inbound-observer.ts';
 
 export interface MeshServiceOptions extends ServiceDefinition {
@@ -80,6 +81,11 @@ export interface MeshOptions {
   governance?: { rejectionStatus?: 'passing' | 'warning'; statusEntries?: boolean };
   /** Drain and close on SIGTERM/SIGINT, then exit. Default false. */
   handleSignals?: boolean;
+  /**
+   * Headers of a served request that travel on to every governed call made while handling it
+   * (`{ headers: ['x-user-id', 'x-user-group'] }`), unless the call sets them. Options only.
+   */
+  propagate?: MeshPropagateOptions;
   /** Injected time and randomness (tests, simulations). */
   clock?: Clock;
   random?: Random;
@@ -211,6 +217,7 @@ export const meshOptionsSchema = z.strictObject({
     })
     .optional(),
   handleSignals: z.boolean().optional(),
+  propagate: propagateSchema.optional(),
   clock: withMethods('a Clock', 'now').optional(),
   random: withMethods('a Random', 'next').optional(),
   observers: z

@@ -42,6 +42,7 @@ import { closeInOrder, installSignalHandlers, startUp } from './mesh-lifecycle.t
 import { type MeshOptions, meshOptionsSchema, resolveLogger } from './mesh-options.ts';
 import { createRegistration } from './mesh-registration.ts';
 import { createMeshTelemetry, type MeshTelemetry } from './mesh-telemetry.ts';
+import { PropagatedHeaders } from './propagation/propagated-headers.ts';
 import { startStatusWriter, statusInstance } from './rule-status.ts';
 import { RuleUpdates } from './rule-updates.ts';
 import { builtinSections } from './rules/index.ts';
@@ -112,6 +113,10 @@ class MeshImpl implements Mesh {
     });
     this.discovery = createMeshDiscovery({ ...collaborators, stale: options.staleReads });
     this.ruleUpdates = this.disposables.add(new RuleUpdates(source, rules));
+    // No names, no store: neither side does anything per request or call.
+    const propagation = options.propagate?.headers.length
+      ? new PropagatedHeaders(options.propagate.headers)
+      : undefined;
     this.clients = new MeshClients({
       shared: {
         caller: options.service?.name,
@@ -125,6 +130,7 @@ class MeshImpl implements Mesh {
         logger,
         observer,
         inFlightCalls: this.inFlightCalls,
+        propagation,
         ...(metrics ? { metrics } : {}),
       },
       resolve: (service, datacenters) => calledService(this.discovery, service, datacenters),
@@ -139,6 +145,7 @@ class MeshImpl implements Mesh {
       service: options.service,
       observer,
       healthy: () => !this.draining,
+      propagation,
     });
     this.fastifyPlugin = this.inbound.fastifyPlugin;
     if (registration) {

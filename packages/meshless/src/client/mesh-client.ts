@@ -14,6 +14,7 @@ import {
 import type { MeshMetrics } from '@meshless/metrics';
 import { isIdempotentMethod } from '@meshless/retry';
 import type { InFlightCounter } from '../in-flight-counter.ts';
+import type { PropagatedHeaders } from '../propagation/propagated-headers.ts';
 import { attemptStage } from './attempt-stage.ts';
 import { ServicePolicies } from './client-policies.ts';
 import type { Sender } from './client-ports.ts';
@@ -45,6 +46,8 @@ export interface MeshClientDeps {
   metrics?: MeshMetrics;
   /** The mesh's count of calls in flight across its clients (close() drains on it). */
   inFlightCalls?: InFlightCounter;
+  /** Headers carried from the request being served (`propagate`); undefined: none named. */
+  propagation?: PropagatedHeaders | undefined;
 }
 
 export interface MeshClientStatus {
@@ -84,6 +87,7 @@ export class MeshClient implements Disposable {
   private readonly caller: string | undefined;
   private readonly clock: Clock;
   private readonly inFlightCalls: InFlightCounter | undefined;
+  private readonly propagation: PropagatedHeaders | undefined;
   private readonly disposables = new DisposableStore();
   private readonly resolver: MeshClientDeps['resolver'];
   private resolved = false;
@@ -156,6 +160,7 @@ export class MeshClient implements Disposable {
     this.caller = deps.caller;
     this.clock = deps.clock;
     this.inFlightCalls = deps.inFlightCalls;
+    this.propagation = deps.propagation;
     const { clock, random, observer, transport: sender } = deps;
     const endpoints = this.groups;
     const policies = this.policies;
@@ -186,6 +191,8 @@ export class MeshClient implements Disposable {
     const path = typeof target === 'string' && target.startsWith('/') ? target : pathOf(target);
     const method = (init.method ?? 'GET').toUpperCase();
     const headers = normalizeHeaders(init.headers);
+    // Before routing and the hash key, so header routes and stickyBy see what travelled in.
+    this.propagation?.addTo(headers);
     // Before routing, so a route can match the content-type fetch would send.
     const sendable = prepareBody(init.body, headers);
     const body = sendable instanceof Promise ? await sendable : sendable;

@@ -22,6 +22,7 @@ import {
   type RateLimitPolicy,
 } from '@meshless/limiter';
 import { DEADLINE_HEADER, parseDeadlineHeader, runWithDeadline } from '@meshless/retry';
+import type { PropagatedHeaders } from '../propagation/propagated-headers.ts';
 import { type InboundRule, inboundSection } from '../rules/inbound.ts';
 import { answerError, logHandlerError } from './error-response.ts';
 import type { ShedReason } from './inbound-observer.ts';
@@ -39,8 +40,9 @@ interface Prepared {
 
 /**
  * Applies `services/<self>/inbound` to incoming requests: rate limit (optionally per calling
- * service), concurrency limit (fixed or adaptive), fault injection; extracts the caller and the
- * deadline. Shed requests get 429 or 503 with Retry-After. Rebuilt on rule change only.
+ * service), concurrency limit (fixed or adaptive), fault injection; extracts the caller, the
+ * deadline and the propagated headers. Shed requests get 429 or 503 with Retry-After. Rebuilt
+ * on rule change only.
  */
 export class InboundGuard implements Disposable {
   private prepared: Prepared = { rateLimit: undefined, concurrency: undefined, fault: undefined };
@@ -54,6 +56,8 @@ export class InboundGuard implements Disposable {
     private readonly logger: Logger,
     /** Tracing, metrics and the user's hooks, combined: one scope per request. */
     private readonly observer: CallObserver = noopCallObserver,
+    /** The headers that travel on from the request to the handler's calls (undefined: none named). */
+    private readonly propagation: PropagatedHeaders | undefined = undefined,
   ) {
     this.apply(rules.get(inboundSection, service));
     this.disposables.add(rules.watch(inboundSection, service, (rule) => this.apply(rule)));
@@ -85,12 +89,14 @@ export class InboundGuard implements Disposable {
     const deadline = parseDeadlineHeader(headerValue(req, DEADLINE_HEADER));
     const work = () => {
       const finished = whenFinished(res);
-      // The handler runs inside the call's scope (a server span: its calls become children) and the caller's deadline.
+      // The handler runs inside the call's scope (a server span: its calls become children), the
+      // caller's deadline and the headers that travel on.
+      const enter = () =>
+        deadline.remainingMs !== undefined
+          ? runWithDeadline(this.clock.now() + deadline.remainingMs, () => scope.run(handle))
+          : scope.run(handle);
       try {
-        const result =
-          deadline.remainingMs !== undefined
-            ? runWithDeadline(this.clock.now() + deadline.remainingMs, () => scope.run(handle))
-            : scope.run(handle);
+        const result = this.propagation ? this.propagation.run(req.headers, enter) : enter();
         // An async handler that rejects is answered too (not an unhandled rejection, and not a
         // request left open that would hold its concurrency slot).
         if (isThenable(result)) result.then(undefined, (error: unknown) => this.fail(res, error));
