@@ -1,6 +1,6 @@
 import { createServer, type RequestListener } from 'node:http';
 import { freePort } from '@meshless/consul/testing';
-import { createMesh, type Mesh, type MeshOptions } from 'meshless';
+import { createMesh, type GovernedMethodDecorator, type Mesh, type MeshOptions } from 'meshless';
 import { describe, expect, it } from 'vitest';
 import { startBackend } from './helpers/backends.ts';
 import { consulAddress, eventually, kvClient, putApplied, uniquePrefix } from './helpers/consul.ts';
@@ -8,6 +8,14 @@ import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
 const propagate = { headers: ['x-user-id', 'x-user-group'] };
+
+/** Applies a method decorator as compiled standard-decorator code does (no decorator syntax here). */
+function decorate(proto: object, name: string, decorator: GovernedMethodDecorator): void {
+  const method = (proto as Record<string, (...args: never[]) => Promise<unknown>>)[name]!;
+  const context = { kind: 'method', name, static: false, private: false, addInitializer() {}, metadata: {} };
+  const apply = decorator as unknown as (value: typeof method, ctx: unknown) => typeof method;
+  Object.defineProperty(proto, name, { value: apply(method, context), configurable: true, writable: true });
+}
 
 /** A mesh serving `handler` through mesh.serve on a real HTTP server (registered unless `register: false`). */
 async function servedMesh(
@@ -68,11 +76,24 @@ describe('headers that travel by themselves', () => {
     const catalog = await servedMesh(
       prefix,
       catalogName,
-      (mesh) => async (req, res) => {
-        const own = req.url === '/items/own' ? { headers: { 'x-user-group': 'stable' } } : {};
-        const answer = await mesh.client(pricingName).fetch('/prices/1', own);
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(await answer.text());
+      (mesh) => {
+        // A governed method of catalog's own: the calls it makes get the headers too.
+        class Prices {
+          async lookup(): Promise<string> {
+            return (await mesh.client(pricingName).fetch('/prices/1')).text();
+          }
+        }
+        decorate(Prices.prototype, 'lookup', mesh.governed('prices.lookup', { timeoutMs: 2000 }));
+        const prices = new Prices();
+        return async (req, res) => {
+          const own = req.url === '/items/own' ? { headers: { 'x-user-group': 'stable' } } : {};
+          const body =
+            req.url === '/items/decorated'
+              ? await prices.lookup()
+              : await (await mesh.client(pricingName).fetch('/prices/1', own)).text();
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(body);
+        };
       },
       { propagate },
     );
@@ -116,6 +137,8 @@ describe('headers that travel by themselves', () => {
       expect(await instanceFor('/items/1', { 'x-user-group': 'beta', 'x-user-id': `u${i}` })).toBe('beta');
       expect(await instanceFor('/items/1', { 'x-user-id': `u${i}` })).toBe('stable');
     }
+    expect(await instanceFor('/items/decorated', { 'x-user-group': 'beta' })).toBe('beta');
+    expect(await instanceFor('/items/decorated', {})).toBe('stable');
     // The call's own header wins over the one that travelled.
     expect(await instanceFor('/items/own', { 'x-user-group': 'beta' })).toBe('stable');
     // x-user-id reached pricing two hops away; x-tenant, named by the gateway only, stopped at catalog.
