@@ -31,6 +31,7 @@ export interface Command {
 export const globalOptions = {
   consul: { type: 'string' },
   prefix: { type: 'string' },
+  datacenter: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsOptionsConfig;

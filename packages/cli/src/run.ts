@@ -46,7 +46,15 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     }
     const prefix = String(values.prefix ?? 'meshless').replace(/^\/+|\/+$/g, '');
     if (prefix === '') throw usageError('--prefix: must not be empty');
-    const session = new SessionHolder(values.consul as string | undefined, prefix, rio);
+    const datacenter = String(values.datacenter ?? rio.env.MESHLESS_RULES_DATACENTER ?? '').trim();
+    if (values.datacenter !== undefined && datacenter === '')
+      throw usageError('--datacenter: must not be empty');
+    const session = new SessionHolder(
+      values.consul as string | undefined,
+      prefix,
+      rio,
+      datacenter || undefined,
+    );
     holder = session;
     const ctx: CommandContext = {
       io: rio,

@@ -9,7 +9,9 @@ const REQUEST_TIMEOUT_MS = 10_000;
 /** What a command that talks to Consul gets: the connection, KV and history, opened on first use. */
 export interface ConsulSession {
   readonly address: string;
+  /** To the agent (health, catalog: its own datacenter's instances). */
   readonly connection: ConsulConnection;
+  /** The rules' KV, in the rules datacenter (`--datacenter`) when one is set. */
   readonly kv: ConsulKv;
   readonly history: RuleHistory;
 }
@@ -19,11 +21,15 @@ export class SessionHolder {
   private readonly address: string | undefined;
   private readonly prefix: string;
   private readonly io: ResolvedIo;
+  private readonly datacenter: string | undefined;
+  private kvConnection: ConsulConnection | undefined;
 
-  constructor(address: string | undefined, prefix: string, io: ResolvedIo) {
+  /** `datacenter`: where the rules live (KV is per datacenter); undefined: the agent's own. */
+  constructor(address: string | undefined, prefix: string, io: ResolvedIo, datacenter?: string) {
     this.address = address;
     this.prefix = prefix;
     this.io = io;
+    this.datacenter = datacenter;
   }
 
   get(): ConsulSession {
@@ -35,12 +41,15 @@ export class SessionHolder {
         this.io.env as NodeJS.ProcessEnv,
       );
       connection = new ConsulConnection(options);
+      // A second pool to the same agent, whose every request names the rules datacenter (`?dc=`).
+      if (this.datacenter !== undefined)
+        this.kvConnection = new ConsulConnection({ ...options, datacenter: this.datacenter });
     } catch (error) {
       if (ConfigError.isInstance(error)) throw usageError(`--consul: ${(error as Error).message}`);
       throw error;
     }
     // Consul answers on loopback in milliseconds; a CLI should not hang on a black-holed address.
-    const kv = new ConsulKv(connection, { timeoutMs: REQUEST_TIMEOUT_MS });
+    const kv = new ConsulKv(this.kvConnection ?? connection, { timeoutMs: REQUEST_TIMEOUT_MS });
     this.session = {
       address: connection.address,
       connection,
@@ -57,6 +66,7 @@ export class SessionHolder {
 
   async close(): Promise<void> {
     await this.session?.connection.close();
+    await this.kvConnection?.close();
   }
 }
 

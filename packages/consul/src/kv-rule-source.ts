@@ -43,6 +43,11 @@ export interface ConsulRuleSourceOptions {
   connection: ConsulConnection;
   /** KV prefix, default `meshless`. */
   prefix?: string;
+  /**
+   * Datacenter whose KV holds the rules (`?dc=`), for one governance center across a WAN-joined
+   * fleet: KV is per datacenter and not replicated. Default: the connection's, else the agent's own.
+   */
+  datacenter?: string;
   /** Folder for the last-known-good copy; `false` disables it. */
   cacheDir?: string | false;
   logger?: Logger;
@@ -69,6 +74,8 @@ interface CachedSnapshot {
  */
 export class ConsulRuleSource implements RuleSource {
   readonly prefix: string;
+  /** The datacenter the rules are read from; undefined: the agent's own. */
+  readonly datacenter: string | undefined;
   private readonly emitter = new Emitter<RuleSnapshot>();
   private readonly watch: BlockingWatch<RuleSnapshot>;
   private readonly cache: DiskCache<CachedSnapshot> | undefined;
@@ -99,8 +106,11 @@ export class ConsulRuleSource implements RuleSource {
     this.clock = options.clock ?? systemClock;
     const { connection } = options;
     this.connection = connection;
+    this.datacenter = options.datacenter ?? connection.options.datacenter;
     if (options.cacheDir !== false && options.cacheDir !== undefined) {
-      const file = `${options.cacheDir}/${cacheFileName('rules', connection.address, this.prefix)}`;
+      // The datacenter is part of the key: a dc2 agent's copy of dc1's rules is not dc2's own.
+      const where = this.datacenter === undefined ? [] : [`dc-${this.datacenter}`];
+      const file = `${options.cacheDir}/${cacheFileName('rules', connection.address, ...where, this.prefix)}`;
       this.cache = new DiskCache(file, (error) =>
         this.logger.warn('rule cache unavailable', { file, error: (error as Error).message }),
       );
@@ -108,7 +118,7 @@ export class ConsulRuleSource implements RuleSource {
     this.watch = new BlockingWatch<RuleSnapshot>({
       connection,
       path: `/v1/kv/${this.prefix}/`,
-      query: { recurse: true },
+      query: { recurse: true, dc: this.datacenter },
       acceptStatus: [404],
       parse: (res) => parseKvListing(res),
       onChange: (snapshot) => this.receive(snapshot),
@@ -297,6 +307,7 @@ export class ConsulRuleSource implements RuleSource {
     try {
       const res = await this.connection.request({
         path: `/v1/kv/${key.split('/').map(encodeURIComponent).join('/')}`,
+        query: { dc: this.datacenter },
         timeoutMs: 5000,
       });
       return res.status;

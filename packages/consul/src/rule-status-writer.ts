@@ -16,6 +16,8 @@ import { markerKey, ruleKeyOfStatus, type StatusEntry, statusKeyFor } from './ru
 export interface RuleStatusWriterOptions {
   connection: ConsulConnection;
   prefix: string;
+  /** Datacenter whose KV holds the rules (`?dc=`): the entries go beside the rules. Default: the agent's own. */
+  datacenter?: string;
   /** Who writes ("reported by"): the instance's service id, or a name. */
   instance: string;
   /**
@@ -97,6 +99,8 @@ export class RuleStatusWriter implements Disposable {
   private readonly random: Random;
   private readonly spreadMs: number;
   private readonly stop = new AbortController();
+  /** Resolved once: a `dc` key in a query, even undefined, stands in for the connection's own. */
+  private readonly datacenter: string | undefined;
 
   constructor(options: RuleStatusWriterOptions) {
     this.options = options;
@@ -104,6 +108,7 @@ export class RuleStatusWriter implements Disposable {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? systemRandom;
     this.spreadMs = options.spreadMs ?? 300;
+    this.datacenter = options.datacenter ?? options.connection.options.datacenter;
   }
 
   /** Reconciles `_status/` with the rules' state (in the background; never throws). */
@@ -195,7 +200,7 @@ export class RuleStatusWriter implements Disposable {
     const res = await this.options.connection.request({
       method,
       path: `/v1/kv/${key.split('/').map(encodeURIComponent).join('/')}`,
-      query: { cas },
+      query: { cas, dc: this.datacenter },
       ...(body === undefined ? {} : { body }),
       timeoutMs: 5000,
     });

@@ -44,6 +44,13 @@ export interface MeshOptions {
   consul?: ConsulOptions;
   /** KV prefix of the governance center. Default `meshless`. */
   prefix?: string;
+  /**
+   * Datacenter whose KV holds the rules, for one governance center across WAN-joined
+   * datacenters (KV is per datacenter and not replicated): rules are read from there (`?dc=`), the
+   * `_status/` entries written there; the disk cache keeps the last good copy when the WAN is down.
+   * Default $MESHLESS_RULES_DATACENTER, else the agent's own datacenter.
+   */
+  rulesDatacenter?: string;
   /** Folder for the on-disk last-known-good copies (rules, endpoints); `false` disables it. Default $MESHLESS_CACHE_DIR or <tmp>/meshless-cache. */
   cacheDir?: string | false;
   /** A Logger, or a level for the built-in one-line stderr logger. Default `warn`. */
@@ -185,6 +192,11 @@ export const meshOptionsSchema = z.strictObject({
   prefix: z
     .custom<string>((p) => typeof p === 'string' && p.replace(/^\/+|\/+$/g, '') !== '', {
       error: 'must not be empty',
+    })
+    .optional(),
+  rulesDatacenter: z
+    .custom<string>((dc) => typeof dc === 'string' && dc.trim() !== '', {
+      error: (iss) => `expected a datacenter name, got ${shown(iss.input)}`,
     })
     .optional(),
   cacheDir: z.union([z.string(), z.literal(false)]).optional(),

@@ -259,7 +259,11 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
   const svc = options.service;
   const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
   const connection = new ConsulConnection(options.consul);
-  const source = new ConsulRuleSource({ connection, prefix, cacheDir, logger });
+  // One governance center for WAN-joined datacenters. MESHLESS_RULES_DATACENTER is read here
+  // until the MESHLESS_* environment reader (issue 13, env configuration) takes it over.
+  const rulesDatacenter =
+    options.rulesDatacenter ?? (process.env.MESHLESS_RULES_DATACENTER?.trim() || undefined);
+  const source = new ConsulRuleSource({ connection, prefix, cacheDir, logger, datacenter: rulesDatacenter });
   const rules = new RuleStore({
     prefix,
     sections: [...builtinSections, ...(options.sections ?? [])],

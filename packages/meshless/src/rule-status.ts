@@ -27,6 +27,7 @@ export function startStatusWriter(p: StatusWriterParts): RuleStatusWriter {
   const writer = new RuleStatusWriter({
     connection: p.connection,
     prefix: source.prefix,
+    datacenter: source.datacenter,
     instance: p.instance,
     logger: p.logger,
     clock: p.clock,

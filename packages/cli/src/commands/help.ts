@@ -5,6 +5,7 @@ import type { ResolvedIo } from '../io.ts';
 const GLOBAL_FLAGS = [
   '  --consul <addr>   Consul agent (default CONSUL_HTTP_ADDR, else 127.0.0.1:8500; token: CONSUL_HTTP_TOKEN)',
   '  --prefix <p>      KV prefix of the rules (default meshless; history under <p>-history/)',
+  "  --datacenter <dc> datacenter whose KV holds the rules (default MESHLESS_RULES_DATACENTER, else the agent's)",
   '  --json            machine-readable output',
   '  -h, --help        this help',
 ];
