@@ -143,6 +143,36 @@ describe('one governance center for two datacenters (rulesDatacenter)', () => {
     expect(empty.stderr).toContain('--datacenter: must not be empty');
   });
 
+  it('MESHLESS_RULES_DATACENTER names the rules datacenter when the option does not, and meshless status --datacenter compares a dc2 instance with dc1', async () => {
+    const prefix = uniquePrefix('rdenv');
+    const service = `orders-${prefix.slice(-8)}`;
+    const key = `${prefix}/services/${service}/inbound`;
+    await kv1.put(key, { rateLimit: { perSecond: 500 } });
+    const before = process.env.MESHLESS_RULES_DATACENTER;
+    process.env.MESHLESS_RULES_DATACENTER = 'dc1';
+    let mesh: Mesh;
+    try {
+      mesh = await inDc2(prefix, { cacheDir: false, service: { name: service, port: 1, ttlMs: 30_000 } });
+    } finally {
+      if (before === undefined) delete process.env.MESHLESS_RULES_DATACENTER;
+      else process.env.MESHLESS_RULES_DATACENTER = before;
+    }
+    const { modifyIndex } = (await kv1.get(key))!;
+    await eventually(
+      () => keyStatus(mesh, key)?.appliedIndex === modifyIndex,
+      10_000,
+      'the dc1 rule applied',
+    );
+
+    // Instances from the dc2 agent, versions from dc1: the instance runs dc1's version.
+    const states = async () => {
+      const res = await cli(['status', service, '--prefix', prefix, '--datacenter', 'dc1', '--json']);
+      const status = JSON.parse(res.stdout) as { instances: { keys: { key: string; state: string }[] }[] };
+      return status.instances.flatMap((i) => i.keys.map((k) => `${k.key}:${k.state}`));
+    };
+    await eventually(async () => (await states()).join() === `${key}:SYNCED`, 10_000, 'SYNCED against dc1');
+  });
+
   it('with dc1 unreachable, keeps the last good rules, and a new dc2 instance starts from its cache (kept apart from dc2 own)', async () => {
     const prefix = uniquePrefix('rdcc');
     const key = `${prefix}/services/catalog/policies`;

@@ -64,6 +64,7 @@ describe('meshless (offline commands)', () => {
       ['put', 'catalog', 'routes', '--cas', 'abc'],
       ['get', 'catalog', '--bogus'],
       ['status', 'catalog', '--consul', 'ftp://x'],
+      ['get', 'catalog', 'routes', '--datacenter', ' '],
     ];
     for (const args of cases) {
       const { code, stderr } = await cli(args);

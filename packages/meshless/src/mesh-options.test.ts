@@ -27,6 +27,9 @@ describe('createMesh options', () => {
       path: 'datacenters[1]',
     });
     expect(await rejection({ ...down, logger: 'silent', prefix: '//' })).toMatchObject({ path: 'prefix' });
+    expect(await rejection({ ...down, logger: 'silent', rulesDatacenter: ' ' })).toMatchObject({
+      path: 'rulesDatacenter',
+    });
     expect(await rejection({ ...down, logger: 'silent', service: { name: 'x', port: 70000 } })).toMatchObject(
       {
         path: 'service.port',
