@@ -14,6 +14,7 @@ export {
   type TracingHandle,
 } from '@meshless/tracing';
 export type { ClientObserver } from './client/client-observer.ts';
+export type { MeshDispatcher, MeshDispatcherOptions } from './client/dispatcher.ts';
 export { MeshClient, type MeshClientOptions, type MeshClientStatus } from './client/mesh-client.ts';
 export { MeshResponse } from './client/mesh-response.ts';
 export type { MeshRequestInit } from './client/request-init.ts';

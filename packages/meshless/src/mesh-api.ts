@@ -3,6 +3,7 @@ import type { RegistrationStatus, RulesHold, WatchStats } from '@meshless/consul
 import type { Disposable, Event, RuleChange, RuleStore, RuleStoreStatus } from '@meshless/core';
 import type { MetricsHandler } from '@meshless/metrics';
 import type { MeshTracer } from '@meshless/tracing';
+import type { MeshDispatcher, MeshDispatcherOptions } from './client/dispatcher.ts';
 import type { MeshClient, MeshClientOptions, MeshClientStatus } from './client/mesh-client.ts';
 import type { GovernedMethodDecorator, GovernedOptions } from './decorators/index.ts';
 import type { GovernedBreakerStatus, Governor } from './governance/index.ts';
@@ -47,6 +48,14 @@ export interface Mesh {
   pauseRuleUpdates(): Disposable;
   /** The governed client for a service (one per service, created on first use). */
   client(service: string, options?: MeshClientOptions): MeshClient;
+  /**
+   * An undici Dispatcher that governs requests to service hosts (`http://catalog/items/1`,
+   * `http://catalog.service.consul/...`) exactly as `client('catalog')` does, and passes every
+   * other host to a plain undici Agent: `fetch(url, { dispatcher: mesh.dispatcher() })`,
+   * `setGlobalDispatcher(mesh.dispatcher())`, undici's `request`/`stream`, axios's fetch adapter.
+   * Without options, the same dispatcher every time; closed with the mesh.
+   */
+  dispatcher(options?: MeshDispatcherOptions): MeshDispatcher;
   /** A node:http request listener that applies inbound rules: `http.createServer(mesh.serve(handler))`. */
   serve(handler: RequestHandler): RequestHandler;
   /** Express/Connect middleware applying inbound rules. */

@@ -23,6 +23,7 @@ import {
 } from '@meshless/core';
 import { createStaticMetricsHandler, type MetricsHandler } from '@meshless/metrics';
 import type { MeshTracer } from '@meshless/tracing';
+import type { MeshDispatcher, MeshDispatcherOptions } from './client/dispatcher.ts';
 import type { MeshClient, MeshClientOptions } from './client/mesh-client.ts';
 import { Transport } from './client/transport.ts';
 import { bindGovernedMeshIfUnset, releaseGovernedMesh } from './decorators/governed-mesh.ts';
@@ -37,6 +38,7 @@ import { InFlightCounter } from './in-flight-counter.ts';
 import type { Mesh, MeshStatus } from './mesh-api.ts';
 import { MeshClients } from './mesh-clients.ts';
 import { calledService, createMeshDiscovery } from './mesh-discovery.ts';
+import { MeshDispatchers } from './mesh-dispatchers.ts';
 import { createMeshInbound, type MeshInbound } from './mesh-inbound.ts';
 import { closeInOrder, installSignalHandlers, startUp } from './mesh-lifecycle.ts';
 import { type MeshOptions, meshOptionsSchema, resolveLogger } from './mesh-options.ts';
@@ -79,6 +81,8 @@ class MeshImpl implements Mesh {
     governedDecorator(this.governor, name, options);
   private readonly disposables = new DisposableStore();
   private readonly clients: MeshClients;
+  /** mesh.dispatcher(): governed calls from fetch/undici/axios, through the clients above. */
+  private readonly dispatchers = new MeshDispatchers((service) => this.client(service));
   private readonly breakers: BreakerRegistry;
   private readonly transport: Transport;
   private readonly discovery: Discovery;
@@ -174,6 +178,11 @@ class MeshImpl implements Mesh {
     return this.clients.client(service, options);
   }
 
+  dispatcher(options?: MeshDispatcherOptions): MeshDispatcher {
+    if (this.closing) throw new ClosedError('mesh is closed (dispatcher)');
+    return this.dispatchers.dispatcher(options);
+  }
+
   pauseRuleUpdates(): Disposable {
     return this.ruleUpdates.pause();
   }
@@ -243,6 +252,8 @@ class MeshImpl implements Mesh {
         drainMs: options.service?.drainMs ?? (registration ? 1000 : 0),
         shutdownGraceMs: options.service?.shutdownGraceMs ?? 5000,
       });
+      // Pass-through requests of mesh.dispatcher() are not mesh calls: they get the drain period.
+      await this.dispatchers.close(options.service?.drainMs ?? 0);
     })();
     return this.closing;
   }

@@ -57,6 +57,29 @@ export class MeshResponse extends Response {
   }
 }
 
+/** A MeshResponse's answer as undici gave it, for a dispatch handler (mesh.dispatcher()). */
+export interface ResponseParts {
+  readonly statusText: string;
+  readonly headers: RawHeaders;
+  /** Buffered bytes (borrowed: copy before handing out), a stream, or null. */
+  readonly body: Uint8Array | Readable | null;
+}
+
+/**
+ * The parts of an unread MeshResponse, taken (the response counts as used), so a dispatch handler
+ * is fed without building Headers or a ReadableStream; undefined for any other Response.
+ */
+export function takeResponseParts(response: Response): ResponseParts | undefined {
+  if (!(response instanceof MeshResponse)) return undefined;
+  const s = response[STATE];
+  if (used(s) || s.stream !== undefined) return undefined;
+  s.used = true;
+  const body = s.nullBody ? null : (s.bytes ?? s.source ?? null);
+  s.bytes = undefined;
+  s.source = undefined;
+  return { statusText: s.statusText, headers: s.raw, body };
+}
+
 // One frozen init per status: the platform constructor only reads it.
 const inits: ResponseInit[] = [];
 function initFor(status: number): ResponseInit {

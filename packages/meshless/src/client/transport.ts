@@ -9,9 +9,29 @@ import {
   RESET_ERROR_CODES,
   TransportError,
 } from '@meshless/core';
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, Dispatcher, Dispatcher1Wrapper } from 'undici';
 import type { TimedAttempt } from './attempt-timeouts.ts';
 import { OpenRequests, ResponseHandler, type TransportResponse } from './response-handler.ts';
+
+// For mesh.dispatcher() (dispatcher.ts): undici's Dispatcher base, whose request/stream/pipeline
+// call dispatch(), and an Agent for the hosts that are not services. Re-exported here so this
+// stays the package's one undici file.
+export { Agent as PassThroughAgent, Dispatcher as UndiciDispatcher, Dispatcher1Wrapper as LegacyDispatcher };
+export type DispatchOptions = Dispatcher.DispatchOptions;
+export type DispatchController = Dispatcher.DispatchController;
+export type ControllerHandler = Dispatcher.DispatchHandler;
+
+/** Whether a dispatch handler has the legacy (v1) shape, as Node's built-in fetch passes one. */
+export function isLegacyHandler(handler: object): boolean {
+  return typeof (handler as ControllerHandler).onRequestStart !== 'function';
+}
+
+/** A handler in undici's controller shape: a legacy (v1) one wrapped as undici 8 wraps it itself. */
+export function controllerHandler(handler: object): ControllerHandler {
+  return (Dispatcher1Wrapper as unknown as { wrapHandler(h: object): ControllerHandler }).wrapHandler(
+    handler,
+  );
+}
 
 export interface TransportOptions {
   /** Keep-alive connections per endpoint. Default: unlimited (undici's default). */
@@ -91,7 +111,7 @@ export class Transport {
 }
 
 /** Whether `promise` settles within `ms` (the timer does not hold the process open). */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const settled = await Promise.race([
     promise.then(
