@@ -1,4 +1,5 @@
-// Governed client vs Node's global fetch (what most apps would use instead), raw undici request()
+// Governed client vs Node's global fetch (what most apps would use instead), the same fetch through
+// mesh.dispatcher(), raw undici request()
 // and dispatch, and a proxy hop through nginx (standing in for a sidecar), against one upstream in
 // another process, at 1, 32 and 256 calls in flight. Every subject runs in short slices, the
 // slices interleaved in rounds (so load from elsewhere hits every subject alike); each ratio is
@@ -195,6 +196,14 @@ subject(FULL, async () => {
   const res = await client.fetch('/items/42');
   await res.arrayBuffer();
 });
+// Node's global fetch with the mesh's dispatcher: the same client and stages as the row above,
+// reached through an unchanged fetch call site (issue 13).
+const DISPATCHER = 'global fetch() via mesh.dispatcher() (full policy stack)';
+const dispatcher = gateway.dispatcher();
+subject(DISPATCHER, async () => {
+  const res = await fetch('http://catalog/items/42', { dispatcher } as RequestInit);
+  await res.arrayBuffer();
+});
 
 // nginx as a sidecar-like proxy hop.
 const nginx = spawnSync('sh', ['-c', 'command -v nginx || ls /usr/sbin/nginx'], { encoding: 'utf8' })
@@ -225,6 +234,7 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir};
 // Per concurrency: a warm-up slice each, then ROUNDS rounds of one slice per subject.
 const has = (name: string) => subjects.some((x) => x.name === name);
 const summary: Record<string, string | number>[] = [];
+const dispatcherSummary: Record<string, string | number>[] = [];
 const results: Record<string, unknown>[] = [];
 for (const concurrency of CONCURRENCIES) {
   for (const s of subjects) await slice(s, concurrency, 300);
@@ -251,6 +261,7 @@ for (const concurrency of CONCURRENCIES) {
       'x request()': cell(s, REQUEST),
       'x dispatch': cell(s, DISPATCH),
       'x nginx hop': cell(s, NGINX),
+      'x client()': cell(s, FULL),
       'p50 ms': quantile(s.latencies, 0.5),
       'p99 ms': quantile(s.latencies, 0.99),
       'p50 added vs request()': quantile(s.latencies, 0.5) - requestP50,
@@ -270,7 +281,9 @@ for (const concurrency of CONCURRENCIES) {
       errors: s.errors,
       clientCpuUsPerReq: s.clientCpuUs / s.requests,
       upstreamCpuUsPerReq: s.upstreamCpuUs / s.requests,
-      ratios: Object.fromEntries([FETCH, REQUEST, DISPATCH, NGINX].filter(has).map((b) => [b, ratio(s, b)])),
+      ratios: Object.fromEntries(
+        [FETCH, REQUEST, DISPATCH, NGINX, FULL].filter(has).map((b) => [b, ratio(s, b)]),
+      ),
     });
   }
   const full = by(FULL);
@@ -284,10 +297,26 @@ for (const concurrency of CONCURRENCIES) {
       'x nginx hop': cell(full, NGINX),
     });
   }
+  const viaDispatcher = by(DISPATCHER);
+  if (viaDispatcher) {
+    dispatcherSummary.push({
+      'in flight': concurrency,
+      'req/s': fmtSpread(spread(viaDispatcher.rounds)),
+      'x fetch()': cell(viaDispatcher, FETCH),
+      'x client()': cell(viaDispatcher, FULL),
+      'client CPU µs/req': viaDispatcher.clientCpuUs / viaDispatcher.requests,
+      'fetch() CPU µs/req': by(FETCH) ? by(FETCH)!.clientCpuUs / by(FETCH)!.requests : '-',
+      'client() CPU µs/req': full ? full.clientCpuUs / full.requests : '-',
+    });
+  }
 }
 printTable(
   'mesh.client().fetch with the full policy stack, by calls in flight: median (min–max) over the rounds',
   summary,
+);
+printTable(
+  'global fetch() via mesh.dispatcher() (full policy stack), by calls in flight: against plain global fetch() and mesh.client().fetch',
+  dispatcherSummary,
 );
 writeResults('client-throughput', {
   node: process.version,
