@@ -4,7 +4,7 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import axios from 'axios';
-import type { Mesh } from 'meshless';
+import { createMesh, type Mesh } from 'meshless';
 import {
   getGlobalDispatcher,
   setGlobalDispatcher,
@@ -12,8 +12,8 @@ import {
   request as undiciRequest,
 } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { type Backend, startShop } from './helpers/backends.ts';
-import { putApplied, uniquePrefix } from './helpers/consul.ts';
+import { type Backend, startFleet, startShop } from './helpers/backends.ts';
+import { consulAddress, kvClient, putApplied, uniquePrefix } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
@@ -137,6 +137,71 @@ describe('mesh.dispatcher(): fetch, undici and axios governed on a real Consul',
     expect(plain.status).toBe(201);
     expect(plain.headers.get('x-plain')).toBe('yes');
     await plain.arrayBuffer();
+  });
+
+  it('reports a governed failure as the cause of fetch failed, and as itself from undici request', async () => {
+    const { gateway } = await shop('dispatch-fail');
+    const dispatcher = gateway.dispatcher();
+    // A service with no instance: the client's error, as mesh.client() would throw it.
+    const url = `http://absent-${uniquePrefix().slice(-8)}/items/1`;
+    const viaFetch = await fetch(url, { dispatcher } as RequestInit).catch((e: unknown) => e);
+    expect(viaFetch).toBeInstanceOf(TypeError);
+    const cause = (viaFetch as { cause?: { code?: string } }).cause;
+    expect(cause?.code).toBe('MESHLESS_NO_HEALTHY_ENDPOINT');
+    const viaRequest = await undiciRequest(url, { dispatcher }).catch((e: unknown) => e);
+    expect((viaRequest as { code?: string }).code).toBe(cause?.code);
+    const viaAxios = await axios
+      .create({ adapter: 'fetch', fetchOptions: { dispatcher } } as never)
+      .get(url)
+      .catch((e: unknown) => e);
+    expect((viaAxios as { cause?: { code?: string } }).cause?.code).toBe(cause?.code);
+  });
+
+  it('carries propagated headers of a served request into a fetch through the dispatcher', async () => {
+    const prefix = uniquePrefix('dispatch-propagate');
+    const pricing = `pricing-${prefix.slice(-8)}`;
+    const backends = await startFleet(pricing, prefix, [
+      ['v1', 'stable'],
+      ['v2', 'beta'],
+    ]);
+    cleanup(async () => {
+      await Promise.all(backends.map((b) => b.stop()));
+    });
+    const catalog = await createMesh({
+      consul: { address: consulAddress() },
+      prefix,
+      cacheDir: false,
+      logger: 'silent',
+      service: { name: 'catalog', port: 1, register: false },
+      propagate: { headers: ['x-user-group'] },
+    });
+    cleanup(() => catalog.close());
+    const { kv, connection } = kvClient();
+    cleanup(() => connection.close());
+    await putApplied(kv, catalog, `${prefix}/services/${pricing}/routes`, {
+      subsets: { stable: { meta: { version: 'v1' } }, beta: { meta: { version: 'v2' } } },
+      routes: [
+        { name: 'beta', match: { headers: { 'x-user-group': { exact: 'beta' } } }, to: [{ subset: 'beta' }] },
+        { name: 'default', to: [{ subset: 'stable' }] },
+      ],
+    });
+    // catalog's handler calls pricing with a plain fetch: no header forwarded by hand.
+    const dispatcher = catalog.dispatcher();
+    const server = createServer(
+      catalog.serve(async (_req, res) => {
+        const answer = await fetch(`http://${pricing}/prices/1`, { dispatcher } as RequestInit);
+        res.end(await answer.text());
+      }),
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanup(() => new Promise<void>((r) => server.close(() => r())));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/items/1`;
+    for (let i = 0; i < 4; i++) {
+      const beta = (await (await fetch(url, { headers: { 'x-user-group': 'beta' } })).json()) as Answer;
+      expect(beta.version).toBe('v2');
+      const plain = (await (await fetch(url)).json()) as Answer;
+      expect(plain.version).toBe('v1');
+    }
   });
 
   it('governs the global fetch once the dispatcher is the global one', async () => {
