@@ -90,6 +90,34 @@ describe('mesh.dispatcher(): bodies and close on a real Consul', () => {
     expect(Buffer.from(await viaRequest.body.arrayBuffer()).equals(big)).toBe(true);
   });
 
+  it("a caller's abort mid-body ends the governed call and its stream", async () => {
+    const { service, backends, gateway } = await shop('dispatch-abort');
+    let endpointSawClose!: () => void;
+    const closed = new Promise<void>((r) => {
+      endpointSawClose = r;
+    });
+    for (const backend of backends) {
+      backend.behave = (_req, res) => {
+        // A first chunk, then nothing: only the caller's abort ends it.
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.write(Buffer.alloc(128 * 1024, 'y'));
+        res.once('close', endpointSawClose);
+        return true;
+      };
+    }
+    const controller = new AbortController();
+    const res = await fetch(`http://${service}/slow`, {
+      dispatcher: gateway.dispatcher(),
+      signal: controller.signal,
+    } as RequestInit);
+    const reader = res.body!.getReader();
+    expect((await reader.read()).value!.byteLength).toBeGreaterThan(0);
+    controller.abort(new Error('caller gave up'));
+    await expect(reader.read()).rejects.toThrow('caller gave up');
+    await closed; // the connection to the endpoint was let go
+    expect(gateway.status().clients.find((c) => c.service === service)?.inFlight).toBe(0);
+  });
+
   it('close() closes the pass-through connections and refuses governed requests', async () => {
     const { service, gateway } = await shop('dispatch-close');
     const sockets = new Set<Socket>();
