@@ -45,7 +45,7 @@ async function servedMesh(
 }
 
 describe('headers that travel by themselves', () => {
-  it('gateway -> catalog -> pricing: a beta header route on pricing is honoured with no forwarding code', async () => {
+  it('gateway -> catalog -> pricing: a beta header route on pricing is honoured with no forwarding code (client, decorated method, fetch through the dispatcher)', async () => {
     const prefix = uniquePrefix('propagate');
     const tag = prefix.slice(-8);
     const [catalogName, pricingName] = [`catalog-${tag}`, `pricing-${tag}`];
@@ -90,7 +90,14 @@ describe('headers that travel by themselves', () => {
           const body =
             req.url === '/items/decorated'
               ? await prices.lookup()
-              : await (await mesh.client(pricingName).fetch('/prices/1', own)).text();
+              : req.url === '/items/fetch'
+                ? // Node's own fetch through the mesh's dispatcher: governed, so the headers travel too.
+                  await (
+                    await fetch(`http://${pricingName}/prices/1`, {
+                      dispatcher: mesh.dispatcher(),
+                    } as RequestInit)
+                  ).text()
+                : await (await mesh.client(pricingName).fetch('/prices/1', own)).text();
           res.writeHead(200, { 'content-type': 'application/json' });
           res.end(body);
         };
@@ -139,6 +146,8 @@ describe('headers that travel by themselves', () => {
     }
     expect(await instanceFor('/items/decorated', { 'x-user-group': 'beta' })).toBe('beta');
     expect(await instanceFor('/items/decorated', {})).toBe('stable');
+    expect(await instanceFor('/items/fetch', { 'x-user-group': 'beta' })).toBe('beta');
+    expect(await instanceFor('/items/fetch', {})).toBe('stable');
     // The call's own header wins over the one that travelled.
     expect(await instanceFor('/items/own', { 'x-user-group': 'beta' })).toBe('stable');
     // x-user-id reached pricing two hops away; x-tenant, named by the gateway only, stopped at catalog.
