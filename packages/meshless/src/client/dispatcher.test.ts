@@ -6,16 +6,18 @@ import { MeshResponse } from './mesh-response.ts';
 import type { ControllerHandler, DispatchController } from './transport.ts';
 
 describe('serviceOf', () => {
-  it('names a service by a dotless host or <name>.service.consul, any port', () => {
+  it('names a service by a dotless host without a port, or <name>.service.consul with any port', () => {
     expect(serviceOf('http://catalog')).toBe('catalog');
-    expect(serviceOf('http://catalog:8080')).toBe('catalog');
     expect(serviceOf('http://catalog.service.consul')).toBe('catalog');
+    expect(serviceOf('http://catalog.service.consul:8080')).toBe('catalog');
     expect(serviceOf(new URL('http://Catalog.Service.Consul:80/'))).toBe('catalog');
   });
 
   it('leaves everything else to the pass-through agent', () => {
     for (const origin of [
       'http://localhost:3000',
+      'http://localhost',
+      'http://redis:6379', // a compose or cluster address, not a mesh name
       'http://127.0.0.1:8500',
       'http://[::1]:80',
       'http://api.example.com',
@@ -30,6 +32,7 @@ describe('serviceOf', () => {
   it('with a list of services, only those', () => {
     const only = new Set(['catalog']);
     expect(serviceOf('http://catalog', only)).toBe('catalog');
+    expect(serviceOf('http://catalog:8080', only)).toBe('catalog');
     expect(serviceOf('http://pricing', only)).toBeUndefined();
   });
 });

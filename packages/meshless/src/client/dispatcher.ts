@@ -15,9 +15,9 @@ import {
 /** `mesh.dispatcher(options)`. */
 export interface MeshDispatcherOptions {
   /**
-   * Only these hosts are services (`http://catalog`, `http://catalog.service.consul`); every other
-   * host passes through. Default: every host without a dot other than `localhost`, and every
-   * `<name>.service.consul`.
+   * Only these names are services (`http://catalog`, `http://catalog:8080`,
+   * `http://catalog.service.consul`); every other host passes through. Default: every dotless
+   * host without a port other than `localhost`, and every `<name>.service.consul`.
    */
   services?: readonly string[];
 }
@@ -26,8 +26,10 @@ const CONSUL_DOMAIN = '.service.consul';
 
 /**
  * The service an origin names, or undefined when it is not one: `http://catalog` and
- * `http://catalog.service.consul` (any port: the endpoints' ports come from Consul) name
- * `catalog`; an https origin, an IP address, `localhost` and other dotted names do not.
+ * `http://catalog.service.consul` (any port there: the endpoints' ports come from Consul) name
+ * `catalog`. A dotless host with a port (`http://redis:6379`, a compose or cluster address) is
+ * not taken for a service unless `only` lists it; an https origin, an IP address, `localhost`
+ * and other dotted names never are.
  */
 export function serviceOf(origin: DispatchOptions['origin'], only?: ReadonlySet<string>): string | undefined {
   if (origin === undefined) return undefined;
@@ -35,11 +37,13 @@ export function serviceOf(origin: DispatchOptions['origin'], only?: ReadonlySet<
   if (!text.startsWith('http://')) return undefined;
   let host = text.slice('http://'.length).toLowerCase();
   const end = host.search(/[:/]/);
+  const hasPort = end >= 0 && host[end] === ':';
   if (end >= 0) host = host.slice(0, end);
   let name: string;
   if (host.endsWith(CONSUL_DOMAIN)) name = host.slice(0, -CONSUL_DOMAIN.length);
   else if (host === '' || host === 'localhost' || host.includes('.') || host.startsWith('['))
     return undefined;
+  else if (hasPort && only === undefined) return undefined;
   else name = host;
   if (only !== undefined) return only.has(name) ? name : undefined;
   return name === '' || name.includes('.') ? undefined : name;
