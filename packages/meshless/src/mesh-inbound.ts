@@ -15,8 +15,15 @@ import { InFlightRequests } from './server/in-flight-requests.ts';
 import { InboundGuard } from './server/inbound-guard.ts';
 import { passThrough } from './server/pass-through.ts';
 
-/** Answered by the mesh itself, for Consul's HTTP check (the registration's check URL defaults to it too). */
+/**
+ * Answered by the mesh itself, for Consul's HTTP check (the registration's check URL defaults to
+ * it too). It is the readiness answer under its historical name.
+ */
 export const DEFAULT_HEALTH_PATH = '/meshless/health';
+/** Readiness: 200 while the mesh takes traffic, 503 from the moment close() begins to drain. */
+export const DEFAULT_READINESS_PATH = '/meshless/health/ready';
+/** Liveness: 200 until close() has finished (drain included), so a probe never restarts a draining process. */
+export const DEFAULT_LIVENESS_PATH = '/meshless/health/live';
 /** Served past the inbound rules: a Prometheus scrape is never limited. */
 export const DEFAULT_METRICS_PATH = '/metrics';
 
@@ -27,8 +34,10 @@ export interface MeshInboundParts {
   readonly random: Random;
   readonly logger: Logger;
   readonly observer: CallObserver;
-  /** false once the mesh drains: the health path answers 503. */
+  /** false once the mesh drains: the health and readiness paths answer 503. */
   readonly healthy: () => boolean;
+  /** false once close() has finished: the liveness path answers 503. Default: always true. */
+  readonly live?: () => boolean;
   /** The headers that travel on from served requests (undefined: none named). */
   readonly propagation?: PropagatedHeaders | undefined;
 }
@@ -57,7 +66,10 @@ export function createMeshInbound(p: MeshInboundParts): MeshInbound {
     // `false` turns a path off.
     healthPath: pathOrDefault(p.service?.healthPath, DEFAULT_HEALTH_PATH),
     metricsPath: pathOrDefault(p.service?.metricsPath, DEFAULT_METRICS_PATH),
+    livenessPath: pathOrDefault(p.service?.livenessPath, DEFAULT_LIVENESS_PATH),
+    readinessPath: pathOrDefault(p.service?.readinessPath, DEFAULT_READINESS_PATH),
     healthy: p.healthy,
+    live: p.live ?? alwaysLive,
     inFlight: new InFlightRequests(p.clock),
     logger: p.logger,
   };
@@ -71,6 +83,10 @@ export function createMeshInbound(p: MeshInboundParts): MeshInbound {
     fastifyPlugin: fastifyPlugin(run, serving),
     dispose: () => guard?.dispose(),
   };
+}
+
+function alwaysLive(): boolean {
+  return true;
 }
 
 function pathOrDefault(path: string | false | undefined, fallback: string): string | undefined {

@@ -50,6 +50,9 @@ describe('createMesh options', () => {
     expect(
       await rejection({ ...down, logger: 'silent', service: { ...svc, metricsPath: 'metrics' } }),
     ).toMatchObject({ path: 'service.metricsPath' });
+    expect(
+      await rejection({ ...down, logger: 'silent', service: { ...svc, readinessPath: 'ready' } }),
+    ).toMatchObject({ path: 'service.readinessPath' });
     expect(await rejection({ logger: 'silent', consul: { address: 'not a host:::' } })).toMatchObject({
       path: 'consul.address',
     });

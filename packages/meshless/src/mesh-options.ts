@@ -13,8 +13,15 @@ export interface MeshServiceOptions extends ServiceDefinition {
   register?: boolean;
   /** Heartbeat TTL of the registration. Default 10 000 ms. */
   ttlMs?: number;
-  /** Path of the health endpoint that `serve()`/`middleware()` answer. Default `/meshless/health`; false: none. */
+  /**
+   * Path of the health endpoint that `serve()`/`middleware()` answer. It is the readiness answer
+   * (200, then 503 from the moment close() begins). Default `/meshless/health`; false: none.
+   */
   healthPath?: string | false;
+  /** Readiness probe path: 200 while taking traffic, 503 once draining. Default `/meshless/health/ready`; false: none. */
+  readinessPath?: string | false;
+  /** Liveness probe path: 200 until close() has finished, drain included. Default `/meshless/health/live`; false: none. */
+  livenessPath?: string | false;
   /**
    * Path of the app's Prometheus endpoint: `serve()`, `middleware()` and the Fastify plugin let it
    * past the inbound rules (a scrape is never rate-limited, shed or faulted). Default `/metrics`;
@@ -173,6 +180,8 @@ const serviceSchema = z.strictObject({
   register: z.boolean().optional(),
   ttlMs: nonNegative.optional(),
   healthPath: pathOrFalse.optional(),
+  readinessPath: pathOrFalse.optional(),
+  livenessPath: pathOrFalse.optional(),
   metricsPath: pathOrFalse.optional(),
   httpCheck: z
     .union([

@@ -22,6 +22,8 @@ export function createRegistration(
     register: _r,
     ttlMs,
     healthPath,
+    readinessPath: _rp,
+    livenessPath: _lp,
     httpCheck,
     drainMs: _d,
     metricsPath: _m,

@@ -93,6 +93,8 @@ class MeshImpl implements Mesh {
   private readonly statusWriter: RuleStatusWriter | undefined;
   private readonly governanceCheck: GovernanceCheck | undefined;
   private draining = false;
+  /** Set once close() has finished: the liveness path answers 503 from then on. */
+  private closed = false;
   private closing: Promise<void> | undefined;
   /** What createMesh made: status() and close() read the connection, source and registration from it. */
   private readonly parts: MeshCollaborators;
@@ -149,6 +151,7 @@ class MeshImpl implements Mesh {
       service: options.service,
       observer,
       healthy: () => !this.draining,
+      live: () => !this.closed,
       propagation,
     });
     this.fastifyPlugin = this.inbound.fastifyPlugin;
@@ -254,6 +257,7 @@ class MeshImpl implements Mesh {
       });
       // Pass-through requests of mesh.dispatcher() are not mesh calls: they get the drain period.
       await this.dispatchers.close(options.service?.drainMs ?? 0);
+      this.closed = true;
     })();
     return this.closing;
   }

@@ -16,24 +16,39 @@ export type ErrorMiddleware = (
 
 /** What the adapters share with the mesh. */
 export interface ServingState {
-  /** Path of the health endpoint (e.g. `/meshless/health`); undefined: no endpoint. */
+  /** Path of the health endpoint (e.g. `/meshless/health`, the readiness answer); undefined: no endpoint. */
   readonly healthPath: string | undefined;
+  /** Path of the liveness answer (e.g. `/meshless/health/live`); undefined: none. */
+  readonly livenessPath: string | undefined;
+  /** Path of the readiness answer (e.g. `/meshless/health/ready`); undefined: none. */
+  readonly readinessPath: string | undefined;
   /** Path served past the inbound rules (a Prometheus scrape is never limited); undefined: none. */
   readonly metricsPath: string | undefined;
-  /** false while draining or closed: the endpoint answers 503 so Consul's HTTP check fails. */
+  /** Readiness: false while draining or closed, so the health and readiness paths answer 503 (Consul's HTTP check fails). */
   healthy(): boolean;
+  /** Liveness: true until close() has finished, drain included (a probe must not restart a draining process). */
+  live(): boolean;
   /** Every inbound response until it is finished, so that shutting down answers each one. */
   readonly inFlight: InFlightRequests;
   readonly logger: Logger;
 }
 
+/** The health, readiness and liveness paths, answered by the mesh itself (never counted in flight). */
 function answerHealth(state: ServingState, req: IncomingMessage, res: ServerResponse): boolean {
-  if (state.healthPath === undefined || req.url !== state.healthPath) return false;
-  const ok = state.healthy();
+  const url = req.url;
+  // An absent path is undefined too: without a url nothing matches.
+  if (url === undefined) return false;
+  let ok: boolean;
+  if (url === state.healthPath || url === state.readinessPath) ok = state.healthy();
+  else if (url === state.livenessPath) ok = state.live();
+  else return false;
   res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  res.end(JSON.stringify({ status: ok ? 'passing' : 'critical' }));
+  res.end(ok ? PASSING : CRITICAL);
   return true;
 }
+
+const PASSING = JSON.stringify({ status: 'passing' });
+const CRITICAL = JSON.stringify({ status: 'critical' });
 
 /** The metrics path with or without a query string (scrape configs may add `params`). */
 function isExempt(state: ServingState, req: IncomingMessage): boolean {
