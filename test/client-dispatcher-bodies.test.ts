@@ -2,8 +2,8 @@
 // a stream is sent once), large streamed answers, and close() leaving no connection open.
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { Readable } from 'node:stream';
-import { request as undiciRequest } from 'undici';
+import { Readable, Writable } from 'node:stream';
+import { request as undiciRequest, stream as undiciStream } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { startShop } from './helpers/backends.ts';
 import { eventually, putApplied, uniquePrefix } from './helpers/consul.ts';
@@ -73,7 +73,7 @@ describe('mesh.dispatcher(): bodies and close on a real Consul', () => {
     expect(seen.get('/items/2')).toBe(1);
   });
 
-  it('streams a large answer through fetch and undici request', async () => {
+  it('streams a large answer through fetch, undici request and undici stream', async () => {
     const { service, backends, gateway } = await shop('dispatch-large');
     const big = Buffer.alloc(1024 * 1024, 'x');
     for (const backend of backends) {
@@ -88,6 +88,21 @@ describe('mesh.dispatcher(): bodies and close on a real Consul', () => {
     expect(Buffer.from(await viaFetch.arrayBuffer()).equals(big)).toBe(true);
     const viaRequest = await undiciRequest(`http://${service}/big`, { dispatcher });
     expect(Buffer.from(await viaRequest.body.arrayBuffer()).equals(big)).toBe(true);
+    // undici's stream(): the answer is written into the caller's Writable, with its back-pressure.
+    const chunks: Buffer[] = [];
+    let status = 0;
+    await undiciStream(`http://${service}/big`, { dispatcher }, ({ statusCode }) => {
+      status = statusCode;
+      return new Writable({
+        highWaterMark: 16 * 1024,
+        write(chunk: Buffer, _encoding, done) {
+          chunks.push(chunk);
+          setImmediate(done); // a slow consumer: the body must wait for it
+        },
+      });
+    });
+    expect(status).toBe(200);
+    expect(Buffer.concat(chunks).equals(big)).toBe(true);
   });
 
   it("a caller's abort mid-body ends the governed call and its stream", async () => {
