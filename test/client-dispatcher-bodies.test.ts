@@ -91,7 +91,7 @@ describe('mesh.dispatcher(): bodies and close on a real Consul', () => {
     // undici's stream(): the answer is written into the caller's Writable, with its back-pressure.
     const chunks: Buffer[] = [];
     let status = 0;
-    await undiciStream(`http://${service}/big`, { dispatcher }, ({ statusCode }) => {
+    await undiciStream(`http://${service}/big`, { method: 'GET', dispatcher }, ({ statusCode }) => {
       status = statusCode;
       return new Writable({
         highWaterMark: 16 * 1024,
