@@ -38,22 +38,26 @@ export interface MeshParts {
 }
 
 /**
- * The shutdown order: leave discovery and deregister, answer every inbound request, let calls
- * in flight end, then stop the watches before the connections they use. Each step only after
- * the ones its users depend on.
+ * The shutdown order (readiness already answers 503): leave discovery (maintenance, so callers
+ * stop picking this instance) and give callers the drain period, still serving what arrives; then
+ * answer every inbound request and let calls in flight end; only then deregister, so nothing is
+ * answered by an instance Consul no longer lists; then stop the watches before the connections
+ * they use. Each step only after the ones its users depend on.
  */
 export async function closeInOrder(p: MeshParts): Promise<void> {
-  if (p.registration) {
-    // Leave discovery first (maintenance mode), then give in-flight calls the drain period.
-    await p.registration.drain({ drainMs: p.drainMs, reason: 'meshless: shutting down' });
-    await p.registration.deregister();
-    p.registration.dispose();
-  }
+  p.requests.drain();
+  // Maintenance first, then the drain period: callers, and their cached endpoint lists, move on.
+  if (p.registration) await p.registration.drain({ drainMs: p.drainMs, reason: 'meshless: shutting down' });
   // Inbound requests still running get the grace period (their own calls still work), then an
-  // answer: none is cut off without one.
+  // answer: none is cut off without one. Requests that arrive from now on are refused at once.
   const cut = await p.requests.settle(p.shutdownGraceMs);
   if (cut > 0) p.logger.warn('requests still running at shutdown were answered 503', { requests: cut });
   await p.calls.idle(p.drainMs);
+  if (p.registration) {
+    p.logger.info('drained; deregistering from Consul');
+    await p.registration.deregister();
+    p.registration.dispose();
+  }
   p.subscriptions.dispose();
   await p.statusWriter?.idle;
   p.clients.dispose();

@@ -66,7 +66,7 @@ export function serve(
 ): RequestHandler {
   return (req, res) => {
     if (answerHealth(state, req, res)) return;
-    state.inFlight.track(res);
+    if (!state.inFlight.track(res)) return;
     if (isExempt(state, req)) {
       const fail = (error: unknown) => {
         logHandlerError(state.logger, undefined, error);
@@ -88,7 +88,7 @@ export function serve(
 export function middleware(guard: Pick<InboundGuard, 'run'>, state: ServingState): Middleware {
   return (req, res, next) => {
     if (answerHealth(state, req, res)) return;
-    state.inFlight.track(res);
+    if (!state.inFlight.track(res)) return;
     if (isExempt(state, req)) return next();
     void guard.run(req, res, () => next());
   };
@@ -143,7 +143,10 @@ export function fastifyPlugin(guard: Pick<InboundGuard, 'run'>, state: ServingSt
         reply.hijack();
         return;
       }
-      state.inFlight.track(reply.raw);
+      if (!state.inFlight.track(reply.raw)) {
+        reply.hijack();
+        return;
+      }
       if (isExempt(state, request.raw)) {
         next();
         return;

@@ -14,8 +14,7 @@ afterEach(async () => {
 async function tracked(tracker: InFlightRequests): Promise<{ url: string; held: ServerResponse[] }> {
   const held: ServerResponse[] = [];
   server = createServer((_req, res) => {
-    tracker.track(res);
-    held.push(res);
+    if (tracker.track(res)) held.push(res);
   });
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, held };
@@ -27,6 +26,31 @@ async function until(check: () => boolean): Promise<void> {
 }
 
 describe('InFlightRequests', () => {
+  it('serves requests that arrive while draining on their last connection, refuses those after at once', async () => {
+    const tracker = new InFlightRequests();
+    const { url, held } = await tracked(tracker);
+    const before = fetch(`${url}/before`);
+    await until(() => held.length === 1);
+    tracker.drain();
+    const during = fetch(`${url}/during`);
+    await until(() => held.length === 2);
+    held[0]!.end('one');
+    held[1]!.end('two');
+    const [a, b] = await Promise.all([before, during]);
+    expect([a.headers.get('connection'), await a.text()]).toEqual(['keep-alive', 'one']);
+    expect([b.headers.get('connection'), await b.text()]).toEqual(['close', 'two']);
+    const settled = tracker.settle(5000);
+    expect(await settled).toBe(0);
+    const after = await fetch(`${url}/after`);
+    expect(after.status).toBe(503);
+    expect(after.headers.get('connection')).toBe('close');
+    expect(after.headers.get('retry-after')).toBe('1');
+    expect(await after.json()).toEqual({ error: 'shutting_down' });
+    // Refused before the handler saw it: nothing more to follow.
+    expect(held.length).toBe(2);
+    expect(tracker.size).toBe(0);
+  });
+
   it('forgets a response once it is answered (keep-alive or not) or its caller goes away', async () => {
     const tracker = new InFlightRequests();
     const { url, held } = await tracked(tracker);
