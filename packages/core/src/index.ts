@@ -19,6 +19,7 @@ export * from './rule-section.ts';
 export * from './rule-source.ts';
 export * from './rule-store.ts';
 export * from './schema-error.ts';
+export { nearest } from './schema-suggest.ts';
 export * from './token-bucket.ts';
 export * from './transport-codes.ts';
 export * from './wire-headers.ts';

@@ -100,6 +100,12 @@ export interface MeshOptions {
    * (`{ headers: ['x-user-id', 'x-user-group'] }`), unless the call sets them. Options only.
    */
   propagate?: MeshPropagateOptions;
+  /**
+   * Where the MESHLESS_* variables (service, prefix, datacenters... see docs/operators-guide.md)
+   * and Consul's CONSUL_HTTP_* ones are read from; explicit options win over them, field by field.
+   * Default `process.env`; pass an object (tests) or `false` to read none.
+   */
+  env?: Readonly<Record<string, string | undefined>> | false;
   /** Injected time and randomness (tests, simulations). */
   clock?: Clock;
   random?: Random;
@@ -239,6 +245,7 @@ export const meshOptionsSchema = z.strictObject({
     .optional(),
   handleSignals: z.boolean().optional(),
   propagate: propagateSchema.optional(),
+  env: z.union([z.literal(false), anObject('an environment (name -> value)')]).optional(),
   clock: withMethods('a Clock', 'now').optional(),
   random: withMethods('a Random', 'next').optional(),
   observers: z

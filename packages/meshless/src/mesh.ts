@@ -5,6 +5,7 @@ import {
   type Discovery,
   defaultCacheDir,
   type RuleStatusWriter,
+  resolveConsulOptions,
   type ServiceRegistration,
 } from '@meshless/consul';
 import {
@@ -14,7 +15,6 @@ import {
   DisposableStore,
   type Event,
   type Logger,
-  parseOrThrow,
   type Random,
   type RuleChange,
   RuleStore,
@@ -39,9 +39,10 @@ import type { Mesh, MeshStatus } from './mesh-api.ts';
 import { MeshClients } from './mesh-clients.ts';
 import { calledService, createMeshDiscovery } from './mesh-discovery.ts';
 import { MeshDispatchers } from './mesh-dispatchers.ts';
+import { resolveMeshOptions, warnUnknownEnvVariables } from './mesh-env.ts';
 import { createMeshInbound, type MeshInbound } from './mesh-inbound.ts';
 import { closeInOrder, installSignalHandlers, startUp } from './mesh-lifecycle.ts';
-import { type MeshOptions, meshOptionsSchema, resolveLogger } from './mesh-options.ts';
+import { type MeshOptions, resolveLogger } from './mesh-options.ts';
 import { createRegistration } from './mesh-registration.ts';
 import { createMeshTelemetry, type MeshTelemetry } from './mesh-telemetry.ts';
 import { PropagatedHeaders } from './propagation/propagated-headers.ts';
@@ -264,21 +265,27 @@ class MeshImpl implements Mesh {
 }
 
 /** Connects to Consul, subscribes to the governance center, registers the service and returns the mesh. */
-export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
-  // One wording for every schema failure (core schemaError): an unknown option as an unknown rule field.
-  parseOrThrow(meshOptionsSchema, options);
+export async function createMesh(explicit: MeshOptions = {}): Promise<Mesh> {
+  // The MESHLESS_* environment under the explicit options, then the one schema (core schemaError's
+  // wording, a variable's name where the value came from one).
+  const { options, env } = resolveMeshOptions(explicit);
   const logger = resolveLogger(options.logger);
+  warnUnknownEnvVariables(env, logger);
   const clock = options.clock ?? systemClock;
   const random = options.random ?? systemRandom;
   const prefix = (options.prefix ?? 'meshless').replace(/^\/+|\/+$/g, '');
   const svc = options.service;
-  const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
-  const connection = new ConsulConnection(options.consul);
-  // One governance center for WAN-joined datacenters. MESHLESS_RULES_DATACENTER is read here
-  // until the MESHLESS_* environment reader (issue 13, env configuration) takes it over.
-  const rulesDatacenter =
-    options.rulesDatacenter ?? (process.env.MESHLESS_RULES_DATACENTER?.trim() || undefined);
-  const source = new ConsulRuleSource({ connection, prefix, cacheDir, logger, datacenter: rulesDatacenter });
+  // MESHLESS_CACHE_DIR was read with the rest of the environment.
+  const cacheDir = options.cacheDir === undefined ? defaultCacheDir({}) : options.cacheDir;
+  const connection = new ConsulConnection(resolveConsulOptions(options.consul, env));
+  // One governance center for WAN-joined datacenters (option or MESHLESS_RULES_DATACENTER).
+  const source = new ConsulRuleSource({
+    connection,
+    prefix,
+    cacheDir,
+    logger,
+    datacenter: options.rulesDatacenter,
+  });
   const rules = new RuleStore({
     prefix,
     sections: [...builtinSections, ...(options.sections ?? [])],
