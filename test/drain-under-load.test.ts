@@ -1,8 +1,10 @@
-import { createServer, request } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import express from 'express';
+import Fastify from 'fastify';
 import { createMesh, type Endpoint, type Logger, type RequestHandler } from 'meshless';
 import { describe, expect, it } from 'vitest';
-import { startBackend, startGateway } from './helpers/backends.ts';
+import { startBackend, startGateway, startServedMesh } from './helpers/backends.ts';
 import { consulAddress, eventually, kvClient, uniquePrefix } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
@@ -220,5 +222,73 @@ describe('close() under load (real Consul, real HTTP)', () => {
       path: `/v1/health/service/${service}`,
     });
     expect(listed.map((e) => e.Service.ID)).toEqual([`${service}-b`]);
+  });
+
+  it('answers the probes and refuses late requests alike in node:http, Express and Fastify, serving those in flight', async () => {
+    const { mesh } = await startServedMesh('lifecycle', 'adapters', cleanup, {
+      service: { name: 'lifecycle', port: 1, register: false, shutdownGraceMs: 3000 },
+    });
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let arrived = 0;
+    let onArrived = () => {};
+    const hold = async () => {
+      arrived++;
+      onArrived();
+      await released;
+      return 'held';
+    };
+    const listen = async (server: Server) => {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      cleanup(async () => {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      });
+      return (server.address() as AddressInfo).port;
+    };
+    const node = await listen(createServer(mesh.serve(async (_req, res) => res.end(await hold()))));
+    const app = express();
+    app.use(mesh.middleware());
+    app.get('/work', async (_req, res) => {
+      res.send(await hold());
+    });
+    const viaExpress = await listen(createServer(app));
+    const fastify = Fastify();
+    await fastify.register(mesh.fastifyPlugin);
+    fastify.get('/work', () => hold());
+    await fastify.listen({ port: 0, host: '127.0.0.1' });
+    cleanup(() => fastify.close());
+    const apps = { node, express: viaExpress, fastify: (fastify.server.address() as AddressInfo).port };
+
+    const held = Object.values(apps).map((port) => get(port, '/work'));
+    await new Promise<void>((resolve) => {
+      onArrived = () => arrived === 3 && resolve();
+      onArrived();
+    });
+    // Unregistered: no drain period, so close() settles at once and refuses what arrives from now on.
+    const closed = mesh.close();
+    for (const [framework, port] of Object.entries(apps)) {
+      expect((await get(port, '/meshless/health/ready')).status, framework).toBe(503);
+      expect((await get(port, '/meshless/health')).status, framework).toBe(503);
+      expect((await get(port, '/meshless/health/live')).status, framework).toBe(200);
+      const late = await get(port, '/work');
+      expect([late.status, late.connection, late.body], framework).toEqual([
+        503,
+        'close',
+        JSON.stringify({ error: 'shutting_down' }),
+      ]);
+    }
+    expect(arrived).toBe(3);
+    release();
+    expect((await Promise.all(held)).map((r) => [r.status, r.body])).toEqual([
+      [200, 'held'],
+      [200, 'held'],
+      [200, 'held'],
+    ]);
+    await closed;
+    for (const [framework, port] of Object.entries(apps))
+      expect((await get(port, '/meshless/health/live')).status, framework).toBe(503);
   });
 });
