@@ -80,6 +80,35 @@ describe('configuration from the environment, on a real Consul', () => {
     );
   });
 
+  it('options in code win over the environment, field by field inside service', async () => {
+    const name = `env-catalog-${randomUUID().slice(0, 8)}`;
+    const env = {
+      CONSUL_HTTP_ADDR: consulAddress(),
+      MESHLESS_SERVICE_NAME: name,
+      MESHLESS_SERVICE_PORT: String(await freePort()),
+      MESHLESS_SERVICE_ADDRESS: '127.0.0.1',
+      MESHLESS_SERVICE_VERSION: 'v-env',
+      MESHLESS_SERVICE_ZONE: 'eu-1a',
+      MESHLESS_CACHE_DIR: 'false',
+      MESHLESS_LOG_LEVEL: 'silent',
+    };
+    // Name and port come from the environment; code sets only the version.
+    const mesh = await createMesh({ env, service: { version: 'v-code' } });
+    cleanup(() => mesh.close());
+    const { connection } = kvClient();
+    cleanup(() => connection.close());
+    let entries: HealthEntry[] = [];
+    await eventually(
+      async () => {
+        entries = await connection.json<HealthEntry[]>({ path: `/v1/health/service/${name}` });
+        return entries.length === 1;
+      },
+      5000,
+      `${name} registered`,
+    );
+    expect(entries[0]!.Service.Meta).toMatchObject({ version: 'v-code', zone: 'eu-1a' });
+  });
+
   it('rejects a bad value naming its variable, before registering anything', async () => {
     const env = {
       CONSUL_HTTP_ADDR: consulAddress(),

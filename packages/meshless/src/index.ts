@@ -22,7 +22,14 @@ export type { TransportOptions as MeshHttpOptions } from './client/transport.ts'
 export * from './decorators/index.ts';
 export * from './governance/index.ts';
 export * from './governance-report.ts';
-export { createMesh, type Mesh, type MeshOptions, type MeshServiceOptions, type MeshStatus } from './mesh.ts';
+export {
+  createMesh,
+  type Mesh,
+  type MeshOptions,
+  type MeshOptionsInput,
+  type MeshServiceOptions,
+  type MeshStatus,
+} from './mesh.ts';
 export type { MeshPropagateOptions } from './propagation/propagate-options.ts';
 export { PropagatedHeaders } from './propagation/propagated-headers.ts';
 export * from './rules/index.ts';

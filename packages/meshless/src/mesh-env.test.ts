@@ -4,13 +4,13 @@ import {
   ENV_VARIABLES,
   MAX_ENV_VALUE_LENGTH,
   type MeshEnv,
+  type MeshOptionsInput,
   mergeEnvOptions,
   optionsFromEnv,
   resolveMeshOptions,
   unknownEnvVariables,
   warnUnknownEnvVariables,
 } from './mesh-env.ts';
-import type { MeshOptions } from './mesh-options.ts';
 
 /** The ConfigError `run` throws. */
 function thrown(run: () => unknown): ConfigError {
@@ -23,7 +23,7 @@ function thrown(run: () => unknown): ConfigError {
   throw new Error('expected a ConfigError');
 }
 
-const resolved = (env: MeshEnv, explicit: MeshOptions = {}) =>
+const resolved = (env: MeshEnv, explicit: MeshOptionsInput = {}) =>
   resolveMeshOptions({ ...explicit, env }).options;
 
 describe('optionsFromEnv', () => {
@@ -149,6 +149,11 @@ describe('explicit options over the environment', () => {
       datacenters: ['dc3'],
       prefix: 'env-prefix',
     });
+  });
+
+  it('code may leave out of service what the environment gives (typed as such)', () => {
+    const options = resolved(env, { service: { version: 'v-code', healthPath: false } });
+    expect(options.service).toEqual({ name: 'from-env', port: 8080, version: 'v-code', healthPath: false });
   });
 
   it('an explicit nested object (meta, tags) is taken whole, not merged key by key', () => {

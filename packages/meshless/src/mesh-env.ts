@@ -1,8 +1,14 @@
 import { ConfigError, type Logger, nearest, parseOrThrow } from '@meshless/core';
-import { type MeshOptions, meshOptionsSchema } from './mesh-options.ts';
+import { type MeshOptions, type MeshServiceOptions, meshOptionsSchema } from './mesh-options.ts';
 
 /** An environment: variable name -> value (process.env, or a plain object in tests). */
 export type MeshEnv = Readonly<Record<string, string | undefined>>;
+
+/**
+ * createMesh's argument: MeshOptions whose `service` may leave out what the environment gives
+ * (`name`, `port` from MESHLESS_SERVICE_NAME/PORT); the schema checks the merged result.
+ */
+export type MeshOptionsInput = Omit<MeshOptions, 'service'> & { service?: Partial<MeshServiceOptions> };
 
 /** A value over this is an error: an environment is operator input, but a bounded one. */
 export const MAX_ENV_VALUE_LENGTH = 4096;
@@ -126,7 +132,7 @@ export function optionsFromEnv(env: MeshEnv = process.env): Partial<MeshOptions>
 }
 
 /** The option paths (`service.port`) whose value in `merged` came from `env`, with their variable. */
-export function envSources(explicit: MeshOptions, env: MeshEnv): Map<string, string> {
+export function envSources(explicit: MeshOptionsInput, env: MeshEnv): Map<string, string> {
   const sources = new Map<string, string>();
   for (const variable of ENV_VARIABLES) {
     if (envValue(env, variable.name) === undefined) continue;
@@ -144,7 +150,7 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
 const NESTED = new Set(['service', 'propagate']);
 
 /** `fromEnv` under `explicit`: explicit wins field by field (within `service` too); undefined is unset. */
-export function mergeEnvOptions(explicit: MeshOptions, fromEnv: Partial<MeshOptions>): MeshOptions {
+export function mergeEnvOptions(explicit: MeshOptionsInput, fromEnv: Partial<MeshOptions>): MeshOptions {
   const merged: Record<string, unknown> = { ...explicit };
   for (const [key, value] of Object.entries(fromEnv)) {
     const mine = merged[key];
@@ -206,10 +212,10 @@ export function warnUnknownEnvVariables(env: MeshEnv, logger: Logger): void {
  * process.env; `false`: none), checked by the one options schema. Errors about a value that came
  * from a variable name the variable. The environment is returned for the CONSUL_HTTP_* reader.
  */
-export function resolveMeshOptions(explicit: MeshOptions): { options: MeshOptions; env: MeshEnv } {
+export function resolveMeshOptions(explicit: MeshOptionsInput): { options: MeshOptions; env: MeshEnv } {
   if (!isRecord(explicit)) {
     parseOrThrow(meshOptionsSchema, explicit);
-    return { options: explicit, env: {} };
+    return { options: explicit as MeshOptions, env: {} };
   }
   // A bad `env` reads as none here; the schema then reports it at its path.
   const env: MeshEnv = isRecord(explicit.env)

@@ -39,7 +39,7 @@ import type { Mesh, MeshStatus } from './mesh-api.ts';
 import { MeshClients } from './mesh-clients.ts';
 import { calledService, createMeshDiscovery } from './mesh-discovery.ts';
 import { MeshDispatchers } from './mesh-dispatchers.ts';
-import { resolveMeshOptions, warnUnknownEnvVariables } from './mesh-env.ts';
+import { type MeshOptionsInput, resolveMeshOptions, warnUnknownEnvVariables } from './mesh-env.ts';
 import { createMeshInbound, type MeshInbound } from './mesh-inbound.ts';
 import { closeInOrder, installSignalHandlers, startUp } from './mesh-lifecycle.ts';
 import { type MeshOptions, resolveLogger } from './mesh-options.ts';
@@ -53,6 +53,7 @@ import type { ErrorMiddleware, fastifyPlugin, Middleware, RequestHandler } from 
 import { observedCalls } from './telemetry/observed-calls.ts';
 
 export type { Mesh, MeshStatus } from './mesh-api.ts';
+export type { MeshOptionsInput } from './mesh-env.ts';
 export type { MeshOptions, MeshServiceOptions } from './mesh-options.ts';
 
 /** What createMesh has made and checked before the mesh wires the rest (clients, guard, discovery). */
@@ -265,7 +266,7 @@ class MeshImpl implements Mesh {
 }
 
 /** Connects to Consul, subscribes to the governance center, registers the service and returns the mesh. */
-export async function createMesh(explicit: MeshOptions = {}): Promise<Mesh> {
+export async function createMesh(explicit: MeshOptionsInput = {}): Promise<Mesh> {
   // The MESHLESS_* environment under the explicit options, then the one schema (core schemaError's
   // wording, a variable's name where the value came from one).
   const { options, env } = resolveMeshOptions(explicit);
