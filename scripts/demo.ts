@@ -9,6 +9,7 @@ import { resilience } from '../examples/demo/04-resilience.ts';
 import { observability } from '../examples/demo/05-observability.ts';
 import { deadlines } from '../examples/demo/06-deadlines.ts';
 import { failover } from '../examples/demo/07-failover.ts';
+import { yourStack } from '../examples/demo/08-your-stack.ts';
 import { color, type DemoProcess, ensureConsul, log } from '../examples/demo/lib.ts';
 import { type Shop, startShop } from '../examples/demo/shop.ts';
 
@@ -44,6 +45,7 @@ try {
   cleanups.push(stopMetrics);
   await deadlines(shop, consul, prefix, root);
   await failover(shop, consul, prefix, root);
+  await yourStack(shop, consul, prefix, root);
 
   log(color.bold('\nWhere to look'));
   log(`   Consul UI, key/value: ${color.cyan(`${consul.uiUrl}/dc1/kv/${prefix}/`)}`);
