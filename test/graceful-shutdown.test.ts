@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -103,5 +104,76 @@ describe('graceful shutdown on SIGTERM', () => {
     expect(performance.now() - signalled).toBeGreaterThanOrEqual(700);
     expect(performance.now() - signalled).toBeLessThan(3000);
     expect(await exited).toBe(0);
+  });
+
+  it('under load, serves every request during the drain and refuses the later ones, with no socket error', async () => {
+    const prefix = uniquePrefix('sig');
+    const service = `signals-${prefix.slice(-8)}`;
+    const child = spawn(
+      process.execPath,
+      [fileURLToPath(new URL('./fixtures/signal-server.ts', import.meta.url))],
+      {
+        env: {
+          ...process.env,
+          CONSUL_HTTP_ADDR: consulAddress(),
+          TEST_PREFIX: prefix,
+          TEST_SERVICE: service,
+          TEST_ID: `${service}-1`,
+          TEST_DRAIN_MS: '600',
+          TEST_GRACE_MS: '600',
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const lines = createInterface({ input: child.stdout! });
+    const port = await new Promise<number>((resolve) =>
+      lines.on('line', (line) => {
+        const message = JSON.parse(line) as { port?: number };
+        if (message.port) resolve(message.port);
+      }),
+    );
+    // One request per fresh connection: the status, or the socket error's code.
+    const once = () =>
+      new Promise<{ status: number; body: string } | { error: string }>((resolve) => {
+        const req = request({ host: '127.0.0.1', port, path: '/slow?ms=20', agent: false }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            body += chunk;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          res.on('error', (error: NodeJS.ErrnoException) => resolve({ error: String(error.code) }));
+        });
+        req.on('error', (error: NodeJS.ErrnoException) => resolve({ error: String(error.code) }));
+        req.end();
+      });
+    let signalledAt = Number.POSITIVE_INFINITY;
+    const answers: { sentAt: number; status?: number; body?: string; error?: string }[] = [];
+    // Four callers, each going on until the instance refuses it (a caller honouring the 503), bounded.
+    const callers = Array.from({ length: 4 }, async () => {
+      for (let i = 0; i < 2000; i++) {
+        const sentAt = performance.now();
+        const answer = await once();
+        answers.push({ sentAt, ...answer });
+        if ('error' in answer || answer.status !== 200) return;
+      }
+    });
+    await new Promise<void>((resolve) => {
+      const check = () => (answers.length >= 20 ? resolve() : setImmediate(check));
+      check();
+    });
+    signalledAt = performance.now();
+    child.kill('SIGTERM');
+    await Promise.all(callers);
+    expect(await exited).toBe(0);
+
+    expect(answers.filter((a) => a.error !== undefined)).toEqual([]);
+    const duringDrain = answers.filter((a) => a.sentAt > signalledAt && a.status === 200);
+    expect(duringDrain.length).toBeGreaterThan(10);
+    const refused = answers.filter((a) => a.status !== 200);
+    expect(refused.length).toBe(4);
+    for (const r of refused)
+      expect([r.status, r.body]).toEqual([503, JSON.stringify({ error: 'shutting_down' })]);
   });
 });

@@ -127,17 +127,27 @@ export async function withinMs<T>(promise: Promise<T>, ms: number): Promise<T | 
   }
 }
 
-/** Drain and close on SIGTERM/SIGINT, then exit (createMesh({ handleSignals: true })). */
-export function installSignalHandlers(mesh: { close(): Promise<void> }, logger: Logger): void {
+/**
+ * Drain and close on SIGTERM/SIGINT, then exit (createMesh({ handleSignals: true })). Before the
+ * exit the app's servers stop accepting and their last answers are written (at most 1 s), so the
+ * exit resets no connection a request had arrived on.
+ */
+export function installSignalHandlers(
+  mesh: { close(): Promise<void>; stopAccepting(ms: number): Promise<void> },
+  logger: Logger,
+): void {
   const onSignal = (signal: NodeJS.Signals) => {
     logger.info('signal received; draining', { signal });
-    mesh.close().then(
-      () => process.exit(0),
-      (error) => {
-        logger.error('close failed', { error });
-        process.exit(1);
-      },
-    );
+    mesh
+      .close()
+      .then(() => mesh.stopAccepting(1000))
+      .then(
+        () => process.exit(0),
+        (error) => {
+          logger.error('close failed', { error });
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);

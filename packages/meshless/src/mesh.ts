@@ -233,6 +233,11 @@ class MeshImpl implements Mesh {
     await this.governanceCheck?.report();
   }
 
+  /** For handleSignals, after close(): the servers requests came through stop accepting (see InFlightRequests). */
+  stopAccepting(ms: number): Promise<void> {
+    return this.inbound.serving.inFlight.stopAccepting(ms);
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.draining = true;

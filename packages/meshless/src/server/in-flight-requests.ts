@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { Server } from 'node:net';
 import { type Clock, SHED_HEADER, systemClock } from '@meshless/core';
 
 /**
@@ -13,6 +14,10 @@ export class InFlightRequests {
   private readonly clock: Clock;
   private draining = false;
   private refusing = false;
+  /** The servers requests came through (node sets `socket.server`), for stopAccepting(). */
+  private readonly servers = new Set<Server>();
+  /** Clock time of the last request refused (settling), for stopAccepting()'s quiet wait. */
+  private lastRefusedAt = Number.NEGATIVE_INFINITY;
 
   constructor(clock: Clock = systemClock) {
     this.clock = clock;
@@ -27,7 +32,10 @@ export class InFlightRequests {
    * 503 (`shutting_down`, `connection: close`); the adapter must not run the handler.
    */
   track(res: ServerResponse): boolean {
+    const server = (res.socket as { server?: Server } | null)?.server;
+    if (server !== undefined) this.servers.add(server);
     if (this.refusing) {
+      this.lastRefusedAt = this.clock.now();
       answerShuttingDown(res);
       return false;
     }
@@ -72,6 +80,40 @@ export class InFlightRequests {
     }
     if (this.open.size > 0) await this.idleWithin(flushMs);
     return left.length;
+  }
+
+  /**
+   * Before the process exits (handleSignals): once no request has been refused for `quietMs`,
+   * so that callers still sending have had their 503, the servers requests came through stop
+   * accepting (a later caller is refused a connection, never received and safe to retry, instead
+   * of having one reset by the exit); resolves once their connections are closed. At most `ms` in all.
+   */
+  async stopAccepting(ms: number, quietMs = 50): Promise<void> {
+    const servers = [...this.servers].filter((server) => server.listening);
+    if (servers.length === 0) return;
+    const until = this.clock.now() + ms;
+    for (;;) {
+      const quietFor = this.clock.now() - this.lastRefusedAt;
+      const left = until - this.clock.now();
+      if (quietFor >= quietMs || left <= 0) break;
+      await this.wait(Math.min(quietMs - quietFor, left));
+    }
+    await new Promise<void>((resolve) => {
+      let open = servers.length;
+      const timer = this.clock.setTimeout(resolve, Math.max(0, until - this.clock.now()));
+      const closed = () => {
+        if (--open > 0) return;
+        timer.cancel();
+        resolve();
+      };
+      // net's close, not node:http's: that one also destroys connections whose request has not
+      // been read yet, resetting them. These get their answer (a refusal) and end by themselves.
+      for (const server of servers) Server.prototype.close.call(server, closed);
+    });
+  }
+
+  private wait(ms: number): Promise<void> {
+    return new Promise((resolve) => this.clock.setTimeout(resolve, ms));
   }
 
   private idleWithin(ms: number): Promise<void> {
