@@ -6,13 +6,16 @@
 // wraps that in a @Governed method with a timeout, and answers meshless errors with
 // MeshExceptionFilter. SIGTERM: Nest's shutdown hooks drain, deregister, then close the mesh.
 //
-// Run it alone (a Consul agent and the demo's catalog running, from the repository root):
+// Run it alone from the repository root (Node 24 is node_modules/.bin/node; `npm run build` first),
+// with a Consul agent on 127.0.0.1:8500 and a catalog instance to call:
+//   CATALOG_VERSION=v2 node_modules/.bin/node examples/shop/catalog.ts &
 //   npx tsc -p examples/nest-storefront/tsconfig.json --outDir node_modules/.cache/meshless-demo/nest
-//   CONSUL_HTTP_ADDR=127.0.0.1:8500 PORT=3000 MESHLESS_PROPAGATE_HEADERS=x-user-group \
-//     node node_modules/.cache/meshless-demo/nest/app.js
-//   curl -H 'x-user-group: beta' localhost:3000/products/1   # catalog's beta route sees the header
-// (compiled under node_modules so it resolves Nest and meshless from the workspace; `npm run demo`
-// does all of this in chapter 8.)
+//   PORT=3000 MESHLESS_PROPAGATE_HEADERS=x-user-group \
+//     node_modules/.bin/node node_modules/.cache/meshless-demo/nest/app.js
+//   curl -H 'x-user-group: beta' localhost:3000/products/1
+// A header route on catalog (KV meshless/services/catalog/routes) sees x-user-group there. It is
+// compiled under node_modules so that it resolves Nest and meshless from the workspace;
+// `npm run demo` does all of this in chapter 8.
 import 'reflect-metadata';
 import { Governed, MESH, MeshExceptionFilter, MeshModule } from '@meshless/nestjs';
 import { Controller, Get, Injectable, Module, Param, Query } from '@nestjs/common';
