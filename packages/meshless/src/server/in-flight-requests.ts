@@ -88,11 +88,15 @@ export class InFlightRequests {
    * accepting (a later caller is refused a connection, never received and safe to retry, instead
    * of having one reset by the exit); resolves once their connections are closed. At most `ms` in all.
    */
-  async stopAccepting(ms: number, quietMs = 50): Promise<void> {
+  async stopAccepting(ms: number, quietMs = 100): Promise<void> {
     const servers = [...this.servers].filter((server) => server.listening);
     if (servers.length === 0) return;
     const until = this.clock.now() + ms;
     for (;;) {
+      // Timers run before I/O in a loop turn: after a stall, let the connections and requests
+      // that waited meanwhile be read (and refused) before judging the quiet.
+      await turn();
+      await turn();
       const quietFor = this.clock.now() - this.lastRefusedAt;
       const left = until - this.clock.now();
       if (quietFor >= quietMs || left <= 0) break;
@@ -142,5 +146,10 @@ function answerShuttingDown(res: ServerResponse): void {
 }
 
 const SHUTTING_DOWN = JSON.stringify({ error: 'shutting_down' });
+
+/** One turn of the event loop, I/O included (setImmediate runs after the poll phase). */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 function ignore(): void {}
