@@ -48,25 +48,7 @@ describe('graceful shutdown on SIGTERM', () => {
   });
 
   it('answers every inbound request before exiting: finished within the grace, else 503', async () => {
-    const prefix = uniquePrefix('sig');
-    const service = `signals-${prefix.slice(-8)}`;
-    const child = spawn(
-      process.execPath,
-      [fileURLToPath(new URL('./fixtures/signal-server.ts', import.meta.url))],
-      {
-        env: {
-          ...process.env,
-          CONSUL_HTTP_ADDR: consulAddress(),
-          TEST_PREFIX: prefix,
-          TEST_SERVICE: service,
-          TEST_ID: `${service}-1`,
-          TEST_DRAIN_MS: '200',
-          TEST_GRACE_MS: '600',
-        },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const { child, exited } = startSignalServer(200);
     const lines = createInterface({ input: child.stdout! });
     const arrived = new Set<string>();
     let onArrived = () => {};
@@ -107,25 +89,7 @@ describe('graceful shutdown on SIGTERM', () => {
   });
 
   it('under load, serves every request during the drain and refuses the later ones, with no socket error', async () => {
-    const prefix = uniquePrefix('sig');
-    const service = `signals-${prefix.slice(-8)}`;
-    const child = spawn(
-      process.execPath,
-      [fileURLToPath(new URL('./fixtures/signal-server.ts', import.meta.url))],
-      {
-        env: {
-          ...process.env,
-          CONSUL_HTTP_ADDR: consulAddress(),
-          TEST_PREFIX: prefix,
-          TEST_SERVICE: service,
-          TEST_ID: `${service}-1`,
-          TEST_DRAIN_MS: '600',
-          TEST_GRACE_MS: '600',
-        },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const { child, exited } = startSignalServer(600);
     const lines = createInterface({ input: child.stdout! });
     const port = await new Promise<number>((resolve) =>
       lines.on('line', (line) => {
@@ -177,3 +141,27 @@ describe('graceful shutdown on SIGTERM', () => {
       expect([r.status, r.body]).toEqual([503, JSON.stringify({ error: 'shutting_down' })]);
   });
 });
+
+/** The signal-server fixture as its own process, registered under a fresh service name. */
+function startSignalServer(drainMs: number) {
+  const prefix = uniquePrefix('sig');
+  const service = `signals-${prefix.slice(-8)}`;
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('./fixtures/signal-server.ts', import.meta.url))],
+    {
+      env: {
+        ...process.env,
+        CONSUL_HTTP_ADDR: consulAddress(),
+        TEST_PREFIX: prefix,
+        TEST_SERVICE: service,
+        TEST_ID: `${service}-1`,
+        TEST_DRAIN_MS: String(drainMs),
+        TEST_GRACE_MS: '600',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exited, prefix, service };
+}
