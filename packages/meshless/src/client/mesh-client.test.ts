@@ -1,40 +1,12 @@
-import { BreakerRegistry } from '@meshless/breaker';
-import { CALLER_HEADER, RuleStore } from '@meshless/core';
-import { endpoint, FakeResolver, FakeRuleSource, ManualClock, seededRandom } from '@meshless/core/testing';
+import { CALLER_HEADER } from '@meshless/core';
+import { endpoint } from '@meshless/core/testing';
 import { describe, expect, it } from 'vitest';
-import { builtinSections } from '../rules/index.ts';
-import { MeshClient } from './mesh-client.ts';
-import { answer, RecordingObserver, ScriptedSender } from './test-support.ts';
-
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
+import { answer, meshClientOver } from './test-support.ts';
 
 function setup(
   initial = [endpoint('a', { service: 'catalog' }), endpoint('b', { service: 'catalog', tags: ['v2'] })],
 ) {
-  const clock = new ManualClock();
-  const source = new FakeRuleSource('meshless');
-  const rules = new RuleStore({ prefix: 'meshless', sections: builtinSections, clock });
-  source.subscribe((snapshot) => rules.applySnapshot(snapshot));
-  const resolver = Object.assign(new FakeResolver(initial), {
-    ready: () => Promise.resolve(resolver.current()),
-  });
-  const sender = new ScriptedSender();
-  const observer = new RecordingObserver();
-  const client = new MeshClient({
-    service: 'catalog',
-    caller: 'frontend',
-    localZone: undefined,
-    localRegion: undefined,
-    resolver,
-    rules,
-    breakers: new BreakerRegistry({ clock }),
-    transport: sender,
-    clock,
-    random: seededRandom(5),
-    logger: silent,
-    observer,
-  });
-  return { clock, source, resolver, sender, observer, client };
+  return meshClientOver('catalog', initial, { caller: 'frontend', seed: 5 });
 }
 
 describe('MeshClient', () => {

@@ -12,12 +12,14 @@ import {
   noopCallScope,
   RuleStore,
 } from '@meshless/core';
-import { endpoint, FakeRuleSource, ManualClock, seededRandom } from '@meshless/core/testing';
+import { endpoint, FakeResolver, FakeRuleSource, ManualClock, seededRandom } from '@meshless/core/testing';
+import type { PropagatedHeaders } from '../propagation/propagated-headers.ts';
 import { builtinSections } from '../rules/index.ts';
 import { ServicePolicies } from './client-policies.ts';
 import type { Sender } from './client-ports.ts';
 import { attachBreakers, markBreaker } from './endpoint-breakers.ts';
 import { EndpointGroups } from './endpoint-groups.ts';
+import { MeshClient } from './mesh-client.ts';
 import { OutboundCall } from './outbound-call.ts';
 import type { TransportResponse } from './response-handler.ts';
 import type { SendRequest } from './transport.ts';
@@ -140,4 +142,35 @@ export function outboundCall(
   );
   call.retryable = method === 'GET';
   return call;
+}
+
+/** A whole MeshClient for `service`, called by `caller`, over fake discovery and a scripted sender. */
+export function meshClientOver(
+  service: string,
+  endpoints: readonly Endpoint[],
+  options: { caller: string; seed: number; propagation?: PropagatedHeaders | undefined },
+) {
+  const clock = new ManualClock();
+  const source = new FakeRuleSource('meshless');
+  const rules = new RuleStore({ prefix: 'meshless', sections: builtinSections, clock });
+  source.subscribe((snapshot) => rules.applySnapshot(snapshot));
+  const resolver = new FakeResolver(endpoints);
+  const sender = new ScriptedSender();
+  const observer = new RecordingObserver();
+  const client = new MeshClient({
+    service,
+    caller: options.caller,
+    localZone: undefined,
+    localRegion: undefined,
+    resolver,
+    rules,
+    breakers: new BreakerRegistry({ clock }),
+    transport: sender,
+    clock,
+    random: seededRandom(options.seed),
+    logger: silent,
+    observer,
+    propagation: options.propagation,
+  });
+  return { clock, source, resolver, sender, observer, client };
 }

@@ -1,39 +1,15 @@
-import { BreakerRegistry } from '@meshless/breaker';
-import { RuleStore } from '@meshless/core';
-import { endpoint, FakeResolver, FakeRuleSource, ManualClock, seededRandom } from '@meshless/core/testing';
+import { endpoint } from '@meshless/core/testing';
 import { describe, expect, it } from 'vitest';
-import { MeshClient } from '../client/mesh-client.ts';
-import { RecordingObserver, ScriptedSender } from '../client/test-support.ts';
-import { builtinSections } from '../rules/index.ts';
+import { meshClientOver } from '../client/test-support.ts';
 import { PropagatedHeaders } from './propagated-headers.ts';
-
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
 // A MeshClient with `propagate` (the mesh passes its PropagatedHeaders), over a scripted sender.
 function setup(propagation: PropagatedHeaders | undefined) {
-  const clock = new ManualClock();
-  const source = new FakeRuleSource('meshless');
-  const rules = new RuleStore({ prefix: 'meshless', sections: builtinSections, clock });
-  source.subscribe((snapshot) => rules.applySnapshot(snapshot));
   const ids = ['a', 'b', 'c', 'd'];
-  const resolver = Object.assign(
-    new FakeResolver(ids.map((id, i) => endpoint(id, { service: 'pricing', tags: i === 0 ? ['beta'] : [] }))),
-    { ready: () => Promise.resolve(resolver.current()) },
-  );
-  const sender = new ScriptedSender();
-  const client = new MeshClient({
-    service: 'pricing',
+  const endpoints = ids.map((id, i) => endpoint(id, { service: 'pricing', tags: i === 0 ? ['beta'] : [] }));
+  const { client, sender, source } = meshClientOver('pricing', endpoints, {
     caller: 'catalog',
-    localZone: undefined,
-    localRegion: undefined,
-    resolver,
-    rules,
-    breakers: new BreakerRegistry({ clock }),
-    transport: sender,
-    clock,
-    random: seededRandom(7),
-    logger: silent,
-    observer: new RecordingObserver(),
+    seed: 7,
     propagation,
   });
   source.put('services/pricing/routes', {
