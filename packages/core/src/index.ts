@@ -20,6 +20,7 @@ export * from './rule-source.ts';
 export * from './rule-store.ts';
 export * from './schema-error.ts';
 export { nearest } from './schema-suggest.ts';
+export * from './spiffe.ts';
 export * from './token-bucket.ts';
 export * from './transport-codes.ts';
 export * from './wire-headers.ts';
