@@ -174,8 +174,15 @@ describe('ConsulKv with ACLs (default policy deny)', () => {
 
     expect((await readOnly.get(key))!.value.toString('utf8')).toBe('{"routes": []}');
     const denied = await rejection(readOnly.put(key, '{"routes": [1]}'));
-    expect(denied).toMatchObject({ code: 'MESHLESS_CONSUL', status: 403, retryable: false });
-    expect(denied.message).toBe(`consul PUT /v1/kv/${key}: HTTP 403 Permission denied`);
+    expect(denied).toMatchObject({
+      code: 'MESHLESS_CONSUL_PERMISSION_DENIED',
+      status: 403,
+      retryable: false,
+      permission: `key:write on "${key}"`,
+    });
+    expect(denied.message).toBe(
+      `consul PUT /v1/kv/${key}: HTTP 403 Permission denied; the ACL token lacks key:write on "${key}"`,
+    );
     const deleteDenied = await rejection(readOnly.delete(key));
     expect(deleteDenied).toMatchObject({ status: 403, retryable: false });
     expect((await readOnly.get(key))!.value.toString('utf8')).toBe('{"routes": []}');

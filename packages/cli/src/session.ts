@@ -72,7 +72,9 @@ export class SessionHolder {
 
 /** Turns a Consul failure into the message an operator can act on. */
 export function consulFailure(error: unknown, address: string): CliError | undefined {
-  if (!MeshlessError.isInstance(error) || error.code !== 'MESHLESS_CONSUL') return undefined;
+  if (!MeshlessError.isInstance(error)) return undefined;
+  if (error.code !== 'MESHLESS_CONSUL' && error.code !== 'MESHLESS_CONSUL_PERMISSION_DENIED')
+    return undefined;
   const status = (error as { status?: number }).status;
   if (status === undefined) {
     const code = (error.cause as { code?: string } | undefined)?.code;

@@ -1,18 +1,35 @@
-import { readFileSync } from 'node:fs';
-import { ConfigError, ConsulError, DeadlineQueue } from '@meshless/core';
+import { ConfigError, ConsulError, ConsulPermissionError, DeadlineQueue } from '@meshless/core';
 import { Pool } from 'undici';
+import { missingPermission } from './acl-permission.ts';
+import { loadAgentTls, readTokenFile } from './agent-tls.ts';
 import { BufferedHandler } from './buffered-handler.ts';
 
 /** How to reach a Consul agent. Every field falls back to the standard CONSUL_HTTP_* environment. */
 export interface ConsulOptions {
   /** `host:port` or a URL (`https://consul.internal:8501`). Default: CONSUL_HTTP_ADDR or 127.0.0.1:8500. */
   address?: string;
-  /** ACL token. Default: CONSUL_HTTP_TOKEN. */
+  /**
+   * ACL token, sent in the `X-Consul-Token` header only (never in a URL, a log line or an error).
+   * Default: `tokenFile`, else CONSUL_HTTP_TOKEN, else the file CONSUL_HTTP_TOKEN_FILE names.
+   */
   token?: string;
+  /** A file holding the ACL token, read once at start and trimmed. Default: CONSUL_HTTP_TOKEN_FILE. */
+  tokenFile?: string;
   /** Use HTTPS. Default: CONSUL_HTTP_SSL, or true when the address starts with https://. */
   ssl?: boolean;
   /** PEM file of the CA that signed the agent's certificate. Default: CONSUL_CACERT. */
   caFile?: string;
+  /**
+   * A directory of CA certificates: every `*.pem` and `*.crt` in it (at most 256 files of at most
+   * 1 MiB each), trusted besides `caFile`. Default: CONSUL_CAPATH.
+   */
+  caPath?: string;
+  /** PEM client certificate, for an agent with `verify_incoming`. Default: CONSUL_CLIENT_CERT. */
+  certFile?: string;
+  /** PEM private key of `certFile`. Default: CONSUL_CLIENT_KEY. */
+  keyFile?: string;
+  /** The name to verify the agent's certificate against (SNI). Default: CONSUL_TLS_SERVER_NAME, else the address's host. */
+  tlsServerName?: string;
   /** Verify the agent's certificate. Default: CONSUL_HTTP_SSL_VERIFY, else true. */
   verify?: boolean;
   /** Datacenter for catalog/health/KV reads. Default: the agent's own. */
@@ -23,6 +40,10 @@ export interface ResolvedConsulOptions {
   readonly origin: string;
   readonly token: string | undefined;
   readonly caFile: string | undefined;
+  readonly caPath: string | undefined;
+  readonly certFile: string | undefined;
+  readonly keyFile: string | undefined;
+  readonly tlsServerName: string | undefined;
   readonly verify: boolean;
   readonly datacenter: string | undefined;
 }
@@ -51,11 +72,26 @@ export function resolveConsulOptions(
   if (options.ssl !== undefined) url.protocol = options.ssl ? 'https:' : 'http:';
   return {
     origin: url.origin,
-    token: options.token ?? (env.CONSUL_HTTP_TOKEN || undefined),
+    token: resolveToken(options, env),
     caFile: options.caFile ?? (env.CONSUL_CACERT || undefined),
+    caPath: options.caPath ?? (env.CONSUL_CAPATH || undefined),
+    certFile: options.certFile ?? (env.CONSUL_CLIENT_CERT || undefined),
+    keyFile: options.keyFile ?? (env.CONSUL_CLIENT_KEY || undefined),
+    tlsServerName: options.tlsServerName ?? (env.CONSUL_TLS_SERVER_NAME || undefined),
     verify: options.verify ?? parseBool(env.CONSUL_HTTP_SSL_VERIFY) ?? true,
     datacenter: options.datacenter,
   };
+}
+
+/** Explicit options before the environment; a token before a token file at each level. */
+function resolveToken(options: ConsulOptions, env: NodeJS.ProcessEnv): string | undefined {
+  if (options.token !== undefined) return options.token || undefined;
+  if (options.tokenFile !== undefined)
+    return readTokenFile(options.tokenFile, 'tokenFile', 'CONSUL_HTTP_TOKEN_FILE');
+  if (env.CONSUL_HTTP_TOKEN) return env.CONSUL_HTTP_TOKEN;
+  if (env.CONSUL_HTTP_TOKEN_FILE)
+    return readTokenFile(env.CONSUL_HTTP_TOKEN_FILE, 'tokenFile', 'CONSUL_HTTP_TOKEN_FILE');
+  return undefined;
 }
 
 function parseBool(value: string | undefined): boolean | undefined {
@@ -103,9 +139,15 @@ export class ConsulConnection {
 
   constructor(options: ConsulOptions | ResolvedConsulOptions = {}) {
     this.options = 'origin' in options ? options : resolveConsulOptions(options);
-    const ca = this.options.caFile ? readFileSync(this.options.caFile) : undefined;
+    const { ca, cert, key } = loadAgentTls(this.options);
+    const servername = this.options.tlsServerName;
     this.pool = new Pool(this.options.origin, {
-      connect: { ...(ca ? { ca } : {}), rejectUnauthorized: this.options.verify },
+      connect: {
+        ...(ca ? { ca } : {}),
+        ...(cert && key ? { cert, key } : {}),
+        ...(servername ? { servername } : {}),
+        rejectUnauthorized: this.options.verify,
+      },
       keepAliveTimeout: 30_000,
       // Blocking queries hold a response open for up to wait + wait/16: each request has its own
       // limit (timeoutMs), enforced by the deadline queues, not by undici's timers.
@@ -215,13 +257,22 @@ function ConsulErrorIs(error: unknown): boolean {
   return error instanceof ConsulError;
 }
 
+/**
+ * The error for a non-2xx answer. A 403 is a ConsulPermissionError naming the permission the token
+ * lacks. The message holds the method, the path (never the query) and Consul's text, not the token.
+ */
 export function statusError(req: ConsulRequest, res: ConsulResponse): ConsulError {
+  const method = req.method ?? 'GET';
   const text = res.body.toString('utf8').trim().slice(0, 300);
-  return new ConsulError(
-    `consul ${req.method ?? 'GET'} ${req.path}: HTTP ${res.status}${text ? ` ${text}` : ''}`,
-    {
-      status: res.status,
-      retryable: res.status >= 500 || res.status === 429,
-    },
-  );
+  if (res.status === 403) {
+    const permission = missingPermission(method, req.path, req.body, text);
+    return new ConsulPermissionError(
+      `consul ${method} ${req.path}: HTTP 403 ${text || 'Permission denied'}; the ACL token lacks ${permission}`,
+      permission,
+    );
+  }
+  return new ConsulError(`consul ${method} ${req.path}: HTTP ${res.status}${text ? ` ${text}` : ''}`, {
+    status: res.status,
+    retryable: res.status >= 500 || res.status === 429,
+  });
 }

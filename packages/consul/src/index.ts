@@ -1,3 +1,4 @@
+export { consulPermissionText, missingPermission, requiredPermission } from './acl-permission.ts';
 export { BlockingWatch, type BlockingWatchOptions, type WatchStats } from './blocking-watch.ts';
 export {
   ConsulConnection,

@@ -13,7 +13,7 @@ import {
   systemRandom,
   type TimerHandle,
 } from '@meshless/core';
-import type { ConsulConnection } from './connection.ts';
+import { type ConsulConnection, statusError } from './connection.ts';
 
 /** What registration needs of a connection (a ConsulConnection, or a stand-in in tests). */
 export type AgentConnection = Pick<ConsulConnection, 'request'>;
@@ -358,7 +358,8 @@ export class ServiceRegistration {
         this.streak = 0;
         return 'ok';
       }
-      this.fail(`${path}: HTTP ${res.status} ${res.body.toString('utf8').trim().slice(0, 200)}`);
+      // statusError's message: a 403 names the ACL permission the token lacks.
+      this.fail(statusError({ method, path, ...(body === undefined ? {} : { body }) }, res).message);
       if (res.status === 404 || res.status === 500) return 'forgot';
       return res.status >= 400 && res.status < 500 && res.status !== 429 ? 'rejected' : 'failed';
     } catch (error) {

@@ -69,11 +69,24 @@ export class ClosedError extends MeshlessError {
 
 /** Consul answered with an error status or could not be reached. */
 export class ConsulError extends MeshlessError {
-  override readonly code = 'MESHLESS_CONSUL';
+  override readonly code: string = 'MESHLESS_CONSUL';
   readonly status: number | undefined;
   constructor(message: string, options: MeshlessErrorOptions & { status?: number } = {}) {
     super(message, { retryable: true, ...options });
     this.status = options.status;
+  }
+}
+
+/**
+ * Consul answered 403: the ACL token lacks a permission. `permission` names it (Consul's own words
+ * when it gives them, else derived from the request); trying again with the same token cannot help.
+ */
+export class ConsulPermissionError extends ConsulError {
+  override readonly code: string = 'MESHLESS_CONSUL_PERMISSION_DENIED';
+  readonly permission: string;
+  constructor(message: string, permission: string, options: MeshlessErrorOptions = {}) {
+    super(message, { ...options, status: 403, retryable: false });
+    this.permission = permission;
   }
 }
 
