@@ -1,12 +1,6 @@
-import { execFile } from 'node:child_process';
-import { createPublicKey, generateKeyPairSync, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { createPublicKey, randomUUID, X509Certificate } from 'node:crypto';
 import { ConsulDevAgent } from '@meshless/consul/testing';
-
-const run = promisify(execFile);
+import { newCaKey, signLeaf } from './connect-leaf.ts';
 
 /** A real Consul dev agent with Connect on, ACLs on (default deny) and a CA whose key the test holds. */
 export interface ConnectAgent {
@@ -53,10 +47,9 @@ interface RootsAnswer {
   Roots: { ID: string; Active: boolean; RootCert: string; IntermediateCerts: string[] | null }[];
 }
 
-// Names go into HCL rules and the leaf's extension file: a closed alphabet, so nothing can inject.
+// Names go into HCL rules: a closed alphabet, so nothing can inject.
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const PREFIX = /^[A-Za-z0-9_.-]{1,64}(\/[A-Za-z0-9_.-]{1,64}){0,7}$/;
-const SPIFFE = /^spiffe:\/\/[A-Za-z0-9.-]{1,253}(\/[A-Za-z0-9_.-]{1,63}){0,8}$/;
 
 export async function startConnectAgent(options: { acl?: boolean } = {}): Promise<ConnectAgent> {
   const acl = options.acl ?? true;
@@ -207,7 +200,6 @@ export async function startConnectAgent(options: { acl?: boolean } = {}): Promis
     },
 
     async foreignLeaf(uri) {
-      if (!SPIFFE.test(uri)) throw new Error(`foreignLeaf: not a plain SPIFFE id: ${JSON.stringify(uri)}`);
       const { roots } = await rootsAnswer();
       const active = roots.Roots.find((r) => r.ID === roots.ActiveRootID);
       if (!active || !sameKey(active.RootCert, caKeyPem)) {
@@ -241,77 +233,9 @@ export async function startConnectAgent(options: { acl?: boolean } = {}): Promis
   };
 }
 
-function newCaKey(): string {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  return privateKey.export({ type: 'sec1', format: 'pem' }) as string;
-}
-
 /** True when the certificate's public key is the public half of `keyPem`. */
 function sameKey(certPem: string, keyPem: string): boolean {
   const fromCert = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
   const fromKey = createPublicKey(keyPem).export({ type: 'spki', format: 'der' });
   return fromCert.equals(fromKey);
-}
-
-/** Signs a Connect-shaped leaf (EC P-256, URI SAN, client+server EKU, 3 days) with openssl. */
-async function signLeaf(
-  uri: string,
-  caCertPem: string,
-  caKeyPem: string,
-): Promise<{ certPem: string; keyPem: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'meshless-leaf-'));
-  try {
-    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const keyPem = privateKey.export({ type: 'sec1', format: 'pem' }) as string;
-    const file = (name: string) => join(dir, name);
-    await Promise.all([
-      writeFile(file('leaf.key'), keyPem, { mode: 0o600 }),
-      writeFile(file('ca.key'), caKeyPem, { mode: 0o600 }),
-      writeFile(file('ca.pem'), caCertPem),
-      writeFile(
-        file('ext.cnf'),
-        [
-          `subjectAltName=URI:${uri}`,
-          'extendedKeyUsage=clientAuth,serverAuth',
-          'keyUsage=critical,digitalSignature,keyEncipherment,keyAgreement',
-          'basicConstraints=critical,CA:FALSE',
-          'subjectKeyIdentifier=hash',
-          'authorityKeyIdentifier=keyid',
-          '',
-        ].join('\n'),
-      ),
-    ]);
-    await run('openssl', [
-      'req',
-      '-new',
-      '-key',
-      file('leaf.key'),
-      '-subj',
-      '/CN=foreign-leaf',
-      '-out',
-      file('leaf.csr'),
-    ]);
-    await run('openssl', [
-      'x509',
-      '-req',
-      '-in',
-      file('leaf.csr'),
-      '-CA',
-      file('ca.pem'),
-      '-CAkey',
-      file('ca.key'),
-      '-set_serial',
-      `0x${randomBytes(16).toString('hex')}`,
-      '-days',
-      '3',
-      '-sha256',
-      '-extfile',
-      file('ext.cnf'),
-      '-out',
-      file('leaf.pem'),
-    ]);
-    return { certPem: await readFile(file('leaf.pem'), 'utf8'), keyPem };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }
