@@ -61,6 +61,9 @@ describe('consulPermissionText', () => {
     const later = `Permission denied: token with AccessorID 'a1b2' lacks permission 'service:write' on "web"`;
     expect(consulPermissionText(later)).toBe(`'service:write' on "web"`);
     expect(missingPermission('GET', '/v1/kv/x', undefined, later)).toBe(`'service:write' on "web"`);
+    expect(consulPermissionText('Permission denied: Missing service:write on web')).toBe(
+      'service:write on web',
+    );
     expect(consulPermissionText('ACL not found')).toMatch(/^a token Consul knows/);
     expect(consulPermissionText('Permission denied')).toBeUndefined();
     expect(missingPermission('GET', '/v1/kv/x', undefined, 'Permission denied')).toBe('key:read on "x"');

@@ -66,6 +66,7 @@ const RULES: readonly Rule[] = [
 const MAX_NAME = 200;
 /** Consul's own text is kept to this many characters. */
 const MAX_CONSUL_TEXT = 300;
+const MISSING = 'Permission denied: Missing ';
 /** A request body longer than this is not parsed for a service name. */
 const MAX_BODY_SCAN = 64 * 1024;
 
@@ -86,13 +87,16 @@ export function requiredPermission(method: string, path: string, body?: string |
 
 /**
  * The permission a 403 answer names: Consul's own words when the body has them (`lacks permission
- * 'service:write' on "x"`, Consul 1.9+; `ACL not found` for a token it does not know), else
- * undefined (1.8's bare "Permission denied").
+ * 'service:write' on "x"` in later versions, `Missing service:write on x` from 1.8's registration;
+ * `ACL not found` for a token it does not know), else undefined (1.8's bare "Permission denied").
  */
 export function consulPermissionText(answer: string): string | undefined {
   const text = answer.slice(0, 4 * MAX_CONSUL_TEXT);
   const lacks = text.indexOf('lacks permission');
   if (lacks >= 0) return cutTo(text.slice(lacks + 'lacks permission'.length).trim(), MAX_CONSUL_TEXT);
+  // 1.8 on some endpoints (service registration): "Permission denied: Missing service:write on web".
+  const missing = text.indexOf(MISSING);
+  if (missing >= 0) return cutTo(text.slice(missing + MISSING.length).trim(), MAX_CONSUL_TEXT);
   if (text.includes('ACL not found'))
     return 'a token Consul knows (it answered "ACL not found": the token is unknown, deleted or expired)';
   return undefined;

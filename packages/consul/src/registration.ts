@@ -3,6 +3,7 @@ import {
   type Clock,
   ConfigError,
   ConsulError,
+  ConsulPermissionError,
   Emitter,
   type Event,
   type Logger,
@@ -119,6 +120,8 @@ export class ServiceRegistration {
   private streak = 0;
   private state = { registered: false, draining: false, heartbeats: 0, failures: 0, reregistrations: 0 };
   private lastError: string | undefined;
+  /** The permission a 403 named, kept so a refused start() rejects with the typed error. */
+  private deniedPermission: string | undefined;
 
   /** Fires after the registration was restored because the agent had lost it. */
   readonly onDidReregister: Event<ReregisterEvent> = this.reregistered.event;
@@ -187,8 +190,12 @@ export class ServiceRegistration {
       if (this.stopController.signal.aborted) return;
       const outcome = await this.register();
       // A refused definition will be refused again: no heartbeat loop for it.
-      if (outcome === 'rejected')
-        throw new ConsulError(`register ${this.id}: ${this.lastError}`, { retryable: false });
+      if (outcome === 'rejected') {
+        const message = `register ${this.id}: ${this.lastError}`;
+        if (this.deniedPermission !== undefined)
+          throw new ConsulPermissionError(message, this.deniedPermission);
+        throw new ConsulError(message, { retryable: false });
+      }
       this.schedule();
     });
     return this.started;
@@ -359,7 +366,9 @@ export class ServiceRegistration {
         return 'ok';
       }
       // statusError's message: a 403 names the ACL permission the token lacks.
-      this.fail(statusError({ method, path, ...(body === undefined ? {} : { body }) }, res).message);
+      const error = statusError({ method, path, ...(body === undefined ? {} : { body }) }, res);
+      this.deniedPermission = error instanceof ConsulPermissionError ? error.permission : undefined;
+      this.fail(error.message);
       if (res.status === 404 || res.status === 500) return 'forgot';
       return res.status >= 400 && res.status < 500 && res.status !== 429 ? 'rejected' : 'failed';
     } catch (error) {

@@ -1,0 +1,357 @@
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  BlockingWatch,
+  ConsulConnection,
+  ConsulKv,
+  markerKey,
+  STATUS_FOLDER,
+  statusKeyFor,
+} from '@meshless/consul';
+import { ConsulDevAgent, freePort } from '@meshless/consul/testing';
+import { ConsulPermissionError } from '@meshless/core';
+import { createMesh, type LogFields, type Logger, type MeshOptions, policiesSection } from 'meshless';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from './helpers/consul.ts';
+import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
+
+// Consul access done right, on agents of this file's own: ACLs on with default deny (the token
+// is never in a log line or an error; a 403 is a typed error naming the permission; the policy
+// docs/security.md gives an instance is exactly enough), and HTTPS to an agent that requires
+// client certificates.
+
+const cleanup = useCleanupsAndNoUnhandledRejections();
+
+const MASTER = randomUUID();
+const PREFIX = 'meshless';
+
+/** docs/security.md, "The ACL policy of an instance", for service `svc`. Keep the two in step. */
+function instanceRules(svc: string, prefix = PREFIX): string {
+  return [
+    `service "${svc}" { policy = "write" intentions = "read" }`,
+    'service_prefix "" { policy = "read" }',
+    'node_prefix "" { policy = "read" }',
+    `key_prefix "${prefix}/" { policy = "read" }`,
+    `key_prefix "${prefix}/${STATUS_FOLDER}/" { policy = "write" }`,
+  ].join('\n');
+}
+
+/** Every log record, message and fields, as one line each (what an operator's log would hold). */
+function capture(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const at =
+    (level: string) =>
+    (message: string, fields?: LogFields): void => {
+      lines.push(`${level} ${message} ${fields ? JSON.stringify(fields) : ''}`);
+    };
+  return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
+}
+
+/** An error as text, with everything reachable from it: message, stack, own fields, the cause chain. */
+function errorText(error: unknown, depth = 0): string {
+  if (depth > 8 || error === undefined || error === null) return '';
+  if (typeof error !== 'object') return String(error);
+  const e = error as Error & Record<string, unknown>;
+  const own = Object.getOwnPropertyNames(e).map((k) => {
+    try {
+      return `${k}=${typeof e[k] === 'object' ? JSON.stringify(e[k]) : String(e[k])}`;
+    } catch {
+      return k;
+    }
+  });
+  return [e.message, e.stack, ...own, errorText(e.cause, depth + 1)].join('\n');
+}
+
+async function rejection(call: Promise<unknown>): Promise<unknown> {
+  try {
+    await call;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('ACLs on, default deny', () => {
+  let agent: ConsulDevAgent;
+  let root: ConsulConnection;
+  let rootKv: ConsulKv;
+
+  beforeAll(async () => {
+    // Consul 1.8 names the bootstrap token `master`; 1.11+ calls it `initial_management`.
+    agent = await ConsulDevAgent.start({
+      args: [
+        `-hcl=acl { enabled = true default_policy = "deny" tokens { master = "${MASTER}" agent = "${MASTER}" } }`,
+      ],
+    });
+    root = new ConsulConnection({ address: agent.address, token: MASTER });
+    rootKv = new ConsulKv(root);
+  }, 40_000);
+  afterAll(async () => {
+    await root?.close();
+    await agent?.stop();
+  });
+
+  /** A token whose only policy has `rules`; SecretID is the token, AccessorID its public name. */
+  async function tokenWith(rules: string): Promise<{ SecretID: string; AccessorID: string }> {
+    const policy = await root.json<{ ID: string }>({
+      method: 'PUT',
+      path: '/v1/acl/policy',
+      body: JSON.stringify({ Name: `p-${randomUUID().slice(0, 8)}`, Rules: rules }),
+    });
+    return root.json({
+      method: 'PUT',
+      path: '/v1/acl/token',
+      body: JSON.stringify({ Policies: [{ ID: policy.ID }] }),
+    });
+  }
+
+  /** A mesh on this agent serving a plain HTTP server as `svc`, logging into `lines`. */
+  async function meshAs(svc: string, token: string, extra: Partial<MeshOptions> = {}) {
+    const server = createServer((_req, res) => res.end(JSON.stringify({ svc })));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanup(() => new Promise<void>((r) => server.close(() => r())));
+    const { logger, lines } = capture();
+    const options: MeshOptions = {
+      consul: { address: agent.address, token },
+      prefix: PREFIX,
+      cacheDir: false,
+      env: false,
+      logger,
+      readyTimeoutMs: 5000,
+      service: { name: svc, port: (server.address() as AddressInfo).port, address: '127.0.0.1', drainMs: 0 },
+      ...extra,
+    };
+    return { lines, start: () => createMesh(options) };
+  }
+
+  it("a mesh with exactly docs/security.md's instance policy registers, resolves, reads rules and writes its status, with no 403 anywhere", async () => {
+    const api = `api-${randomUUID().slice(0, 8)}`;
+    const web = `web-${randomUUID().slice(0, 8)}`;
+    const apiToken = await tokenWith(instanceRules(api));
+    const webToken = await tokenWith(instanceRules(web));
+    await rootKv.put(`${PREFIX}/services/${api}/policies`, { timeoutMs: 1234 });
+    // A document that affects web and is rejected: web writes a status entry beside it.
+    const bad = `${PREFIX}/services/${api}/balancer`;
+    await rootKv.put(bad, { algorithm: 'no-such-algorithm' });
+
+    const apiSide = await meshAs(api, apiToken.SecretID);
+    const apiMesh = await apiSide.start();
+    cleanup(() => apiMesh.close());
+    const webSide = await meshAs(web, webToken.SecretID);
+    const webMesh = await webSide.start();
+    cleanup(() => webMesh.close());
+
+    // Registered and passing (both), found by discovery, rules read, called.
+    const passing = await root.json<unknown[]>({
+      path: `/v1/health/service/${web}`,
+      query: { passing: true },
+    });
+    expect(passing).toHaveLength(1);
+    expect(webMesh.rules.get(policiesSection, api)).toEqual({ timeoutMs: 1234 });
+    const res = await webMesh.client(api).fetch('/hello');
+    expect(await res.json()).toEqual({ svc: api });
+    // Status written: the marker and the entry beside the rejected key.
+    await eventually(async () => (await rootKv.get(markerKey(PREFIX))) !== undefined, 5000, 'the marker');
+    await eventually(
+      async () => (await rootKv.get(statusKeyFor(PREFIX, bad))) !== undefined,
+      5000,
+      'the status entry',
+    );
+    // The Connect calls an instance makes are covered too: its leaf certificate, its intentions
+    // and the authorize probe for its own service.
+    const connect = new ConsulConnection({ address: agent.address, token: webToken.SecretID });
+    cleanup(() => connect.close());
+    const leaf = await connect.json<{ Service: string }>({ path: `/v1/agent/connect/ca/leaf/${web}` });
+    expect(leaf.Service).toBe(web);
+    expect(await connect.json({ path: '/v1/connect/intentions' })).toEqual([]);
+    const verdict = await connect.json<{ Authorized: boolean }>({
+      method: 'POST',
+      path: '/v1/agent/connect/authorize',
+      body: JSON.stringify({
+        Target: web,
+        ClientCertURI: `spiffe://11111111-2222-3333-4444-555555555555.consul/ns/default/dc/dc1/svc/${api}`,
+      }),
+    });
+    expect(verdict.Authorized).toBe(false); // ACL default deny, no intention
+    await webMesh.close();
+    await apiMesh.close();
+
+    const everything = [...webSide.lines, ...apiSide.lines];
+    expect(everything.filter((l) => /403|Permission denied|lacks|permission/i.test(l))).toEqual([]);
+    for (const secret of [webToken.SecretID, apiToken.SecretID])
+      expect(everything.filter((l) => l.includes(secret))).toEqual([]);
+  }, 30_000);
+
+  it('a 403 is a ConsulPermissionError naming the permission, in KV reads, watches and registration; the token is in no log line, error or status', async () => {
+    const web = `web-${randomUUID().slice(0, 8)}`;
+    const token = await tokenWith(instanceRules(web));
+    // A token that may register web and nothing else: no discovery, no rules.
+    const narrow = await tokenWith(`service "${web}" { policy = "write" }`);
+    const secrets = [token.SecretID, narrow.SecretID];
+    const texts: string[] = [];
+
+    // 1. A KV key outside the prefix.
+    await rootKv.put('secret/db-password', 'hunter2');
+    const connection = new ConsulConnection({ address: agent.address, token: token.SecretID });
+    cleanup(() => connection.close());
+    const denied = await rejection(new ConsulKv(connection).get('secret/db-password'));
+    expect(denied).toBeInstanceOf(ConsulPermissionError);
+    expect(denied).toMatchObject({
+      code: 'MESHLESS_CONSUL_PERMISSION_DENIED',
+      status: 403,
+      retryable: false,
+      permission: 'key:read on "secret/db-password"',
+    });
+    expect((denied as Error).message).toBe(
+      'consul GET /v1/kv/secret/db-password: HTTP 403 Permission denied; the ACL token lacks key:read on "secret/db-password"',
+    );
+    texts.push(errorText(denied));
+    const write = await rejection(new ConsulKv(connection).put(`${PREFIX}/services/x/policies`, '{}'));
+    expect(write).toMatchObject({ permission: `key:write on "${PREFIX}/services/x/policies"` });
+    texts.push(errorText(write));
+
+    // 2. A blocking watch on it: its onError gets the typed error (the background loops log it).
+    const errors: unknown[] = [];
+    const watch = new BlockingWatch({
+      connection,
+      path: '/v1/kv/secret/db-password',
+      parse: (r) => r.body.toString('utf8'),
+      onChange: () => {},
+      onError: (error) => errors.push(error),
+    });
+    cleanup(() => watch.dispose());
+    await eventually(() => errors.length > 0, 5000, 'the watch error');
+    watch.dispose();
+    await watch.done;
+    expect(errors[0]).toBeInstanceOf(ConsulPermissionError);
+    expect((errors[0] as ConsulPermissionError).permission).toBe('key:read on "secret/db-password"');
+    texts.push(...errors.map((e) => errorText(e)));
+
+    // 3. A mesh whose token may not register it: createMesh rejects with the typed error.
+    const intruder = `intruder-${randomUUID().slice(0, 8)}`;
+    const refused = await meshAs(intruder, token.SecretID);
+    const refusal = await rejection(refused.start());
+    expect(refusal).toBeInstanceOf(ConsulPermissionError);
+    // Consul 1.8's own words for this endpoint; meshless prefers them to its table.
+    expect((refusal as ConsulPermissionError).permission).toBe(`service:write on ${intruder}`);
+    expect((refusal as Error).message).toMatch(
+      new RegExp(
+        `^register ${intruder}-.*: consul PUT /v1/agent/service/register: HTTP 403 Permission denied: Missing service:write on ${intruder}$`,
+      ),
+    );
+    expect(refused.lines.some((l) => l.includes(`Missing service:write on ${intruder}`))).toBe(true);
+    texts.push(errorText(refusal), ...refused.lines);
+
+    // 4. A mesh that may register but not discover: Consul 1.8 filters the health list (200, no
+    //    entries) instead of answering 403, so the call finds no endpoint; nothing leaks either way.
+    const blind = await meshAs(web, narrow.SecretID, { readyTimeoutMs: 2000 });
+    const blindMesh = await blind.start();
+    cleanup(() => blindMesh.close());
+    const callError = await rejection(
+      blindMesh.client('somebody-else').fetch('/x', { signal: AbortSignal.timeout(3000) }),
+    );
+    texts.push(errorText(callError), JSON.stringify(blindMesh.status()), ...blind.lines);
+    await blindMesh.close();
+    texts.push(...blind.lines);
+
+    expect(texts.length).toBeGreaterThan(5);
+    for (const secret of secrets) expect(texts.filter((t) => t.includes(secret))).toEqual([]);
+  }, 30_000);
+});
+
+describe('HTTPS to an agent that requires client certificates', () => {
+  let agent: ConsulDevAgent;
+  let dir: string;
+  let httpsPort: number;
+  let files: { ca: string; cert: string; key: string; caDir: string };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'meshless-consul-tls-'));
+    const tls = (...args: string[]) => {
+      const r = spawnSync('consul', ['tls', ...args], { cwd: dir, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`consul tls ${args.join(' ')}: ${r.stderr}`);
+    };
+    tls('ca', 'create');
+    tls('cert', 'create', '-server', '-dc', 'dc1');
+    tls('cert', 'create', '-client', '-dc', 'dc1');
+    files = {
+      ca: join(dir, 'consul-agent-ca.pem'),
+      cert: join(dir, 'dc1-client-consul-0.pem'),
+      key: join(dir, 'dc1-client-consul-0-key.pem'),
+      caDir: join(dir, 'cas'),
+    };
+    mkdirSync(files.caDir);
+    copyFileSync(files.ca, join(files.caDir, 'ca.crt'));
+    httpsPort = await freePort();
+    agent = await ConsulDevAgent.start({
+      args: [
+        `-hcl=ports { https = ${httpsPort} }`,
+        `-hcl=ca_file = "${files.ca}"`,
+        `-hcl=cert_file = "${join(dir, 'dc1-server-consul-0.pem')}"`,
+        `-hcl=key_file = "${join(dir, 'dc1-server-consul-0-key.pem')}"`,
+        '-hcl=verify_incoming = true',
+        '-hcl=verify_outgoing = true',
+      ],
+    });
+    const plain = new ConsulConnection({ address: agent.address });
+    await new ConsulKv(plain).put('tls/hello', 'over https');
+    await plain.close();
+  }, 40_000);
+  afterAll(async () => {
+    await agent?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function connect(options: ConstructorParameters<typeof ConsulConnection>[0]) {
+    const connection = new ConsulConnection(options);
+    cleanup(() => connection.close());
+    return new ConsulKv(connection, { timeoutMs: 5000 });
+  }
+
+  it('reads KV with caFile + certFile + keyFile, from options or the CONSUL_* environment, or the CA directory', async () => {
+    const address = `https://127.0.0.1:${httpsPort}`;
+    const kv = connect({ address, caFile: files.ca, certFile: files.cert, keyFile: files.key });
+    expect((await kv.get('tls/hello'))!.value.toString('utf8')).toBe('over https');
+    const { resolveConsulOptions } = await import('@meshless/consul');
+    const fromEnv = connect(
+      resolveConsulOptions(
+        {},
+        {
+          CONSUL_HTTP_ADDR: address,
+          CONSUL_CAPATH: files.caDir,
+          CONSUL_CLIENT_CERT: files.cert,
+          CONSUL_CLIENT_KEY: files.key,
+          CONSUL_TLS_SERVER_NAME: 'server.dc1.consul',
+        },
+      ),
+    );
+    expect((await fromEnv.get('tls/hello'))!.value.toString('utf8')).toBe('over https');
+  });
+
+  it('without the client certificate, or against the wrong name, fails at once with a clear error', async () => {
+    const address = `https://127.0.0.1:${httpsPort}`;
+    const started = Date.now();
+    const noCert = await rejection(connect({ address, caFile: files.ca }).get('tls/hello'));
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect((noCert as Error).message).toMatch(/^consul GET \/v1\/kv\/tls\/hello: .*client certificate/);
+    const wrongName = await rejection(
+      connect({
+        address,
+        caFile: files.ca,
+        certFile: files.cert,
+        keyFile: files.key,
+        tlsServerName: 'evil.example',
+      }).get('tls/hello'),
+    );
+    expect((wrongName as Error).message).toMatch(/ERR_TLS_CERT_ALTNAME_INVALID/);
+    const untrusted = await rejection(
+      connect({ address, certFile: files.cert, keyFile: files.key }).get('tls/hello'),
+    );
+    expect((untrusted as Error).message).toMatch(/consul GET \/v1\/kv\/tls\/hello: .*(CERT|certificate)/i);
+  });
+});
