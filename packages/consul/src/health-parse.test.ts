@@ -1,6 +1,12 @@
 import { endpoint } from '@meshless/core/testing';
 import { describe, expect, it } from 'vitest';
-import { endpointsFromCache, parseHealthServices, sameEndpoints, weightOf } from './health-parse.ts';
+import {
+  endpointsFromCache,
+  makeEndpoint,
+  parseHealthServices,
+  sameEndpoints,
+  weightOf,
+} from './health-parse.ts';
 
 // Shapes as Consul 1.8.7 returns them from /v1/health/service/<name>?passing (trimmed).
 function entry(
@@ -138,6 +144,34 @@ describe('sameEndpoints', () => {
     const a = parseHealthServices(JSON.stringify([one]), 'catalog');
     const b = parseHealthServices(JSON.stringify([two]), 'catalog');
     expect(sameEndpoints(a, b)).toBe(true);
+  });
+});
+
+describe('Connect-native instances', () => {
+  it('mark mtls: true from Service.Connect.Native === true only; others carry no mtls field', () => {
+    const body = JSON.stringify([
+      entry('n', 'a', { Connect: { Native: true } }),
+      entry('n', 'b', { Connect: { Native: 'true' } }),
+      entry('n', 'c', { Connect: null }),
+      entry('n', 'd'),
+    ]);
+    const [a, b, c, d] = parseHealthServices(body, 'catalog');
+    expect(a!.mtls).toBe(true);
+    for (const e of [b!, c!, d!]) expect(Object.hasOwn(e, 'mtls')).toBe(false);
+  });
+
+  it('count in change detection and survive the cache round-trip', () => {
+    const fields = { id: 'n/a', service: 's', address: '10.0.0.1', port: 80, tags: [], meta: {}, weight: 1 };
+    const plain = makeEndpoint(fields);
+    const native = makeEndpoint({ ...fields, mtls: true });
+    expect(makeEndpoint({ ...fields, mtls: false })).toEqual(plain);
+    expect(sameEndpoints([plain], [native])).toBe(false);
+    expect(sameEndpoints([native], [makeEndpoint({ ...fields, mtls: true })])).toBe(true);
+    const other = makeEndpoint({ ...fields, id: 'n/b' });
+    expect(endpointsFromCache(JSON.parse(JSON.stringify({ endpoints: [other, native] })))).toEqual([
+      native,
+      other,
+    ]);
   });
 });
 

@@ -11,6 +11,7 @@ export interface HealthServiceEntry {
     Tags?: string[] | null;
     Meta?: Record<string, string> | null;
     Weights?: { Passing?: number; Warning?: number } | null;
+    Connect?: { Native?: boolean } | null;
   } | null;
   Checks?: readonly { Status?: string }[] | null;
 }
@@ -70,6 +71,7 @@ export function parseHealthServices(
         zone: meta.zone,
         region: meta.region,
         datacenter: node?.Datacenter || datacenter,
+        mtls: svc.Connect?.Native === true,
       }),
     );
   }
@@ -106,6 +108,7 @@ export function makeEndpoint(fields: {
   zone?: string | undefined;
   region?: string | undefined;
   datacenter?: string | undefined;
+  mtls?: boolean | undefined;
 }): Endpoint {
   const e: { -readonly [K in keyof Endpoint]: Endpoint[K] } = {
     id: fields.id,
@@ -119,6 +122,7 @@ export function makeEndpoint(fields: {
   if (fields.zone) e.zone = fields.zone;
   if (fields.region) e.region = fields.region;
   if (fields.datacenter) e.datacenter = fields.datacenter;
+  if (fields.mtls === true) e.mtls = true;
   return Object.freeze(e);
 }
 
@@ -140,7 +144,8 @@ export function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
     a.service !== b.service ||
     a.zone !== b.zone ||
     a.region !== b.region ||
-    a.datacenter !== b.datacenter
+    a.datacenter !== b.datacenter ||
+    a.mtls !== b.mtls
   )
     return false;
   if (a.tags !== b.tags) {
@@ -234,6 +239,7 @@ export function endpointsFromCache(value: unknown): readonly Endpoint[] | undefi
         zone: typeof e.zone === 'string' ? e.zone : undefined,
         region: typeof e.region === 'string' ? e.region : undefined,
         datacenter: typeof e.datacenter === 'string' ? e.datacenter : undefined,
+        mtls: e.mtls === true,
       }),
     );
   }

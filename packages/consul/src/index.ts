@@ -1,6 +1,31 @@
 export { consulPermissionText, missingPermission, requiredPermission } from './acl-permission.ts';
 export { BlockingWatch, type BlockingWatchOptions, type WatchStats } from './blocking-watch.ts';
 export {
+  ConnectIdentity,
+  type ConnectIdentityOptions,
+  type ConnectMaterial,
+} from './connect-identity.ts';
+export { type CaRoots, type LeafCertificate, parseLeaf, parseRoots } from './connect-identity-parse.ts';
+export {
+  ConsulIntentions,
+  type ConsulIntentionsOptions,
+  defaultFromAuthorize,
+  type IntentionSet,
+} from './connect-intentions.ts';
+export {
+  compareIntentions,
+  type HeaderPermission,
+  type HttpPermission,
+  INTENTION_LIMITS,
+  type Intention,
+  type IntentionAction,
+  type IntentionPermission,
+  intentionPrecedence,
+  parseLegacyIntentions,
+  parseServiceIntentionsEntries,
+  sameIntentions,
+} from './connect-intentions-parse.ts';
+export {
   ConsulConnection,
   type ConsulOptions,
   type ConsulRequest,

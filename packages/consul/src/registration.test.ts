@@ -117,6 +117,18 @@ describe('ServiceRegistration', () => {
     reg.dispose();
   });
 
+  it('registers Connect-native only when asked (Connect: { Native: true })', async () => {
+    const service = { name: 'catalog', id: 'catalog-1', address: '10.0.0.5', port: 8080 };
+    const native = setup({ service, connectNative: true });
+    await native.reg.start();
+    expect(native.a.bodyOf(0).Connect).toEqual({ Native: true });
+    native.reg.dispose();
+    const plain = setup({ service });
+    await plain.reg.start();
+    expect(Object.hasOwn(plain.a.bodyOf(0), 'Connect')).toBe(false);
+    plain.reg.dispose();
+  });
+
   it('heartbeats every ttl/3 on the clock, refreshing extra checks with their last status', async () => {
     const { a, clock, reg } = setup({ extraChecks: [{ id: 'gov', name: 'governance' }] });
     await reg.start();

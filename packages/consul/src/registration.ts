@@ -54,6 +54,11 @@ export interface ServiceRegistrationOptions {
    * takes the instance out of `?passing` answers.
    */
   extraChecks?: readonly { id: string; name: string; notes?: string }[];
+  /**
+   * Register as a Connect-native service (`Connect: { Native: true }`): Consul and its UI show it
+   * in the mesh, and callers that find it in discovery call it over mutual TLS.
+   */
+  connectNative?: boolean;
   logger?: Logger;
   clock?: Clock;
   /** For the default id's suffix. */
@@ -179,6 +184,7 @@ export class ServiceRegistration {
       Meta: meta,
       Weights: { Passing: weight, Warning: 1 },
     };
+    if (options.connectNative) this.definition.Connect = { Native: true };
   }
 
   /**

@@ -12,6 +12,11 @@ export interface Endpoint {
   readonly zone?: string;
   readonly region?: string;
   readonly datacenter?: string;
+  /**
+   * The instance registered Connect-native: call it over mutual TLS when this instance has an
+   * identity. Absent (never `false`) otherwise, so plain endpoints carry no extra field.
+   */
+  readonly mtls?: boolean;
 }
 
 /** A source of endpoints for one service that pushes changes. */

@@ -1,0 +1,62 @@
+import { type Clock, ConsulError, type TimerHandle } from '@meshless/core';
+
+interface Waiter<T> {
+  resolve(value: T): void;
+  reject(error: unknown): void;
+  timer: TimerHandle;
+}
+
+/**
+ * The `ready(timeoutMs)` of a background source: resolves every waiter with the first value,
+ * rejects each with a ConsulError at its own timeout (saying why, when the source knows) or when
+ * the source is disposed. Timers are the injected clock's, cancelled when settled.
+ */
+export class ReadyLatch<T> {
+  private value: T | undefined;
+  private closed: string | undefined;
+  private readonly waiters = new Set<Waiter<T>>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly what: string,
+  ) {}
+
+  wait(timeoutMs: number, why: () => string | undefined): Promise<T> {
+    if (this.value !== undefined) return Promise.resolve(this.value);
+    if (this.closed !== undefined) return Promise.reject(new ConsulError(this.closed, { retryable: false }));
+    return new Promise<T>((resolve, reject) => {
+      const waiter: Waiter<T> = {
+        resolve,
+        reject,
+        timer: this.clock.setTimeout(() => {
+          this.waiters.delete(waiter);
+          const reason = why();
+          reject(new ConsulError(`${this.what}: not ready in ${timeoutMs} ms${reason ? `: ${reason}` : ''}`));
+        }, timeoutMs),
+      };
+      this.waiters.add(waiter);
+    });
+  }
+
+  /** The first call wins; later ones are ignored. */
+  open(value: T): void {
+    if (this.value !== undefined || this.closed !== undefined) return;
+    this.value = value;
+    for (const w of this.waiters) {
+      w.timer.cancel();
+      w.resolve(value);
+    }
+    this.waiters.clear();
+  }
+
+  /** Rejects the waiters (dispose before the first value). */
+  close(): void {
+    if (this.value !== undefined || this.closed !== undefined) return;
+    this.closed = `${this.what}: disposed before ready`;
+    for (const w of this.waiters) {
+      w.timer.cancel();
+      w.reject(new ConsulError(this.closed, { retryable: false }));
+    }
+    this.waiters.clear();
+  }
+}
