@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { run } from '@meshless/cli';
 import {
   BlockingWatch,
   ConsulConnection,
@@ -40,6 +41,24 @@ function instanceRules(svc: string, prefix = PREFIX): string {
     `key_prefix "${prefix}/${STATUS_FOLDER}/" { policy = "write" }`,
   ].join('\n');
 }
+
+/** The same policy in the JSON form of ACL rules (docs/security.md's API example). */
+function instanceRulesJson(svc: string, prefix = PREFIX): string {
+  return JSON.stringify({
+    service: { [svc]: { policy: 'write', intentions: 'read' } },
+    service_prefix: { '': { policy: 'read' } },
+    node_prefix: { '': { policy: 'read' } },
+    key_prefix: { [`${prefix}/`]: { policy: 'read' }, [`${prefix}/${STATUS_FOLDER}/`]: { policy: 'write' } },
+  });
+}
+
+/** docs/security.md, "The ACL policy of the CLI". */
+const CLI_RULES = [
+  `key_prefix "${PREFIX}/" { policy = "write" }`,
+  `key_prefix "${PREFIX}-history/" { policy = "write" }`,
+  'service_prefix "" { policy = "read" }',
+  'node_prefix "" { policy = "read" }',
+].join('\n');
 
 /** Every log record, message and fields, as one line each (what an operator's log would hold). */
 function capture(): { logger: Logger; lines: string[] } {
@@ -132,7 +151,7 @@ describe('ACLs on, default deny', () => {
   it("a mesh with exactly docs/security.md's instance policy registers, resolves, reads rules and writes its status, with no 403 anywhere", async () => {
     const api = `api-${randomUUID().slice(0, 8)}`;
     const web = `web-${randomUUID().slice(0, 8)}`;
-    const apiToken = await tokenWith(instanceRules(api));
+    const apiToken = await tokenWith(instanceRulesJson(api));
     const webToken = await tokenWith(instanceRules(web));
     await rootKv.put(`${PREFIX}/services/${api}/policies`, { timeoutMs: 1234 });
     // A document that affects web and is rejected: web writes a status entry beside it.
@@ -187,6 +206,50 @@ describe('ACLs on, default deny', () => {
       expect(everything.filter((l) => l.includes(secret))).toEqual([]);
   }, 30_000);
 
+  it("the CLI with exactly docs/security.md's CLI policy puts (saving history), gets, rolls back and reports status", async () => {
+    const svc = `cat-${randomUUID().slice(0, 8)}`;
+    const cliToken = await tokenWith(CLI_RULES);
+    const dir = mkdtempSync(join(tmpdir(), 'meshless-access-cli-'));
+    cleanup(() => rmSync(dir, { recursive: true, force: true }));
+    const cli = async (...args: string[]) => {
+      let out = '';
+      const code = await run([...args, '--consul', agent.address], {
+        stdout: { write: (t: string) => (out += t) },
+        stderr: { write: (t: string) => (out += t) },
+        cwd: dir,
+        env: { CONSUL_HTTP_TOKEN: cliToken.SecretID },
+      });
+      return { code, out };
+    };
+    writeFileSync(join(dir, 'p1.json'), JSON.stringify({ timeoutMs: 100 }));
+    writeFileSync(join(dir, 'p2.json'), JSON.stringify({ timeoutMs: 200 }));
+    const outputs: string[] = [];
+    for (const args of [
+      ['put', svc, 'policies', 'p1.json'],
+      ['put', svc, 'policies', 'p2.json'],
+      ['get', svc, 'policies'],
+      ['history', svc, 'policies'],
+      ['rollback', svc, 'policies'],
+      ['status', svc],
+    ]) {
+      const { code, out } = await cli(...args);
+      outputs.push(out);
+      expect({ args, code, out }).toMatchObject({ code: 0 });
+    }
+    expect(
+      JSON.parse((await rootKv.get(`${PREFIX}/services/${svc}/policies`))!.value.toString('utf8')),
+    ).toEqual({
+      timeoutMs: 100,
+    });
+    expect(outputs.filter((o) => /403|denied/i.test(o))).toEqual([]);
+    // Outside its prefixes the CLI is refused with the permission named, and no token in sight.
+    const refused = await cli('put', svc, 'policies', 'p1.json', '--prefix', 'elsewhere');
+    expect(refused.code).not.toBe(0);
+    // put reads the current version first (to save it to history), so the read is what is refused.
+    expect(refused.out).toContain(`the ACL token lacks key:read on "elsewhere/services/${svc}/policies"`);
+    expect(refused.out).not.toContain(cliToken.SecretID);
+  }, 30_000);
+
   it('a 403 is a ConsulPermissionError naming the permission, in KV reads, watches and registration; the token is in no log line, error or status', async () => {
     const web = `web-${randomUUID().slice(0, 8)}`;
     const token = await tokenWith(instanceRules(web));
@@ -214,6 +277,13 @@ describe('ACLs on, default deny', () => {
     const write = await rejection(new ConsulKv(connection).put(`${PREFIX}/services/x/policies`, '{}'));
     expect(write).toMatchObject({ permission: `key:write on "${PREFIX}/services/x/policies"` });
     texts.push(errorText(write));
+
+    // An unknown token: Consul says "ACL not found", which the error explains.
+    const stranger = new ConsulConnection({ address: agent.address, token: randomUUID() });
+    cleanup(() => stranger.close());
+    const unknown = await rejection(new ConsulKv(stranger).get(`${PREFIX}/services/x/policies`));
+    expect(unknown).toBeInstanceOf(ConsulPermissionError);
+    expect((unknown as ConsulPermissionError).permission).toMatch(/^a token Consul knows/);
 
     // 2. A blocking watch on it: its onError gets the typed error (the background loops log it).
     const errors: unknown[] = [];
