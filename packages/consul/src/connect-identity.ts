@@ -2,7 +2,8 @@ import { chmod, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type Clock,
-  ConsulError,
+  ConfigError,
+  type ConsulError,
   type Disposable,
   Emitter,
   type Event,
@@ -68,7 +69,7 @@ export class ConnectIdentity implements Disposable {
   readonly done: Promise<void>;
 
   constructor(options: ConnectIdentityOptions) {
-    if (!options.service) throw new ConsulError('ConnectIdentity: service is required', { retryable: false });
+    if (!options.service) throw new ConfigError('ConnectIdentity: service is required', { path: 'service' });
     this.options = options;
     this.logger = options.logger ?? noopLogger;
     const clock = options.clock ?? systemClock;

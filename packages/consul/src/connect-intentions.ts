@@ -1,6 +1,6 @@
 import {
   type Clock,
-  ConsulError,
+  ConfigError,
   type Disposable,
   Emitter,
   type Event,
@@ -69,6 +69,7 @@ export class ConsulIntentions implements Disposable {
   private readonly emitter = new Emitter<IntentionSet>();
   private readonly latch: ReadyLatch<IntentionSet>;
   private watch: BlockingWatch<Intention[]>;
+  private readonly watches: BlockingWatch<Intention[]>[] = [];
   private mode: Mode | undefined;
   private set: IntentionSet | undefined;
   private lastError: string | undefined;
@@ -82,8 +83,7 @@ export class ConsulIntentions implements Disposable {
   readonly onDidChange: Event<IntentionSet> = this.emitter.event;
 
   constructor(options: ConsulIntentionsOptions) {
-    if (!options.service)
-      throw new ConsulError('ConsulIntentions: service is required', { retryable: false });
+    if (!options.service) throw new ConfigError('ConsulIntentions: service is required', { path: 'service' });
     this.options = options;
     this.logger = options.logger ?? noopLogger;
     this.clock = options.clock ?? systemClock;
@@ -122,9 +122,9 @@ export class ConsulIntentions implements Disposable {
     this.emitter.dispose();
   }
 
-  /** Resolves when the current watch loop has ended (after dispose). */
+  /** Resolves when every watch loop it ran (detection included) has ended (after dispose). */
   get done(): Promise<void> {
-    return this.watch.done;
+    return Promise.all(this.watches.map((w) => w.done)).then(() => {});
   }
 
   private startWatch(mode: Mode): BlockingWatch<Intention[]> {
@@ -142,7 +142,7 @@ export class ConsulIntentions implements Disposable {
             return parseServiceIntentionsEntries(res.body, service, this.logger);
           }
         : (res: ConsulResponse) => parseLegacyIntentions(res.body, service, this.logger);
-    return new BlockingWatch<Intention[]>({
+    const watch = new BlockingWatch<Intention[]>({
       connection,
       path: mode === 'config-entry' ? CONFIG_PATH : LEGACY_PATH,
       // 1.8 answers the unknown kind with 500 (400 on some builds): let parse see it once.
@@ -155,6 +155,8 @@ export class ConsulIntentions implements Disposable {
       clock: this.clock,
       random: this.random,
     });
+    this.watches.push(watch);
+    return watch;
   }
 
   private watchError(mode: Mode, error: unknown, info: { failures: number; retryInMs: number }): void {
