@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@meshless/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadAgentTls, MAX_CA_FILES, MAX_FILE_BYTES, readTokenFile } from './agent-tls.ts';
+import { loadAgentTls, MAX_CA_FILES, MAX_FILE_BYTES, readTokenFile, tlsHint } from './agent-tls.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -99,5 +99,18 @@ describe('readTokenFile', () => {
     expect(thrown(() => readTokenFile(join(d, 'none'), 'tokenFile', 'CONSUL_HTTP_TOKEN_FILE')).path).toBe(
       'consul.tokenFile',
     );
+  });
+});
+
+describe('tlsHint', () => {
+  it('says which setting a TLS failure points at, and nothing for other errors', () => {
+    expect(tlsHint('ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE')).toMatch(
+      /CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY\)$/,
+    );
+    expect(tlsHint('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED')).toMatch(/consul\.certFile/);
+    expect(tlsHint('UNABLE_TO_VERIFY_LEAF_SIGNATURE')).toMatch(/CONSUL_CACERT or CONSUL_CAPATH\)$/);
+    expect(tlsHint('ERR_TLS_CERT_ALTNAME_INVALID')).toMatch(/CONSUL_TLS_SERVER_NAME/);
+    expect(tlsHint('ECONNREFUSED')).toBe('');
+    expect(tlsHint('ERR_SSL_WRONG_VERSION_NUMBER')).toBe('');
   });
 });

@@ -1,7 +1,7 @@
 import { ConfigError, ConsulError, ConsulPermissionError, DeadlineQueue } from '@meshless/core';
 import { Pool } from 'undici';
 import { consulPermissionText, requiredPermission } from './acl-permission.ts';
-import { loadAgentTls, readTokenFile } from './agent-tls.ts';
+import { loadAgentTls, readTokenFile, tlsHint } from './agent-tls.ts';
 import { BufferedHandler } from './buffered-handler.ts';
 
 /** How to reach a Consul agent. Every field falls back to the standard CONSUL_HTTP_* environment. */
@@ -253,35 +253,6 @@ const MAX_IDLE_DEADLINE_QUEUES = 16;
 
 function expire(handler: BufferedHandler): void {
   handler.expire();
-}
-
-/** Codes of a server certificate the connection does not trust (no or the wrong CA configured). */
-const UNTRUSTED_SERVER = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_UNTRUSTED',
-]);
-
-/**
- * What a TLS failure means for the operator, since the bare code reads like a server fault. An
- * agent with `verify_incoming` ends the handshake with an alert when no (or an untrusted) client
- * certificate comes.
- */
-function tlsHint(what: string): string {
-  if (UNTRUSTED_SERVER.has(what))
-    return " (the agent's certificate is not signed by a CA this connection trusts: set consul.caFile or consul.caPath, or CONSUL_CACERT or CONSUL_CAPATH)";
-  if (what === 'ERR_TLS_CERT_ALTNAME_INVALID')
-    return " (the agent's certificate does not name this host: set consul.tlsServerName or CONSUL_TLS_SERVER_NAME to a name it holds, e.g. server.<dc>.consul)";
-  if (!what.startsWith('ERR_SSL_')) return '';
-  if (
-    what.includes('BAD_CERTIFICATE') ||
-    what.includes('CERTIFICATE_REQUIRED') ||
-    what.includes('UNKNOWN_CA')
-  )
-    return ' (the agent refused the client certificate, or got none: it requires one signed by its CA; set consul.certFile and consul.keyFile, or CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY)';
-  return '';
 }
 
 function ConsulErrorIs(error: unknown): boolean {
