@@ -1,6 +1,7 @@
 import { randomUUID, X509Certificate } from 'node:crypto';
 import {
   ConnectIdentity,
+  type ConnectMaterial,
   ConsulConnection,
   ConsulIntentions,
   ConsulResolver,
@@ -172,6 +173,23 @@ describe('Connect sources on a real Consul', () => {
     await consul.addIntention(caller, service, 'allow');
     expect((await added).intentions.find((i) => i.source === caller)?.action).toBe('allow');
     expect(performance.now() - t0).toBeLessThan(1000);
+    // A CA rotation: the new root arrives as a change, the old one still trusted beside it (the leaf
+    // is re-issued later, over the agent's jitter window, and until then chains to the old root).
+    const rotated = new Promise<ConnectMaterial>((resolve) => {
+      const sub = identity.onDidChange((m) => {
+        if (m.activeRootId === material.activeRootId) return;
+        sub.dispose();
+        resolve(m);
+      });
+    });
+    const { newRootId } = await consul.rotateCa();
+    const after = await rotated;
+    expect(after.activeRootId).toBe(newRootId);
+    expect(after.rootsPem).toEqual(expect.arrayContaining(material.rootsPem));
+    expect(after.rootsPem.length).toBeGreaterThan(material.rootsPem.length);
+    const leaf = new X509Certificate(after.certPem);
+    expect(after.rootsPem.some((root) => leaf.verify(new X509Certificate(root).publicKey))).toBe(true);
+
     // The token goes in a header only: no log line carries it.
     expect(lines.join('\n')).not.toContain(token);
     expect(lines.join('\n')).not.toContain('PRIVATE KEY');
