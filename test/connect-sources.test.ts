@@ -26,9 +26,30 @@ function connect(): ConsulConnection {
   return connection;
 }
 
+/** `promise`, or a rejection naming `what` (and the log so far) after `ms`. */
+async function within<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+  lines: readonly string[] = [],
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms\n${lines.join('\n')}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const unique = (what: string) => `conn-${what}-${randomUUID().slice(0, 8)}`;
 
+/** The current set if it already holds, else the first one that does. */
 function nextSet(source: ConsulIntentions, predicate: (s: IntentionSet) => boolean): Promise<IntentionSet> {
+  const now = source.current();
+  if (now && predicate(now)) return Promise.resolve(now);
   return new Promise((resolve) => {
     const sub = source.onDidChange((s) => {
       if (!predicate(s)) return;
@@ -165,13 +186,14 @@ describe('Connect sources on a real Consul', () => {
     expect(material.trustDomain).toBe((await consul.roots()).trustDomain);
     const learned = nextSet(intentions, (s) => s.defaultAllow !== undefined);
     expect((await intentions.ready()).source).toBe('legacy');
-    expect((await learned).defaultAllow).toBe(false);
+    expect((await within(learned, 5000, 'default decision', lines)).defaultAllow).toBe(false);
 
     const caller = unique('caller');
     const added = nextSet(intentions, (s) => s.intentions.some((i) => i.source === caller));
     const t0 = performance.now();
     await consul.addIntention(caller, service, 'allow');
-    expect((await added).intentions.find((i) => i.source === caller)?.action).toBe('allow');
+    const withIt = await within(added, 5000, 'the new intention', lines);
+    expect(withIt.intentions.find((i) => i.source === caller)?.action).toBe('allow');
     expect(performance.now() - t0).toBeLessThan(1000);
     // A CA rotation: the new root arrives as a change, the old one still trusted beside it (the leaf
     // is re-issued later, over the agent's jitter window, and until then chains to the old root).
@@ -182,10 +204,10 @@ describe('Connect sources on a real Consul', () => {
         resolve(m);
       });
     });
-    const { newRootId } = await consul.rotateCa();
-    const after = await rotated;
+    const { newRootId } = await within(consul.rotateCa(), 10_000, 'rotateCa', lines);
+    const after = await within(rotated, 5000, 'the rotated roots', lines);
     expect(after.activeRootId).toBe(newRootId);
-    expect(after.rootsPem).toEqual(expect.arrayContaining(material.rootsPem));
+    expect(after.rootsPem).toEqual(expect.arrayContaining([...material.rootsPem]));
     expect(after.rootsPem.length).toBeGreaterThan(material.rootsPem.length);
     const leaf = new X509Certificate(after.certPem);
     expect(after.rootsPem.some((root) => leaf.verify(new X509Certificate(root).publicKey))).toBe(true);
