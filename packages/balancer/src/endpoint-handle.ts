@@ -67,6 +67,9 @@ export class EndpointHandle<B = unknown> implements Endpoint {
   get datacenter(): string | undefined {
     return this.#endpoint.datacenter;
   }
+  get mtls(): boolean | undefined {
+    return this.#endpoint.mtls;
+  }
 
   /** Serialised and inspected as its Endpoint (a log line or a hook sees the endpoint's fields). */
   toJSON(): Endpoint {

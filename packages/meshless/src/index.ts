@@ -36,3 +36,7 @@ export * from './rules/index.ts';
 export type { ErrorMiddleware, Middleware, RequestHandler } from './server/adapters.ts';
 export { type ErrorResponse, meshlessErrorResponse } from './server/error-response.ts';
 export type { InboundObserver, ShedReason } from './server/inbound-guard.ts';
+export type { DefaultDecision, InboundMtlsMode, Refusal } from './zero-trust/inbound-authorizer.ts';
+export { type AuthzRequest, type Decision, IntentionTable } from './zero-trust/intention-table.ts';
+export { type MeshPeer, type MeshRequestInfo, peerOf } from './zero-trust/peer-identity.ts';
+export type { ZeroTrustOptions, ZeroTrustStatus } from './zero-trust/zero-trust.ts';

@@ -8,6 +8,7 @@ import type { MeshClient, MeshClientOptions, MeshClientStatus } from './client/m
 import type { GovernedMethodDecorator, GovernedOptions } from './decorators/index.ts';
 import type { GovernedBreakerStatus, Governor } from './governance/index.ts';
 import type { ErrorMiddleware, fastifyPlugin, Middleware, RequestHandler } from './server/adapters.ts';
+import type { ZeroTrustStatus } from './zero-trust/zero-trust.ts';
 
 export interface MeshStatus {
   readonly consul: {
@@ -25,6 +26,8 @@ export interface MeshStatus {
   readonly breakers: ReturnType<BreakerRegistry['snapshot']>;
   /** Breakers of decorated methods, per resource. */
   readonly resources: readonly GovernedBreakerStatus[];
+  /** Zero trust (undefined when off): the identity, its certificate's end, the intentions loaded. */
+  readonly zeroTrust?: ZeroTrustStatus;
 }
 
 export interface Mesh {
@@ -58,6 +61,12 @@ export interface Mesh {
   dispatcher(options?: MeshDispatcherOptions): MeshDispatcher;
   /** A node:http request listener that applies inbound rules: `http.createServer(mesh.serve(handler))`. */
   serve(handler: RequestHandler): RequestHandler;
+  /**
+   * The server to listen with: an `http.Server` for `listener` (an Express app, `mesh.serve(h)`,
+   * Fastify's handler in `serverFactory`). With zero trust on, it also takes mutual TLS on the
+   * same port, with the instance's certificate (renewed live); without, it is `http.createServer`.
+   */
+  createServer(listener?: RequestHandler): import('node:http').Server;
   /** Express/Connect middleware applying inbound rules. */
   middleware(): Middleware;
   /**

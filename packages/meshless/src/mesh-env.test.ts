@@ -47,6 +47,7 @@ describe('optionsFromEnv', () => {
       MESHLESS_PROPAGATE_HEADERS: 'x-user-id,x-user-group',
       MESHLESS_LOG_LEVEL: 'INFO',
       MESHLESS_HANDLE_SIGNALS: 'true',
+      MESHLESS_ZERO_TRUST: 'on',
     };
     expect(Object.keys(env).sort()).toEqual(ENV_VARIABLES.map((v) => v.name).sort());
     const options = optionsFromEnv(env);
@@ -71,6 +72,7 @@ describe('optionsFromEnv', () => {
       propagate: { headers: ['x-user-id', 'x-user-group'] },
       logger: 'info',
       handleSignals: true,
+      zeroTrust: true,
     });
     expect(Object.getPrototypeOf(options.service?.meta)).toBeNull();
     // The whole set passes the options schema.

@@ -85,6 +85,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: 'MESHLESS_PROPAGATE_HEADERS', path: ['propagate', 'headers'], parse: list },
   { name: 'MESHLESS_LOG_LEVEL', path: ['logger'], parse: (value) => value.toLowerCase() },
   { name: 'MESHLESS_HANDLE_SIGNALS', path: ['handleSignals'], parse: boolean },
+  { name: 'MESHLESS_ZERO_TRUST', path: ['zeroTrust'], parse: boolean },
 ];
 
 const KNOWN = new Set(ENV_VARIABLES.map((v) => v.name));

@@ -14,6 +14,7 @@ import {
 import { InFlightRequests } from './server/in-flight-requests.ts';
 import { InboundGuard } from './server/inbound-guard.ts';
 import { passThrough } from './server/pass-through.ts';
+import type { InboundAuthorizer } from './zero-trust/inbound-authorizer.ts';
 
 /**
  * Answered by the mesh itself, for Consul's HTTP check (the registration's check URL defaults to
@@ -40,6 +41,8 @@ export interface MeshInboundParts {
   readonly live?: () => boolean;
   /** The headers that travel on from served requests (undefined: none named). */
   readonly propagation?: PropagatedHeaders | undefined;
+  /** Zero trust: who may call (needs a service name). */
+  readonly authorizer?: InboundAuthorizer | undefined;
 }
 
 /**
@@ -60,7 +63,7 @@ export interface MeshInbound extends Disposable {
 export function createMeshInbound(p: MeshInboundParts): MeshInbound {
   const self = p.service?.name;
   const guard = self
-    ? new InboundGuard(self, p.rules, p.clock, p.random, p.logger, p.observer, p.propagation)
+    ? new InboundGuard(self, p.rules, p.clock, p.random, p.logger, p.observer, p.propagation, p.authorizer)
     : undefined;
   const serving: ServingState = {
     // `false` turns a path off.

@@ -7,6 +7,7 @@ import type { ClientObserver } from './client/client-observer.ts';
 import type { TransportOptions } from './client/transport.ts';
 import { type MeshPropagateOptions, propagateSchema } from './propagation/propagate-options.ts';
 import type { InboundObserver } from './server/inbound-observer.ts';
+import type { ZeroTrustOptions } from './zero-trust/zero-trust.ts';
 
 export interface MeshServiceOptions extends ServiceDefinition {
   /** Register this instance in Consul. Default true. */
@@ -122,6 +123,14 @@ export interface MeshOptions {
    * not global; `false` turns tracing off.
    */
   tracing?: Pick<MeshTracerOptions, 'tracerProvider'> | false;
+  /**
+   * Zero trust (needs `service`): the instance registers Connect-native, takes its SPIFFE
+   * certificate from Consul's CA (renewed and rotated live), calls Connect-native services over
+   * mutual TLS verifying who answers, and lets in only the callers its intentions allow, by the
+   * verified certificate. Serve with `mesh.createServer(...)`. `true` or options; default
+   * $MESHLESS_ZERO_TRUST, else off.
+   */
+  zeroTrust?: boolean | ZeroTrustOptions;
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
@@ -257,6 +266,16 @@ export const meshOptionsSchema = z.strictObject({
   metrics: z.union([z.literal(false), anObject('metrics options')]).optional(),
   tracing: z
     .union([z.literal(false), z.strictObject({ tracerProvider: anObject('a TracerProvider').optional() })])
+    .optional(),
+  zeroTrust: z
+    .union([
+      z.boolean(),
+      z.strictObject({
+        inbound: z.enum(['permissive', 'strict']).optional(),
+        defaultDecision: z.enum(['consul', 'allow', 'deny']).optional(),
+        certificateDir: z.string().min(1).optional(),
+      }),
+    ])
     .optional(),
 });
 

@@ -15,7 +15,8 @@ export function createRegistration(
     logger,
     clock,
     random,
-  }: { connection: ConsulConnection; logger: Logger; clock: Clock; random: Random },
+    connectNative,
+  }: { connection: ConsulConnection; logger: Logger; clock: Clock; random: Random; connectNative?: boolean },
 ): ServiceRegistration | undefined {
   if (!svc || svc.register === false) return undefined;
   const {
@@ -38,6 +39,8 @@ export function createRegistration(
     clock,
     random,
     ...(ttlMs ? { ttlMs } : {}),
+    // Zero trust: Consul and its UI know the instance is in the mesh; callers see it speaks mutual TLS.
+    ...(connectNative ? { connectNative: true } : {}),
     extraChecks: [{ id: governanceCheckId(definition.id), name: GOVERNANCE_CHECK_NAME }],
     ...(httpCheck && healthPath !== false
       ? {

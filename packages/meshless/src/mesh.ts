@@ -11,6 +11,7 @@ import {
 import {
   type Clock,
   ClosedError,
+  ConfigError,
   type Disposable,
   DisposableStore,
   type Event,
@@ -51,6 +52,8 @@ import { RuleUpdates } from './rule-updates.ts';
 import { builtinSections } from './rules/index.ts';
 import type { ErrorMiddleware, fastifyPlugin, Middleware, RequestHandler } from './server/adapters.ts';
 import { observedCalls } from './telemetry/observed-calls.ts';
+import { createMeshServer } from './zero-trust/mesh-server.ts';
+import { ZeroTrust, type ZeroTrustOptions } from './zero-trust/zero-trust.ts';
 
 export type { Mesh, MeshStatus } from './mesh-api.ts';
 export type { MeshOptionsInput } from './mesh-env.ts';
@@ -68,6 +71,7 @@ interface MeshCollaborators {
   readonly logger: Logger;
   readonly cacheDir: string | false;
   readonly readyTimeoutMs: number;
+  readonly zeroTrust: ZeroTrust | undefined;
 }
 
 /** The composition root: wires the collaborators into one mesh; each concept lives in its own file. */
@@ -106,7 +110,8 @@ class MeshImpl implements Mesh {
     const { options, source, rules, registration, clock, random, logger } = collaborators;
     this.rules = rules;
     this.onDidChangeRules = rules.onDidChange;
-    this.transport = new Transport(options.http);
+    const zeroTrust = collaborators.zeroTrust;
+    this.transport = new Transport(options.http, zeroTrust?.clientTls);
     this.breakers = new BreakerRegistry({ clock });
     this.telemetry = this.disposables.add(createMeshTelemetry(options, logger, rules, this.breakers));
     const { observer, metrics } = this.telemetry;
@@ -155,6 +160,7 @@ class MeshImpl implements Mesh {
       healthy: () => !this.draining,
       live: () => !this.closed,
       propagation,
+      authorizer: zeroTrust?.authorizer(zeroTrustOptions(options)?.inbound ?? 'permissive', metrics),
     });
     this.fastifyPlugin = this.inbound.fastifyPlugin;
     if (registration) {
@@ -200,6 +206,10 @@ class MeshImpl implements Mesh {
     return this.inbound.middleware();
   }
 
+  createServer(listener?: RequestHandler): import('node:http').Server {
+    return createMeshServer(listener, this.parts.zeroTrust?.credentials, { clock: this.parts.clock });
+  }
+
   errorHandler(): ErrorMiddleware {
     return this.inbound.errorHandler();
   }
@@ -216,6 +226,7 @@ class MeshImpl implements Mesh {
       clients: this.clients.all().map((c) => c.status()),
       breakers: this.breakers.snapshot().filter((b) => b.endpointId !== undefined),
       resources: this.governor.breakerStatus(),
+      ...(this.parts.zeroTrust ? { zeroTrust: this.parts.zeroTrust.status() } : {}),
     };
   }
 
@@ -264,10 +275,17 @@ class MeshImpl implements Mesh {
       });
       // Pass-through requests of mesh.dispatcher() are not mesh calls: they get the drain period.
       await this.dispatchers.close(options.service?.drainMs ?? 0);
+      this.parts.zeroTrust?.dispose();
       this.closed = true;
     })();
     return this.closing;
   }
+}
+
+/** The zeroTrust option as options (undefined: off). */
+function zeroTrustOptions(options: MeshOptions): ZeroTrustOptions | undefined {
+  const z = options.zeroTrust;
+  return z === true ? {} : z === false || z === undefined ? undefined : z;
 }
 
 /** Connects to Consul, subscribes to the governance center, registers the service and returns the mesh. */
@@ -298,7 +316,26 @@ export async function createMesh(explicit: MeshOptionsInput = {}): Promise<Mesh>
     logger,
   });
 
-  const registration = createRegistration(svc, { connection, logger, clock, random });
+  const zt = zeroTrustOptions(options);
+  if (zt && !svc?.name) {
+    throw new ConfigError(
+      'zeroTrust: needs service (its certificate and intentions are those of a service)',
+      {
+        path: 'zeroTrust',
+      },
+    );
+  }
+  const zeroTrust =
+    zt && svc
+      ? new ZeroTrust({ connection, service: svc.name, logger, clock, random, options: zt })
+      : undefined;
+  const registration = createRegistration(svc, {
+    connection,
+    logger,
+    clock,
+    random,
+    connectNative: zeroTrust !== undefined,
+  });
   const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
   const started = clock.now();
   const mesh = new MeshImpl({
@@ -312,7 +349,10 @@ export async function createMesh(explicit: MeshOptionsInput = {}): Promise<Mesh>
     logger,
     cacheDir,
     readyTimeoutMs,
+    zeroTrust,
   });
+  // The certificate and intentions load beside the rules; until they do, requests fail closed.
+  const zeroTrustReady = zeroTrust?.ready(Math.max(0, readyTimeoutMs - (clock.now() - started)));
   await startUp({
     source,
     registration,
@@ -322,6 +362,7 @@ export async function createMesh(explicit: MeshOptionsInput = {}): Promise<Mesh>
     started,
     reportGovernance: () => mesh.reportGovernance(),
   });
+  await zeroTrustReady;
   if (options.handleSignals) installSignalHandlers(mesh, logger);
   // governed(name) declared before any mesh existed binds here on its first call (first mesh wins).
   bindGovernedMeshIfUnset(mesh);

@@ -1,4 +1,5 @@
 import { ConfigError, type Disposable, type RuleStore } from '@meshless/core';
+import { AuthorizationMetrics } from './authorization-metrics.ts';
 import { BreakerGauges, type BreakerState } from './breaker-gauges.ts';
 import { type OutcomeRecorder, ResourceRecorder, type StatusRecorder } from './call-recorders.ts';
 import { type ClientFamilies, ClientServiceMetrics } from './client-service-metrics.ts';
@@ -45,6 +46,8 @@ export const METRIC_NAMES: readonly string[] = Object.freeze([
   'rule_applied_index',
   'rule_rejected_total',
   'rules_held',
+  'inbound_authorization_total',
+  'inbound_plaintext_requests_total',
 ]);
 
 /**
@@ -63,6 +66,7 @@ export class MeshMetrics {
   private readonly resources = new Map<string, ResourceRecorder>();
   private readonly breakers: BreakerGauges;
   private readonly rules: RuleMetrics;
+  private readonly authorization: AuthorizationMetrics;
 
   constructor(options: MeshMetricsOptions = {}) {
     const p = options.prefix ?? 'meshless_';
@@ -163,6 +167,18 @@ export class MeshMetrics {
       registry,
       counter('rule_rejected_total', 'Rule documents rejected (the last good one stays in force)', ['key']),
     );
+    this.authorization = new AuthorizationMetrics(
+      counter(
+        'inbound_authorization_total',
+        'Zero trust: mutual-TLS requests allowed or denied by intentions, by verified calling service',
+        ['service', 'source', 'decision'],
+      ),
+      counter(
+        'inbound_plaintext_requests_total',
+        'Zero trust, permissive mode: plain (not mutual TLS) requests taken, by the caller they claim',
+        ['service', 'caller'],
+      ),
+    );
     this.registry = registry;
     this.prefix = p;
     this.endpointLabels = ep;
@@ -242,6 +258,16 @@ export class MeshMetrics {
   /** Follows a RuleStore (applied indexes, rejections) until disposed. */
   observeRuleStore(store: RuleStore): Disposable {
     return this.rules.observe(store);
+  }
+
+  /** `meshless_inbound_authorization_total`: a mutual-TLS request decided by the intentions. */
+  decided(service: string, source: string, allowed: boolean): void {
+    this.authorization.decided(service, source, allowed);
+  }
+
+  /** `meshless_inbound_plaintext_requests_total`: a plain request taken in permissive mode. */
+  plaintext(service: string, claimedCaller: string): void {
+    this.authorization.plaintext(service, claimedCaller);
   }
 
   /** `meshless_rules_held`: 1 while the prefix read as empty and the last good rules stay in force. */

@@ -1,3 +1,4 @@
+import type { SecureContext } from 'node:tls';
 import {
   type CallFailure,
   ClosedError,
@@ -9,7 +10,7 @@ import {
   RESET_ERROR_CODES,
   TransportError,
 } from '@meshless/core';
-import { Agent, Dispatcher, Dispatcher1Wrapper } from 'undici';
+import { Agent, buildConnector, Dispatcher, Dispatcher1Wrapper } from 'undici';
 import type { TimedAttempt } from './attempt-timeouts.ts';
 import { OpenRequests, ResponseHandler, type TransportResponse } from './response-handler.ts';
 
@@ -42,6 +43,17 @@ export interface TransportOptions {
   headersTimeoutMs?: number;
 }
 
+/** The instance's client side of mutual TLS (zero trust on): its context, and whom each target must be. */
+export interface ClientTls {
+  /** The current certificate, key and roots; new connections take it, open ones keep theirs. */
+  context(): SecureContext;
+  /** Undefined when the certificate `san` (Node's subjectaltname) names `service` in `datacenter`, else why not. */
+  verifyServer(san: string | undefined, service: string, datacenter: string | undefined): string | undefined;
+}
+
+/** Code of the error a server certificate that names another service fails with (a connect error: nothing was sent). */
+export const PEER_IDENTITY_CODE = 'ERR_TLS_CERT_ALTNAME_INVALID';
+
 export interface SendRequest {
   method: string;
   path: string;
@@ -63,14 +75,26 @@ export interface SendRequest {
 export class Transport {
   private readonly agent: Agent;
   private readonly open = new OpenRequests();
+  private readonly agentOptions: Agent.Options;
+  /** Mutual-TLS pools per target service and datacenter: each verifies the identity it dials. */
+  private readonly tlsAgents = new Map<string, Agent>();
 
-  constructor(options: TransportOptions = {}) {
-    this.agent = new Agent({
+  constructor(
+    options: TransportOptions = {},
+    private readonly tls: ClientTls | undefined = undefined,
+  ) {
+    this.agentOptions = {
       keepAliveTimeout: options.keepAliveMs ?? 30_000,
       headersTimeout: options.headersTimeoutMs ?? 300_000,
       bodyTimeout: 0,
       ...(options.connectionsPerEndpoint ? { connections: options.connectionsPerEndpoint } : {}),
-    });
+    };
+    this.agent = new Agent(this.agentOptions);
+  }
+
+  /** Whether calls to `endpoint` go over mutual TLS: it registered Connect-native and this instance has an identity. */
+  secure(endpoint: Endpoint): boolean {
+    return endpoint.mtls === true && this.tls !== undefined;
   }
 
   send(endpoint: Endpoint, req: SendRequest): Promise<TransportResponse> {
@@ -80,9 +104,10 @@ export class Transport {
     // Aborted before it was sent: nothing to dispatch.
     if (!handler.aborted) {
       this.open.add(handler);
-      this.agent.dispatch(
+      const secure = this.secure(endpoint);
+      (secure ? this.tlsAgent(endpoint) : this.agent).dispatch(
         {
-          origin: originOf(endpoint),
+          origin: secure ? secureOriginOf(endpoint) : originOf(endpoint),
           method: req.method as Dispatcher.HttpMethod,
           path: req.path,
           headers: req.headers,
@@ -99,14 +124,53 @@ export class Transport {
    * response body nobody reads, a hung upstream) is destroyed, so closing never hangs.
    */
   async close(graceMs = 0): Promise<void> {
-    const closing = this.agent.close();
+    const agents = [this.agent, ...this.tlsAgents.values()];
+    const closing = Promise.all(agents.map((a) => a.close()));
     closing.catch(() => {}); // awaited below, within bounds
     if (await settlesWithin(closing, graceMs)) return;
     // Abort what is left through its own handler: undici's destroy() does not end a request
     // whose body is paused once close() has begun, but an abort does.
     this.open.abortAll(new ClosedError('the mesh is closing'));
     if (await settlesWithin(closing, 1000)) return;
-    await this.agent.destroy();
+    await Promise.all(agents.map((a) => a.destroy()));
+  }
+
+  private tlsAgent(endpoint: Endpoint): Agent {
+    const key = `${endpoint.service}\u0001${endpoint.datacenter ?? ''}`;
+    let agent = this.tlsAgents.get(key);
+    if (agent === undefined) {
+      agent = new Agent({
+        ...this.agentOptions,
+        connect: this.connector(endpoint.service, endpoint.datacenter),
+      });
+      this.tlsAgents.set(key, agent);
+    }
+    return agent;
+  }
+
+  /**
+   * Dials with the context current at connect time (a renewed certificate or new roots apply to
+   * the next connection), resumes TLS sessions (undici's cache: the handshake once per
+   * connection, and cheaper after), and refuses a server whose certificate names anyone but
+   * `service` in `datacenter` of this trust domain.
+   */
+  private connector(service: string, datacenter: string | undefined): buildConnector.connector {
+    const tls = this.tls!;
+    const checkServerIdentity = (_host: string, cert: { subjectaltname?: string }): Error | undefined => {
+      const problem = tls.verifyServer(cert.subjectaltname, service, datacenter);
+      if (problem === undefined) return undefined;
+      return Object.assign(new Error(`server is not ${service}: ${problem}`), { code: PEER_IDENTITY_CODE });
+    };
+    let context: SecureContext | undefined;
+    let connect: buildConnector.connector | undefined;
+    return (options, callback) => {
+      const current = tls.context();
+      if (current !== context || connect === undefined) {
+        context = current;
+        connect = buildConnector({ secureContext: current, checkServerIdentity, maxCachedSessions: 256 });
+      }
+      return connect(options, callback);
+    };
   }
 }
 
@@ -128,6 +192,17 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
 }
 
 const origins = new WeakMap<Endpoint, string>();
+const secureOrigins = new WeakMap<Endpoint, string>();
+
+/** `https://address:port`, for an endpoint called over mutual TLS. */
+export function secureOriginOf(endpoint: Endpoint): string {
+  let origin = secureOrigins.get(endpoint);
+  if (origin === undefined) {
+    origin = `https${originOf(endpoint).slice(4)}`;
+    secureOrigins.set(endpoint, origin);
+  }
+  return origin;
+}
 
 /** `http://address:port`, computed once per endpoint object (endpoints are immutable). */
 export function originOf(endpoint: Endpoint): string {
@@ -179,7 +254,16 @@ export function toTransportError(error: unknown, endpoint: Endpoint, service: st
   if (RESET_CODES.has(code)) return new ConnectionResetError(service, options);
   // Other failures of the connection (ETIMEDOUT, UND_ERR_HEADERS_TIMEOUT, ...); not an abort,
   // nor a bad argument given in code.
-  if (NOT_TRANSPORT.has(code) || !(ERRNO.test(code) || code.startsWith('UND_ERR_'))) return error;
+  if (
+    NOT_TRANSPORT.has(code) ||
+    !(
+      ERRNO.test(code) ||
+      code.startsWith('UND_ERR_') ||
+      code.startsWith('ERR_SSL_') ||
+      code.startsWith('ERR_TLS_')
+    )
+  )
+    return error;
   return new TransportError(
     `request to ${service} at ${options.address} failed (${code.slice(0, 64)})`,
     service,

@@ -5,6 +5,13 @@ import { z } from 'zod';
 const percent = z.number().min(0).max(100);
 
 export const inboundRuleSchema = z.strictObject({
+  /** Zero trust: which connections the service takes (like Istio's PeerAuthentication). */
+  mtls: z
+    .enum(['permissive', 'strict'])
+    .optional()
+    .describe(
+      "zero trust on: permissive takes plain and mutual TLS (plain requests counted per caller in meshless_inbound_plaintext_requests_total, for the migration), strict refuses plain requests with 403 MESHLESS_MTLS_REQUIRED; default the code's zeroTrust.inbound, else permissive",
+    ),
   /** Token bucket on incoming requests; `perCaller: true` keeps one bucket per calling service. */
   rateLimit: rateLimitRuleSchema
     .optional()

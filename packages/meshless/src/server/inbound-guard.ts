@@ -24,6 +24,7 @@ import {
 import { DEADLINE_HEADER, parseDeadlineHeader, runWithDeadline } from '@meshless/retry';
 import type { PropagatedHeaders } from '../propagation/propagated-headers.ts';
 import { type InboundRule, inboundSection } from '../rules/inbound.ts';
+import type { InboundAuthorizer, InboundMtlsMode } from '../zero-trust/inbound-authorizer.ts';
 import { answerError, logHandlerError } from './error-response.ts';
 import type { ShedReason } from './inbound-observer.ts';
 
@@ -47,6 +48,8 @@ interface Prepared {
 export class InboundGuard implements Disposable {
   private prepared: Prepared = { rateLimit: undefined, concurrency: undefined, fault: undefined };
   private readonly disposables = new DisposableStore();
+  /** The code's inbound mode, for when the rule names none. */
+  private readonly defaultMtls: InboundMtlsMode;
 
   constructor(
     private readonly service: string,
@@ -58,7 +61,10 @@ export class InboundGuard implements Disposable {
     private readonly observer: CallObserver = noopCallObserver,
     /** The headers that travel on from the request to the handler's calls (undefined: none named). */
     private readonly propagation: PropagatedHeaders | undefined = undefined,
+    /** Zero trust: who may call, by the verified certificate (undefined: zero trust off). */
+    private readonly authorizer: InboundAuthorizer | undefined = undefined,
   ) {
+    this.defaultMtls = authorizer?.mode ?? 'permissive';
     this.apply(rules.get(inboundSection, service));
     this.disposables.add(rules.watch(inboundSection, service, (rule) => this.apply(rule)));
   }
@@ -72,6 +78,11 @@ export class InboundGuard implements Disposable {
     const started = this.clock.now();
     const scope = this.observer.server(this.service, req.method ?? 'GET', req.url, req.headers);
     const caller = headerValue(req, CALLER_HEADER);
+    // Before any limit: a refused caller spends no tokens.
+    if (this.authorizer) {
+      const refusal = this.authorizer.check(req, caller);
+      if (refusal) return this.shed(res, scope, started, refusal.status, refusal.reason, 0, refusal.code);
+    }
     if (p.rateLimit) {
       const wait =
         p.rateLimit instanceof KeyedRateLimiter
@@ -119,10 +130,12 @@ export class InboundGuard implements Disposable {
 
   dispose(): void {
     this.disposables.dispose();
+    this.authorizer?.dispose();
   }
 
   private apply(rule: InboundRule | undefined): void {
     const resource = `${this.service}.inbound`;
+    if (this.authorizer) this.authorizer.mode = rule?.mtls ?? this.defaultMtls;
     try {
       this.prepared = {
         rateLimit: rule?.rateLimit
@@ -148,6 +161,7 @@ export class InboundGuard implements Disposable {
     status: number,
     reason: ShedReason,
     retryAfterMs: number,
+    code?: string,
   ): void {
     scope.rejected(reason, 'shed');
     if (!res.headersSent) {
@@ -157,7 +171,7 @@ export class InboundGuard implements Disposable {
       };
       if (retryAfterMs > 0) headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
       res.writeHead(status, headers);
-      res.end(JSON.stringify({ error: reason }));
+      res.end(JSON.stringify(code ? { error: reason, code } : { error: reason }));
     }
     this.finish(res, scope, started);
   }

@@ -11,7 +11,16 @@ import {
 } from '@meshless/core';
 
 /** Why a request was not handled. */
-export type ShedReason = 'rate_limited' | 'concurrency' | 'fault_abort';
+export type ShedReason =
+  | 'rate_limited'
+  | 'concurrency'
+  | 'fault_abort'
+  // Zero trust: refused by an intention, a plain request in strict mode, an untrusted certificate,
+  // or intentions not loaded yet (fail closed).
+  | 'intention_denied'
+  | 'mtls_required'
+  | 'peer_untrusted'
+  | 'intentions_unavailable';
 
 /** Extra hooks on inbound requests (tests, custom telemetry): `createMesh({ observers: { inbound } })`. */
 export interface InboundObserver {

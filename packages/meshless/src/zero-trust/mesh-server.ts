@@ -1,0 +1,113 @@
+import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
+import {
+  type Clock,
+  DeadlineEntry,
+  DeadlineQueue,
+  type Disposable,
+  type Event,
+  systemClock,
+} from '@meshless/core';
+import { replaySocket } from './replay-socket.ts';
+
+/** The instance's certificate, key and CA roots for serving, current and when they change. */
+export interface ServerCredentials {
+  /** Undefined until the certificate has arrived (TLS handshakes fail until then). */
+  serverOptions(): SecureContextOptions | undefined;
+  readonly onDidChange: Event<unknown>;
+}
+
+export interface MeshServerOptions {
+  /** A connection that sends nothing within this time is closed. Default 10 000 ms. */
+  firstByteTimeoutMs?: number;
+  clock?: Clock;
+}
+
+/** The first byte of a TLS handshake record; an HTTP request starts with a method's letter. */
+const TLS_HANDSHAKE = 0x16;
+
+class Waiting extends DeadlineEntry {
+  constructor(readonly socket: Socket) {
+    super();
+  }
+}
+
+/**
+ * An http.Server (so Express, Fastify's serverFactory and Nest take it as theirs) that also speaks
+ * mutual TLS on the same port: each connection's first byte says which. Plain connections go to
+ * node:http as they are; TLS ones to an https server that asks for a client certificate and
+ * verifies its chain against the current roots (who may call is decided per request, by the
+ * inbound guard). New certificates and roots apply to new connections without a restart.
+ */
+export function createMeshServer(
+  listener: RequestListener | undefined,
+  credentials: ServerCredentials | undefined,
+  options: MeshServerOptions = {},
+): Server {
+  const server = listener ? createHttpServer(listener) : createHttpServer();
+  if (!credentials) return server;
+  const secure = createHttpsServer({
+    ...(credentials.serverOptions() ?? {}),
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.2',
+  });
+  const subscription: Disposable = credentials.onDidChange(() => {
+    const options = credentials.serverOptions();
+    if (options) secure.setSecureContext(options);
+  });
+  // Requests on TLS connections reach whoever listens on the server: the listener given here,
+  // or the one a framework adds later.
+  for (const event of ['request', 'checkContinue', 'checkExpectation', 'upgrade', 'connect'] as const) {
+    secure.on(event, (...args: unknown[]) => {
+      if (event === 'request' || server.listenerCount(event) > 0) server.emit(event, ...args);
+      else if (event === 'upgrade' || event === 'connect') (args[1] as Socket).destroy();
+    });
+  }
+  secure.on('tlsClientError', (_error, socket) => socket.destroy());
+  const plain = server.listeners('connection') as ((socket: Socket) => void)[];
+  server.removeAllListeners('connection');
+  const timeoutMs = options.firstByteTimeoutMs ?? 10_000;
+  const waiting = new DeadlineQueue<Waiting>(
+    timeoutMs,
+    (w) => w.socket.destroy(),
+    options.clock ?? systemClock,
+  );
+  server.on('connection', (socket: Socket) => {
+    const entry = new Waiting(socket);
+    waiting.add(entry);
+    const onClose = () => waiting.cancel(entry);
+    socket.once('close', onClose);
+    socket.once('data', (chunk: Buffer) => {
+      waiting.cancel(entry);
+      socket.off('close', onClose);
+      socket.pause();
+      socket.unshift(chunk);
+      if (chunk[0] === TLS_HANDSHAKE) secure.emit('connection', replaySocket(socket));
+      else for (const connection of plain) connection.call(server, socket);
+      // node:http resumes a paused socket itself; the TLS stream reads on demand.
+      socket.resume();
+    });
+  });
+  // node:http tracks connections (timeouts, closeIdleConnections) from 'listening' to close().
+  server.on('listening', () => secure.emit('listening'));
+  const closeAll = server.closeAllConnections.bind(server);
+  const closeIdle = server.closeIdleConnections.bind(server);
+  server.closeAllConnections = () => {
+    closeAll();
+    secure.closeAllConnections();
+  };
+  server.closeIdleConnections = () => {
+    closeIdle();
+    secure.closeIdleConnections();
+  };
+  server.on('close', () => {
+    subscription.dispose();
+    waiting.dispose();
+    // Never listened itself: close() stops its connection tracking and ends idle connections.
+    secure.close(() => {});
+  });
+  return server;
+}
