@@ -111,7 +111,7 @@ export class ConsulIntentions implements Disposable {
     };
   }
 
-  /** Stops the watch and any probe; `done` resolves when the watch loop has ended. */
+  /** Stops the watch and any probe; `done` resolves when the loops have ended. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -194,7 +194,7 @@ export class ConsulIntentions implements Disposable {
     this.mode = mode;
     this.lastError = undefined;
     const first = this.set === undefined;
-    // Freeze our own copy: a consumer mutating nothing of ours cannot change what we compare.
+    // Frozen: every listener shares this object, and none can change what the next one sees.
     this.set = Object.freeze({
       intentions: Object.freeze(intentions),
       defaultAllow: this.set?.defaultAllow,
