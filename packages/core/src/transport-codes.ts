@@ -19,6 +19,8 @@ export const CONNECT_ERROR_CODES: readonly string[] = Object.freeze([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
   'CERT_HAS_EXPIRED',
   'CERT_NOT_YET_VALID',
+  // Zero trust: this instance has no certificate yet, so it did not dial.
+  'ERR_MESHLESS_NO_CERTIFICATE',
 ]);
 
 /** Error codes of a connection that broke during the exchange: the request may have reached the application. */

@@ -207,7 +207,9 @@ class MeshImpl implements Mesh {
   }
 
   createServer(listener?: RequestHandler): import('node:http').Server {
-    return createMeshServer(listener, this.parts.zeroTrust?.credentials, { clock: this.parts.clock });
+    const server = createMeshServer(listener, this.parts.zeroTrust?.credentials, { clock: this.parts.clock });
+    this.inbound.serving.inFlight.adopt(server);
+    return server;
   }
 
   errorHandler(): ErrorMiddleware {

@@ -53,6 +53,8 @@ export interface ClientTls {
 
 /** Code of the error a server certificate that names another service fails with (a connect error: nothing was sent). */
 export const PEER_IDENTITY_CODE = 'ERR_TLS_CERT_ALTNAME_INVALID';
+/** Code of the error a call fails with when this instance has no certificate yet. */
+export const NO_CERTIFICATE_CODE = 'ERR_MESHLESS_NO_CERTIFICATE';
 
 export interface SendRequest {
   method: string;
@@ -164,7 +166,14 @@ export class Transport {
     let context: SecureContext | undefined;
     let connect: buildConnector.connector | undefined;
     return (options, callback) => {
-      const current = tls.context();
+      let current: SecureContext;
+      try {
+        current = tls.context();
+      } catch (error) {
+        // No certificate yet (Consul unreachable since start): nothing can be sent.
+        callback(Object.assign(error as Error, { code: NO_CERTIFICATE_CODE }), null);
+        return;
+      }
       if (current !== context || connect === undefined) {
         context = current;
         connect = buildConnector({ secureContext: current, checkServerIdentity, maxCachedSessions: 256 });

@@ -27,6 +27,11 @@ export class InFlightRequests {
     return this.open.size;
   }
 
+  /** A server made by the mesh (mesh.createServer): stopAccepting() closes it even before a request came. */
+  adopt(server: Server): void {
+    this.servers.add(server);
+  }
+
   /**
    * Follows a response until it is done. false: the mesh is settling and has already answered it
    * 503 (`shutting_down`, `connection: close`); the adapter must not run the handler.

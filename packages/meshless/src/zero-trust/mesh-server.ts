@@ -10,7 +10,6 @@ import {
   type Event,
   systemClock,
 } from '@meshless/core';
-import { replaySocket } from './replay-socket.ts';
 
 /** The instance's certificate, key and CA roots for serving, current and when they change. */
 export interface ServerCredentials {
@@ -85,14 +84,27 @@ export function createMeshServer(
       socket.off('close', onClose);
       socket.pause();
       socket.unshift(chunk);
-      if (chunk[0] === TLS_HANDSHAKE) secure.emit('connection', replaySocket(socket));
-      else for (const connection of plain) connection.call(server, socket);
-      // node:http resumes a paused socket itself; the TLS stream reads on demand.
-      socket.resume();
+      // A TLS socket made over this one takes the bytes already read ("buffered data": node's
+      // TLSSocket feeds them to the handshake), then reads the handle itself: the socket must
+      // stay paused here, or the JS side would take the next bytes from it.
+      if (chunk[0] === TLS_HANDSHAKE) secure.emit('connection', socket);
+      else {
+        for (const connection of plain) connection.call(server, socket);
+        socket.resume();
+      }
     });
   });
-  // node:http tracks connections (timeouts, closeIdleConnections) from 'listening' to close().
-  server.on('listening', () => secure.emit('listening'));
+  // node:http tracks connections (timeouts, closeIdleConnections) from 'listening' to close();
+  // the timeouts set on the server by then hold for its TLS connections too.
+  server.on('listening', () => {
+    secure.keepAliveTimeout = server.keepAliveTimeout;
+    secure.headersTimeout = server.headersTimeout;
+    secure.requestTimeout = server.requestTimeout;
+    secure.timeout = server.timeout;
+    secure.maxHeadersCount = server.maxHeadersCount;
+    secure.maxRequestsPerSocket = server.maxRequestsPerSocket;
+    secure.emit('listening');
+  });
   const closeAll = server.closeAllConnections.bind(server);
   const closeIdle = server.closeIdleConnections.bind(server);
   server.closeAllConnections = () => {
