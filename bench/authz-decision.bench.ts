@@ -4,6 +4,11 @@
 // Each case in RUNS interleaved runs (median of 7 rounds each); median (min–max) over the runs.
 // Run: node_modules/.bin/node bench/authz-decision.bench.ts (build @meshless/canary first).
 // Not exported by meshless yet: the table itself, from source (erasable TypeScript only).
+
+import type { IncomingMessage } from 'node:http';
+import { Emitter, noopLogger, systemClock } from '@meshless/core';
+import { MeshMetrics } from '@meshless/metrics';
+import { InboundAuthorizer } from '../packages/meshless/src/zero-trust/inbound-authorizer.ts';
 import {
   type AuthzRequest,
   type Decision,
@@ -84,6 +89,44 @@ check(exactOnly.decide('stranger', plain), false, 'default');
 const last = l7.decide('web', l7Request);
 if (!last.allowed || last.permission !== 9) throw new Error('L7: expected the 10th permission to allow');
 
+// The whole inbound check a mutual-TLS request pays: the connection's cached verdict, the table,
+// the allow/deny counter (real MeshMetrics), req.meshless set. A fake TLS socket (its verdict is
+// worked out on the first request of the connection and kept).
+const TD = '11111111-2222-3333-4444-555555555555.consul';
+const authorizer = new InboundAuthorizer(
+  {
+    service: 'api',
+    intentions: {
+      current: () => ({
+        intentions: [intention(0, 'web', 'allow'), ...names.map((s, i) => intention(i + 1, s, 'deny'))],
+        defaultAllow: false,
+        source: 'legacy',
+        index: 1,
+      }),
+      onDidChange: new Emitter<never>().event,
+    },
+    trustDomain: () => TD,
+    defaultDecision: 'consul',
+    logger: noopLogger,
+    clock: systemClock,
+    observer: new MeshMetrics(),
+  },
+  'strict',
+);
+const tlsSocket = {
+  encrypted: true,
+  authorized: true,
+  getPeerCertificate: () => ({ subjectaltname: `URI:spiffe://${TD}/ns/default/dc/dc1/svc/web` }),
+};
+const tlsRequest = {
+  socket: tlsSocket,
+  method: 'GET',
+  url: '/api/items/42',
+  headers: {},
+} as unknown as IncomingMessage;
+if (authorizer.check(tlsRequest, undefined) !== undefined)
+  throw new Error('authorizer: expected web allowed');
+
 const map = new Map(names.map((n, i) => [n, i]));
 const strangers = names.map((n) => `${n}-x`);
 const cases: [string, (i: number) => unknown][] = [
@@ -92,6 +135,10 @@ const cases: [string, (i: number) => unknown][] = [
   ["'*' hit, 1 000 intentions", (i) => withWildcard.decide(strangers[i % N]!, plain)],
   ['default (no intention applies), 1 000 intentions', (i) => exactOnly.decide(strangers[i % N]!, plain)],
   ['L7, 10 permissions, the last hits (regex path)', () => l7.decide('web', l7Request)],
+  [
+    'InboundAuthorizer.check, mTLS request (verdict cached, counted)',
+    () => authorizer.check(tlsRequest, undefined),
+  ],
 ];
 
 const ns = new Map<string, number[]>(cases.map(([name]) => [name, []]));

@@ -12,10 +12,13 @@ const OTHER = 'other';
 export class AuthorizationMetrics {
   private readonly cells = new Map<string, CounterCell>();
 
-  constructor(
-    private readonly decisions: CounterFamily,
-    private readonly plain: CounterFamily,
-  ) {}
+  private readonly decisions: CounterFamily;
+  private readonly plain: CounterFamily;
+
+  constructor(decisions: CounterFamily, plain: CounterFamily) {
+    this.decisions = decisions;
+    this.plain = plain;
+  }
 
   decided(service: string, source: string, allowed: boolean): void {
     this.cell(this.decisions, 'd', service, source, allowed ? 'allow' : 'deny').value++;

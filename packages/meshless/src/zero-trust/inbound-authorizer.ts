@@ -53,7 +53,10 @@ const refusals = {
 
 /** A request as the table reads it; the distinct headers are built only if an L7 permission asks. */
 class RequestView implements AuthzRequest {
-  constructor(private readonly req: IncomingMessage) {}
+  private readonly req: IncomingMessage;
+  constructor(req: IncomingMessage) {
+    this.req = req;
+  }
   get method(): string {
     return this.req.method ?? 'GET';
   }
@@ -83,10 +86,11 @@ export class InboundAuthorizer implements Disposable {
   private readonly subscription: Disposable;
   private readonly logged = new Map<string, number>();
 
-  constructor(
-    private readonly options: InboundAuthorizerOptions,
-    mode: InboundMtlsMode,
-  ) {
+  private readonly options: InboundAuthorizerOptions;
+
+  // No parameter properties: the benches load this file with Node's type stripping.
+  constructor(options: InboundAuthorizerOptions, mode: InboundMtlsMode) {
+    this.options = options;
     this.mode = mode;
     const first = options.intentions.current();
     if (first) this.rebuild(first);
