@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { request as httpsRequest } from 'node:https';
+import { ConsulConnection, ConsulKv } from '@meshless/consul';
+import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConnectAgent, startConnectAgent } from './helpers/connect-agent.ts';
-import { eventually } from './helpers/consul.ts';
+import { eventually, putApplied } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 import { startZtService } from './helpers/zero-trust-services.ts';
 
@@ -47,5 +48,40 @@ describe('zero trust on a real Consul with ACLs default deny', () => {
     expect((await call(web.mesh, n.api, '/x')).body).toBe(`${n.api}:/x`);
     const td = (await agent.roots()).trustDomain;
     expect(api.peers.at(-1)).toBe(`spiffe://${td}/ns/default/dc/dc1/svc/${n.web}`);
+  }, 30_000);
+
+  it('keys per-caller limits by the certificate, not by the caller header it sends', async () => {
+    const n = names();
+    const api = await startZtService(agent, n.api, n.prefix, cleanup);
+    await agent.addIntention(n.web, n.api, 'allow');
+    const connection = new ConsulConnection({ address: agent.address, token: agent.masterToken });
+    cleanup(() => connection.close());
+    await putApplied(new ConsulKv(connection), api.mesh, `${n.prefix}/services/${n.api}/inbound`, {
+      rateLimit: { perSecond: 0.001, burst: 2, perCaller: true },
+    });
+    // web's own certificate, from Consul, in a raw client that claims a new caller name each time.
+    const leaf = await agent.leaf(n.web, agent.masterToken);
+    const { rootsPem } = await agent.roots();
+    const raw = new Agent({
+      connect: { cert: leaf.certPem, key: leaf.keyPem, ca: rootsPem, checkServerIdentity: () => undefined },
+    });
+    cleanup(() => raw.close());
+    const statuses: number[] = [];
+    for (const claimed of ['a', 'b', 'c', 'd']) {
+      const res = await raw.request({
+        origin: `https://127.0.0.1:${api.port}`,
+        path: '/',
+        method: 'GET',
+        headers: { 'x-meshless-caller': claimed },
+      });
+      await res.body.text();
+      statuses.push(res.statusCode);
+    }
+    // One bucket (web's), whatever the header: a burst of 2, then limited.
+    expect(statuses).toEqual([200, 200, 429, 429]);
+    expect(api.peers.slice(-2)).toEqual([
+      expect.stringMatching(new RegExp(`/svc/${n.web}$`)),
+      expect.stringMatching(new RegExp(`/svc/${n.web}$`)),
+    ]);
   }, 30_000);
 });

@@ -77,11 +77,14 @@ export class InboundGuard implements Disposable {
     const p = this.prepared;
     const started = this.clock.now();
     const scope = this.observer.server(this.service, req.method ?? 'GET', req.url, req.headers);
-    const caller = headerValue(req, CALLER_HEADER);
+    let caller = headerValue(req, CALLER_HEADER);
     // Before any limit: a refused caller spends no tokens.
     if (this.authorizer) {
       const refusal = this.authorizer.check(req, caller);
       if (refusal) return this.shed(res, scope, started, refusal.status, refusal.reason, 0, refusal.code);
+      // A verified caller is who its certificate says, whatever its header claims (per-caller limits).
+      const peer = req.meshless?.peer;
+      if (peer !== undefined) caller = peer.service;
     }
     if (p.rateLimit) {
       const wait =
