@@ -22,8 +22,9 @@ export interface NginxSidecar {
   stop(): Promise<void>;
 }
 
-/** The nginx binary on the PATH or in /usr/sbin, or undefined. */
+/** The nginx binary: BENCH_NGINX, else on the PATH or in /usr/sbin, or undefined. */
 export function findNginx(): string | undefined {
+  if (process.env.BENCH_NGINX) return process.env.BENCH_NGINX;
   const found = spawnSync('sh', ['-c', 'command -v nginx || ls /usr/sbin/nginx'], { encoding: 'utf8' });
   return found.stdout.trim().split('\n')[0] || undefined;
 }
@@ -75,8 +76,12 @@ ${servers.join('\n')}
     ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off; master_process on;'],
     { stdio: 'ignore' },
   );
+  let spawnError: Error | undefined;
+  child.on('error', (error) => {
+    spawnError = error;
+  });
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
@@ -86,7 +91,7 @@ ${servers.join('\n')}
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    for (const site of options.sites) await waitForPort(site.port, child, 5000);
+    for (const site of options.sites) await waitForPort(site.port, child, 5000, () => spawnError);
   } catch (error) {
     let log = '';
     try {
@@ -99,9 +104,16 @@ ${servers.join('\n')}
 }
 
 /** Resolves once `port` accepts a TCP connection; rejects if `child` exits or after `ms`. */
-async function waitForPort(port: number, child: ChildProcess, ms: number): Promise<void> {
+async function waitForPort(
+  port: number,
+  child: ChildProcess,
+  ms: number,
+  spawnError: () => Error | undefined,
+): Promise<void> {
   const end = performance.now() + ms;
   while (performance.now() < end) {
+    const error = spawnError();
+    if (error) throw error;
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited (${child.exitCode})`);
     const open = await new Promise<boolean>((resolve) => {
       const socket = connect(port, '127.0.0.1');
