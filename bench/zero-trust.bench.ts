@@ -9,6 +9,7 @@
 // BENCH_REQUESTS, BENCH_MS (cap per point), BENCH_RUNS, BENCH_CONCURRENCY=1,32 shorten a run;
 // BENCH_ONLY=<regex> keeps some callers.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ConsulConnection, ConsulKv } from '@meshless/consul';
@@ -28,6 +29,8 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 /** `BENCH_ONLY=<regex>` keeps only the matching callers (e.g. under `--cpu-prof`). */
 const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;
 const here = new URL('.', import.meta.url).pathname;
+// Two cores shared by the callers, the servers, nginx and Consul: a busy machine moves every row.
+const loadAtStart = loadavg();
 
 const subjects: LoadSubject[] = [];
 const skipped: { name: string; reason: string }[] = [];
@@ -309,6 +312,10 @@ try {
       'raw nginx hop / raw mTLS req/s': ratioCell(RAW_SIDECAR, RAW_MTLS),
     });
   }
+  const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
+  console.log(
+    `\nload average (1 5 15 min): ${load(loadAtStart)} at the start, ${load(loadavg())} at the end`,
+  );
   printTable(
     'Goals (issue 14): mTLS within 15% of plain at 32 in flight (req/s ratio >= 0.85) and cheaper than the sidecar hop (ratio > 1, less CPU per request); req/s ratios within a run, median (min–max); CPU = all processes',
     goals,
@@ -318,6 +325,7 @@ try {
     requestsPerPoint: REQUESTS,
     capMs: CAP_MS,
     runs: RUNS,
+    loadAverage: { start: loadAtStart, end: loadavg() },
     cpu: 'µs per request: bench = process.cpuUsage() of the bench process (the callers); api = /proc/<pid>/stat of the servers process; nginx = /proc/<pid>/stat of the master and its worker',
     skipped,
     results,
