@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 
 /** Debian's package; CI installs it in .ci/run. */
 export const CHROMIUM_PATH = '/usr/bin/chromium';
@@ -177,6 +177,18 @@ export async function createIntention(
   };
 }
 
+/**
+ * The intentions list's row from `source` to `destination` (its cells read "<name> default": the
+ * namespace follows the name). Its `td.intent-deny` / `td.intent-allow` cell shows the action.
+ */
+export function intentionRow(page: Page, intention: { source: string; destination: string }): Locator {
+  const exactly = (name: string) => new RegExp(`^\\s*${escapeRegExp(name)}\\s`);
+  return page
+    .locator('table.consul-intention-list tbody tr')
+    .filter({ has: page.locator('td.source', { hasText: exactly(intention.source) }) })
+    .filter({ has: page.locator('td.destination', { hasText: exactly(intention.destination) }) });
+}
+
 export interface IntentionDeleteResult {
   /** HTTP status of the UI's DELETE. */
   readonly status: number;
@@ -200,11 +212,7 @@ export async function deleteIntentionInUi(
   screenshotPath: string,
 ): Promise<IntentionDeleteResult> {
   await page.goto(`http://${consulAddress}/ui/dc1/intentions`);
-  const exactly = (name: string) => new RegExp(`^\\s*${escapeRegExp(name)}\\s`);
-  const row = page
-    .locator('table.consul-intention-list tbody tr')
-    .filter({ has: page.locator('td.source', { hasText: exactly(intention.source) }) })
-    .filter({ has: page.locator('td.destination', { hasText: exactly(intention.destination) }) });
+  const row = intentionRow(page, intention);
   await row.getByRole('button', { name: 'More' }).click();
   await row.getByRole('menuitem', { name: 'Delete' }).click();
   const del = page.waitForResponse(

@@ -7,7 +7,13 @@ import { startConnectAgent } from '../helpers/connect-agent.ts';
 import { eventually } from '../helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from '../helpers/lifecycle.ts';
 import { startZtService } from '../helpers/zero-trust-services.ts';
-import { createIntention, deleteIntentionInUi, launchChromium, screenshotOnFailure } from './consul-ui.ts';
+import {
+  createIntention,
+  deleteIntentionInUi,
+  intentionRow,
+  launchChromium,
+  screenshotOnFailure,
+} from './consul-ui.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
 
@@ -95,6 +101,10 @@ describe('an operator denies a caller in the real Consul UI (Intentions tab)', (
         code: 'MESHLESS_INTENTION_DENIED',
       });
       expect(api.mesh.status().zeroTrust?.intentions).toMatchObject({ count: 1 });
+      // The UI lists it as the operator made it (the list re-renders a moment after the message).
+      const row = intentionRow(page, { source: names.web, destination: names.api });
+      await row.locator('td.intent-deny').waitFor({ state: 'visible' });
+      await page.screenshot({ path: join(tmpdir(), 'meshless-intentions-ui-listed.png') });
       const peersAtDeny = api.peers.length;
       // Refused before the handler: it saw nothing more.
       expect((await call(web.mesh, names.api)).status).toBe(403);
@@ -114,6 +124,7 @@ describe('an operator denies a caller in the real Consul UI (Intentions tab)', (
       });
       const allowed = await firstWith(web.mesh, names.api, 200, 'a 200 after the UI deleted the intention');
       expect(allowed.call.body).toBe(`${names.api}:/orders`);
+      await row.waitFor({ state: 'detached' });
       expect(api.peers.at(-1)).toBe(webSpiffeId);
       // The measurement the issue asks for, in the test output.
       const timing = (
