@@ -80,6 +80,7 @@ export class Transport {
   private readonly agentOptions: Agent.Options;
   /** Mutual-TLS pools per target service and datacenter: each verifies the identity it dials. */
   private readonly tlsAgents = new Map<string, Agent>();
+  private readonly agentOf = new WeakMap<Endpoint, Agent>();
 
   constructor(
     options: TransportOptions = {},
@@ -138,8 +139,11 @@ export class Transport {
   }
 
   private tlsAgent(endpoint: Endpoint): Agent {
+    // Per endpoint object first (the balancer hands the same objects each call): no key string per call.
+    let agent = this.agentOf.get(endpoint);
+    if (agent !== undefined) return agent;
     const key = `${endpoint.service}\u0001${endpoint.datacenter ?? ''}`;
-    let agent = this.tlsAgents.get(key);
+    agent = this.tlsAgents.get(key);
     if (agent === undefined) {
       agent = new Agent({
         ...this.agentOptions,
@@ -147,6 +151,7 @@ export class Transport {
       });
       this.tlsAgents.set(key, agent);
     }
+    this.agentOf.set(endpoint, agent);
     return agent;
   }
 
