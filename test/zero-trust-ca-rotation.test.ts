@@ -1,0 +1,137 @@
+import { randomUUID, X509Certificate } from 'node:crypto';
+import type { Mesh } from 'meshless';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ConnectAgent, startConnectAgent } from './helpers/connect-agent.ts';
+import { eventually } from './helpers/consul.ts';
+import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
+import { startZtService } from './helpers/zero-trust-services.ts';
+
+const cleanup = useCleanupsAndNoUnhandledRejections();
+let agent: ConnectAgent;
+
+beforeAll(async () => {
+  agent = await startConnectAgent({ acl: true });
+}, 60_000);
+afterAll(async () => {
+  await agent?.stop();
+});
+
+const IN_FLIGHT = 16;
+/** Consul re-issues leaves over a ~30 s jitter window after a rotation. */
+const SWITCH_BOUND_MS = 60_000;
+/** Load kept after both meshes hold new leaves: connections made with them, both ways. */
+const AFTER_MS = 2_000;
+const MAX_REQUESTS = 2_000_000;
+
+/** Whether the mesh holds a leaf issued by the root `rootPem`, with both roots trusted. */
+function onNewRoot(mesh: Mesh, before: string | undefined, leafPem: string, rootPem: string): boolean {
+  const zt = mesh.status().zeroTrust;
+  // `roots` counts certificates: after a rotation the old root, the new one and the new one
+  // cross-signed by the old (Consul lists it as the new root's intermediate): 3.
+  if (!zt || zt.roots < 2 || zt.certificateValidBefore === before) return false;
+  const leaf = new X509Certificate(leafPem);
+  return leaf.verify(new X509Certificate(rootPem).publicKey);
+}
+
+describe('a CA rotation under steady mutual-TLS load', () => {
+  it('completes with zero failed requests, and callers started after it verify against the new root', async () => {
+    const id = randomUUID().slice(0, 8);
+    const n = { api: `api-${id}`, web: `web-${id}`, prefix: `ztr-${id}` };
+    const api = await startZtService(agent, n.api, n.prefix, cleanup);
+    const web = await startZtService(agent, n.web, n.prefix, cleanup);
+    await agent.addIntention(n.web, n.api, 'allow');
+    await eventually(
+      async () => {
+        const res = await web.mesh.client(n.api).fetch('/warm');
+        await res.text();
+        return res.status === 200;
+      },
+      5000,
+      'web allowed to call api',
+    );
+    const before = {
+      api: api.mesh.status().zeroTrust?.certificateValidBefore,
+      web: web.mesh.status().zeroTrust?.certificateValidBefore,
+    };
+    expect(api.mesh.status().zeroTrust?.roots).toBe(1);
+
+    let stop = false;
+    let sent = 0;
+    const failures: string[] = [];
+    const worker = async () => {
+      while (!stop && sent < MAX_REQUESTS) {
+        sent++;
+        try {
+          const res = await web.mesh.client(n.api).fetch('/load');
+          const body = await res.text();
+          if (res.status !== 200) failures.push(`${res.status} ${body.slice(0, 120)}`);
+        } catch (error) {
+          failures.push(`${(error as { code?: string }).code} ${(error as Error).message}`);
+        }
+      }
+    };
+    const load = Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+    const started = Date.now();
+    try {
+      const { newRootId } = await agent.rotateCa();
+      const roots = await agent.roots();
+      expect(roots.rootsPem).toHaveLength(2);
+      expect(roots.activeRootId).toBe(newRootId);
+      const newRoot = (await fetch(`${agent.agent.url}/v1/agent/connect/ca/roots`, {
+        headers: { 'X-Consul-Token': agent.masterToken },
+        signal: AbortSignal.timeout(10_000),
+      }).then((r) => r.json())) as { Roots: { ID: string; RootCert: string }[] };
+      const rootPem = newRoot.Roots.find((r) => r.ID === newRootId)!.RootCert;
+      // Each side's leaf as the agent now serves it; the mesh must hold that one (new validity).
+      await eventually(
+        async () => {
+          const [a, w] = await Promise.all([
+            agent.leaf(n.api, agent.masterToken),
+            agent.leaf(n.web, agent.masterToken),
+          ]);
+          return (
+            onNewRoot(api.mesh, before.api, a.certPem, rootPem) &&
+            onNewRoot(web.mesh, before.web, w.certPem, rootPem)
+          );
+        },
+        SWITCH_BOUND_MS,
+        'both meshes on a leaf of the new root',
+      );
+      const switched = Date.now() - started;
+      const sentAtSwitch = sent;
+      await new Promise((r) => setTimeout(r, AFTER_MS)); // load keeps running: a bounded window, not a wait for state
+      stop = true;
+      await load;
+      console.info(
+        `CA rotation: both meshes on the new root after ${switched} ms; ${sentAtSwitch} requests by then, ${sent} in all (${IN_FLIGHT} in flight), ${failures.length} failed`,
+      );
+    } finally {
+      stop = true;
+      await load;
+    }
+    expect(failures).toEqual([]);
+    expect(sent).toBeGreaterThan(IN_FLIGHT * 10);
+    // Every request reached api's handler over mutual TLS, as web (plus the warm-up call).
+    expect(api.peers.length).toBe(sent + 1);
+    expect(api.peers.every((p) => p.endsWith(`/svc/${n.web}`))).toBe(true);
+
+    // A caller started after the rotation holds only a new-root leaf: api (new leaf, both roots) lets it in.
+    const fresh = await startZtService(agent, n.web, n.prefix, cleanup);
+    expect(fresh.mesh.status().zeroTrust?.roots).toBeGreaterThanOrEqual(2);
+    await eventually(() => fresh.mesh.client(n.api).status().endpoints > 0, 5000, 'api discovered');
+    const res = await fresh.mesh.client(n.api).fetch('/fresh');
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(`${n.api}:/fresh`);
+    // And api calls the fresh caller's service back over a new connection (server side on the new leaf).
+    await agent.addIntention(n.api, n.web, 'allow');
+    await eventually(
+      async () => {
+        const back = await api.mesh.client(n.web).fetch('/back');
+        await back.text();
+        return back.status === 200;
+      },
+      5000,
+      'api calls web back',
+    );
+  }, 120_000);
+});
