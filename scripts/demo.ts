@@ -10,6 +10,7 @@ import { observability } from '../examples/demo/05-observability.ts';
 import { deadlines } from '../examples/demo/06-deadlines.ts';
 import { failover } from '../examples/demo/07-failover.ts';
 import { yourStack } from '../examples/demo/08-your-stack.ts';
+import { zeroTrust } from '../examples/demo/09-zero-trust.ts';
 import { color, type DemoProcess, ensureConsul, log } from '../examples/demo/lib.ts';
 import { type Shop, startShop } from '../examples/demo/shop.ts';
 
@@ -46,9 +47,11 @@ try {
   await deadlines(shop, consul, prefix, root);
   await failover(shop, consul, prefix, root);
   await yourStack(shop, consul, prefix, root);
+  await zeroTrust(shop, consul, prefix, once);
 
   log(color.bold('\nWhere to look'));
   log(`   Consul UI, key/value: ${color.cyan(`${consul.uiUrl}/dc1/kv/${prefix}/`)}`);
+  log(`   Consul UI, intentions: ${color.cyan(`${consul.uiUrl}/dc1/intentions`)}`);
   log(
     `   Consul UI, services:  ${color.cyan(`${consul.uiUrl}/dc1/services`)}  (each catalog instance: "meshless governance")`,
   );
