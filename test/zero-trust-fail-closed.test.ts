@@ -1,0 +1,161 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, request as httpRequest } from 'node:http';
+import { Agent } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ConnectAgent, startConnectAgent } from './helpers/connect-agent.ts';
+import { eventually } from './helpers/consul.ts';
+import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
+import { startZtService, type ZtService } from './helpers/zero-trust-services.ts';
+
+const cleanup = useCleanupsAndNoUnhandledRejections();
+let agent: ConnectAgent;
+
+beforeAll(async () => {
+  agent = await startConnectAgent({ acl: true });
+}, 60_000);
+afterAll(async () => {
+  await agent?.stop();
+});
+
+const names = () => {
+  const id = randomUUID().slice(0, 8);
+  return { api: `api-${id}`, web: `web-${id}`, prefix: `ztc-${id}` };
+};
+
+/** PUT an ACL policy and a token holding it (master token); returns the token's secret. */
+async function tokenWithRules(name: string, rules: string): Promise<string> {
+  const put = async (path: string, body: object) => {
+    const res = await fetch(`${agent.agent.url}${path}`, {
+      method: 'PUT',
+      headers: { 'X-Consul-Token': agent.masterToken },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${text}`);
+    return JSON.parse(text) as { SecretID?: string };
+  };
+  await put('/v1/acl/policy', { Name: name, Rules: rules });
+  const token = await put('/v1/acl/token', { Description: name, Policies: [{ Name: name }] });
+  return token.SecretID!;
+}
+
+async function rawCall(client: Agent, service: ZtService): Promise<{ status: number; body: string }> {
+  const res = await client.request({ origin: `https://127.0.0.1:${service.port}`, path: '/', method: 'GET' });
+  return { status: res.statusCode, body: await res.body.text() };
+}
+
+/**
+ * A pass-through HTTP front for the real agent that can answer Consul's intentions endpoints with
+ * Consul's own leaderless answer (500 "No cluster leader") while forwarding everything else (leaf,
+ * roots, catalog, KV). It stands for the state where the agent still serves its cached leaf but the
+ * servers cannot answer a read. Why not an ACL token: Consul 1.8 FILTERS the intentions list by
+ * intentions:read instead of refusing it (measured below), so a token without it reads "no
+ * intentions" and everything is denied (403), which is fail closed too but not "cannot be read".
+ */
+async function intentionsBlocker(target: string): Promise<{ address: string; unblock(): void }> {
+  const [host, port] = [
+    target.slice(0, target.lastIndexOf(':')),
+    Number(target.slice(target.lastIndexOf(':') + 1)),
+  ];
+  let blocked = true;
+  const proxy = createServer((req, res) => {
+    const path = req.url ?? '/';
+    if (
+      blocked &&
+      (path.startsWith('/v1/connect/intentions') || path.startsWith('/v1/config/service-intentions'))
+    ) {
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('No cluster leader');
+      return;
+    }
+    const upstream = httpRequest({ host, port, path, method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    res.on('close', () => upstream.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  cleanup(
+    () =>
+      new Promise<void>((resolve) => {
+        proxy.closeAllConnections();
+        proxy.close(() => resolve());
+      }),
+  );
+  const { port: own } = proxy.address() as { port: number };
+  return {
+    address: `127.0.0.1:${own}`,
+    unblock: () => {
+      blocked = false;
+    },
+  };
+}
+
+/** An undici Agent presenting `service`'s real leaf; it trusts the roots, not a name (a raw caller). */
+async function callerAs(service: string): Promise<Agent> {
+  const { rootsPem } = await agent.roots();
+  const leaf = await agent.leaf(service, agent.masterToken);
+  const client = new Agent({
+    connect: { cert: leaf.certPem, key: leaf.keyPem, ca: rootsPem, checkServerIdentity: () => undefined },
+  });
+  cleanup(() => client.close());
+  return client;
+}
+
+describe('zero trust fails closed on a real Consul with ACLs default deny', () => {
+  it('a token without intentions:read: Consul 1.8 answers an empty list, so every mTLS call is denied, never allowed', async () => {
+    const n = names();
+    const token = await tokenWithRules(
+      `no-intentions-${n.api}`,
+      [
+        `service "${n.api}" { policy = "write" intentions = "deny" }`,
+        `service_prefix "" { policy = "read" intentions = "deny" }`,
+        `node_prefix "" { policy = "read" }`,
+        `key_prefix "${n.prefix}/" { policy = "read" }`,
+      ].join('\n'),
+    );
+    await agent.addIntention(n.web, n.api, 'allow');
+    const api = await startZtService(agent, n.api, n.prefix, cleanup, { readyTimeoutMs: 3000 }, token);
+    // Consul's filtered answer looks like "loaded, none": meshless cannot tell it from no intentions.
+    expect(api.mesh.status().zeroTrust?.intentions).toMatchObject({ loaded: true, count: 0 });
+    const web = await callerAs(n.web);
+    for (let i = 0; i < 5; i++) {
+      const res = await rawCall(web, api);
+      expect(res.status).toBe(403);
+      expect(JSON.parse(res.body)).toEqual({ error: 'intention_denied', code: 'MESHLESS_INTENTION_DENIED' });
+    }
+    expect(api.peers).toEqual([]);
+  }, 30_000);
+
+  it('intentions that cannot be read at start: 503 MESHLESS_INTENTIONS_UNAVAILABLE, never 200, until they load', async () => {
+    const n = names();
+    await agent.addIntention(n.web, n.api, 'allow');
+    const blocker = await intentionsBlocker(agent.address);
+    const api = await startZtService({ ...agent, address: blocker.address }, n.api, n.prefix, cleanup, {
+      readyTimeoutMs: 1500,
+    });
+    const zt = api.mesh.status().zeroTrust;
+    expect(zt?.spiffeId).toMatch(new RegExp(`/svc/${n.api}$`));
+    expect(zt?.intentions.loaded).toBe(false);
+    const web = await callerAs(n.web);
+    for (let i = 0; i < 5; i++) {
+      const res = await rawCall(web, api);
+      expect(res.status).toBe(503);
+      expect(JSON.parse(res.body)).toEqual({
+        error: 'intentions_unavailable',
+        code: 'MESHLESS_INTENTIONS_UNAVAILABLE',
+      });
+    }
+    expect(api.peers).toEqual([]);
+    blocker.unblock();
+    await eventually(
+      async () => (await rawCall(web, api)).status === 200,
+      20_000,
+      'intentions loaded after the outage',
+    );
+    expect(api.peers).toHaveLength(1);
+  }, 40_000);
+});
