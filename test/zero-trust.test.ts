@@ -84,4 +84,16 @@ describe('zero trust on a real Consul with ACLs default deny', () => {
       expect.stringMatching(new RegExp(`/svc/${n.web}$`)),
     ]);
   }, 30_000);
+
+  it('closes without a warning: its watches stop before the Consul connection does', async () => {
+    const n = names();
+    const lines: string[] = [];
+    const record = (level: string) => (message: string) => lines.push(`${level} ${message}`);
+    const logger = { debug: () => {}, info: () => {}, warn: record('warn'), error: record('error') };
+    const api = await startZtService(agent, n.api, n.prefix, () => {}, { logger });
+    expect(api.mesh.status().zeroTrust?.intentions.loaded).toBe(true);
+    await new Promise<void>((resolve) => api.server.close(() => resolve()));
+    await api.mesh.close();
+    expect(lines).toEqual([]);
+  }, 30_000);
 });

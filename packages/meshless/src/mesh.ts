@@ -111,6 +111,9 @@ class MeshImpl implements Mesh {
     this.rules = rules;
     this.onDidChangeRules = rules.onDidChange;
     const zeroTrust = collaborators.zeroTrust;
+    // Its watches stop with the other subscriptions, before the Consul connection closes (the
+    // certificate stays in memory for the requests still draining).
+    if (zeroTrust) this.disposables.add(zeroTrust);
     this.transport = new Transport(options.http, zeroTrust?.clientTls);
     this.breakers = new BreakerRegistry({ clock });
     this.telemetry = this.disposables.add(createMeshTelemetry(options, logger, rules, this.breakers));
@@ -277,7 +280,6 @@ class MeshImpl implements Mesh {
       });
       // Pass-through requests of mesh.dispatcher() are not mesh calls: they get the drain period.
       await this.dispatchers.close(options.service?.drainMs ?? 0);
-      this.parts.zeroTrust?.dispose();
       this.closed = true;
     })();
     return this.closing;
