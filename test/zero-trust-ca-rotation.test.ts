@@ -1,5 +1,6 @@
 import { randomUUID, X509Certificate } from 'node:crypto';
 import type { Mesh } from 'meshless';
+import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConnectAgent, startConnectAgent } from './helpers/connect-agent.ts';
 import { eventually } from './helpers/consul.ts';
@@ -70,7 +71,44 @@ describe('a CA rotation under steady mutual-TLS load', () => {
         }
       }
     };
-    const load = Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+    // The mesh's pools keep their connections (and the certificate they were made with); this one
+    // makes a new connection per call with web's leaf as the agent serves it now, against the roots
+    // as they are now: the handshake itself across the switch, both ways.
+    let handshakes = 0;
+    const redialer = async () => {
+      while (!stop && handshakes < MAX_REQUESTS) {
+        handshakes++;
+        try {
+          const [leaf, { rootsPem }] = await Promise.all([
+            agent.leaf(n.web, agent.masterToken),
+            agent.roots(),
+          ]);
+          const client = new Agent({
+            connect: {
+              cert: leaf.certPem,
+              key: leaf.keyPem,
+              ca: rootsPem,
+              checkServerIdentity: () => undefined,
+            },
+          });
+          try {
+            const res = await client.request({
+              origin: `https://127.0.0.1:${api.port}`,
+              path: '/new',
+              method: 'GET',
+            });
+            const body = await res.body.text();
+            if (res.statusCode !== 200)
+              failures.push(`new connection: ${res.statusCode} ${body.slice(0, 120)}`);
+          } finally {
+            await client.close();
+          }
+        } catch (error) {
+          failures.push(`new connection: ${(error as { code?: string }).code} ${(error as Error).message}`);
+        }
+      }
+    };
+    const load = Promise.all([...Array.from({ length: IN_FLIGHT }, worker), redialer()]);
     const started = Date.now();
     try {
       const { newRootId } = await agent.rotateCa();
@@ -103,7 +141,7 @@ describe('a CA rotation under steady mutual-TLS load', () => {
       stop = true;
       await load;
       console.info(
-        `CA rotation: both meshes on the new root after ${switched} ms; ${sentAtSwitch} requests by then, ${sent} in all (${IN_FLIGHT} in flight), ${failures.length} failed`,
+        `CA rotation: both meshes on the new root after ${switched} ms; ${sentAtSwitch} requests by then, ${sent} in all (${IN_FLIGHT} in flight) and ${handshakes} on new connections, ${failures.length} failed`,
       );
     } finally {
       stop = true;
@@ -112,7 +150,8 @@ describe('a CA rotation under steady mutual-TLS load', () => {
     expect(failures).toEqual([]);
     expect(sent).toBeGreaterThan(IN_FLIGHT * 10);
     // Every request reached api's handler over mutual TLS, as web (plus the warm-up call).
-    expect(api.peers.length).toBe(sent + 1);
+    expect(api.peers.length).toBe(sent + handshakes + 1);
+    expect(handshakes).toBeGreaterThan(10);
     expect(api.peers.every((p) => p.endsWith(`/svc/${n.web}`))).toBe(true);
 
     // A caller started after the rotation holds only a new-root leaf: api (new leaf, both roots) lets it in.
