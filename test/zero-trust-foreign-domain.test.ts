@@ -18,7 +18,7 @@ afterAll(async () => {
 
 const names = () => {
   const id = randomUUID().slice(0, 8);
-  return { api: `api-${id}`, web: `web-${id}`, prefix: `ztf-${id}` };
+  return { api: `api-${id}`, web: `web-${id}`, impostor: `impostor-${id}`, prefix: `ztf-${id}` };
 };
 
 /** A raw client holding `cert`/`key` (or none) that trusts this cluster's roots but not any name. */
@@ -95,5 +95,52 @@ describe('zero trust refuses identities it cannot trust, on a real Consul with A
         ),
     ).toBe(true);
     expect(api.peers).toEqual([]);
+  }, 30_000);
+
+  it('a caller refuses a server whose certificate names another service than the one it called', async () => {
+    const n = names();
+    const api = await startZtService(agent, n.api, n.prefix, cleanup);
+    const web = await startZtService(agent, n.web, n.prefix, cleanup);
+    await agent.addIntention(n.web, n.api, 'allow');
+    // An impostor entry in the catalog: Connect-native, pointing at api's port (api's certificate).
+    const id = `${n.impostor}-1`;
+    const register = await fetch(`${agent.agent.url}/v1/agent/service/register`, {
+      method: 'PUT',
+      headers: { 'X-Consul-Token': agent.masterToken },
+      body: JSON.stringify({
+        ID: id,
+        Name: n.impostor,
+        Address: '127.0.0.1',
+        Port: api.port,
+        Connect: { Native: true },
+      }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(register.status).toBe(200);
+    cleanup(async () => {
+      await fetch(`${agent.agent.url}/v1/agent/service/deregister/${id}`, {
+        method: 'PUT',
+        headers: { 'X-Consul-Token': agent.masterToken },
+        signal: AbortSignal.timeout(10_000),
+      });
+    });
+    await eventually(() => web.mesh.client(n.impostor).status().endpoints > 0, 5000, 'impostor discovered');
+    const failure = await web.mesh
+      .client(n.impostor)
+      .fetch('/')
+      .then(
+        (r) => new Error(`answered ${r.status}`),
+        (error: Error) => error,
+      );
+    expect((failure as { code?: string }).code).toBe('MESHLESS_CONNECT_ERROR');
+    const cause = (failure as { cause?: Error }).cause;
+    expect(cause?.message).toContain(`server is not ${n.impostor}`);
+    expect(cause?.message).toContain(`names service ${n.api}`);
+    expect(api.peers).toEqual([]);
+    // The same mesh still reaches api itself (its pool is per service).
+    const res = await web.mesh.client(n.api).fetch('/');
+    expect(res.status).toBe(200);
+    await res.text();
+    expect(api.peers).toHaveLength(1);
   }, 30_000);
 });

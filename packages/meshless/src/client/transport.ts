@@ -1,4 +1,3 @@
-import type { SecureContext } from 'node:tls';
 import {
   type CallFailure,
   ClosedError,
@@ -10,9 +9,10 @@ import {
   RESET_ERROR_CODES,
   TransportError,
 } from '@meshless/core';
-import { Agent, buildConnector, Dispatcher, Dispatcher1Wrapper } from 'undici';
+import { Agent, Dispatcher, Dispatcher1Wrapper } from 'undici';
 import type { TimedAttempt } from './attempt-timeouts.ts';
 import { OpenRequests, ResponseHandler, type TransportResponse } from './response-handler.ts';
+import { type ClientTls, createTlsConnector } from './tls-connector.ts';
 
 // For mesh.dispatcher() (dispatcher.ts): undici's Dispatcher base, whose request/stream/pipeline
 // call dispatch(), and an Agent for the hosts that are not services. Re-exported here so this
@@ -43,18 +43,7 @@ export interface TransportOptions {
   headersTimeoutMs?: number;
 }
 
-/** The instance's client side of mutual TLS (zero trust on): its context, and whom each target must be. */
-export interface ClientTls {
-  /** The current certificate, key and roots; new connections take it, open ones keep theirs. */
-  context(): SecureContext;
-  /** Undefined when the certificate `san` (Node's subjectaltname) names `service` in `datacenter`, else why not. */
-  verifyServer(san: string | undefined, service: string, datacenter: string | undefined): string | undefined;
-}
-
-/** Code of the error a server certificate that names another service fails with (a connect error: nothing was sent). */
-export const PEER_IDENTITY_CODE = 'ERR_TLS_CERT_ALTNAME_INVALID';
-/** Code of the error a call fails with when this instance has no certificate yet. */
-export const NO_CERTIFICATE_CODE = 'ERR_MESHLESS_NO_CERTIFICATE';
+export { type ClientTls, NO_CERTIFICATE_CODE, PEER_IDENTITY_CODE } from './tls-connector.ts';
 
 export interface SendRequest {
   method: string;
@@ -79,8 +68,11 @@ export class Transport {
   private readonly open = new OpenRequests();
   private readonly agentOptions: Agent.Options;
   /** Mutual-TLS pools per target service and datacenter: each verifies the identity it dials. */
-  private readonly tlsAgents = new Map<string, Agent>();
-  private readonly agentOf = new WeakMap<Endpoint, Agent>();
+  private tlsAgents = new Map<string, Agent>();
+  private agentOf = new WeakMap<Endpoint, Agent>();
+  /** Pools of an earlier certificate, closing once their requests are done. */
+  private readonly retiring = new Set<Agent>();
+  private readonly tlsSubscription: { dispose(): void } | undefined;
 
   constructor(
     options: TransportOptions = {},
@@ -93,6 +85,7 @@ export class Transport {
       ...(options.connectionsPerEndpoint ? { connections: options.connectionsPerEndpoint } : {}),
     };
     this.agent = new Agent(this.agentOptions);
+    this.tlsSubscription = tls?.onDidChange(() => this.retireTlsPools());
   }
 
   /** Whether calls to `endpoint` go over mutual TLS: it registered Connect-native and this instance has an identity. */
@@ -127,7 +120,8 @@ export class Transport {
    * response body nobody reads, a hung upstream) is destroyed, so closing never hangs.
    */
   async close(graceMs = 0): Promise<void> {
-    const agents = [this.agent, ...this.tlsAgents.values()];
+    this.tlsSubscription?.dispose();
+    const agents = [this.agent, ...this.tlsAgents.values(), ...this.retiring];
     const closing = Promise.all(agents.map((a) => a.close()));
     closing.catch(() => {}); // awaited below, within bounds
     if (await settlesWithin(closing, graceMs)) return;
@@ -147,7 +141,7 @@ export class Transport {
     if (agent === undefined) {
       agent = new Agent({
         ...this.agentOptions,
-        connect: this.connector(endpoint.service, endpoint.datacenter),
+        connect: createTlsConnector(this.tls!, endpoint.service, endpoint.datacenter),
       });
       this.tlsAgents.set(key, agent);
     }
@@ -156,35 +150,19 @@ export class Transport {
   }
 
   /**
-   * Dials with the context current at connect time (a renewed certificate or new roots apply to
-   * the next connection), resumes TLS sessions (undici's cache: the handshake once per
-   * connection, and cheaper after), and refuses a server whose certificate names anyone but
-   * `service` in `datacenter` of this trust domain.
+   * The certificate or the roots changed: new calls get new pools (new connections, the new
+   * certificate); the old pools finish what they carry and close. A kept-alive connection must
+   * not go on presenting a leaf the servers may no longer trust.
    */
-  private connector(service: string, datacenter: string | undefined): buildConnector.connector {
-    const tls = this.tls!;
-    const checkServerIdentity = (_host: string, cert: { subjectaltname?: string }): Error | undefined => {
-      const problem = tls.verifyServer(cert.subjectaltname, service, datacenter);
-      if (problem === undefined) return undefined;
-      return Object.assign(new Error(`server is not ${service}: ${problem}`), { code: PEER_IDENTITY_CODE });
-    };
-    let context: SecureContext | undefined;
-    let connect: buildConnector.connector | undefined;
-    return (options, callback) => {
-      let current: SecureContext;
-      try {
-        current = tls.context();
-      } catch (error) {
-        // No certificate yet (Consul unreachable since start): nothing can be sent.
-        callback(Object.assign(error as Error, { code: NO_CERTIFICATE_CODE }), null);
-        return;
-      }
-      if (current !== context || connect === undefined) {
-        context = current;
-        connect = buildConnector({ secureContext: current, checkServerIdentity, maxCachedSessions: 256 });
-      }
-      return connect(options, callback);
-    };
+  private retireTlsPools(): void {
+    const old = [...this.tlsAgents.values()];
+    this.tlsAgents = new Map();
+    this.agentOf = new WeakMap();
+    for (const agent of old) {
+      this.retiring.add(agent);
+      const retired = () => this.retiring.delete(agent);
+      agent.close().then(retired, retired);
+    }
   }
 }
 

@@ -87,8 +87,12 @@ export function createMeshServer(
       // A TLS socket made over this one takes the bytes already read ("buffered data": node's
       // TLSSocket feeds them to the handshake), then reads the handle itself: the socket must
       // stay paused here, or the JS side would take the next bytes from it.
-      if (chunk[0] === TLS_HANDSHAKE) secure.emit('connection', socket);
-      else {
+      if (chunk[0] === TLS_HANDSHAKE) {
+        // node:http's sockets allow half-open; a TLS socket over one would take a client's EOF in
+        // the handshake for a half-close and keep the connection until the handshake timeout.
+        socket.allowHalfOpen = false;
+        secure.emit('connection', socket);
+      } else {
         for (const connection of plain) connection.call(server, socket);
         socket.resume();
       }

@@ -98,6 +98,7 @@ export class ZeroTrust implements Disposable {
           return `its certificate names datacenter ${id.datacenter}, not ${dc}`;
         return undefined;
       },
+      onDidChange: credentials.onDidChange,
     };
   }
 
