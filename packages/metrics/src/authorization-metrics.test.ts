@@ -55,23 +55,29 @@ describe('AuthorizationMetrics', () => {
     const exp = parsePromText(await registry.metrics());
     const plain = select(exp, 'plain_total');
     const authz = select(exp, 'authz_total');
-    // One table of cells for both families: at most 2 x MAX_CALLER_SERIES named series in all.
-    const named = [...plain, ...authz].filter(
-      (s) => s.labels.caller !== 'other' && s.labels.source !== 'other',
-    );
-    expect(named.length).toBeLessThanOrEqual(MAX_CALLER_SERIES * 2);
-    expect(plain.length + authz.length).toBeLessThanOrEqual(MAX_CALLER_SERIES * 2 + 3);
+    // Each family bounded on its own: at most MAX_CALLER_SERIES named series (+ 'other') each.
+    expect(plain.filter((s) => s.labels.caller !== 'other').length).toBe(MAX_CALLER_SERIES);
+    expect(authz.filter((s) => s.labels.source !== 'other').length).toBe(MAX_CALLER_SERIES);
     // The first callers keep their own series (both rounds counted), the rest are in 'other'.
     expect(sampleValue(exp, 'plain_total', { service: 'api', caller: 'caller-0' })).toBe(2);
     expect(plain.reduce((sum, s) => sum + s.value, 0)).toBe(callers * 2);
     expect(sampleValue(exp, 'plain_total', { service: 'api', caller: 'other' })).toBeGreaterThan(0);
     expect(authz.reduce((sum, s) => sum + s.value, 0)).toBe(callers);
+    // The first MAX_CALLER_SERIES sources (half allowed, half denied) have their own series.
     expect(sampleValue(exp, 'authz_total', { service: 'api', source: 'other', decision: 'allow' })).toBe(
-      callers / 2,
+      (callers - MAX_CALLER_SERIES) / 2,
     );
     expect(sampleValue(exp, 'authz_total', { service: 'api', source: 'other', decision: 'deny' })).toBe(
-      callers / 2,
+      (callers - MAX_CALLER_SERIES) / 2,
     );
+  });
+
+  it('a flood of claimed plain callers does not push verified sources into other', async () => {
+    const { registry, metrics } = setup();
+    for (let i = 0; i < MAX_CALLER_SERIES * 3; i++) metrics.plaintext('api', `flood-${i}`);
+    metrics.decided('api', 'web', true);
+    const exp = parsePromText(await registry.metrics());
+    expect(sampleValue(exp, 'authz_total', { service: 'api', source: 'web', decision: 'allow' })).toBe(1);
   });
 
   it('a caller counted before the limit keeps its series after the limit is reached', async () => {

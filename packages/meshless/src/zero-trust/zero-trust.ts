@@ -21,6 +21,10 @@ import {
 } from './inbound-authorizer.ts';
 import { TlsCredentials } from './tls-credentials.ts';
 
+function current(watch: { failures: number; lastError: string | undefined }): string | undefined {
+  return watch.failures > 0 ? watch.lastError : undefined;
+}
+
 /** `createMesh({ zeroTrust })`: identities from Consul's CA, mutual TLS, intentions enforced in-process. */
 export interface ZeroTrustOptions {
   /**
@@ -42,6 +46,7 @@ export interface ZeroTrustStatus {
   readonly spiffeId: string | undefined;
   readonly trustDomain: string | undefined;
   readonly certificateValidBefore: string | undefined;
+  /** CA certificates trusted: the listed roots and their intermediates (3 during a rotation: old, new, new cross-signed). */
   readonly roots: number;
   readonly intentions: {
     readonly loaded: boolean;
@@ -49,6 +54,7 @@ export interface ZeroTrustStatus {
     readonly source: string | undefined;
     readonly defaultAllow: boolean | undefined;
   };
+  /** The error of a Consul watch failing now (undefined once it answers again). */
   readonly lastError: string | undefined;
 }
 
@@ -151,7 +157,8 @@ export class ZeroTrust implements Disposable {
         source: inStats.source,
         defaultAllow: set?.defaultAllow,
       },
-      lastError: idStats.leaf.lastError ?? idStats.roots.lastError ?? inStats.lastError,
+      // Only while a watch is failing now: a recovered outage is not an error.
+      lastError: current(idStats.leaf) ?? current(idStats.roots) ?? current(inStats.watch),
     };
   }
 
