@@ -1,4 +1,10 @@
-import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
@@ -58,11 +64,27 @@ export function createMeshServer(
     if (options) secure.setSecureContext(options);
   });
   // Requests on TLS connections reach whoever listens on the server: the listener given here,
-  // or the one a framework adds later.
-  for (const event of ['request', 'checkContinue', 'checkExpectation', 'upgrade', 'connect'] as const) {
-    secure.on(event, (...args: unknown[]) => {
-      if (event === 'request' || server.listenerCount(event) > 0) server.emit(event, ...args);
-      else if (event === 'upgrade' || event === 'connect') (args[1] as Socket).destroy();
+  // or the one a framework adds later. Without a listener of its own, each event gets node's
+  // default (100-continue then the request, 417 for another expectation, no upgrade).
+  secure.on('request', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
+  secure.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (server.listenerCount('checkContinue') > 0) server.emit('checkContinue', req, res);
+    else {
+      res.writeContinue();
+      server.emit('request', req, res);
+    }
+  });
+  secure.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    if (server.listenerCount('checkExpectation') > 0) server.emit('checkExpectation', req, res);
+    else {
+      res.writeHead(417);
+      res.end();
+    }
+  });
+  for (const event of ['upgrade', 'connect'] as const) {
+    secure.on(event, (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      if (server.listenerCount(event) > 0) server.emit(event, req, socket, head);
+      else socket.destroy();
     });
   }
   secure.on('tlsClientError', (_error, socket) => socket.destroy());
