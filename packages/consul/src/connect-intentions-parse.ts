@@ -75,9 +75,13 @@ export function parseLegacyIntentions(body: Buffer | string, service: string, lo
   let skipped = 0;
   for (const raw of list) {
     const e = asObject(raw);
-    const dst = e && str(e, 'DestinationName');
+    if (!e) {
+      skipped++;
+      continue;
+    }
+    const dst = str(e, 'DestinationName');
     if (dst !== service && dst !== '*') {
-      if (!e || dst === undefined) skipped++;
+      if (dst === undefined) skipped++;
       continue;
     }
     if (!okNamespace(str(e, 'SourceNS')) || !okNamespace(str(e, 'DestinationNS'))) continue;
