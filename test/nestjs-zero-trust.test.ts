@@ -1,13 +1,12 @@
 import 'reflect-metadata';
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import { freePort } from '@meshless/consul/testing';
 import { listenMesh, MESH, MeshExceptionFilter, MeshModule } from '@meshless/nestjs';
 import { Controller, Get, type INestApplication, Module, Req } from '@nestjs/common';
 import { APP_FILTER, NestFactory } from '@nestjs/core';
 import { createMesh, type Mesh, type MeshOptions } from 'meshless';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ConnectAgent, startConnectAgent } from './helpers/connect-agent.ts';
+import { describe, expect, it } from 'vitest';
+import { testNames, useConnectAgent } from './helpers/connect-agent.ts';
 import { eventually } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
@@ -16,14 +15,7 @@ import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 // In-process on a real Consul 1.8.7 (ACLs off: the default decision allows).
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
-let agent: ConnectAgent;
-
-beforeAll(async () => {
-  agent = await startConnectAgent({ acl: false });
-}, 60_000);
-afterAll(async () => {
-  await agent?.stop();
-});
+const agent = useConnectAgent({ acl: false });
 
 // Nest's decorators applied as functions: this file needs no decorator transform.
 class WhoController {
@@ -75,10 +67,7 @@ async function callerMesh(name: string, prefix: string, zeroTrust: boolean): Pro
   return mesh;
 }
 
-const names = () => {
-  const id = randomUUID().slice(0, 8);
-  return { api: `nest-api-${id}`, web: `web-${id}`, plain: `plain-${id}`, prefix: `ztn-${id}` };
-};
+const names = () => testNames('ztn', ['api', 'web', 'plain'] as const);
 
 async function whoami(mesh: Mesh, service: string) {
   const res = await mesh.client(service).fetch('/whoami');

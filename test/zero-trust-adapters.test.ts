@@ -1,12 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { freePort } from '@meshless/consul/testing';
 import express from 'express';
 import Fastify from 'fastify';
 import { createMesh, type Mesh } from 'meshless';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ConnectAgent, startConnectAgent } from './helpers/connect-agent.ts';
+import { describe, expect, it } from 'vitest';
+import { testNames, useConnectAgent } from './helpers/connect-agent.ts';
 import { eventually } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
@@ -15,14 +14,7 @@ import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 // default decision is allow, so a deny intention is what refuses.
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
-let agent: ConnectAgent;
-
-beforeAll(async () => {
-  agent = await startConnectAgent({ acl: false });
-}, 60_000);
-afterAll(async () => {
-  await agent?.stop();
-});
+const agent = useConnectAgent({ acl: false });
 
 type Kind = 'node' | 'express' | 'fastify';
 
@@ -119,10 +111,7 @@ async function serve(kind: Kind, name: string, prefix: string, keepAliveTimeoutM
   return { mesh, server, seen, sockets, connections: () => connections };
 }
 
-const names = () => {
-  const id = randomUUID().slice(0, 8);
-  return { api: `api-${id}`, web: `web-${id}`, plain: `plain-${id}`, prefix: `zta-${id}` };
-};
+const names = () => testNames('zta', ['api', 'web', 'plain'] as const);
 
 async function call(mesh: Mesh, service: string, path = '/hello') {
   const res = await mesh.client(service).fetch(path);

@@ -1,21 +1,14 @@
 import { randomUUID, X509Certificate } from 'node:crypto';
 import type { Mesh } from 'meshless';
 import { Agent } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ConnectAgent, startConnectAgent } from './helpers/connect-agent.ts';
+import { describe, expect, it } from 'vitest';
+import { useConnectAgent } from './helpers/connect-agent.ts';
 import { eventually } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 import { startZtService } from './helpers/zero-trust-services.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
-let agent: ConnectAgent;
-
-beforeAll(async () => {
-  agent = await startConnectAgent({ acl: true });
-}, 60_000);
-afterAll(async () => {
-  await agent?.stop();
-});
+const agent = useConnectAgent({ acl: true });
 
 const IN_FLIGHT = 16;
 /** Consul re-issues leaves over a ~30 s jitter window after a rotation. */

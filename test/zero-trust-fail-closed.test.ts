@@ -1,26 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, request as httpRequest } from 'node:http';
 import { Agent } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ConnectAgent, startConnectAgent } from './helpers/connect-agent.ts';
+import { describe, expect, it } from 'vitest';
+import { testNames, useConnectAgent } from './helpers/connect-agent.ts';
 import { eventually } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 import { startZtService, type ZtService } from './helpers/zero-trust-services.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
-let agent: ConnectAgent;
+const agent = useConnectAgent({ acl: true });
 
-beforeAll(async () => {
-  agent = await startConnectAgent({ acl: true });
-}, 60_000);
-afterAll(async () => {
-  await agent?.stop();
-});
-
-const names = () => {
-  const id = randomUUID().slice(0, 8);
-  return { api: `api-${id}`, web: `web-${id}`, prefix: `ztc-${id}` };
-};
+const names = () => testNames('ztc', ['api', 'web'] as const);
 
 /** PUT an ACL policy and a token holding it (master token); returns the token's secret. */
 async function tokenWithRules(name: string, rules: string): Promise<string> {

@@ -1,25 +1,14 @@
-import { randomUUID } from 'node:crypto';
 import { Agent, errors } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ConnectAgent, startConnectAgent } from './helpers/connect-agent.ts';
+import { describe, expect, it } from 'vitest';
+import { testNames, useConnectAgent } from './helpers/connect-agent.ts';
 import { eventually } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 import { startZtService, type ZtService } from './helpers/zero-trust-services.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
-let agent: ConnectAgent;
+const agent = useConnectAgent({ acl: true });
 
-beforeAll(async () => {
-  agent = await startConnectAgent({ acl: true });
-}, 60_000);
-afterAll(async () => {
-  await agent?.stop();
-});
-
-const names = () => {
-  const id = randomUUID().slice(0, 8);
-  return { api: `api-${id}`, web: `web-${id}`, impostor: `impostor-${id}`, prefix: `ztf-${id}` };
-};
+const names = () => testNames('ztf', ['api', 'web', 'impostor'] as const);
 
 /** A raw client holding `cert`/`key` (or none) that trusts this cluster's roots but not any name. */
 async function rawClient(identity?: { certPem: string; keyPem: string }): Promise<Agent> {

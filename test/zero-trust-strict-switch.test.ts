@@ -1,21 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { ConsulConnection, ConsulKv } from '@meshless/consul';
 import type { Mesh } from 'meshless';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ConnectAgent, startConnectAgent } from './helpers/connect-agent.ts';
+import { describe, expect, it } from 'vitest';
+import { useConnectAgent } from './helpers/connect-agent.ts';
 import { eventually, putApplied } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 import { startZtService } from './helpers/zero-trust-services.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
-let agent: ConnectAgent;
-
-beforeAll(async () => {
-  agent = await startConnectAgent({ acl: true });
-}, 60_000);
-afterAll(async () => {
-  await agent?.stop();
-});
+const agent = useConnectAgent({ acl: true });
 
 type Phase = 'permissive' | 'to-strict' | 'strict' | 'to-permissive' | 'permissive-again';
 interface Outcome {

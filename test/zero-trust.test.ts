@@ -1,26 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import { ConsulConnection, ConsulKv } from '@meshless/consul';
 import { Agent } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ConnectAgent, startConnectAgent } from './helpers/connect-agent.ts';
+import { describe, expect, it } from 'vitest';
+import { testNames, useConnectAgent } from './helpers/connect-agent.ts';
 import { eventually, putApplied } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 import { startZtService } from './helpers/zero-trust-services.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
-let agent: ConnectAgent;
+const agent = useConnectAgent({ acl: true });
 
-beforeAll(async () => {
-  agent = await startConnectAgent({ acl: true });
-}, 60_000);
-afterAll(async () => {
-  await agent?.stop();
-});
-
-const names = () => {
-  const id = randomUUID().slice(0, 8);
-  return { api: `api-${id}`, web: `web-${id}`, prefix: `zt-${id}` };
-};
+const names = () => testNames('zt', ['api', 'web'] as const);
 
 async function call(mesh: import('meshless').Mesh, service: string, path = '/hello') {
   const res = await mesh.client(service).fetch(path);

@@ -1,5 +1,6 @@
 import { createPublicKey, randomUUID, X509Certificate } from 'node:crypto';
 import { ConsulDevAgent } from '@meshless/consul/testing';
+import { afterAll, beforeAll } from 'vitest';
 import { newCaKey, signLeaf } from './connect-leaf.ts';
 
 /** A real Consul dev agent with Connect on, ACLs on (default deny) and a CA whose key the test holds. */
@@ -238,4 +239,37 @@ function sameKey(certPem: string, keyPem: string): boolean {
   const fromCert = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
   const fromKey = createPublicKey(keyPem).export({ type: 'spki', format: 'der' });
   return fromCert.equals(fromKey);
+}
+
+/**
+ * One Connect agent for the test file, started before its tests and stopped after them. The
+ * returned object stands for the agent (it reads through to the one started), so tests use it as
+ * they would the agent itself.
+ */
+export function useConnectAgent(options: { acl?: boolean } = {}): ConnectAgent {
+  let started: ConnectAgent | undefined;
+  beforeAll(async () => {
+    started = await startConnectAgent(options);
+  }, 60_000);
+  afterAll(async () => {
+    await started?.stop();
+  });
+  const agent = (): ConnectAgent => {
+    if (!started) throw new Error('the Connect agent is not started (use it inside a test)');
+    return started;
+  };
+  // Spreading it (`{ ...agent, address }`) copies the started agent's fields too.
+  return new Proxy({} as ConnectAgent, {
+    get: (_target, key) => agent()[key as keyof ConnectAgent],
+    ownKeys: () => Reflect.ownKeys(agent()),
+    getOwnPropertyDescriptor: (_target, key) => Object.getOwnPropertyDescriptor(agent(), key),
+  });
+}
+
+/** Unique service names and a KV prefix per test, so tests on one agent never meet. */
+export function testNames<K extends string>(tag: string, roles: readonly K[]): Record<K | 'prefix', string> {
+  const id = randomUUID().slice(0, 8);
+  const out = { prefix: `${tag}-${id}` } as Record<K | 'prefix', string>;
+  for (const role of roles) out[role] = `${role}-${id}`;
+  return out;
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect as netConnect } from 'node:net';
@@ -10,34 +10,17 @@ import { Emitter } from '@meshless/core';
 import { ManualClock } from '@meshless/core/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMeshServer, type ServerCredentials } from './mesh-server.ts';
+import { selfSigned } from './test-support.ts';
 
-const run = promisify(execFile);
+const _run = promisify(execFile);
 let dir: string;
 let pair: { cert: string; key: string };
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'meshless-mesh-server-'));
-  const key = join(dir, 'k.pem');
-  const cert = join(dir, 'c.pem');
   // Self-signed, so one certificate is the server's, the client's and the CA.
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '1',
-    '-subj',
-    '/CN=mesh-server-test',
-  ]);
-  pair = { cert: await readFile(cert, 'utf8'), key: await readFile(key, 'utf8') };
+  const made = await selfSigned(dir, 'mesh-server-test');
+  pair = { cert: made.certPem, key: made.keyPem };
 });
 afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });

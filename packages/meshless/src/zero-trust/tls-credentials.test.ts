@@ -1,46 +1,23 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ConnectMaterial } from '@meshless/consul';
 import { Emitter, type Logger } from '@meshless/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selfSigned } from './test-support.ts';
 import { TlsCredentials } from './tls-credentials.ts';
 
 const TD = '11111111-2222-3333-4444-555555555555.consul';
-const run = promisify(execFile);
+const _run = promisify(execFile);
 let dir: string;
-
-/** A self-signed EC P-256 certificate and its key, made by openssl (node cannot make certificates). */
-async function selfSigned(name: string): Promise<{ certPem: string; keyPem: string }> {
-  const key = join(dir, `${name}.key`);
-  const cert = join(dir, `${name}.pem`);
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '1',
-    '-subj',
-    `/CN=${name}`,
-  ]);
-  return { certPem: await readFile(cert, 'utf8'), keyPem: await readFile(key, 'utf8') };
-}
 
 let a: { certPem: string; keyPem: string };
 let b: { certPem: string; keyPem: string };
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'meshless-tls-credentials-'));
-  [a, b] = await Promise.all([selfSigned('a'), selfSigned('b')]);
+  [a, b] = await Promise.all([selfSigned(dir, 'a'), selfSigned(dir, 'b')]);
 });
 afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
