@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { testNames, useConnectAgent } from './helpers/connect-agent.ts';
 import { eventually } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
+import { ztMeshOptions } from './helpers/zero-trust-services.ts';
 
 // A Nest app (Express platform) with zero trust: MeshModule, mesh.middleware() with app.use, and
 // listenMesh (plain and mutual TLS on one port); a controller reads the caller through @Req().
@@ -32,15 +33,7 @@ Get('whoami')(
 Req()(WhoController.prototype, 'whoami', 0);
 
 function meshOptions(name: string, prefix: string, port: number, zeroTrust: boolean): MeshOptions {
-  return {
-    consul: { address: agent.address, token: agent.masterToken },
-    prefix,
-    cacheDir: false,
-    logger: 'silent',
-    env: false,
-    service: { name, port, address: '127.0.0.1', ttlMs: 5000 },
-    zeroTrust,
-  };
+  return ztMeshOptions(agent, name, prefix, port, zeroTrust);
 }
 
 async function startNest(name: string, prefix: string): Promise<{ app: INestApplication; server: Server }> {

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { testNames, useConnectAgent } from './helpers/connect-agent.ts';
 import { eventually } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
+import { ztMeshOptions } from './helpers/zero-trust-services.ts';
 
 // Zero trust through each server adapter: node:http (mesh.serve), Express (mesh.middleware) and
 // Fastify (serverFactory + mesh.fastifyPlugin), each on mesh.createServer. ACLs off: Consul's
@@ -49,15 +50,7 @@ function see(req: IncomingMessage, sockets: Set<object>): Seen {
 }
 
 async function ztMesh(name: string, prefix: string, port: number, zeroTrust: boolean): Promise<Mesh> {
-  const mesh = await createMesh({
-    consul: { address: agent.address, token: agent.masterToken },
-    prefix,
-    cacheDir: false,
-    logger: 'silent',
-    env: false,
-    service: { name, port, address: '127.0.0.1', ttlMs: 5000 },
-    zeroTrust,
-  });
+  const mesh = await createMesh(ztMeshOptions(agent, name, prefix, port, zeroTrust));
   cleanup(() => mesh.close());
   return mesh;
 }

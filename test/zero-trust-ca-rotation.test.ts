@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { useConnectAgent } from './helpers/connect-agent.ts';
 import { eventually } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
-import { startZtService } from './helpers/zero-trust-services.ts';
+import { startZtService, untilAllowed } from './helpers/zero-trust-services.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
 const agent = useConnectAgent({ acl: true });
@@ -41,15 +41,7 @@ describe('a CA rotation under steady mutual-TLS load', () => {
     const api = await startZtService(agent, n.api, n.prefix, cleanup);
     const web = await startZtService(agent, n.web, n.prefix, cleanup);
     await agent.addIntention(n.web, n.api, 'allow');
-    await eventually(
-      async () => {
-        const res = await web.mesh.client(n.api).fetch('/warm');
-        await res.text();
-        return res.status === 200;
-      },
-      5000,
-      'web allowed to call api',
-    );
+    await untilAllowed(web.mesh, n.api);
     const before = {
       api: api.mesh.status().zeroTrust?.certificateValidBefore,
       web: web.mesh.status().zeroTrust?.certificateValidBefore,

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { useConnectAgent } from './helpers/connect-agent.ts';
 import { eventually, putApplied } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
-import { startZtService } from './helpers/zero-trust-services.ts';
+import { startZtService, untilAllowed } from './helpers/zero-trust-services.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
 const agent = useConnectAgent({ acl: true });
@@ -47,15 +47,7 @@ describe('inbound mtls permissive -> strict -> permissive from KV, under load', 
     cleanup(() => connection.close());
     const kv = new ConsulKv(connection);
     const inboundKey = `${n.prefix}/services/${n.api}/inbound`;
-    await eventually(
-      async () => {
-        const res = await web.mesh.client(n.api).fetch('/warm');
-        await res.text();
-        return res.status === 200;
-      },
-      5000,
-      'web allowed to call api',
-    );
+    await untilAllowed(web.mesh, n.api);
 
     let phase: Phase = 'permissive';
     let stop = false;
