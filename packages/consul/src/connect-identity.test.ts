@@ -1,8 +1,6 @@
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -11,7 +9,7 @@ import { ManualClock } from '@meshless/core/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectIdentity, type ConnectMaterial } from './connect-identity.ts';
 import { parseLeaf, parseRoots } from './connect-identity-parse.ts';
-import { ConsulConnection } from './connection.ts';
+import { scriptedAgent } from './test-support.ts';
 
 // A scripted agent on loopback serves the leaf and roots endpoints with real blocking semantics
 // (an `index` request waits until the document changes), so renewal, rotation and a trust-domain
@@ -108,51 +106,6 @@ function rootsDoc(td: string, roots: { id: string; pem: string; active: boolean 
       Active: r.active,
     })),
   });
-}
-
-/** Paths answered from `docs`; `set` bumps the index and wakes blocked requests. */
-async function scriptedAgent() {
-  const docs = new Map<string, { index: number; body: string; status: number }>();
-  const waiting = new Map<string, Set<() => void>>();
-  let index = 10;
-  const server = createServer((req, res) => {
-    const url = new URL(req.url!, 'http://x');
-    const answer = (r: ServerResponse) => {
-      const doc = docs.get(url.pathname);
-      if (!doc) {
-        r.writeHead(500).end('not scripted');
-        return;
-      }
-      r.writeHead(doc.status, { 'x-consul-index': String(doc.index) }).end(doc.body);
-    };
-    const want = Number(url.searchParams.get('index') ?? 0);
-    const doc = docs.get(url.pathname);
-    if (want > 0 && doc && doc.index <= want) {
-      const set = waiting.get(url.pathname) ?? new Set();
-      waiting.set(url.pathname, set);
-      const wake = () => answer(res);
-      set.add(wake);
-      res.on('close', () => set.delete(wake));
-      return;
-    }
-    answer(res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const connection = new ConsulConnection({ address: `127.0.0.1:${(server.address() as AddressInfo).port}` });
-  return {
-    connection,
-    set(path: string, body: string, status = 200) {
-      docs.set(path, { index: ++index, body, status });
-      const set = waiting.get(path);
-      waiting.delete(path);
-      for (const wake of set ?? []) wake();
-    },
-    async close() {
-      await connection.close();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
-  };
 }
 
 const LEAF = '/v1/agent/connect/ca/leaf/web';

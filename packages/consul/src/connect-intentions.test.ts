@@ -1,5 +1,3 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ConsulError, type Logger } from '@meshless/core';
 import { ManualClock } from '@meshless/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,7 +8,7 @@ import {
   parseLegacyIntentions,
   parseServiceIntentionsEntries,
 } from './connect-intentions-parse.ts';
-import { ConsulConnection } from './connection.ts';
+import { type Handler, scriptedAgent } from './test-support.ts';
 
 // Parsing is tested on documents shaped like Consul's answers: 1.8.7's legacy list as measured,
 // and a 1.9+ service-intentions listing written from the config entry reference (no 1.9 here).
@@ -170,60 +168,6 @@ describe('intention parsing', () => {
     expect(defaultFromAuthorize('nope')).toBeUndefined();
   });
 });
-
-type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
-
-/** GET paths answered from `docs` with blocking; other requests go to `handlers`. */
-async function scriptedAgent(handlers: Record<string, Handler> = {}) {
-  const docs = new Map<string, { index: number; body: string; status: number }>();
-  const waiting = new Map<string, Set<() => void>>();
-  const requests: string[] = [];
-  let index = 10;
-  const server = createServer((req, res) => {
-    const url = new URL(req.url!, 'http://x');
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      requests.push(`${req.method} ${url.pathname}`);
-      const handler = handlers[url.pathname];
-      if (handler) return handler(req, body, res);
-      const answer = () => {
-        const doc = docs.get(url.pathname);
-        if (!doc) return res.writeHead(500).end('not scripted');
-        res
-          .writeHead(doc.status, doc.status < 300 ? { 'x-consul-index': String(doc.index) } : {})
-          .end(doc.body);
-      };
-      const want = Number(url.searchParams.get('index') ?? 0);
-      const doc = docs.get(url.pathname);
-      if (want > 0 && doc && doc.index <= want) {
-        const set = waiting.get(url.pathname) ?? new Set();
-        waiting.set(url.pathname, set);
-        set.add(answer);
-        res.on('close', () => set.delete(answer));
-        return;
-      }
-      answer();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const connection = new ConsulConnection({ address: `127.0.0.1:${(server.address() as AddressInfo).port}` });
-  return {
-    connection,
-    requests,
-    set(path: string, body: string, status = 200) {
-      docs.set(path, { index: ++index, body, status });
-      const set = waiting.get(path);
-      waiting.delete(path);
-      for (const wake of set ?? []) wake();
-    },
-    async close() {
-      await connection.close();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
 
 const CONFIG = '/v1/config/service-intentions';
 const LEGACY = '/v1/connect/intentions';
