@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { seededRandom } from '@meshless/core/testing';
+import { ManualClock, seededRandom } from '@meshless/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BlockingWatch } from './blocking-watch.ts';
 import { ConsulConnection } from './connection.ts';
@@ -11,7 +11,10 @@ import { ConsulConnection } from './connection.ts';
 
 type Reply = { status?: number; index?: number; body?: string; delayMs?: number };
 
-async function scripted(replies: (req: IncomingMessage, n: number) => Reply) {
+async function scripted(
+  replies: (req: IncomingMessage, n: number) => Reply,
+  runtime?: ConstructorParameters<typeof ConsulConnection>[1],
+) {
   const seen: URL[] = [];
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url!, 'http://x');
@@ -23,7 +26,8 @@ async function scripted(replies: (req: IncomingMessage, n: number) => Reply) {
     }, r.delayMs ?? 0);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const connection = new ConsulConnection({ address: `127.0.0.1:${(server.address() as AddressInfo).port}` });
+  const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const connection = new ConsulConnection({ address }, runtime);
   return {
     seen,
     connection,
@@ -152,5 +156,127 @@ describe('BlockingWatch', () => {
       expect(e.retryInMs).toBeLessThanOrEqual(ceilings[i]!);
     });
     expect(watch.stats().lastError).toMatch(/HTTP 500 No cluster leader/);
+  });
+
+  describe('after a long outage', () => {
+    /** Moves the manual clock in steps, letting the loopback requests of each step complete. */
+    async function run(clock: ManualClock, ms: number, until: () => boolean = () => false): Promise<void> {
+      for (let t = 0; t < ms && !until(); t += 50) {
+        clock.advance(50);
+        await new Promise((r) => setTimeout(r, 3));
+      }
+    }
+
+    function outage(kvReply: () => Reply) {
+      const state = { down: true };
+      const replies = (req: IncomingMessage): Reply => {
+        if (req.url === '/v1/status/leader') return { body: state.down ? '""' : '"127.0.0.1:8300"' };
+        return state.down ? kvReply() : { index: 5, body: '["up"]' };
+      };
+      return { state, replies };
+    }
+
+    it('retries within about a second of the leader answering, not at the end of the capped backoff', async () => {
+      const clock = new ManualClock();
+      const o = outage(() => ({ status: 500, body: 'No cluster leader' }));
+      const s = await scripted(o.replies, { clock, random: seededRandom(7) });
+      const errors: { failures: number; retryInMs: number; at: number }[] = [];
+      const changes: string[] = [];
+      const watch = new BlockingWatch({
+        connection: s.connection,
+        path: '/v1/kv/x/',
+        parse: (r) => r.body.toString(),
+        onChange: (v) => changes.push(v),
+        onError: (_e, info) => errors.push({ ...info, at: clock.now() }),
+        clock,
+        // Always the top of the jitter range: the backoff reaches 8 s, then the 10 s cap.
+        random: () => 0.999,
+      });
+      cleanups.push(async () => {
+        watch.dispose();
+        await watch.done;
+        await s.close();
+      });
+      await run(clock, 60_000, () => errors.length >= 8);
+      expect(errors.at(-1)!.retryInMs).toBeGreaterThan(9000);
+      const kvBefore = s.seen.filter((u) => u.pathname === '/v1/kv/x/').length;
+      const probes = s.seen.filter((u) => u.pathname === '/v1/status/leader').length;
+      // About one probe a second while waiting (gaps 0.75 .. 1.25 s), none while the waits were short.
+      expect(probes).toBeLessThanOrEqual(Math.ceil(clock.now() / 750));
+      expect(kvBefore).toBe(8);
+
+      await run(clock, 2000); // well into the 10 s wait
+      o.state.down = false;
+      const back = clock.now();
+      await run(clock, 10_000, () => changes.length > 0);
+      expect(changes).toEqual(['["up"]']);
+      // The next probe is at most 1.25 s away; the rest allows for loopback round trips on a busy machine.
+      expect(clock.now() - back).toBeLessThanOrEqual(2500);
+      expect(clock.now() - errors.at(-1)!.at).toBeLessThan(errors.at(-1)!.retryInMs);
+    });
+
+    it('keeps the full backoff for a 403 even while the leader answers (no probe at all)', async () => {
+      const clock = new ManualClock();
+      const kvAt: number[] = [];
+      const s = await scripted(
+        (req) => {
+          if (req.url === '/v1/status/leader') return { body: '"127.0.0.1:8300"' };
+          kvAt.push(clock.now());
+          return { status: 403, body: 'Permission denied' };
+        },
+        { clock, random: seededRandom(8) },
+      );
+      const errors: number[] = [];
+      const watch = new BlockingWatch({
+        connection: s.connection,
+        path: '/v1/kv/x/',
+        parse: () => 1,
+        onChange: () => {},
+        onError: (_e, info) => errors.push(info.retryInMs),
+        clock,
+        random: () => 0.999,
+      });
+      cleanups.push(async () => {
+        watch.dispose();
+        await watch.done;
+        await s.close();
+      });
+      await run(clock, 60_000, () => kvAt.length >= 8);
+      // After waits of 250 + 500 + 1000 + 2000 + 4000 + 8000 + 10000 ms (x 0.9995): the 8th try at
+      // 25.7 s or later (loopback round trips only add), where cut-short waits would take about 7 s.
+      expect(kvAt).toHaveLength(8);
+      expect(kvAt[7]!).toBeGreaterThanOrEqual(25_700);
+      expect(errors.slice(0, 7)).toEqual([249, 499, 999, 1999, 3998, 7996, 9995]);
+      expect(s.seen.filter((u) => u.pathname === '/v1/status/leader')).toHaveLength(0);
+    });
+
+    it('with recoverEarly: false sleeps the backoff out', async () => {
+      const clock = new ManualClock();
+      const o = outage(() => ({ status: 503, body: 'unavailable' }));
+      const s = await scripted(o.replies, { clock, random: seededRandom(9) });
+      const errors: { retryInMs: number; at: number }[] = [];
+      const changes: string[] = [];
+      const watch = new BlockingWatch({
+        connection: s.connection,
+        path: '/v1/kv/x/',
+        parse: (r) => r.body.toString(),
+        onChange: (v) => changes.push(v),
+        onError: (_e, info) => errors.push({ retryInMs: info.retryInMs, at: clock.now() }),
+        clock,
+        random: () => 0.999,
+        recoverEarly: false,
+      });
+      cleanups.push(async () => {
+        watch.dispose();
+        await watch.done;
+        await s.close();
+      });
+      await run(clock, 60_000, () => errors.length >= 8);
+      o.state.down = false;
+      await run(clock, 12_000, () => changes.length > 0);
+      expect(changes).toEqual(['["up"]']);
+      expect(clock.now() - errors.at(-1)!.at).toBeGreaterThanOrEqual(errors.at(-1)!.retryInMs);
+      expect(s.seen.filter((u) => u.pathname === '/v1/status/leader')).toHaveLength(0);
+    });
   });
 });

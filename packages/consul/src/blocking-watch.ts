@@ -10,6 +10,7 @@ import {
   TokenBucket,
 } from '@meshless/core';
 import { type ConsulConnection, type ConsulRequest, type ConsulResponse, statusError } from './connection.ts';
+import { endsWithReachability } from './reachability-probe.ts';
 
 export interface BlockingWatchOptions<T> {
   connection: ConsulConnection;
@@ -30,6 +31,11 @@ export interface BlockingWatchOptions<T> {
   waitMs?: number;
   /** Backoff after errors: equal-jitter exponential between base and max. Default 250 ms .. 10 s. */
   backoff?: { baseMs?: number; maxMs?: number };
+  /**
+   * End a backoff after an unreachable Consul or one without a leader early, at least `baseMs` in,
+   * when the connection's shared probe sees the agent answer again (whenAnswering). Default true.
+   */
+  recoverEarly?: boolean;
   /** Token bucket on requests, so a loop that returns too fast cannot spin. Default 10/s, burst 20. */
   rateLimit?: { perSecond?: number; burst?: number };
   /** Read from any server, not just the leader (`?stale`): scales reads, may lag slightly. */
@@ -152,12 +158,36 @@ export class BlockingWatch<T> implements Disposable {
           // an error handler that throws must not end the loop
         }
         try {
-          await sleep(retryInMs, signal, this.clock);
+          if (this.options.recoverEarly !== false && endsWithReachability(error) && retryInMs > baseMs)
+            await this.backoffUntilAnswering(retryInMs, baseMs, signal);
+          else await sleep(retryInMs, signal, this.clock);
         } catch {
           break;
         }
       }
     }
+  }
+
+  /**
+   * Sleeps `ms`, or less when Consul answers again first, but never under `floorMs`: a probe that
+   * answers at once must not turn a failing request into a fast loop.
+   */
+  private async backoffUntilAnswering(ms: number, floorMs: number, signal: AbortSignal): Promise<void> {
+    await sleep(floorMs, signal, this.clock);
+    const wait = new AbortController();
+    const onAbort = () => wait.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const slept = sleep(ms - floorMs, wait.signal, this.clock);
+      // A probe that cannot run (the connection closed) leaves the plain backoff.
+      const answered = this.options.connection.whenAnswering(wait.signal).then(undefined, () => slept);
+      await Promise.race([slept, answered]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      // Whichever lost is cancelled: its timer or its place among the probe's waiters.
+      wait.abort(signal.reason ?? new Error('backoff over'));
+    }
+    if (signal.aborted) throw signal.reason;
   }
 
   private deliver(res: ConsulResponse, index: number): void {

@@ -1,8 +1,10 @@
+import type { Clock, Random } from '@meshless/core';
 import { ConfigError, ConsulError, ConsulPermissionError, DeadlineQueue } from '@meshless/core';
 import { Pool } from 'undici';
 import { consulPermissionText, requiredPermission } from './acl-permission.ts';
 import { loadAgentTls, readTokenFile, tlsHint } from './agent-tls.ts';
 import { BufferedHandler } from './buffered-handler.ts';
+import { ReachabilityProbe } from './reachability-probe.ts';
 
 /** How to reach a Consul agent. Every field falls back to the standard CONSUL_HTTP_* environment. */
 export interface ConsulOptions {
@@ -136,8 +138,13 @@ export class ConsulConnection {
    * use a few fixed limits, so few queues, each with one timer for all its requests.
    */
   private readonly deadlines = new Map<number, DeadlineQueue<BufferedHandler>>();
+  private probe: ReachabilityProbe | undefined;
 
-  constructor(options: ConsulOptions | ResolvedConsulOptions = {}) {
+  constructor(
+    options: ConsulOptions | ResolvedConsulOptions = {},
+    /** The clock and randomness of the reachability probe (whenAnswering). */
+    private readonly runtime: { clock?: Clock; random?: Random } = {},
+  ) {
     this.options = 'origin' in options ? options : resolveConsulOptions(options);
     const { ca, cert, key } = loadAgentTls(this.options);
     const servername = this.options.tlsServerName;
@@ -219,9 +226,18 @@ export class ConsulConnection {
     return (text === '' ? undefined : JSON.parse(text)) as T;
   }
 
+  /** Resolves once the agent has a leader again (one shared ReachabilityProbe); rejects on abort/close. */
+  whenAnswering(signal?: AbortSignal): Promise<void> {
+    if (this.closed)
+      return Promise.reject(new ConsulError('consul connection is closed', { retryable: false }));
+    this.probe ??= new ReachabilityProbe(this, this.runtime);
+    return this.probe.whenAnswering(signal);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.probe?.dispose();
     // No timer outlives the connection; destroying the pool fails what is still in flight.
     for (const queue of this.deadlines.values()) queue.dispose();
     this.deadlines.clear();
