@@ -5,21 +5,14 @@ import { join } from 'node:path';
 import { ConsulConnection, ConsulKv, resolveConsulOptions } from '@meshless/consul';
 import { ConsulDevAgent, freePort } from '@meshless/consul/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
+import { rejectionOf, useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
 // HTTPS to a real agent with verify_incoming (it requires client certificates), certificates made
 // by `consul tls` (docs/security.md, "HTTPS to the agent").
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
 
-async function rejection(call: Promise<unknown>): Promise<unknown> {
-  try {
-    await call;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
+const rejection = rejectionOf;
 
 describe('HTTPS to an agent that requires client certificates', () => {
   let agent: ConsulDevAgent;

@@ -18,7 +18,7 @@ import { ConsulPermissionError } from '@meshless/core';
 import { createMesh, type LogFields, type Logger, type MeshOptions, policiesSection } from 'meshless';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './helpers/consul.ts';
-import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
+import { rejectionOf, useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
 // Consul access done right, on an agent of this file's own with ACLs on and default deny: the
 // token is never in a log line or an error; a 403 is a typed error naming the permission; the
@@ -85,14 +85,7 @@ function errorText(error: unknown, depth = 0): string {
   return [e.message, e.stack, ...own, errorText(e.cause, depth + 1)].join('\n');
 }
 
-async function rejection(call: Promise<unknown>): Promise<unknown> {
-  try {
-    await call;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
+const rejection = rejectionOf;
 
 describe('ACLs on, default deny', () => {
   let agent: ConsulDevAgent;

@@ -22,3 +22,13 @@ export function useCleanupsAndNoUnhandledRejections(): (cleanup: () => Promise<v
     cleanups.push(cleanup);
   };
 }
+
+/** What `call` rejected with; throws (failing the test) when it resolves. */
+export async function rejectionOf(call: Promise<unknown>): Promise<unknown> {
+  try {
+    await call;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}

@@ -40,6 +40,14 @@ async function scripted(
 }
 
 const cleanups: (() => Promise<void>)[] = [];
+/** After the test: the watch stops (its loop ended), then its stand-in server closes. */
+function closeAfter(watch: BlockingWatch<unknown>, server: { close(): Promise<void> }): void {
+  cleanups.push(async () => {
+    watch.dispose();
+    await watch.done;
+    await server.close();
+  });
+}
 afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
@@ -59,11 +67,7 @@ describe('BlockingWatch', () => {
       parse: (r) => r.index!,
       onChange: (v) => changes.push(v),
     });
-    cleanups.push(async () => {
-      watch.dispose();
-      await watch.done;
-      await s.close();
-    });
+    closeAfter(watch, s);
     while (s.seen.length < 5) await new Promise((r) => setTimeout(r, 5));
     const idx = s.seen.map((u) => u.searchParams.get('index'));
     expect(idx.slice(0, 5)).toEqual([null, '10', '12', null, '6']);
@@ -84,11 +88,7 @@ describe('BlockingWatch', () => {
       parse: (r) => r.body.toString(),
       onChange: (v) => changes.push(v),
     });
-    cleanups.push(async () => {
-      watch.dispose();
-      await watch.done;
-      await s.close();
-    });
+    closeAfter(watch, s);
     while (s.seen.length < 5) await new Promise((r) => setTimeout(r, 5));
     expect(changes).toEqual(['["same"]', '["new"]']);
   });
@@ -101,11 +101,7 @@ describe('BlockingWatch', () => {
       parse: () => 1,
       onChange: () => {},
     });
-    cleanups.push(async () => {
-      watch.dispose();
-      await watch.done;
-      await s.close();
-    });
+    closeAfter(watch, s);
     while (s.seen.length < 3) await new Promise((r) => setTimeout(r, 5));
     while (s.seen.length < 3) await new Promise((r) => setTimeout(r, 5));
     expect(s.seen.slice(1, 3).map((u) => u.searchParams.get('index'))).toEqual(['1', '1']);
@@ -120,11 +116,7 @@ describe('BlockingWatch', () => {
       onChange: () => {},
       rateLimit: { perSecond: 20, burst: 5 },
     });
-    cleanups.push(async () => {
-      watch.dispose();
-      await watch.done;
-      await s.close();
-    });
+    closeAfter(watch, s);
     await new Promise((r) => setTimeout(r, 500));
     // burst 5 + 20/s * 0.5 s = about 15; a spinning loop would make thousands.
     expect(s.seen.length).toBeGreaterThanOrEqual(8);
@@ -143,11 +135,7 @@ describe('BlockingWatch', () => {
       backoff: { baseMs: 20, maxMs: 160 },
       random: seededRandom(1),
     });
-    cleanups.push(async () => {
-      watch.dispose();
-      await watch.done;
-      await s.close();
-    });
+    closeAfter(watch, s);
     while (errors.length < 6) await new Promise((r) => setTimeout(r, 5));
     const ceilings = [20, 40, 80, 160, 160, 160];
     errors.slice(0, 6).forEach((e, i) => {
@@ -192,11 +180,7 @@ describe('BlockingWatch', () => {
         // Always the top of the jitter range: the backoff reaches 8 s, then the 10 s cap.
         random: () => 0.999,
       });
-      cleanups.push(async () => {
-        watch.dispose();
-        await watch.done;
-        await s.close();
-      });
+      closeAfter(watch, s);
       await run(clock, 60_000, () => errors.length >= 8);
       expect(errors.at(-1)!.retryInMs).toBeGreaterThan(9000);
       const kvBefore = s.seen.filter((u) => u.pathname === '/v1/kv/x/').length;
@@ -236,11 +220,7 @@ describe('BlockingWatch', () => {
         clock,
         random: () => 0.999,
       });
-      cleanups.push(async () => {
-        watch.dispose();
-        await watch.done;
-        await s.close();
-      });
+      closeAfter(watch, s);
       await run(clock, 60_000, () => kvAt.length >= 8);
       // After waits of 250 + 500 + 1000 + 2000 + 4000 + 8000 + 10000 ms (x 0.9995): the 8th try at
       // 25.7 s or later (loopback round trips only add), where cut-short waits would take about 7 s.
@@ -266,11 +246,7 @@ describe('BlockingWatch', () => {
         random: () => 0.999,
         recoverEarly: false,
       });
-      cleanups.push(async () => {
-        watch.dispose();
-        await watch.done;
-        await s.close();
-      });
+      closeAfter(watch, s);
       await run(clock, 60_000, () => errors.length >= 8);
       o.state.down = false;
       await run(clock, 12_000, () => changes.length > 0);
