@@ -24,14 +24,16 @@ const PACE_MS = 10;
 const REDIAL_PACE_MS = 50;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Whether the mesh holds a leaf issued by the root `rootPem`, with both roots trusted. */
-function onNewRoot(mesh: Mesh, before: string | undefined, leafPem: string, rootPem: string): boolean {
+/**
+ * Whether the mesh holds the leaf the agent serves now (same serial: a validity end can repeat
+ * within one second), that leaf is signed by the new root `rootPem`, and both roots are trusted.
+ */
+function onNewRoot(mesh: Mesh, leaf: { certPem: string; serial: string }, rootPem: string): boolean {
   const zt = mesh.status().zeroTrust;
   // `roots` counts certificates: after a rotation the old root, the new one and the new one
   // cross-signed by the old (Consul lists it as the new root's intermediate): 3.
-  if (!zt || zt.roots < 2 || zt.certificateValidBefore === before) return false;
-  const leaf = new X509Certificate(leafPem);
-  return leaf.verify(new X509Certificate(rootPem).publicKey);
+  if (!zt || zt.roots < 2 || zt.certificateSerial !== leaf.serial) return false;
+  return new X509Certificate(leaf.certPem).verify(new X509Certificate(rootPem).publicKey);
 }
 
 describe('a CA rotation under steady mutual-TLS load', () => {
@@ -43,9 +45,10 @@ describe('a CA rotation under steady mutual-TLS load', () => {
     await agent.addIntention(n.web, n.api, 'allow');
     await untilAllowed(web.mesh, n.api);
     const before = {
-      api: api.mesh.status().zeroTrust?.certificateValidBefore,
-      web: web.mesh.status().zeroTrust?.certificateValidBefore,
+      api: api.mesh.status().zeroTrust?.certificateSerial,
+      web: web.mesh.status().zeroTrust?.certificateSerial,
     };
+    expect(before.api).toBeTruthy();
     expect(api.mesh.status().zeroTrust?.roots).toBe(1);
 
     let stop = false;
@@ -121,14 +124,14 @@ describe('a CA rotation under steady mutual-TLS load', () => {
             agent.leaf(n.api, agent.masterToken),
             agent.leaf(n.web, agent.masterToken),
           ]);
-          return (
-            onNewRoot(api.mesh, before.api, a.certPem, rootPem) &&
-            onNewRoot(web.mesh, before.web, w.certPem, rootPem)
-          );
+          return onNewRoot(api.mesh, a, rootPem) && onNewRoot(web.mesh, w, rootPem);
         },
         SWITCH_BOUND_MS,
         'both meshes on a leaf of the new root',
       );
+      // New leaves, not the ones held before the rotation.
+      expect(api.mesh.status().zeroTrust?.certificateSerial).not.toBe(before.api);
+      expect(web.mesh.status().zeroTrust?.certificateSerial).not.toBe(before.web);
       const switched = Date.now() - started;
       const sentAtSwitch = sent;
       await new Promise((r) => setTimeout(r, AFTER_MS)); // load keeps running: a bounded window, not a wait for state

@@ -46,6 +46,8 @@ export interface ZeroTrustStatus {
   readonly spiffeId: string | undefined;
   readonly trustDomain: string | undefined;
   readonly certificateValidBefore: string | undefined;
+  /** The leaf's serial number as Consul gives it (a renewal or rotation gives a new one). */
+  readonly certificateSerial: string | undefined;
   /** CA certificates trusted: the listed roots and their intermediates (3 during a rotation: old, new, new cross-signed). */
   readonly roots: number;
   readonly intentions: {
@@ -150,6 +152,7 @@ export class ZeroTrust implements Disposable {
       spiffeId: material?.spiffeId,
       trustDomain: material?.trustDomain,
       certificateValidBefore: idStats.validBefore,
+      certificateSerial: material?.serial,
       roots: idStats.rootCount,
       intentions: {
         loaded: inStats.loaded,
