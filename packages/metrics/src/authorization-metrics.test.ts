@@ -41,8 +41,11 @@ describe('AuthorizationMetrics', () => {
   it('cuts a long claimed caller to 128 characters', async () => {
     const { registry, metrics } = setup();
     metrics.plaintext('api', 'x'.repeat(10_000));
+    // Names that differ only past the cut are one series, counted together.
+    metrics.plaintext('api', `${'x'.repeat(200)}y`);
     const exp = parsePromText(await registry.metrics());
     expect(select(exp, 'plain_total').map((s) => s.labels.caller)).toEqual(['x'.repeat(128)]);
+    expect(sampleValue(exp, 'plain_total', { service: 'api', caller: 'x'.repeat(128) })).toBe(2);
   });
 
   it("bounds the series: callers past the limit share 'other', and every request is still counted", async () => {

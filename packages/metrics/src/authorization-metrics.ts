@@ -13,11 +13,13 @@ class BoundedCells {
     this.family = family;
   }
 
-  cell(service: string, who: string, decision?: string): CounterCell {
+  cell(service: string, claimed: string, decision?: string): CounterCell {
+    // Cut first: a claimed name is a request header (up to its size limit) and keys the map.
+    const who = claimed.length > 128 ? claimed.slice(0, 128) : claimed;
     const key = `${service}\u0001${who}\u0001${decision ?? ''}`;
     let cell = this.cells.get(key);
     if (cell === undefined) {
-      const bounded = this.cells.size >= MAX_CALLER_SERIES ? OTHER : who.slice(0, 128);
+      const bounded = this.cells.size >= MAX_CALLER_SERIES ? OTHER : who;
       cell = this.family.cell(decision === undefined ? [service, bounded] : [service, bounded, decision]);
       if (bounded !== OTHER) this.cells.set(key, cell);
     }

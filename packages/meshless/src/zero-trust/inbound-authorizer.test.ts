@@ -138,6 +138,12 @@ describe('InboundAuthorizer: plain requests', () => {
     expect(t.logger.lines).toMatchObject([{ level: 'warn', fields: { service: 'api', source: 'legacy' } }]);
   });
 
+  it('strict: a claimed caller of any length reaches the log cut to 128 characters', () => {
+    const t = setup({ intentions: set([]), mode: 'strict' });
+    t.authorizer.check(plainReq(), 'x'.repeat(10_000));
+    expect(t.logger.lines[0]?.fields?.source).toBe(`${'x'.repeat(128)}…`);
+  });
+
   it('follows a change of mode (the inbound rule) from the next request', () => {
     const t = setup({ intentions: set([]) });
     expect(t.authorizer.check(plainReq(), 'legacy')).toBeUndefined();

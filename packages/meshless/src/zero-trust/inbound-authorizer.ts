@@ -176,10 +176,12 @@ export class InboundAuthorizer implements Disposable {
 
   private log(
     kind: string,
-    who: string,
+    claimed: string,
     message: string,
     fields: Record<string, unknown> = nullRecord(),
   ): void {
+    // A claimed caller is a request header: cut before it keys the map or reaches the log.
+    const who = claimed.length > 128 ? `${claimed.slice(0, 128)}…` : claimed;
     const key = `${kind}\u0001${who}`;
     const now = this.options.clock.now();
     const last = this.logged.get(key);
