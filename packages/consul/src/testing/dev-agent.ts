@@ -1,8 +1,15 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { type ChildProcess, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  consulBinary,
+  freePort,
+  isRunning,
+  signalAgent,
+  spawnAgent,
+  waitForLeader,
+} from './agent-process.ts';
 
 export interface DevAgentPorts {
   http: number;
@@ -34,12 +41,11 @@ export class ConsulDevAgent {
   readonly logFile: string;
   private process: ChildProcess | undefined;
   private readonly dir: string;
+  private readonly options: DevAgentOptions;
 
-  private constructor(
-    ports: DevAgentPorts,
-    private readonly options: DevAgentOptions,
-  ) {
+  private constructor(ports: DevAgentPorts, options: DevAgentOptions) {
     this.ports = ports;
+    this.options = options;
     this.dir = mkdtempSync(join(tmpdir(), 'meshless-consul-'));
     this.logFile = join(this.dir, 'consul.log');
   }
@@ -65,7 +71,7 @@ export class ConsulDevAgent {
   }
 
   get running(): boolean {
-    return this.process !== undefined && this.process.exitCode === null && this.process.signalCode === null;
+    return isRunning(this.process);
   }
 
   /** Crash: SIGKILL, no leave, no cleanup. Dev mode loses its data. */
@@ -86,7 +92,7 @@ export class ConsulDevAgent {
   }
 
   private async spawn(): Promise<void> {
-    const binary = this.options.binary ?? process.env.CONSUL_BIN ?? 'consul';
+    const binary = consulBinary(this.options.binary);
     const p = this.ports;
     const args = [
       'agent',
@@ -106,76 +112,28 @@ export class ConsulDevAgent {
       '-hcl=check_update_interval = "0s"',
       ...(this.options.args ?? []),
     ];
-    const log = openSync(this.logFile, 'a');
-    const child = spawn(binary, args, { stdio: ['ignore', log, log] });
-    this.process = child;
-    child.unref();
-    // If this process ends without stop() (a crash, an uncaught error), the agent goes with it
-    // instead of living on as an orphan holding its ports.
-    const reap = () => child.kill('SIGKILL');
-    process.once('exit', reap);
-    child.once('exit', () => process.off('exit', reap));
-    const failed = new Promise<never>((_, reject) => {
-      child.once('error', (e) =>
-        reject(new Error(`could not start ${binary}: ${e.message} (run scripts/install-consul.sh)`)),
-      );
-      child.once('exit', (code, sig) =>
-        reject(new Error(`consul exited (${code ?? sig}) during start; log: ${this.logFile}`)),
-      );
-    });
-    failed.catch(() => {});
-    await Promise.race([this.waitForLeader(this.options.startTimeoutMs ?? 30_000), failed]);
-  }
-
-  private async waitForLeader(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      try {
-        const res = await fetch(`${this.url}/v1/status/leader`, { signal: AbortSignal.timeout(1000) });
-        const leader = (await res.text()).trim();
-        if (res.ok && leader !== '""' && leader !== '') return;
-      } catch {
-        // not up yet
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(
-      `consul dev agent on ${this.address} has no leader after ${timeoutMs} ms; log: ${this.logFile}`,
+    const agent = spawnAgent(binary, args, this.logFile);
+    this.process = agent.child;
+    await waitForLeader(
+      this.url,
+      this.options.startTimeoutMs ?? 30_000,
+      `consul dev agent on ${this.address} (log: ${this.logFile})`,
+      agent.failed,
     );
   }
 
-  private async signal(sig: NodeJS.Signals, graceMs = 0): Promise<void> {
-    const child = this.process;
-    if (!child || !this.running) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill(sig);
-    if (graceMs > 0) {
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      await exited;
-      clearTimeout(timer);
-    } else await exited;
+  private signal(sig: NodeJS.Signals, graceMs = 0): Promise<void> {
+    return signalAgent(this.process, sig, graceMs);
   }
 }
 
-/** Free TCP ports on 127.0.0.1 (the OS picks; we release them just before Consul binds). */
-export async function freePorts(): Promise<DevAgentPorts> {
-  const [http, dns, serfLan, serfWan, server] = await Promise.all([1, 2, 3, 4, 5].map(() => freePort()));
+/** Free TCP ports on `host` (the OS picks; we release them just before Consul binds). */
+export async function freePorts(host = '127.0.0.1'): Promise<DevAgentPorts> {
+  const [http, dns, serfLan, serfWan, server] = await Promise.all([1, 2, 3, 4, 5].map(() => freePort(host)));
   return { http: http!, dns: dns!, serfLan: serfLan!, serfWan: serfWan!, server: server! };
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
 /** True when a `consul` binary runs here. */
-export function consulAvailable(binary = process.env.CONSUL_BIN ?? 'consul'): boolean {
+export function consulAvailable(binary = consulBinary()): boolean {
   return spawnSync(binary, ['version'], { stdio: 'ignore' }).status === 0;
 }

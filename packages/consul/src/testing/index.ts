@@ -1,8 +1,10 @@
+export { freePort } from './agent-process.ts';
+export { ClusterMember } from './cluster-member.ts';
+export { ConsulCluster, type ConsulClusterOptions } from './consul-cluster.ts';
 export {
   ConsulDevAgent,
   consulAvailable,
   type DevAgentOptions,
   type DevAgentPorts,
-  freePort,
   freePorts,
 } from './dev-agent.ts';
