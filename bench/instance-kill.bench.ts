@@ -5,42 +5,23 @@
 // carrying the most traffic then (the last 250 ms) is SIGKILLed. Per run: calls, failed calls, attempts sent to the dead instance after the
 // kill, and the time from the kill until the last of them was sent (the client's own view,
 // through the attempt observer). Consul still lists the dead instance for the whole run.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { ConsulConnection } from '@meshless/consul';
 import { ConsulDevAgent } from '@meshless/consul/testing';
 import { createMesh, type Endpoint } from 'meshless';
+import { type InstanceProcess, startInstanceProcess } from '../test/helpers/instance-process.ts';
 import { median, printTable, writeResults } from './lib/measure.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const RATE = 200; // calls per second
 const CALLS = 600; // 3 s
 const KILL_AT = 200; // 1 s in
-const fixture = fileURLToPath(new URL('../test/fixtures/http-instance.ts', import.meta.url));
 
 const agent = await ConsulDevAgent.start();
 const connection = new ConsulConnection({ address: agent.address });
 
-interface Instance {
-  id: string;
-  child: ChildProcess;
-  exited: Promise<void>;
-}
-
-async function startInstance(service: string, id: string): Promise<Instance> {
-  const child = spawn(process.execPath, [fixture], {
-    env: { ...process.env, CONSUL_HTTP_ADDR: agent.address, TEST_SERVICE: service, TEST_ID: id },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', () => resolve());
-    child.once('exit', (code) => reject(new Error(`instance ${id} exited with ${code}`)));
-  });
-  return { id, child, exited };
-}
+type Instance = InstanceProcess;
+const startInstance = (service: string, id: string) => startInstanceProcess(agent.address, service, id);
 
 interface RunResult {
   calls: number;

@@ -1,33 +1,17 @@
 import { mkdtempSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createServer, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsulConnection, ConsulKv } from '@meshless/consul';
 import { ConsulDevAgent } from '@meshless/consul/testing';
 import { createMesh, policiesSection } from 'meshless';
 import { describe, expect, it } from 'vitest';
+import { hungAgent } from './helpers/hung-agent.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
-
-/** Accepts TCP connections on `port` and never answers: a hung agent, as callers see it. */
-async function hungAgent(port: number): Promise<{ close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return {
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
 
 describe('createMesh with a Consul that accepts connections and never answers', () => {
   it('resolves within readyTimeoutMs with the cached rules, serves cached endpoints at once, and reports Consul unreachable', async () => {

@@ -1,53 +1,25 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { type Endpoint, MeshlessError } from 'meshless';
 import { describe, expect, it } from 'vitest';
 import { startBackend, startGateway } from './helpers/backends.ts';
 import { consulAddress, eventually, kvClient, uniquePrefix } from './helpers/consul.ts';
+import { type InstanceProcess, startInstanceProcess } from './helpers/instance-process.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
-const fixture = fileURLToPath(new URL('./fixtures/http-instance.ts', import.meta.url));
 
-interface Instance {
-  id: string;
-  port: number;
-  child: ChildProcess;
-  /** Sends SIGKILL; resolves with the time it was sent, once the process is gone. */
-  kill(): Promise<number>;
-}
+type Instance = InstanceProcess;
 
 /** An instance of `service` in its own process, registered in the shared Consul agent. */
 async function startInstance(service: string, id: string): Promise<Instance> {
-  const child = spawn(process.execPath, [fixture], {
-    env: { ...process.env, CONSUL_HTTP_ADDR: consulAddress(), TEST_SERVICE: service, TEST_ID: id },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const instance = await startInstanceProcess(consulAddress(), service, id);
   const { connection } = kvClient();
   cleanup(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
+    await instance.kill();
     await connection.json({ method: 'PUT', path: `/v1/agent/service/deregister/${id}` }).catch(() => {});
     await connection.close();
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', (line) => resolve(JSON.parse(line).port));
-    child.once('exit', (code) => reject(new Error(`instance ${id} exited with ${code}`)));
-  });
-  return {
-    id,
-    port,
-    child,
-    kill: async () => {
-      const at = performance.now();
-      child.kill('SIGKILL');
-      await exited;
-      return at;
-    },
-  };
+  return instance;
 }
 
 /** The instance that got the most attempts since `since`. */

@@ -180,9 +180,12 @@ function fmt(v: string | number | undefined): string {
   return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
 }
 
-/** Writes bench/results/<name>.json. */
-export function writeResults(name: string, data: unknown): void {
-  const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'results');
+/** Writes bench/results/<name>.json (or `<dir>/<name>.json`: chaos/ writes to chaos/results). */
+export function writeResults(
+  name: string,
+  data: unknown,
+  dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'results'),
+): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(data, null, 2)}\n`);
 }
