@@ -157,11 +157,15 @@ export class ConsulCluster {
     return this.waitForLeader(timeoutMs);
   }
 
-  /** Restarts client agent `j` (SIGTERM, as a node's agent is restarted) on its data and ports. */
-  async restartClient(j = 0): Promise<void> {
+  /**
+   * Restarts client agent `j` on its data and ports. SIGTERM (default) is a service manager's
+   * restart: a client agent leaves the cluster on it (leave_on_terminate), so the servers drop its
+   * node's services until it syncs them again; SIGKILL is a crash, and the node stays.
+   */
+  async restartClient(j = 0, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const client = this.clients[j];
     if (!client) throw new RangeError(`client: no client agent ${j} (of ${this.clients.length})`);
-    await client.stop('SIGTERM', 5000);
+    await client.stop(signal, signal === 'SIGKILL' ? 0 : 5000);
     this.spawn(client);
     await this.waitForMember(client);
   }
