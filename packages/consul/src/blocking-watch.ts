@@ -23,6 +23,8 @@ export interface BlockingWatchOptions<T> {
   onChange(value: T, index: number): void;
   /** Background errors land here, never in user code. */
   onError?(error: unknown, info: { failures: number; retryInMs: number }): void;
+  /** After each accepted answer, changed or not (after `onChange` when it changed). */
+  onAnswer?(index: number): void;
   /** Statuses besides 2xx that carry a valid answer (KV answers 404 for an empty prefix). */
   acceptStatus?: readonly number[];
   /** Default: byte equality of the response bodies. */
@@ -144,6 +146,7 @@ export class BlockingWatch<T> implements Disposable {
         this.stats_.index = index;
         this.stats_.failures = 0;
         this.deliver(res, newIndex);
+        this.options.onAnswer?.(newIndex);
       } catch (error) {
         if (signal.aborted) break;
         const failures = ++this.stats_.failures;

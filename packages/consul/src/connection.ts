@@ -140,11 +140,15 @@ export class ConsulConnection {
   private readonly deadlines = new Map<number, DeadlineQueue<BufferedHandler>>();
   private probe: ReachabilityProbe | undefined;
 
+  /** The clock and randomness of the reachability probe (whenAnswering). */
+  private readonly runtime: { clock?: Clock; random?: Random };
+
   constructor(
     options: ConsulOptions | ResolvedConsulOptions = {},
-    /** The clock and randomness of the reachability probe (whenAnswering). */
-    private readonly runtime: { clock?: Clock; random?: Random } = {},
+    runtime: { clock?: Clock; random?: Random } = {},
   ) {
+    // A plain field, not a parameter property: the discovery worker loads this file with Node's type stripping.
+    this.runtime = runtime;
     this.options = 'origin' in options ? options : resolveConsulOptions(options);
     const { ca, cert, key } = loadAgentTls(this.options);
     const servername = this.options.tlsServerName;

@@ -42,8 +42,7 @@ export function parseHealthServices(
       : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'); // a view, not a copy
   const entries = JSON.parse(text) as HealthServiceEntry[] | null;
   if (!Array.isArray(entries)) return noEndpoints;
-  const tagPool = new Map<string, readonly string[]>();
-  const metaPool = new Map<string, Readonly<Record<string, string>>>();
+  const pool = new EndpointInterner();
   const out: Endpoint[] = [];
   for (const entry of entries) {
     const svc = entry.Service;
@@ -55,14 +54,14 @@ export function parseHealthServices(
     // Without `?passing` Consul returns every instance: drop the critical ones, as DNS does.
     const health = options.includeWarning ? worstStatus(entry.Checks) : 'passing';
     if (health === 'critical') continue;
-    const meta = intern(metaPool, svc.Meta, metaKey, freezeMeta, emptyMeta);
+    const meta = pool.meta(svc.Meta);
     out.push(
       makeEndpoint({
         id: `${node?.Node ?? ''}/${svc.ID}`,
         service: svc.Service || service,
         address,
         port,
-        tags: intern(tagPool, svc.Tags, tagsKey, freezeTags, emptyTags),
+        tags: pool.tags(svc.Tags),
         meta,
         weight:
           health === 'warning'
@@ -164,12 +163,36 @@ function byId(a: Endpoint, b: Endpoint): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
+/**
+ * Shares identical tag lists and meta maps between endpoints (frozen; meta without a prototype).
+ * Bounded: past `limit` distinct values it starts over, so a long-lived one (an endpoint list
+ * updated by deltas) cannot grow without end; values handed out stay valid.
+ */
+export class EndpointInterner {
+  private readonly tagPool = new Map<string, readonly string[]>();
+  private readonly metaPool = new Map<string, Readonly<Record<string, string>>>();
+  private readonly limit: number;
+
+  constructor(limit = 4096) {
+    this.limit = limit;
+  }
+
+  tags(value: readonly string[] | null | undefined): readonly string[] {
+    return intern(this.tagPool, value, tagsKey, freezeTags, emptyTags, this.limit);
+  }
+
+  meta(value: Readonly<Record<string, string>> | null | undefined): Readonly<Record<string, string>> {
+    return intern(this.metaPool, value, metaKey, freezeMeta, emptyMeta, this.limit);
+  }
+}
+
 function intern<V, R>(
   pool: Map<string, R>,
   value: V | null | undefined,
   key: (v: V) => string,
   freeze: (v: V) => R,
   empty: R,
+  limit: number,
 ): R {
   if (value === null || value === undefined) return empty;
   const k = key(value);
@@ -177,27 +200,28 @@ function intern<V, R>(
   let shared = pool.get(k);
   if (shared === undefined) {
     shared = freeze(value);
+    if (pool.size >= limit) pool.clear();
     pool.set(k, shared);
   }
   return shared;
 }
 
 // \u0000 cannot occur in Consul tags or meta, so joined keys are unambiguous.
-function tagsKey(tags: string[]): string {
+function tagsKey(tags: readonly string[]): string {
   return Array.isArray(tags) ? tags.join('\u0000') : '';
 }
 
-function metaKey(meta: Record<string, string>): string {
+function metaKey(meta: Readonly<Record<string, string>>): string {
   let k = '';
   for (const name of Object.keys(meta)) k += `${name}\u0000${meta[name]}\u0000`;
   return k;
 }
 
-function freezeTags(tags: string[]): readonly string[] {
+function freezeTags(tags: readonly string[]): readonly string[] {
   return Object.freeze(tags.filter((t) => typeof t === 'string'));
 }
 
-function freezeMeta(meta: Record<string, string>): Readonly<Record<string, string>> {
+function freezeMeta(meta: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
   const copy = nullRecord<string>();
   for (const name of Object.keys(meta)) if (typeof meta[name] === 'string') copy[name] = meta[name];
   return Object.freeze(copy);

@@ -33,7 +33,16 @@ export {
   type ResolvedConsulOptions,
   resolveConsulOptions,
 } from './connection.ts';
+export { DatacenterWatch, type DiscoveryThread } from './datacenter-watch.ts';
 export { cacheFileName, DiskCache, defaultCacheDir } from './disk-cache.ts';
+export {
+  applyEndpointDelta,
+  diffEndpoints,
+  type EndpointDelta,
+  reconcileEndpoints,
+  reviveEndpoint,
+} from './endpoint-delta.ts';
+export { HealthWorkerHost } from './health-worker-host.ts';
 export { ConsulKv, type ConsulKvOptions, type KvValue } from './kv.ts';
 export {
   ConsulRuleSource,

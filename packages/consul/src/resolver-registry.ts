@@ -8,6 +8,8 @@ import {
   type Resolver,
 } from '@meshless/core';
 import type { ConsulConnection } from './connection.ts';
+import type { DiscoveryThread } from './datacenter-watch.ts';
+import { HealthWorkerHost } from './health-worker-host.ts';
 import { ConsulResolver, type ResolverStats, type ResolverWatchOptions } from './resolver.ts';
 
 export interface DiscoveryOptions {
@@ -20,6 +22,13 @@ export interface DiscoveryOptions {
   watch?: ResolverWatchOptions;
   /** Per new resolver: serve the cached list after this many ms without an answer (see ConsulResolver). */
   cacheAfterMs?: () => number;
+  /**
+   * Where health answers are parsed and compared: `auto` (default) moves a service's watch to one
+   * worker thread per Discovery once its answer holds `offThreadAbove` (256) endpoints, so a big
+   * fleet's changes cost the main thread what changed, not the fleet; `worker` always; `main` never.
+   */
+  thread?: DiscoveryThread;
+  offThreadAbove?: number;
 }
 
 export interface DiscoveryResolverOptions {
@@ -49,6 +58,7 @@ export class Discovery implements Disposable {
   private readonly options: DiscoveryOptions;
   private readonly entries = new Map<string, Entry>();
   private disposed = false;
+  private worker: HealthWorkerHost | undefined;
 
   constructor(options: DiscoveryOptions) {
     this.options = options;
@@ -77,6 +87,9 @@ export class Discovery implements Disposable {
           ...(o.clock ? { clock: o.clock } : {}),
           ...(o.watch ? { watch: o.watch } : {}),
           ...(o.cacheAfterMs ? { cacheAfterMs: o.cacheAfterMs() } : {}),
+          ...(o.thread !== 'main' ? { worker: this.workerHost() } : {}),
+          ...(o.thread ? { thread: o.thread } : {}),
+          ...(o.offThreadAbove !== undefined ? { offThreadAbove: o.offThreadAbove } : {}),
         }),
         refs: 0,
       };
@@ -91,6 +104,12 @@ export class Discovery implements Disposable {
     });
   }
 
+  /** Created with the first resolver; its thread starts only when a watch moves there. */
+  private workerHost(): HealthWorkerHost {
+    this.worker ??= new HealthWorkerHost(this.options.connection.options, this.options.logger ?? noopLogger);
+    return this.worker;
+  }
+
   /** Stats of every live resolver. */
   stats(): ResolverStats[] {
     return [...this.entries.values()].map((e) => e.resolver.stats());
@@ -101,7 +120,7 @@ export class Discovery implements Disposable {
 
   /** Resolves when every watch has stopped and the disk copies are written (after dispose). */
   get stopped(): Promise<void> {
-    return Promise.all(this.stopping).then(() => {});
+    return Promise.all(this.stopping).then(() => this.worker?.dispose());
   }
 
   dispose(): void {

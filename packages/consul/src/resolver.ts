@@ -9,15 +9,12 @@ import {
   type Random,
   type Resolver,
 } from '@meshless/core';
-import { BlockingWatch, type BlockingWatchOptions, type WatchStats } from './blocking-watch.ts';
+import type { BlockingWatchOptions, WatchStats } from './blocking-watch.ts';
 import type { ConsulConnection } from './connection.ts';
+import { DatacenterWatch, type DiscoveryThread } from './datacenter-watch.ts';
 import { cacheFileName, DiskCache } from './disk-cache.ts';
-import {
-  type CachedEndpoints,
-  endpointsFromCache,
-  parseHealthServices,
-  sameEndpoints,
-} from './health-parse.ts';
+import { type CachedEndpoints, endpointsFromCache, sameEndpoints } from './health-parse.ts';
+import type { HealthWorkerHost } from './health-worker-host.ts';
 
 // The parser is part of the resolver's public surface (benchmarks, custom resolvers).
 export {
@@ -57,6 +54,12 @@ export interface ConsulResolverOptions {
    * connections and never answer); `ready()` then resolves with it. Default: only once a request failed.
    */
   cacheAfterMs?: number;
+  /** The discovery worker to move big answers to (Discovery passes its own). Without it: the main thread. */
+  worker?: HealthWorkerHost;
+  /** Where answers are parsed and compared (see DiscoveryThread). Default `auto`. */
+  thread?: DiscoveryThread;
+  /** `auto` moves a watch to the worker once an answer holds this many endpoints. Default 256. */
+  offThreadAbove?: number;
 }
 
 /** Blocking-watch tuning a resolver passes on (wait, backoff, rate limit). */
@@ -75,7 +78,11 @@ export interface ResolverStats {
   readonly changes: number;
   /** Every watch's last request succeeded. */
   readonly reachable: boolean;
-  readonly watches: readonly ({ readonly datacenter: string | undefined } & WatchStats)[];
+  readonly watches: readonly ({
+    readonly datacenter: string | undefined;
+    /** Where its answers are parsed and compared now. */
+    readonly thread: 'main' | 'worker';
+  } & WatchStats)[];
 }
 
 /** One datacenter's view, as the failover selection sees it. */
@@ -123,6 +130,8 @@ export function isNoPathToDatacenter(error: unknown): boolean {
 interface DcState extends DatacenterView {
   endpoints: readonly Endpoint[] | undefined;
   failed: boolean;
+  /** Consul's last list for it (`endpoints` may be emptied by a no-path answer meanwhile). */
+  source: readonly Endpoint[] | undefined;
 }
 
 const noEndpoints: readonly Endpoint[] = Object.freeze([]);
@@ -136,9 +145,9 @@ const noEndpoints: readonly Endpoint[] = Object.freeze([]);
 export class ConsulResolver implements Resolver, Disposable {
   readonly service: string;
   private readonly states: DcState[];
-  private readonly watches: BlockingWatch<readonly Endpoint[]>[];
+  private readonly watches: DatacenterWatch[];
   private readonly emitter: Emitter<readonly Endpoint[]>;
-  private readonly cache: DiskCache<CachedEndpoints> | undefined;
+  private readonly cache: { readonly disk: DiskCache<CachedEndpoints>; readonly file: string } | undefined;
   private readonly logger: Logger;
   private list: readonly Endpoint[] = noEndpoints;
   private origin: EndpointsOrigin = 'none';
@@ -171,7 +180,6 @@ export class ConsulResolver implements Resolver, Disposable {
     const tags = [...(options.tags ?? [])].sort();
     const dcs = options.datacenters?.length ? options.datacenters : [undefined];
     const includeWarning = options.includeWarning === true;
-    const parseOptions = { includeWarning };
     if (options.cacheDir) {
       // The plain file name for the plain case; filtered or failover views get their own file.
       const variant = [
@@ -180,32 +188,53 @@ export class ConsulResolver implements Resolver, Disposable {
         ...(options.includeWarning ? ['warning'] : []),
       ];
       const file = `${options.cacheDir}/${cacheFileName('endpoints', connection.address, this.service, ...variant)}`;
-      this.cache = new DiskCache(file, (error) =>
+      const disk = new DiskCache<CachedEndpoints>(file, (error) =>
         this.logger.warn('endpoint cache unavailable', { file, error: (error as Error)?.message }),
       );
+      this.cache = { disk, file };
     }
     const path =
       `/v1/health/service/${encodeURIComponent(this.service)}` +
       (tags.length ? `?${tags.map((t) => `tag=${encodeURIComponent(t)}`).join('&')}` : '');
-    this.states = dcs.map((dc) => ({ datacenter: dc, endpoints: undefined, failed: false }));
+    this.states = dcs.map((dc) => ({
+      datacenter: dc,
+      endpoints: undefined,
+      failed: false,
+      source: undefined,
+    }));
     this.watches = this.states.map((state) => {
       const dc = state.datacenter;
-      return new BlockingWatch<readonly Endpoint[]>({
+      return new DatacenterWatch({
         connection,
-        path,
-        query: { passing: !includeWarning, ...(dc === undefined ? {} : { dc }) },
-        parse: (res) => parseHealthServices(res.body, this.service, dc, parseOptions),
-        equals: sameEndpoints,
-        onChange: (endpoints) => {
+        spec: {
+          path,
+          query: { passing: !includeWarning, ...(dc === undefined ? {} : { dc }) },
+          service: this.service,
+          datacenter: dc,
+          includeWarning,
+          stale: options.stale === true,
+          ...options.watch,
+        },
+        worker: options.worker,
+        thread: options.thread ?? 'auto',
+        offThreadAbove: options.offThreadAbove ?? 256,
+        ...(options.watch ? { watch: options.watch } : {}),
+        ...(options.clock ? { clock: options.clock } : {}),
+        ...(options.random ? { random: options.random } : {}),
+        onList: (endpoints) => {
+          state.source = endpoints;
           state.endpoints = endpoints;
           state.failed = false;
           this.update();
         },
         onError: (error, info) => this.onWatchError(state, error, info),
-        ...options.watch,
-        ...(options.stale ? { stale: true } : {}),
-        ...(options.clock ? { clock: options.clock } : {}),
-        ...(options.random ? { random: options.random } : {}),
+        onAnswer: () => {
+          // Answering again after a failure or a no-path answer, with a list that did not change.
+          if (state.source === undefined || (state.endpoints === state.source && !state.failed)) return;
+          state.endpoints = state.source;
+          state.failed = false;
+          this.update();
+        },
       });
     });
     if (options.cacheAfterMs !== undefined) {
@@ -242,7 +271,10 @@ export class ConsulResolver implements Resolver, Disposable {
   }
 
   stats(): ResolverStats {
-    const watches = this.states.map((s, i) => ({ datacenter: s.datacenter, ...this.watches[i]!.stats() }));
+    const watches = this.states.map((s, i) => {
+      const watch = this.watches[i]!;
+      return { datacenter: s.datacenter, thread: watch.thread, ...watch.stats() };
+    });
     return {
       service: this.service,
       endpoints: this.list.length,
@@ -257,7 +289,7 @@ export class ConsulResolver implements Resolver, Disposable {
 
   /** Resolves when every watch loop has ended (after dispose). */
   get stopped(): Promise<void> {
-    return Promise.all(this.watches.map((w) => w.done)).then(() => this.cache?.flush());
+    return Promise.all(this.watches.map((w) => w.done)).then(() => this.cache?.disk.flush());
   }
 
   dispose(): void {
@@ -307,20 +339,28 @@ export class ConsulResolver implements Resolver, Disposable {
     this.origin = 'source';
     const changed = !sameEndpoints(this.list, selection.endpoints);
     if (changed) this.list = selection.endpoints;
-    if ((changed || !wasLive) && this.list.length > 0) {
-      // An empty list is never cached: in an outage a stale list beats none.
-      this.cache?.writeLater({
-        service: this.service,
-        ...(this.datacenter ? { datacenter: this.datacenter } : {}),
-        endpoints: [...this.list],
-      });
+    const cache = this.cache;
+    if ((changed || !wasLive) && this.list.length > 0 && cache !== undefined) {
+      // An empty list is never cached: in an outage a stale list beats none. A watch in the
+      // worker writes it there (serialising 10 000 endpoints is a stall of its own).
+      const list = this.list;
+      const datacenter = this.datacenter;
+      const watch = this.watches[this.states.findIndex((s) => s.datacenter === datacenter)];
+      const writeHere = () =>
+        cache.disk.writeLater({
+          service: this.service,
+          ...(datacenter ? { datacenter } : {}),
+          endpoints: [...list],
+        });
+      if (watch === undefined) writeHere();
+      else watch.cache(cache.file, datacenter, writeHere);
     }
     this.settle(this.list);
     if (changed) this.fire();
   }
 
   private loadCache(): void {
-    const cached = this.cache?.read();
+    const cached = this.cache?.disk.read();
     const endpoints = cached ? endpointsFromCache(cached) : undefined;
     if (!endpoints || endpoints.length === 0) return;
     this.logger.warn('consul unreachable; using cached endpoints', {

@@ -6,6 +6,8 @@ export interface MeshDiscoveryParts {
   readonly cacheDir: string | false;
   readonly logger: Logger;
   readonly stale: boolean | undefined;
+  /** The mesh's `discovery` option. */
+  readonly thread?: { thread?: 'auto' | 'worker' | 'main'; offThreadAbove?: number } | undefined;
   readonly clock: Clock;
   /** The rule watch: whether Consul has answered it yet (index 0 before the first answer). */
   readonly source: { stats(): { readonly index: number } };
@@ -21,6 +23,8 @@ export function createMeshDiscovery(p: MeshDiscoveryParts): Discovery {
     logger: p.logger,
     stale: p.stale,
     cacheAfterMs: cacheAfterMs(p),
+    ...(p.thread?.thread ? { thread: p.thread.thread } : {}),
+    ...(p.thread?.offThreadAbove !== undefined ? { offThreadAbove: p.thread.offThreadAbove } : {}),
   });
 }
 

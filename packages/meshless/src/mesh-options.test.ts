@@ -27,6 +27,12 @@ describe('createMesh options', () => {
       path: 'datacenters[1]',
     });
     expect(await rejection({ ...down, logger: 'silent', prefix: '//' })).toMatchObject({ path: 'prefix' });
+    expect(await rejection({ ...down, logger: 'silent', discovery: { thread: 'gpu' } })).toMatchObject({
+      path: 'discovery.thread',
+    });
+    expect(await rejection({ ...down, logger: 'silent', discovery: { offThreadAbove: -1 } })).toMatchObject({
+      path: 'discovery.offThreadAbove',
+    });
     expect(await rejection({ ...down, logger: 'silent', rulesDatacenter: ' ' })).toMatchObject({
       path: 'rulesDatacenter',
     });

@@ -75,6 +75,13 @@ export interface MeshOptions {
   /** Read discovery answers from any Consul server (`?stale`): scales reads, may lag slightly. */
   staleReads?: boolean;
   /**
+   * Where discovery answers are received, parsed and compared. Consul re-sends a service's whole
+   * list on every change (11 MB at 10 000 instances): `thread: 'auto'` (default) moves a service's
+   * watch to a worker thread once its answer holds `offThreadAbove` (default 256) endpoints, and the
+   * main thread then gets only the endpoints that changed; `'worker'` always; `'main'` never.
+   */
+  discovery?: { thread?: 'auto' | 'worker' | 'main'; offThreadAbove?: number };
+  /**
    * Datacenter failover order for every client (`mesh.client(name, { datacenters })` overrides it):
    * calls go to the first datacenter with a healthy instance (Consul's `?dc=`). Default: the
    * agent's own datacenter only.
@@ -238,6 +245,12 @@ export const meshOptionsSchema = z.strictObject({
   sections: z.array(anObject('a RuleSection')).optional(),
   readyTimeoutMs: nonNegative.optional(),
   staleReads: z.boolean().optional(),
+  discovery: z
+    .strictObject({
+      thread: z.enum(['auto', 'worker', 'main']).optional(),
+      offThreadAbove: nonNegative.optional(),
+    })
+    .optional(),
   datacenters: datacentersSchema.optional(),
   http: z
     .strictObject({

@@ -127,7 +127,11 @@ class MeshImpl implements Mesh {
       instrument: observedCalls(observer, clock),
       breakers: this.breakers,
     });
-    this.discovery = createMeshDiscovery({ ...collaborators, stale: options.staleReads });
+    this.discovery = createMeshDiscovery({
+      ...collaborators,
+      stale: options.staleReads,
+      thread: options.discovery,
+    });
     this.ruleUpdates = this.disposables.add(new RuleUpdates(source, rules));
     // No names, no store: neither side does anything per request or call.
     const propagation = options.propagate?.headers.length

@@ -1,0 +1,111 @@
+import type { Endpoint } from '@meshless/core';
+import { type EndpointInterner, makeEndpoint, sameEndpoint } from './health-parse.ts';
+
+/**
+ * What changed between two endpoint lists sorted by id: the endpoints that are new or differ
+ * (`upserts`, sorted by id) and the ids that are gone (`removed`, sorted). What a worker thread
+ * posts instead of the whole list, so the main thread pays for the change, not the fleet.
+ */
+export interface EndpointDelta {
+  readonly upserts: readonly Endpoint[];
+  readonly removed: readonly string[];
+}
+
+/** One merge walk over two lists sorted by id. */
+export function diffEndpoints(prev: readonly Endpoint[], next: readonly Endpoint[]): EndpointDelta {
+  const upserts: Endpoint[] = [];
+  const removed: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < prev.length || j < next.length) {
+    const a = prev[i];
+    const b = next[j];
+    if (b === undefined || (a !== undefined && a.id < b.id)) {
+      removed.push(a!.id);
+      i++;
+    } else if (a === undefined || b.id < a.id) {
+      upserts.push(b);
+      j++;
+    } else {
+      if (!sameEndpoint(a, b)) upserts.push(b);
+      i++;
+      j++;
+    }
+  }
+  return { upserts, removed };
+}
+
+/**
+ * `prev` with `delta` applied, as a new frozen list sorted by id. Unchanged endpoints keep their
+ * identity (consumers compare by reference first); upserts are rebuilt through `revive`, since
+ * they crossed a thread boundary as plain data. Cost: one pass over the references.
+ */
+export function applyEndpointDelta(
+  prev: readonly Endpoint[],
+  delta: EndpointDelta,
+  revive: (e: Endpoint) => Endpoint,
+): readonly Endpoint[] {
+  if (delta.upserts.length === 0 && delta.removed.length === 0) return prev;
+  const out: Endpoint[] = [];
+  const { upserts, removed } = delta;
+  let i = 0;
+  let u = 0;
+  let r = 0;
+  while (i < prev.length || u < upserts.length) {
+    const a = prev[i];
+    const b = upserts[u];
+    if (b === undefined || (a !== undefined && a.id < b.id)) {
+      // Removed ids are sorted and all of them were in prev: one pointer walks them in step.
+      if (removed[r] === a!.id) r++;
+      else out.push(a!);
+      i++;
+    } else if (a === undefined || b.id < a.id) {
+      out.push(revive(b));
+      u++;
+    } else {
+      out.push(revive(b));
+      i++;
+      u++;
+    }
+  }
+  return Object.freeze(out);
+}
+
+/**
+ * Rebuilds an endpoint that arrived as plain data (a structured clone has Object.prototype on its
+ * meta, and nothing is frozen), sharing tags and meta through `pool`. Fields are re-checked: the
+ * worker is ours, but a revived endpoint must be as safe as a parsed one.
+ */
+export function reviveEndpoint(e: Endpoint, pool: EndpointInterner): Endpoint {
+  return makeEndpoint({
+    id: String(e.id),
+    service: String(e.service),
+    address: String(e.address),
+    port: Number(e.port),
+    tags: pool.tags(Array.isArray(e.tags) ? e.tags : undefined),
+    meta: pool.meta(typeof e.meta === 'object' && e.meta !== null ? e.meta : undefined),
+    weight: Number(e.weight),
+    zone: typeof e.zone === 'string' ? e.zone : undefined,
+    region: typeof e.region === 'string' ? e.region : undefined,
+    datacenter: typeof e.datacenter === 'string' ? e.datacenter : undefined,
+    mtls: e.mtls === true,
+  });
+}
+
+/**
+ * A whole list from another thread, reconciled against `prev`: equal endpoints keep their old
+ * identity, so a consumer sees what changed. For a watch's first answer from a worker.
+ */
+export function reconcileEndpoints(
+  prev: readonly Endpoint[],
+  next: readonly Endpoint[],
+  pool: EndpointInterner,
+): readonly Endpoint[] {
+  const revived = next.map((e) => reviveEndpoint(e, pool));
+  revived.sort(byId);
+  return applyEndpointDelta(prev, diffEndpoints(prev, revived), (e) => e);
+}
+
+function byId(a: Endpoint, b: Endpoint): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
