@@ -207,6 +207,26 @@ describe('ConsulResolver', () => {
     expect(w.seen.some((m) => m.includes('no path to datacenter'))).toBe(true);
   });
 
+  it('serves a datacenter again once it answers after "No path to datacenter", with the list it had', async () => {
+    const fake = await started();
+    fake.set('dc1', { body: [entry('n1', 'a')] });
+    fake.set('dc2', { body: [entry('n2', 'x')] });
+    const clock = new ManualClock();
+    const w = warnings();
+    const resolver = await resolverOn(fake, { datacenters: ['dc1', 'dc2'], logger: w.logger, clock });
+    expect(ids(await resolver.ready())).toEqual(['n1/a']);
+
+    const failedOver = once(resolver.onDidChange, (l) => ids(l)[0] === 'n2/x');
+    fake.set('dc1', { status: 500, body: 'No path to datacenter' });
+    await failedOver;
+    // The same body as before the outage: no change for the watch, but dc1 is reachable again.
+    const back = once(resolver.onDidChange, (l) => ids(l)[0] === 'n1/a');
+    fake.set('dc1', { body: [entry('n1', 'a')] });
+    clock.advance(20_000); // the backoff after the no-path answer
+    await back;
+    expect(resolver.stats().datacenter).toBe('dc1');
+  });
+
   it('keeps serving the last endpoints while Consul fails', async () => {
     const fake = await started();
     fake.set('', { body: [entry('n1', 'a')] });
