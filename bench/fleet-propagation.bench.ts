@@ -3,17 +3,22 @@
 // from just before the PUT is sent to the moment each subscriber applied it (wall clock, same
 // machine), and to the moment the last of them did ("applied everywhere"). Meshes (createMesh, each
 // its own connection, blocking query and RuleStore) and bare blocking GETs (undici, the same
-// recursive query on a prefix laid out alike) are both up, and their batches alternate within each
+// recursive query on a prefix laid out alike) are all up, and their batches alternate within each
 // run. CPU per subscriber per change: the processes' own CPU over a batch minus an idle window of
-// the same length, over writes x subscribers. Topologies: one dev agent; a 3-server cluster with
-// client agents (subscribers spread over them, writes to one), when ConsulCluster is there.
-// BENCH_PROCESSES, BENCH_PER_PROCESS, BENCH_WRITES, BENCH_GAP_MS, BENCH_RUNS, BENCH_TOPOLOGY.
-import { loadavg } from 'node:os';
+// the same length, over writes x subscribers. Topologies: one dev agent; 3 servers with 2 client
+// agents (subscribers spread over them, writes to one), where bare GETs with ?stale are a third fleet.
+// BENCH_PROCESSES, BENCH_PER_PROCESS, BENCH_WRITES, BENCH_GAP_MS, BENCH_RUNS, BENCH_TOPOLOGY=agent|cluster.
 import { ConsulConnection, ConsulKv } from '@meshless/consul';
-import * as consulTesting from '@meshless/consul/testing';
 import { Fleet } from './fixtures/fleet-processes.ts';
+import {
+  type ConsulCpu,
+  cluster,
+  machineBusyUs,
+  type SubscriberKind,
+  singleAgent,
+  type Topology,
+} from './fixtures/fleet-topologies.ts';
 import { fmtSpread, pairwise, printTable, quantile, scaled, spread, writeResults } from './lib/measure.ts';
-import { processCpuUs } from './lib/proc-cpu.ts';
 
 const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 10);
 const PER_PROCESS = Number(process.env.BENCH_PER_PROCESS ?? 20);
@@ -26,46 +31,6 @@ const SUBSCRIBERS = PROCESSES * PER_PROCESS;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 const wallNow = () => performance.timeOrigin + performance.now();
 
-interface Topology {
-  name: string;
-  /** Where the parent writes. */
-  writeAddress: string;
-  /** The agents subscribers talk to, process by process. */
-  subscriberAddresses: string[];
-  /** Every Consul process, for its CPU. */
-  consulPids: () => number[];
-  stop(): Promise<void>;
-}
-
-// Several hundred connections from 127.0.0.1 (Consul's default per-client limit is 200).
-const CONNS = '-hcl=limits { http_max_conns_per_client = 4000 }';
-
-async function singleAgent(): Promise<Topology> {
-  const agent = await consulTesting.ConsulDevAgent.start({ args: [CONNS] });
-  return {
-    name: '1 dev agent',
-    writeAddress: agent.address,
-    subscriberAddresses: [agent.address],
-    consulPids: () => (agent.pid ? [agent.pid] : []),
-    stop: () => agent.stop(),
-  };
-}
-
-interface Run {
-  mesh: Batch;
-  bare: Batch;
-  idleMeshUs: number;
-  idleBareUs: number;
-  /** The machine's 1-minute load average as the run began (other work shares the two cores). */
-  loadAvg: number;
-}
-
-interface WriteRecord {
-  sentAt: number;
-  index: number;
-  putMs: number;
-}
-
 interface Batch {
   /** Per write, the last subscriber's latency (Infinity when one never applied it). */
   everywhere: number[];
@@ -74,8 +39,21 @@ interface Batch {
   put: number[];
   missing: number;
   cpuUs: number;
-  consulCpuUs: number;
-  windowMs: number;
+  consulCpuUs: ConsulCpu;
+  /** CPU the rest of the machine (not this bench's processes) used over the batch, in cores. */
+  othersCores: number;
+}
+
+interface Run {
+  batches: Partial<Record<SubscriberKind, Batch>>;
+  /** Each fleet's CPU over an idle window as long as a batch. */
+  idleUs: Partial<Record<SubscriberKind, number>>;
+}
+
+interface WriteRecord {
+  sentAt: number;
+  index: number;
+  putMs: number;
 }
 
 /** Latency of each subscriber for each write: its first stamp at or past the write's ModifyIndex. */
@@ -102,6 +80,21 @@ function latencies(writes: readonly WriteRecord[], stamps: readonly number[][]) 
   return { everywhere, each, missing };
 }
 
+/** Every live fleet's processes and this one, µs (the bench's own share of the machine). */
+const live = new Set<Fleet>();
+async function allFleetsUs(): Promise<number> {
+  const own = process.cpuUsage();
+  const fleets = await Promise.all([...live].map((f) => f.cpuUs()));
+  return own.user + own.system + fleets.reduce((s, v) => s + v, 0);
+}
+
+const minus = (a: ConsulCpu, b: ConsulCpu): ConsulCpu => ({
+  leader: a.leader - b.leader,
+  followers: a.followers - b.followers,
+  clients: a.clients - b.clients,
+});
+
+/** `count` writes GAP_MS apart, timed from just before each PUT to each subscriber's apply. */
 async function batch(
   fleet: Fleet,
   kv: ConsulKv,
@@ -111,8 +104,10 @@ async function batch(
   count = WRITES,
 ): Promise<Batch> {
   await fleet.ask('clear');
+  const all0 = await allFleetsUs();
+  const machine0 = machineBusyUs();
   const cpu0 = await fleet.cpuUs();
-  const consul0 = topology.consulPids().reduce((s, p) => s + processCpuUs(p), 0);
+  const consul0 = topology.cpu();
   const t0 = performance.now();
   const writes: WriteRecord[] = [];
   for (let w = 0; w < count; w++) {
@@ -128,9 +123,11 @@ async function batch(
   }
   // The window ends one gap after the last write, so it is count x GAP_MS long, like the idle one.
   await sleep(t0 + count * GAP_MS - performance.now());
-  const windowMs = performance.now() - t0;
   const cpuUs = (await fleet.cpuUs()) - cpu0;
-  const consulCpuUs = topology.consulPids().reduce((s, p) => s + processCpuUs(p), 0) - consul0;
+  const consulCpuUs = minus(topology.cpu(), consul0);
+  const ours =
+    (await allFleetsUs()) - all0 + consulCpuUs.leader + consulCpuUs.followers + consulCpuUs.clients;
+  const othersCores = Math.max(0, machineBusyUs() - machine0 - ours) / ((performance.now() - t0) * 1000);
   let stamps = await fleet.collect();
   // A slow subscriber still gets its chance to apply the last write (bounded): collected again.
   const lastIndex = writes[writes.length - 1]!.index;
@@ -140,20 +137,19 @@ async function batch(
     const more = await fleet.collect();
     stamps = stamps.map((s, i) => [...s, ...more[i]!]);
   }
-  const l = latencies(writes, stamps);
-  return { ...l, put: writes.map((w) => w.putMs), cpuUs, consulCpuUs, windowMs };
+  return { ...latencies(writes, stamps), put: writes.map((w) => w.putMs), cpuUs, consulCpuUs, othersCores };
 }
 
-async function measure(topology: Topology) {
+async function measure(topology: Topology): Promise<Run[]> {
   const connection = new ConsulConnection({ address: topology.writeAddress });
   const kv = new ConsulKv(connection, { timeoutMs: 10_000 });
-  const fleets: Record<'mesh' | 'bare', Fleet | undefined> = { mesh: undefined, bare: undefined };
+  const fleets = new Map<SubscriberKind, Fleet>();
   const keyOf = (kind: string) => `fleet-${kind}/services/catalog/policies`;
   try {
-    for (const kind of ['mesh', 'bare'] as const) {
+    for (const kind of topology.kinds) {
       await kv.put(keyOf(kind), { timeoutMs: 1 });
       const started = performance.now();
-      fleets[kind] = await Fleet.start({
+      const fleet = await Fleet.start({
         kind,
         addresses: topology.subscriberAddresses,
         prefix: `fleet-${kind}`,
@@ -161,119 +157,107 @@ async function measure(topology: Topology) {
         processes: PROCESSES,
         perProcess: PER_PROCESS,
       });
-      process.stderr.write(
-        `${topology.name}: ${SUBSCRIBERS} ${kind} subscribers ready in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
-      );
+      fleets.set(kind, fleet);
+      live.add(fleet);
+      const s = ((performance.now() - started) / 1000).toFixed(1);
+      process.stderr.write(`${topology.name}: ${SUBSCRIBERS} ${kind} subscribers ready in ${s} s\n`);
     }
     // The meshes keep a marker beside the rules (written after their first listing): the bare
-    // prefix gets the same entries, so both answers carry the same bytes.
+    // prefixes get the same entries, so every answer carries the same bytes.
     await sleep(1000);
     for (const entry of await kv.list('fleet-mesh/')) {
-      if (entry.key !== keyOf('mesh'))
-        await kv.put(entry.key.replace(/^fleet-mesh\//, 'fleet-bare/'), entry.value);
+      if (entry.key === keyOf('mesh')) continue;
+      for (const kind of topology.kinds.filter((k) => k !== 'mesh'))
+        await kv.put(entry.key.replace(/^fleet-mesh\//, `fleet-${kind}/`), entry.value);
     }
     await sleep(300);
     const version = { n: 1 };
     // Warm-up, not counted: the first changes run cold code in every process.
-    for (const kind of ['mesh', 'bare'] as const)
-      await batch(fleets[kind]!, kv, keyOf(kind), topology, version, 10);
+    for (const kind of topology.kinds) await batch(fleets.get(kind)!, kv, keyOf(kind), topology, version, 10);
     const runs: Run[] = [];
     for (let r = 0; r < RUNS; r++) {
-      const loadAvg = loadavg()[0]!;
-      const order = r % 2 === 0 ? (['mesh', 'bare'] as const) : (['bare', 'mesh'] as const);
-      const got: Partial<Record<'mesh' | 'bare', Batch>> = {};
-      for (const kind of order) got[kind] = await batch(fleets[kind]!, kv, keyOf(kind), topology, version);
-      // Idle: the same window length with no write, both fleets at once.
-      const m0 = await fleets.mesh!.cpuUs();
-      const b0 = await fleets.bare!.cpuUs();
+      // The order rotates run by run, so a slow spell on the machine does not always hit one kind.
+      const order = topology.kinds.map((_, i) => topology.kinds[(i + r) % topology.kinds.length]!);
+      const batches: Run['batches'] = {};
+      for (const kind of order)
+        batches[kind] = await batch(fleets.get(kind)!, kv, keyOf(kind), topology, version);
+      // Idle: the same window length with no write, every fleet at once.
+      const before = await Promise.all(topology.kinds.map((k) => fleets.get(k)!.cpuUs()));
       await sleep(WRITES * GAP_MS);
-      const idleMeshUs = (await fleets.mesh!.cpuUs()) - m0;
-      const idleBareUs = (await fleets.bare!.cpuUs()) - b0;
-      runs.push({ mesh: got.mesh!, bare: got.bare!, idleMeshUs, idleBareUs, loadAvg });
+      const after = await Promise.all(topology.kinds.map((k) => fleets.get(k)!.cpuUs()));
+      const idleUs = Object.fromEntries(topology.kinds.map((k, i) => [k, after[i]! - before[i]!]));
+      runs.push({ batches, idleUs });
       process.stderr.write(`${topology.name}: run ${r + 1}/${RUNS} done\n`);
     }
     return runs;
   } finally {
-    await Promise.all([fleets.mesh?.stop(), fleets.bare?.stop()]);
+    for (const f of fleets.values()) live.delete(f);
+    await Promise.all([...fleets.values()].map((f) => f.stop()));
     await connection.close();
   }
 }
 
-const topologies: (() => Promise<Topology>)[] = [singleAgent];
-const only = process.env.BENCH_TOPOLOGY;
+const LABEL: Record<SubscriberKind, string> = {
+  mesh: 'meshes',
+  bare: 'bare blocking GETs',
+  'bare-stale': 'bare GETs, ?stale',
+};
 const latencyRows: Record<string, string | number>[] = [];
 const cpuRows: Record<string, string | number>[] = [];
 const results: Record<string, unknown>[] = [];
 const goal: string[] = [];
-for (const make of topologies) {
-  const topology = await make();
-  if (only && !topology.name.includes(only)) {
-    await topology.stop();
-    continue;
-  }
-  let runs: Run[];
-  try {
-    runs = await measure(topology);
-  } finally {
-    await topology.stop();
-  }
-  const q = (values: number[], p: number) => quantile(values, p);
-  for (const kind of ['mesh', 'bare'] as const) {
-    const label = kind === 'mesh' ? 'meshes' : 'bare blocking GETs';
+
+function report(topology: Topology, runs: Run[]): void {
+  const q = quantile;
+  const of = (kind: SubscriberKind) => runs.map((r) => r.batches[kind]!);
+  for (const kind of topology.kinds) {
     const row = (measure: string, pick: (b: Batch) => number[]) => {
-      const per = runs.map((r) => pick(r[kind]));
-      const pooled = per.flat();
+      const per = of(kind).map(pick);
       return {
         topology: topology.name,
         subscribers: SUBSCRIBERS,
-        measure: `${label}: ${measure}`,
+        measure: `${LABEL[kind]}: ${measure}`,
         'p50 ms': fmtSpread(spread(per.map((v) => q(v, 0.5)))),
         'p99 ms': fmtSpread(spread(per.map((v) => q(v, 0.99)))),
         'max ms': fmtSpread(spread(per.map((v) => Math.max(...v)))),
-        'p99 pooled ms': q(pooled, 0.99),
-        missed: runs.reduce((s, r) => s + r[kind].missing, 0),
+        'p99 pooled ms': q(per.flat(), 0.99),
+        missed: of(kind).reduce((s, b) => s + b.missing, 0),
       };
     };
     latencyRows.push(
-      row('applied everywhere (last of all)', (b) => b.everywhere),
+      row('applied everywhere', (b) => b.everywhere),
       row('each subscriber', (b) => b.each),
     );
     if (kind === 'mesh') latencyRows.push(row('the PUT alone (sent to reply)', (b) => b.put));
   }
-  const perChange = (kind: 'mesh' | 'bare') =>
-    runs.map(
-      (r) => (r[kind].cpuUs - (kind === 'mesh' ? r.idleMeshUs : r.idleBareUs)) / (WRITES * SUBSCRIBERS),
-    );
-  const mesh = perChange('mesh');
-  const bare = perChange('bare');
-  for (const kind of ['mesh', 'bare'] as const) {
+  const perChange = (kind: SubscriberKind) =>
+    runs.map((r) => (r.batches[kind]!.cpuUs - r.idleUs[kind]!) / (WRITES * SUBSCRIBERS));
+  const ratio = pairwise(perChange('mesh'), perChange('bare'), (a, b) => a / b);
+  // /proc's 10 ms ticks, summed over a batch: coarse per write, fine over 40.
+  const consulMs = (kind: SubscriberKind, role: keyof ConsulCpu) =>
+    fmtSpread(spread(of(kind).map((b) => b.consulCpuUs[role] / 1000 / WRITES)));
+  for (const kind of topology.kinds) {
+    const idle = runs.map((r) => (r.idleUs[kind]! * 1000) / (WRITES * GAP_MS * SUBSCRIBERS));
     cpuRows.push({
       topology: topology.name,
-      subscribers: SUBSCRIBERS,
-      kind,
+      kind: LABEL[kind],
       'CPU µs per subscriber per change': fmtSpread(spread(perChange(kind))),
-      'idle CPU µs per subscriber per s': fmtSpread(
-        spread(
-          runs.map(
-            (r) => ((kind === 'mesh' ? r.idleMeshUs : r.idleBareUs) * 1000) / (WRITES * GAP_MS * SUBSCRIBERS),
-          ),
-        ),
-      ),
-      'mesh / bare': kind === 'mesh' ? fmtSpread(spread(pairwise(mesh, bare, (a, b) => a / b))) : '-',
-      'Consul CPU µs per write (all agents)': fmtSpread(
-        spread(runs.map((r) => r[kind].consulCpuUs / WRITES)),
-      ),
-      'machine load avg': fmtSpread(spread(runs.map((r) => r.loadAvg))),
+      'idle µs per subscriber per s': fmtSpread(spread(idle)),
+      'mesh / bare': kind === 'mesh' ? fmtSpread(spread(ratio), 2) : '-',
+      'leader CPU ms per write': consulMs(kind, 'leader'),
+      'followers ms per write': topology.kinds.includes('bare-stale') ? consulMs(kind, 'followers') : '-',
+      'client agents ms per write': topology.hasClients ? consulMs(kind, 'clients') : '-',
+      "others' CPU, cores": fmtSpread(spread(of(kind).map((b) => b.othersCores)), 2),
     });
   }
   const p99 = quantile(
-    runs.flatMap((r) => r.mesh.everywhere),
+    of('mesh').flatMap((b) => b.everywhere),
     0.99,
   );
   goal.push(
-    `${topology.name}: mesh p99 applied everywhere ${p99.toFixed(1)} ms at ${SUBSCRIBERS} subscribers (goal < ${GOAL_MS} ms: ${p99 < GOAL_MS ? 'met' : 'missed'}); CPU mesh/bare ${fmtSpread(spread(pairwise(mesh, bare, (a, b) => a / b)), 2)} (goal <= 1.2)`,
+    `${topology.name}: meshes' p99 applied everywhere ${p99.toFixed(1)} ms at ${SUBSCRIBERS} subscribers (goal < ${GOAL_MS} ms: ${p99 < GOAL_MS ? 'met' : 'missed'}); CPU mesh / bare ${fmtSpread(spread(ratio), 2)} (goal <= 1.2)`,
   );
-  // Per run: the summary, the per-write figures (not every subscriber's).
+  // Per run: the per-write figures and summaries (not every subscriber's latency).
   const summary = (b: Batch) => ({
     everywhereMs: b.everywhere,
     putMs: b.put,
@@ -283,17 +267,42 @@ for (const make of topologies) {
     missing: b.missing,
     cpuUs: b.cpuUs,
     consulCpuUs: b.consulCpuUs,
-    windowMs: b.windowMs,
+    othersCores: b.othersCores,
   });
   results.push({
     topology: topology.name,
-    runs: runs.map((r) => ({ ...r, mesh: summary(r.mesh), bare: summary(r.bare) })),
+    runs: runs.map((r) => ({
+      idleUs: r.idleUs,
+      batches: Object.fromEntries(topology.kinds.map((k) => [k, summary(r.batches[k]!)])),
+    })),
   });
 }
 
+const topologies = [
+  { key: 'agent', make: singleAgent },
+  { key: 'cluster', make: cluster },
+];
+for (const { key, make } of topologies) {
+  if (process.env.BENCH_TOPOLOGY && process.env.BENCH_TOPOLOGY !== key) continue;
+  const topology = await make();
+  let runs: Run[];
+  try {
+    runs = await measure(topology);
+  } finally {
+    await topology.stop();
+  }
+  report(topology, runs);
+}
+
 const setup = `${PROCESSES} processes x ${PER_PROCESS} = ${SUBSCRIBERS} subscribers, ${WRITES} writes ${GAP_MS} ms apart per batch, median (min–max) of ${RUNS} runs`;
-printTable(`Fleet propagation, ms from just before the PUT is sent; ${setup}`, latencyRows);
-printTable(`Fleet propagation CPU (the subscriber processes' own, minus an idle window); ${setup}`, cpuRows);
+printTable(
+  `Fleet propagation, ms from just before the PUT is sent (p99 of one run's ${WRITES} writes is their max; pooled: over all runs); ${setup}`,
+  latencyRows,
+);
+printTable(
+  `Fleet propagation CPU: the subscriber processes' own minus an idle window; Consul's per write, by role; ${setup}`,
+  cpuRows,
+);
 console.log('');
 for (const line of goal) console.log(line);
 writeResults('fleet-propagation', {
