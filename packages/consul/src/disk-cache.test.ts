@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -49,5 +49,25 @@ describe('DiskCache', () => {
     // A missing file is not an error: there is simply no copy yet.
     expect(new DiskCache(join(dir, 'none.json'), (e) => errors.push(e)).read()).toBeUndefined();
     expect(errors).toHaveLength(3);
+  });
+});
+
+describe('DiskCache text writes', () => {
+  it('makes the text only for the newest of a burst, and makes the folder again when it went away', async () => {
+    const dir = folder();
+    const cache = new DiskCache<{ v: number }>(join(dir, 'sub', 'rules.json'));
+    const made: number[] = [];
+    for (let v = 1; v <= 5; v++)
+      cache.writeTextLater(() => {
+        made.push(v);
+        return JSON.stringify({ v });
+      });
+    await cache.flush();
+    expect(made).toEqual([5]);
+    expect(cache.read()).toEqual({ v: 5 });
+    rmSync(join(dir, 'sub'), { recursive: true });
+    cache.writeLater({ v: 6 });
+    await cache.flush();
+    expect(cache.read()).toEqual({ v: 6 });
   });
 });

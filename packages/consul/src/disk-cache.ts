@@ -37,8 +37,16 @@ export class DiskCache<T> {
    * `flush()` waits for it.
    */
   writeLater(value: T): void {
+    this.writeTextLater(() => JSON.stringify(value));
+  }
+
+  /**
+   * Like writeLater, with the file's text made by `text()` when the write happens: of a burst,
+   * only the newest is ever serialized. The text must be the JSON of a T (read() parses it).
+   */
+  writeTextLater(text: () => string): void {
     const writer = writerFor(this.path, this.delayMs);
-    writer.pending = value;
+    writer.pending = text;
     writer.onError = this.onError;
     writer.writing ??= drain(this.path, writer);
   }
@@ -66,13 +74,15 @@ export class DiskCache<T> {
 /** The background write queue of one file. */
 interface PathWriter {
   readonly delayMs: number;
-  pending: unknown;
+  pending: (() => string) | undefined;
   writing: Promise<void> | undefined;
   wake: (() => void) | undefined;
   onError: (error: unknown) => void;
 }
 
 const writers = new Map<string, PathWriter>();
+/** Folders this process made (or found) for its background writes. */
+const madeDirs = new Set<string>();
 
 function writerFor(path: string, delayMs: number): PathWriter {
   let writer = writers.get(path);
@@ -109,9 +119,18 @@ async function drain(path: string, writer: PathWriter): Promise<void> {
     const value = writer.pending;
     writer.pending = undefined;
     const tmp = tempName(path);
+    const dir = dirname(path);
     try {
-      await mkdir(dirname(path), { recursive: true });
-      await writeFile(tmp, JSON.stringify(value));
+      const text = value();
+      // The folder is made once per process (a rule change is one write per instance: fewer trips
+      // to disk), and again if it went away meanwhile.
+      if (!madeDirs.has(dir)) await mkdir(dir, { recursive: true });
+      madeDirs.add(dir);
+      await writeFile(tmp, text).catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+        await mkdir(dir, { recursive: true });
+        await writeFile(tmp, text);
+      });
       await rename(tmp, path);
     } catch (error) {
       writer.onError(error);
