@@ -13,6 +13,7 @@ import {
 import { BlockingWatch, type BlockingWatchOptions, type WatchStats } from './blocking-watch.ts';
 import type { ConsulConnection, ConsulResponse } from './connection.ts';
 import { cacheFileName, DiskCache } from './disk-cache.ts';
+import { KvListingReader } from './kv-listing-reader.ts';
 import {
   classifyEmptying,
   isEmptying,
@@ -56,12 +57,6 @@ export interface ConsulRuleSourceOptions {
   watch?: Pick<BlockingWatchOptions<unknown>, 'waitMs' | 'backoff' | 'rateLimit' | 'stale'>;
 }
 
-interface KvEntry {
-  Key: string;
-  Value: string | null;
-  ModifyIndex: number;
-}
-
 interface CachedSnapshot {
   index: number;
   entries: { key: string; value: string | null; modifyIndex: number }[];
@@ -86,6 +81,8 @@ export class ConsulRuleSource implements RuleSource {
   private disposed = false;
   private readonly connection: ConsulConnection;
   private readonly clock: Clock;
+  /** Keeps each unchanged key's decoded entry from one listing to the next. */
+  private readonly reader = new KvListingReader();
   /** The rules of the last snapshot pushed (live or cached), to judge an emptied listing against. */
   private applied: ListingShape | undefined;
   private held: RulesHold | undefined;
@@ -120,7 +117,7 @@ export class ConsulRuleSource implements RuleSource {
       path: `/v1/kv/${this.prefix}/`,
       query: { recurse: true, dc: this.datacenter },
       acceptStatus: [404],
-      parse: (res) => parseKvListing(res),
+      parse: (res) => this.reader.read(res),
       onChange: (snapshot) => this.receive(snapshot),
       onError: (error, info) => {
         this.logger.warn('rule watch failed; retrying', {
@@ -316,6 +313,25 @@ export class ConsulRuleSource implements RuleSource {
     }
   }
 
+  /**
+   * The disk copy's text (a CachedSnapshot), of entries serialized once each: an unchanged key
+   * keeps its text from the last write, and its value the base64 Consul sent (not encoded again).
+   */
+  private cacheText(index: number, entries: readonly RawRule[]): string {
+    const parts: string[] = [];
+    for (const e of entries) {
+      let text = cacheEntryText.get(e);
+      if (text === undefined) {
+        const value =
+          e.value === null ? null : (this.reader.textOf(e) ?? Buffer.from(e.value).toString('base64'));
+        text = JSON.stringify({ key: e.key, value, modifyIndex: e.modifyIndex });
+        cacheEntryText.set(e, text);
+      }
+      parts.push(text);
+    }
+    return `{"index":${JSON.stringify(index)},"entries":[${parts.join(',')}]}`;
+  }
+
   private push(snapshot: RuleSnapshot, live: boolean): void {
     if (this.disposed) return;
     const first = !this.current;
@@ -323,14 +339,8 @@ export class ConsulRuleSource implements RuleSource {
     // Consumers first; the disk copy is written in the background (never on the apply path).
     this.emitter.fire(snapshot);
     if (live && this.cache) {
-      this.cache.writeLater({
-        index: snapshot.index,
-        entries: snapshot.entries.map((e) => ({
-          key: e.key,
-          value: e.value === null ? null : Buffer.from(e.value).toString('base64'),
-          modifyIndex: e.modifyIndex,
-        })),
-      });
+      const { index, entries } = snapshot;
+      this.cache.writeTextLater(() => this.cacheText(index, entries));
     }
     if (first && !this.settled) {
       this.settled = true;
@@ -339,27 +349,28 @@ export class ConsulRuleSource implements RuleSource {
   }
 }
 
+/** One entry of the disk copy as JSON, made once per entry object (the reader hands unchanged ones on). */
+const cacheEntryText = new WeakMap<RawRule, string>();
+
 function sameEntries(a: readonly RawRule[], b: readonly RawRule[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!;
     const y = b[i]!;
+    if (x === y) continue; // the listing reader hands on an unchanged entry as the same object
     if (x.key !== y.key || x.modifyIndex !== y.modifyIndex) return false;
-    if (x.value === null || y.value === null ? x.value !== y.value : !Buffer.from(x.value).equals(y.value))
+    if (x.value === y.value) continue;
+    if (
+      x.value === null ||
+      y.value === null ||
+      !Buffer.from(x.value.buffer, x.value.byteOffset, x.value.byteLength).equals(y.value)
+    )
       return false;
   }
   return true;
 }
 
-/** Parses a `GET /v1/kv/<prefix>/?recurse` answer (404 = empty prefix). */
+/** Parses a `GET /v1/kv/<prefix>/?recurse` answer (404 = empty prefix), on its own (no reuse). */
 export function parseKvListing(res: ConsulResponse): RuleSnapshot {
-  const index = res.index ?? 0;
-  if (res.status === 404) return { index, entries: [], origin: 'source' };
-  const list = JSON.parse(res.body.toString('utf8')) as KvEntry[];
-  const entries: RawRule[] = list.map((e) => ({
-    key: e.Key,
-    value: e.Value === null ? null : Buffer.from(e.Value, 'base64'),
-    modifyIndex: e.ModifyIndex,
-  }));
-  return { index, entries, origin: 'source' };
+  return new KvListingReader().read(res);
 }
