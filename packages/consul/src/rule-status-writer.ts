@@ -140,10 +140,12 @@ export class RuleStatusWriter implements Disposable {
       try {
         // A fleet sees a rejection at once; each instance waits a random moment and looks again,
         // so the first entry written reaches the others' listings before most of them write too.
-        if (this.plan().length > 0 && this.spreadMs > 0) {
+        let writes = this.plan();
+        if (writes.length > 0 && this.spreadMs > 0) {
           await sleep(this.random() * this.spreadMs, this.stop.signal, this.clock);
+          writes = this.plan();
         }
-        for (const w of this.plan()) await this.write(w.method, w.key, w.cas, w.body);
+        for (const w of writes) await this.write(w.method, w.key, w.cas, w.body);
       } catch (error) {
         if (this.disposed) return;
         this.logger.debug('status entries not written', { error: (error as Error)?.message });
@@ -158,7 +160,8 @@ export class RuleStatusWriter implements Disposable {
     const { rules, entries } = latest;
     const { prefix } = this.options;
     const out: { method: 'PUT' | 'DELETE'; key: string; cas: number; body?: string }[] = [];
-    const byKey = new Map<string, RuleKeyStatus>(rules.keys.map((k) => [k.key, k]));
+    // Built only when some instance wrote an entry (most listings hold only the marker).
+    let byKey: Map<string, RuleKeyStatus> | undefined;
     if (this.options.listedRules() > 0 && !entries.has(markerKey(prefix))) {
       out.push({ method: 'PUT', key: markerKey(prefix), cas: 0, body: MARKER_TEXT });
     }
@@ -166,6 +169,7 @@ export class RuleStatusWriter implements Disposable {
       const ruleKey = ruleKeyOfStatus(prefix, statusKey);
       if (ruleKey === undefined) continue;
       const report = parseStatusEntry(entry.value);
+      byKey ??= new Map<string, RuleKeyStatus>(rules.keys.map((k) => [k.key, k]));
       const now = byKey.get(ruleKey);
       // Gone once the key is deleted or a newer version is in force. An instance that accepts
       // the very version another rejected (an older SDK?) leaves the entry: no write-delete flapping.

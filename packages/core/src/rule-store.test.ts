@@ -211,3 +211,87 @@ describe('RuleStore across a Consul that lost its data', () => {
     expect(store.status().keys[0]!.appliedIndex).toBe(9);
   });
 });
+
+describe('RuleStore status() and unchanged entries', () => {
+  const raw = (key: string, text: string, modifyIndex: number) => ({
+    key: `meshless/${key}`,
+    value: Buffer.from(text),
+    modifyIndex,
+  });
+
+  it('hands out the same frozen status until a key, its index, the index or the origin changes', () => {
+    const store = new RuleStore({
+      prefix: 'meshless',
+      sections: [policies, defaults],
+      clock: new ManualClock(),
+    });
+    const a = raw('services/a/policies', '{"timeoutMs":1}', 5);
+    const b = raw('defaults/policies', '{"timeoutMs":2}', 6);
+    store.applySnapshot({ index: 10, origin: 'source', entries: [a, b] });
+    const first = store.status();
+    expect(Object.isFrozen(first) && Object.isFrozen(first.keys) && Object.isFrozen(first.keys[0])).toBe(
+      true,
+    );
+    // The same entry objects again (a source that reuses unchanged ones), same index: nothing new.
+    store.applySnapshot({ index: 10, origin: 'source', entries: [a, b] });
+    expect(store.status()).toBe(first);
+    // A new listing index alone: a new status, each key's part kept.
+    store.applySnapshot({ index: 11, origin: 'source', entries: [a, b] });
+    const second = store.status();
+    expect(second).not.toBe(first);
+    expect(second.index).toBe(11);
+    expect(second.keys[0]).toBe(first.keys[0]);
+    // Same bytes under a new ModifyIndex (a re-write): that key's appliedIndex follows.
+    store.applySnapshot({ index: 12, origin: 'source', entries: [a, { ...b, modifyIndex: 12 }] });
+    expect(store.status().keys.map((k) => [k.key, k.appliedIndex])).toEqual([
+      ['meshless/defaults/policies', 12],
+      ['meshless/services/a/policies', 5],
+    ]);
+    // The origin alone.
+    store.applySnapshot({ index: 12, origin: 'cache', entries: [a, { ...b, modifyIndex: 12 }] });
+    expect(store.status().origin).toBe('cache');
+  });
+
+  it('a key changed back and forth, rejected, deleted and added again shows each state in status()', () => {
+    const store = new RuleStore({ prefix: 'meshless', sections: [policies], clock: new ManualClock() });
+    const changes: unknown[] = [];
+    store.onDidChange((c) => changes.push(c.value));
+    const snap = (index: number, ...entries: ReturnType<typeof raw>[]) =>
+      store.applySnapshot({ index, origin: 'source', entries });
+    const one = raw('services/a/policies', '{"timeoutMs":1}', 2);
+    snap(2, one);
+    snap(3, raw('services/a/policies', '{"timeoutMs":9}', 3));
+    snap(4, raw('services/a/policies', '{"timeoutMs":1}', 4));
+    expect(store.get(policies, 'a')).toEqual({ timeoutMs: 1 });
+    expect(store.status().keys[0]).toMatchObject({ appliedIndex: 4, state: 'applied' });
+    snap(5, raw('services/a/policies', '{"timeoutMs":"x"}', 5));
+    expect(store.status().keys[0]).toMatchObject({ appliedIndex: 4, state: 'rejected', rejections: 1 });
+    expect(store.get(policies, 'a')).toEqual({ timeoutMs: 1 }); // the bad one did not replace the good one
+    snap(6);
+    expect(store.status().keys).toEqual([]);
+    expect(store.get(policies, 'a')).toBeUndefined();
+    snap(7, one); // the very entry object of before, after its deletion
+    expect(store.get(policies, 'a')).toEqual({ timeoutMs: 1 });
+    expect(store.status().keys[0]).toMatchObject({ appliedIndex: 2, state: 'applied', rejections: 0 });
+    expect(changes).toEqual([
+      { timeoutMs: 1 },
+      { timeoutMs: 9 },
+      { timeoutMs: 1 },
+      undefined,
+      { timeoutMs: 1 },
+    ]);
+  });
+
+  it('status() read by a listener during a snapshot is not kept past the rest of it', () => {
+    const store = new RuleStore({ prefix: 'meshless', sections: [policies], clock: new ManualClock() });
+    const seen: number[] = [];
+    store.onDidChange(() => seen.push(store.status().keys.length));
+    store.applySnapshot({
+      index: 3,
+      origin: 'source',
+      entries: [raw('services/a/policies', '{}', 1), raw('services/b/policies', '{}', 2)],
+    });
+    expect(seen).toEqual([1, 2]);
+    expect(store.status()).toMatchObject({ index: 3, keys: [{ name: 'a' }, { name: 'b' }] });
+  });
+});

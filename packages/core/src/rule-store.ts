@@ -73,6 +73,8 @@ interface Entry {
   seenIndex: number;
   rejection: RuleRejection | undefined;
   rejections: number;
+  /** This key's part of status(), until the entry changes. */
+  view: RuleKeyStatus | undefined;
 }
 
 /**
@@ -89,6 +91,10 @@ export class RuleStore implements Disposable {
   private index = 0;
   private origin: RuleStoreStatus['origin'] = 'none';
   private rejectedTotal = 0;
+  /** status() as last built, until a key, the index or the origin changes (listeners read it per snapshot). */
+  private statusCache: RuleStoreStatus | undefined;
+  /** The entries in key order, until a key comes or goes. */
+  private sorted: Entry[] | undefined;
   private readonly changeEmitter = new Emitter<RuleChange>();
   private readonly rejectEmitter = new Emitter<RuleError>();
   private readonly snapshotEmitter = new Emitter<RuleStoreStatus>();
@@ -134,18 +140,24 @@ export class RuleStore implements Disposable {
         this.logger.error('rule store failed on a key', { key: raw.key, error });
       }
     }
-    for (const [key, entry] of [...this.entries]) {
-      if (!seen.has(key)) this.deleteEntry(entry, snapshot.index);
+    // Every key held was listed again (the usual case): nothing to delete, no copy of the map.
+    if (seen.size !== this.entries.size) {
+      for (const [key, entry] of [...this.entries]) {
+        if (!seen.has(key)) this.deleteEntry(entry, snapshot.index);
+      }
     }
+    if (this.index !== snapshot.index || this.origin !== snapshot.origin) this.statusCache = undefined;
     this.index = snapshot.index;
     this.origin = snapshot.origin;
     if (this.snapshotEmitter.hasListeners) this.snapshotEmitter.fire(this.status());
   }
 
+  /** Frozen; the same object until something in it changes. */
   status(): RuleStoreStatus {
-    const keys: RuleKeyStatus[] = [];
-    for (const e of this.entries.values()) {
-      keys.push({
+    if (this.statusCache) return this.statusCache;
+    this.sorted ??= [...this.entries.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const keys = this.sorted.map((e) => {
+      e.view ??= Object.freeze({
         key: e.key,
         kind: e.section?.kind,
         name: e.name,
@@ -155,9 +167,15 @@ export class RuleStore implements Disposable {
         rejection: e.rejection,
         rejections: e.rejections,
       });
-    }
-    keys.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    return { index: this.index, origin: this.origin, keys, rejectedTotal: this.rejectedTotal };
+      return e.view;
+    });
+    this.statusCache = Object.freeze({
+      index: this.index,
+      origin: this.origin,
+      keys: Object.freeze(keys),
+      rejectedTotal: this.rejectedTotal,
+    });
+    return this.statusCache;
   }
 
   dispose(): void {
@@ -173,6 +191,8 @@ export class RuleStore implements Disposable {
       // and was written again): record the index, but nothing changed for consumers. The index
       // alone cannot tell: a Consul restarted empty reuses small indexes for new values.
       if (existing.seenIndex === raw.modifyIndex) return;
+      this.statusCache = undefined;
+      existing.view = undefined;
       existing.seenIndex = raw.modifyIndex;
       if (existing.rejection) existing.rejection = { ...existing.rejection, index: raw.modifyIndex };
       else existing.appliedIndex = raw.modifyIndex;
@@ -182,6 +202,7 @@ export class RuleStore implements Disposable {
       ? raw.key.slice(this.prefix.length + 1)
       : raw.key;
     const match = matchSection(this.sections, relativeKey);
+    this.statusCache = undefined;
     const entry: Entry = existing ?? {
       key: raw.key,
       relativeKey,
@@ -194,10 +215,15 @@ export class RuleStore implements Disposable {
       seenIndex: 0,
       rejection: undefined,
       rejections: 0,
+      view: undefined,
     };
     entry.seenIndex = raw.modifyIndex;
     entry.raw = raw.value;
-    if (!existing) this.entries.set(raw.key, entry);
+    entry.view = undefined;
+    if (!existing) {
+      this.entries.set(raw.key, entry);
+      this.sorted = undefined;
+    }
 
     if (!match) {
       this.reject(
@@ -261,6 +287,8 @@ export class RuleStore implements Disposable {
 
   private deleteEntry(entry: Entry, index: number): void {
     this.entries.delete(entry.key);
+    this.statusCache = undefined;
+    this.sorted = undefined;
     if (entry.section && entry.value !== undefined) {
       this.logger.info('rule deleted; defaults apply', { key: entry.key });
       this.changeEmitter.fire({
@@ -292,7 +320,8 @@ function unknownKeyMessage(sections: readonly RuleSection[], relativeKey: string
 }
 
 function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
-  if (a === null || b === null) return a === b;
+  if (a === b) return true; // a source that hands on an unchanged value as the same buffer
+  if (a === null || b === null) return false;
   if (a.byteLength !== b.byteLength) return false;
   for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
   return true;

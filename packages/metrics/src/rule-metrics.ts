@@ -11,7 +11,10 @@ export class RuleMetrics {
   private readonly appliedIndex: Gauge<'key'>;
   private readonly heldGauge: Gauge;
   private readonly rejectedTotal: CounterFamily;
-  private readonly known = new Set<string>();
+  /** The index each key's series was last set to. */
+  private readonly known = new Map<string, number>();
+  /** The store status last synced (a RuleStore hands on the same object while nothing changed). */
+  private synced: RuleStoreStatus | undefined;
 
   constructor(prefix: string, registry: AnyRegistry, rejected: CounterFamily) {
     this.rejectedTotal = rejected;
@@ -35,7 +38,8 @@ export class RuleMetrics {
   }
 
   applied(key: string, modifyIndex: number): void {
-    this.known.add(key);
+    if (this.known.get(key) === modifyIndex) return;
+    this.known.set(key, modifyIndex);
     this.appliedIndex.set({ key }, modifyIndex);
   }
 
@@ -65,12 +69,15 @@ export class RuleMetrics {
   }
 
   private sync(status: RuleStoreStatus): void {
+    if (status === this.synced) return;
+    this.synced = status;
     const present = new Set<string>();
     for (const k of status.keys) {
       if (k.appliedIndex === undefined) continue;
       present.add(k.key);
       this.applied(k.key, k.appliedIndex);
     }
-    for (const key of [...this.known]) if (!present.has(key)) this.removed(key);
+    if (present.size !== this.known.size)
+      for (const key of [...this.known.keys()]) if (!present.has(key)) this.removed(key);
   }
 }
