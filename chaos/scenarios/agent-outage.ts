@@ -1,10 +1,11 @@
-// A short agent outage under load: kill -9 of the (dev) agent, 3 s down, restart on the same
-// ports. Calls go on from the endpoints the gateway holds; the watches back off without a busy
-// loop; a rule written once the agent answers again is applied within 2 s. A dev agent comes back
-// empty: the backends re-register on their next heartbeat (TTL 3 s, so within ~1 s).
+// A short agent outage under load: kill -9 of the agent (one server with its data directory),
+// 3 s down, restart on the same data and ports. Calls go on from the endpoints the gateway holds;
+// the watches back off without a busy loop; a rule written once the agent answers again is
+// applied within 2 s.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ConsulCluster } from '@meshless/consul/testing';
 import { eventually } from '../../test/helpers/consul-plain.ts';
-import { startOutageFleet } from '../lib/outage-fleet.ts';
+import { startFleet } from '../lib/fleet.ts';
 import { mixedCall, pacedLoad } from '../lib/paced-load.ts';
 import { atMost, type ChaosScenario, check } from '../lib/scenario.ts';
 
@@ -16,8 +17,12 @@ export const agentOutage: ChaosScenario = {
   fast: true,
   timeoutMs: 60_000,
   async run(ctx) {
-    const fleet = await startOutageFleet(ctx, 'outage');
-    const { agent, gateway, client } = fleet;
+    // One server agent with a data directory (not dev mode): restarted, it keeps its catalog and
+    // KV as a real agent does, so the backends stay registered through the outage.
+    const agent = await ConsulCluster.start({ servers: 1, clientAgents: 0 });
+    ctx.defer(() => agent.close());
+    const fleet = await startFleet(ctx, 'outage', agent.serverAddress(0));
+    const { gateway, client } = fleet;
     let done = false;
     const load = pacedLoad({
       rate: 100,
@@ -26,12 +31,12 @@ export const agentOutage: ChaosScenario = {
       call: mixedCall((p, init) => client.fetch(p, init)),
     });
     await sleep(1000);
-    await agent.kill9();
+    await agent.kill(0);
     const before = gateway.status().consul.watch.requests;
     await sleep(DOWN_MS);
     const watchRequests = gateway.status().consul.watch.requests - before;
     const unreachable = gateway.status().consul.reachable === false;
-    await agent.restart(); // resolves once the agent answers with a leader
+    await agent.restart(0); // resolves once the agent answers with a leader
     const answering = performance.now();
     const { key, modifyIndex } = await fleet.putRule('policies', { timeoutMs: 2500 });
     let appliedMs = Number.NaN;

@@ -2,8 +2,9 @@
 // times (its backoff at the 10 s cap), then restarts. Issue 15: a rule written once Consul answers
 // again is applied within 2 s (the reachability probe ends the backoff), not up to 10 s later.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ConsulCluster } from '@meshless/consul/testing';
 import { eventually } from '../../test/helpers/consul-plain.ts';
-import { startOutageFleet } from '../lib/outage-fleet.ts';
+import { startFleet } from '../lib/fleet.ts';
 import { mixedCall, pacedLoad } from '../lib/paced-load.ts';
 import { atMost, type ChaosScenario, check } from '../lib/scenario.ts';
 
@@ -15,8 +16,12 @@ export const longOutage: ChaosScenario = {
   fast: false,
   timeoutMs: 90_000,
   async run(ctx) {
-    const fleet = await startOutageFleet(ctx, 'long');
-    const { agent, gateway, client } = fleet;
+    // One server agent with a data directory (not dev mode): restarted, it keeps its catalog and
+    // KV as a real agent does, so the backends stay registered through the outage.
+    const agent = await ConsulCluster.start({ servers: 1, clientAgents: 0 });
+    ctx.defer(() => agent.close());
+    const fleet = await startFleet(ctx, 'long', agent.serverAddress(0));
+    const { gateway, client } = fleet;
     let done = false;
     const load = pacedLoad({
       rate: 50,
@@ -25,7 +30,7 @@ export const longOutage: ChaosScenario = {
       call: mixedCall((p, init) => client.fetch(p, init)),
     });
     await sleep(500);
-    await agent.kill9();
+    await agent.kill(0);
     const killed = performance.now();
     await eventually(
       () => gateway.status().consul.watch.failures >= FAILURES,
@@ -34,7 +39,7 @@ export const longOutage: ChaosScenario = {
     );
     const downMs = performance.now() - killed;
     const failures = gateway.status().consul.watch.failures;
-    await agent.restart();
+    await agent.restart(0);
     const answering = performance.now();
     const { key, modifyIndex } = await fleet.putRule('policies', { timeoutMs: 2500 });
     let appliedMs = Number.NaN;
