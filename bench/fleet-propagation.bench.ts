@@ -48,6 +48,8 @@ interface Run {
   batches: Partial<Record<SubscriberKind, Batch>>;
   /** Each fleet's CPU over an idle window as long as a batch. */
   idleUs: Partial<Record<SubscriberKind, number>>;
+  /** Which server each client agent was attached to during the run (Topology.attachments). */
+  attachments: string;
 }
 
 interface WriteRecord {
@@ -186,7 +188,7 @@ async function measure(topology: Topology): Promise<Run[]> {
       await sleep(WRITES * GAP_MS);
       const after = await Promise.all(topology.kinds.map((k) => fleets.get(k)!.cpuUs()));
       const idleUs = Object.fromEntries(topology.kinds.map((k, i) => [k, after[i]! - before[i]!]));
-      runs.push({ batches, idleUs });
+      runs.push({ batches, idleUs, attachments: topology.attachments() });
       process.stderr.write(`${topology.name}: run ${r + 1}/${RUNS} done\n`);
     }
     return runs;
@@ -247,6 +249,7 @@ function report(topology: Topology, runs: Run[]): void {
       'leader CPU ms per write': consulMs(kind, 'leader'),
       'followers ms per write': topology.kinds.includes('bare-stale') ? consulMs(kind, 'followers') : '-',
       'client agents ms per write': topology.hasClients ? consulMs(kind, 'clients') : '-',
+      'client agents on': topology.hasClients ? [...new Set(runs.map((r) => r.attachments))].join(', ') : '-',
       "others' CPU, cores": fmtSpread(spread(of(kind).map((b) => b.othersCores)), 2),
     });
   }
@@ -273,6 +276,7 @@ function report(topology: Topology, runs: Run[]): void {
     topology: topology.name,
     runs: runs.map((r) => ({
       idleUs: r.idleUs,
+      attachments: r.attachments,
       batches: Object.fromEntries(topology.kinds.map((k) => [k, summary(r.batches[k]!)])),
     })),
   });
