@@ -1,0 +1,178 @@
+// Main-thread cost of one discovery update in the balancer stack: stack.update(list) where the
+// list differs from the previous one by one endpoint (a new Endpoint object for the same id, as
+// the Consul worker's delta merge hands it over: sorted by id, every other object the same), at
+// 1 000 and 10 000 endpoints, per algorithm and stack. Each update is timed alone (wall, median
+// of the pass) and the pass's thread CPU is divided by its updates; the spread is over passes.
+// The list copy with the changed endpoint is made outside the timing (the caller's cost).
+// BEFORE holds the figures of the same bench on the code before the incremental paths
+// (commit 7f51483), so the table shows both.
+// Run: npm run bench -- balancer-update   (BENCH_QUICK=1: fewer updates, for debugging only)
+import { type BalancerRule, createBalancer } from '@meshless/balancer';
+import type { Endpoint } from '@meshless/core';
+import { fmtSpread, median, printTable, scaled, spread, writeResults } from './lib/measure.ts';
+
+const SIZES = [1000, 10_000];
+const PASSES = 5;
+const ZONES = ['eu-1a', 'eu-1b', 'eu-1c'];
+
+interface Case {
+  name: string;
+  rule: BalancerRule | undefined;
+  /** The caller's zone (MeshClient passes its own): turns the locality layer on. */
+  local?: boolean;
+  /** Endpoint weights 1-3 instead of Consul's default 1 (weighted tables are built). */
+  uneven?: boolean;
+  /** Updates per pass at 10 000 endpoints (hash tables are expensive to rebuild). */
+  updates: number;
+  /** What changes: one endpoint object replaced, or one endpoint removed and another added. */
+  change?: 'changed' | 'add+remove';
+}
+
+const CASES: Case[] = [
+  { name: 'default (p2c-peak-ewma, outlier, panic, breaker)', rule: undefined, updates: 60 },
+  { name: 'default, add+remove', rule: undefined, updates: 60, change: 'add+remove' },
+  { name: 'default + locality (local zone)', rule: undefined, local: true, updates: 60 },
+  { name: 'p2c-peak-ewma, weights 1-3', rule: { algorithm: 'p2c-peak-ewma' }, uneven: true, updates: 60 },
+  {
+    name: 'least-request + locality + slow start',
+    rule: { algorithm: 'least-request', slowStartMs: 30_000 },
+    local: true,
+    updates: 60,
+  },
+  {
+    name: 'round-robin + locality + slow start',
+    rule: { algorithm: 'round-robin', slowStartMs: 30_000 },
+    local: true,
+    updates: 60,
+  },
+  {
+    name: 'weighted-round-robin + locality + slow start',
+    rule: { algorithm: 'weighted-round-robin', slowStartMs: 30_000 },
+    local: true,
+    uneven: true,
+    updates: 60,
+  },
+  { name: 'ring-hash', rule: { algorithm: 'ring-hash', hashOn: { header: 'x-user' } }, updates: 3 },
+  { name: 'maglev', rule: { algorithm: 'maglev', hashOn: { header: 'x-user' } }, updates: 10 },
+];
+
+/**
+ * Figures of this bench before the incremental paths (commit 7f51483, a loaded machine: wall
+ * time includes waiting for a core, CPU does not): CPU ms per update, median (min-max) over passes.
+ */
+const BEFORE: Record<string, string> = {
+  'default (p2c-peak-ewma, outlier, panic, breaker) @ 1000': '0.345 (0.299–0.377)',
+  'default (p2c-peak-ewma, outlier, panic, breaker) @ 10000': '7.404 (5.766–8.230)',
+  'default, add+remove @ 1000': '0.204 (0.188–0.287)',
+  'default, add+remove @ 10000': '4.676 (3.927–4.799)',
+  'default + locality (local zone) @ 1000': '0.458 (0.356–0.541)',
+  'default + locality (local zone) @ 10000': '6.721 (5.522–8.231)',
+  'p2c-peak-ewma, weights 1-3 @ 1000': '0.380 (0.357–0.509)',
+  'p2c-peak-ewma, weights 1-3 @ 10000': '7.539 (5.838–9.578)',
+  'least-request + locality + slow start @ 1000': '0.540 (0.486–0.649)',
+  'least-request + locality + slow start @ 10000': '9.985 (9.001–11.070)',
+  'round-robin + locality + slow start @ 1000': '0.569 (0.524–0.591)',
+  'round-robin + locality + slow start @ 10000': '5.727 (5.235–10.402)',
+  'weighted-round-robin + locality + slow start @ 1000': '5.219 (3.740–5.682)',
+  'weighted-round-robin + locality + slow start @ 10000': '6.063 (5.707–6.784)',
+  'ring-hash @ 1000': '67.414 (66.900–73.810)',
+  'ring-hash @ 10000': '788.712 (762.705–828.295)',
+  'maglev @ 1000': '11.160 (10.727–11.254)',
+  'maglev @ 10000': '22.579 (19.842–26.933)',
+};
+
+function endpoint(i: number, uneven: boolean, version: number): Endpoint {
+  return {
+    id: `catalog-${String(i).padStart(6, '0')}@node-${i >> 4}`,
+    service: 'catalog',
+    address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+    port: 8080,
+    tags: ['http'],
+    meta: { version: `v${version}` },
+    weight: uneven ? 1 + (i % 3) : 1,
+    zone: ZONES[i % 3]!,
+    region: 'eu-1',
+  };
+}
+
+const threadCpuUs = (): number => {
+  const u = process.threadCpuUsage();
+  return u.user + u.system;
+};
+
+interface PassFigures {
+  wallMs: number;
+  cpuMs: number;
+}
+
+function runPass(c: Case, n: number, updates: number, seed: number): PassFigures {
+  const uneven = c.uneven === true;
+  // Ids are zero-padded, so index order is id order: the list stays sorted by id.
+  let list: Endpoint[] = Array.from({ length: n }, (_, i) => endpoint(i, uneven, 1));
+  const stack = createBalancer(c.rule, c.local ? { localZone: 'eu-1a', localRegion: 'eu-1' } : {});
+  stack.update(list);
+  // A spare id range for add+remove: index n is added, then removed again next time.
+  let spare: Endpoint | undefined;
+  const times: number[] = [];
+  let cpu = 0;
+  let x = seed;
+  for (let u = 0; u < updates; u++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    const k = x % n;
+    let next: Endpoint[];
+    if (c.change === 'add+remove') {
+      if (spare === undefined) {
+        spare = endpoint(n, uneven, 1);
+        next = [...list, spare]; // sorted: index n is the largest id
+        next.splice(k, 1);
+      } else {
+        next = list.filter((ep) => ep !== spare);
+        next.splice(k, 0, endpoint(k, uneven, 1));
+        next.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+        spare = undefined;
+      }
+    } else {
+      next = list.slice();
+      next[k] = endpoint(k, uneven, u + 2);
+    }
+    const c0 = threadCpuUs();
+    const t0 = process.hrtime.bigint();
+    stack.update(next);
+    const t1 = process.hrtime.bigint();
+    cpu += threadCpuUs() - c0;
+    times.push(Number(t1 - t0) / 1e6);
+    list = next;
+    // A pick keeps the picker honest (a lazily built table must still answer).
+    if (stack.picker.pick({ hashKey: `u${u}` }) === undefined) throw new Error('empty pick');
+  }
+  stack.dispose();
+  return { wallMs: median(times), cpuMs: cpu / 1000 / updates };
+}
+
+const rows: Record<string, string | number>[] = [];
+const results: Record<string, unknown> = {};
+for (const c of CASES) {
+  for (const n of SIZES) {
+    const updates = scaled(n === 10_000 ? c.updates : c.updates * 5);
+    const wall: number[] = [];
+    const cpu: number[] = [];
+    for (let p = 0; p < PASSES; p++) {
+      const f = runPass(c, n, updates, 7 + p);
+      wall.push(f.wallMs);
+      cpu.push(f.cpuMs);
+    }
+    const key = `${c.name} @ ${n}`;
+    results[key] = { wallMs: spread(wall), cpuMs: spread(cpu), updates, passes: PASSES };
+    rows.push({
+      stack: c.name,
+      endpoints: n,
+      'before: CPU ms / update': BEFORE[key] ?? '-',
+      'wall ms p50 / update': fmtSpread(spread(wall), 3),
+      'CPU ms / update': fmtSpread(spread(cpu), 3),
+      'updates x passes': `${updates} x ${PASSES}`,
+    });
+  }
+}
+
+printTable('stack.update() with 1 changed endpoint (median (min-max) over passes)', rows);
+writeResults('balancer-update', results);
