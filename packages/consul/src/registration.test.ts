@@ -117,6 +117,22 @@ describe('ServiceRegistration', () => {
     reg.dispose();
   });
 
+  it('sends the first heartbeat with the registration, so the agent has saved the check state', async () => {
+    // Consul saves a TTL check's state only on an update and restores one without it as critical:
+    // an agent restarted before the first timed beat took the instance out of discovery until it.
+    const { a, reg } = setup({ extraChecks: [{ id: 'gov', name: 'governance' }] });
+    await reg.updateCheck('gov', 'warning', 'set before start');
+    await reg.start();
+    expect(a.paths()).toEqual([
+      '/v1/agent/service/register',
+      '/v1/agent/check/update/service%3Acatalog-1',
+      '/v1/agent/check/update/gov',
+    ]);
+    expect(a.bodyOf(1)).toEqual({ Status: 'passing', Output: 'meshless heartbeat' });
+    expect(reg.status().heartbeats).toBe(0); // the timed beats are counted, not this one
+    reg.dispose();
+  });
+
   it('registers Connect-native only when asked (Connect: { Native: true })', async () => {
     const service = { name: 'catalog', id: 'catalog-1', address: '10.0.0.5', port: 8080 };
     const native = setup({ service, connectNative: true });
@@ -189,7 +205,7 @@ describe('ServiceRegistration', () => {
       clock.advance(1000);
       await flush();
     }
-    expect(a.calls.length).toBe(4); // register + one attempt per beat, no retry storm
+    expect(a.calls.length).toBe(5); // register + its first heartbeat + one attempt per beat, no retry storm
     expect(reg.status()).toMatchObject({
       failures: 3,
       registered: true,
@@ -213,7 +229,11 @@ describe('ServiceRegistration', () => {
     a.reply = () => ({ status: 200 });
     clock.advance(1000);
     await flush();
-    expect(a.paths()).toEqual(['/v1/agent/service/register', '/v1/agent/service/register']);
+    expect(a.paths()).toEqual([
+      '/v1/agent/service/register',
+      '/v1/agent/service/register',
+      '/v1/agent/check/update/service%3Acatalog-1',
+    ]);
     expect(reg.status().registered).toBe(true);
     expect(events).toEqual([]); // a first registration is not a re-registration
     reg.dispose();
@@ -243,7 +263,11 @@ describe('ServiceRegistration', () => {
       return forgot;
     };
     expect(await reg.updateCheck('gov', 'critical', 'bad rule')).toBe(true);
-    expect(a.paths().at(-2)).toBe('/v1/agent/service/register');
+    expect(a.paths().slice(-3)).toEqual([
+      '/v1/agent/service/register',
+      '/v1/agent/check/update/service%3Acatalog-1',
+      '/v1/agent/check/update/gov',
+    ]);
     reg.dispose();
   });
 
@@ -303,7 +327,7 @@ describe('ServiceRegistration', () => {
     reg.dispose();
     clock.advance(10_000);
     await flush();
-    expect(a.paths()).toEqual(['/v1/agent/service/register']);
+    expect(a.paths()).toEqual(['/v1/agent/service/register', '/v1/agent/check/update/service%3Acatalog-1']);
     expect(clock.pending).toBe(0);
   });
 

@@ -335,6 +335,10 @@ export class ServiceRegistration {
     this.state.registered = outcome === 'ok';
     if (outcome !== 'ok') return outcome;
     this.everRegistered = true;
+    // A first heartbeat at once: the agent saves a TTL check's state only on an update, and restores
+    // one without a saved state as critical, so an agent restart before the first timed heartbeat
+    // (ttlMs / 3) took a healthy instance out of discovery until it came.
+    await this.updateTtl(this.checkId, 'passing', HEARTBEAT_OUTPUT);
     // Consul 1.8 does not accept Output in a check definition; set it right after.
     for (const c of this.extra.values()) if (c.output) await this.updateTtl(c.id, c.status, c.output);
     return outcome;
