@@ -2,16 +2,26 @@
 // governed client follows a service of 1 000 or 10 000 instances. Consul's HTTP API has no
 // deltas (each change re-sends the whole health list), so the question is whether the caller
 // pays for the fleet or for the change. A real Consul dev agent holds the fleet (registered
-// through /v1/txn, one passing check per instance); a mesh's client follows it; the bench
-// changes one instance's meta at a time and measures, over a fixed window after each change,
-// the main thread's busy time (event-loop utilisation), its CPU, the longest stall of the event
-// loop, and the whole process's CPU (the worker thread included), minus the same window after
-// a write to a service nobody follows. Modes: discovery on the main thread, and in the worker.
+// through /v1/txn, one passing check per instance); a governed client (MeshClient, the default
+// balancer) follows it through a Discovery; the bench changes one instance's meta at a time and
+// measures, from before the write until the client has taken the change in: the main thread's
+// CPU (process.threadCpuUsage) and the whole process's (the worker included), each minus a
+// write nobody follows; and the client's own update time (its change listener, synchronous). Modes: discovery on the
+// main thread, and in the worker thread.
 // Build first (npm run build), then: npm run bench -- discovery
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { ConsulConnection } from '@meshless/consul';
+import { performance } from 'node:perf_hooks';
+import { BreakerRegistry } from '@meshless/breaker';
+import { ConsulConnection, Discovery } from '@meshless/consul';
 import { ConsulDevAgent } from '@meshless/consul/testing';
-import { createMesh, type Mesh } from 'meshless';
+import {
+  builtinSections,
+  consoleLogger,
+  MeshClient,
+  noopCallObserver,
+  RuleStore,
+  systemClock,
+  systemRandom,
+} from 'meshless';
 import { fmtSpread, median, printTable, scaled, spread, writeResults } from './lib/measure.ts';
 
 const SIZES = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number);
@@ -86,87 +96,114 @@ async function changeOne(service: string, i: number, version: number): Promise<v
   if (res.status !== 200) throw new Error(`txn: HTTP ${res.status}`);
 }
 
-interface Window {
-  busyMs: number;
+interface Sample {
   cpuMs: number;
   processCpuMs: number;
-  stallMs: number;
+  handlerMs: number;
 }
 
-const histogram = monitorEventLoopDelay({ resolution: 1 });
-histogram.enable();
-
-/** Main-thread busy time, main-thread CPU, process CPU and longest stall over `ms` after `act`. */
-async function window(ms: number, act: () => Promise<void>): Promise<Window> {
-  const elu0 = performance.eventLoopUtilization();
+/** Main-thread CPU and process CPU from before `act` until `settled` resolves. */
+async function measure(act: () => Promise<void>, settled: () => Promise<number>): Promise<Sample> {
   const cpu0 = process.threadCpuUsage();
   const proc0 = process.cpuUsage();
-  histogram.reset();
+  const done = settled(); // armed before the write: the change may arrive before its reply
   await act();
-  await new Promise((r) => setTimeout(r, ms));
-  const elu = performance.eventLoopUtilization(elu0);
+  const handlerMs = await done;
+  await new Promise((r) => setImmediate(r));
   const cpu = process.threadCpuUsage(cpu0);
   const proc = process.cpuUsage(proc0);
   return {
-    busyMs: elu.active,
     cpuMs: (cpu.user + cpu.system) / 1000,
     processCpuMs: (proc.user + proc.system) / 1000,
-    // The histogram records how late a 1 ms timer fired: the longest task, less the resolution.
-    stallMs: Math.max(0, histogram.max / 1e6 - 1),
+    handlerMs,
   };
 }
 
-function endpointsOf(mesh: Mesh, service: string): number {
-  return mesh.status().clients.find((c) => c.service === service)?.endpoints ?? 0;
+const quiet = (ms: number) => () => new Promise<number>((r) => setTimeout(() => r(0), ms));
+
+/**
+ * A governed client of `service` fed by a Discovery on `thread`, with a listener on each side of
+ * it: the first and last to hear of a change, so the time between them is the client's own work.
+ */
+async function subscriber(service: string, size: number, thread: 'main' | 'worker') {
+  const discovery = new Discovery({ connection, cacheDir: false, thread });
+  const resolver = discovery.resolver(service);
+  let firstAt = 0;
+  let waiter: ((ms: number) => void) | undefined;
+  resolver.onDidChange(() => {
+    firstAt = performance.now();
+  });
+  const client = new MeshClient({
+    service,
+    caller: 'bench',
+    localZone: undefined,
+    localRegion: undefined,
+    resolver,
+    rules: new RuleStore({ prefix: 'bench', sections: builtinSections }),
+    breakers: new BreakerRegistry({ clock: systemClock }),
+    transport: { send: () => Promise.reject(new Error('no calls in this bench')) },
+    clock: systemClock,
+    random: systemRandom,
+    logger: consoleLogger('silent'),
+    observer: noopCallObserver,
+  } as unknown as ConstructorParameters<typeof MeshClient>[0]);
+  resolver.onDidChange(() => waiter?.(performance.now() - firstAt));
+  const started = performance.now();
+  while (client.status().endpoints < size) {
+    if (performance.now() - started > 60_000) throw new Error(`${service}: no endpoints after 60 s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    /** Resolves with the client's handling time once a change has gone through it. */
+    changed: () =>
+      new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${service}: change not seen in 10 s`)), 10_000);
+        waiter = (ms) => {
+          clearTimeout(timer);
+          waiter = undefined;
+          resolve(ms);
+        };
+      }),
+    async close() {
+      client.dispose();
+      resolver.dispose();
+      discovery.dispose();
+      await discovery.stopped;
+    },
+  };
 }
 
 const rows: Record<string, string | number>[] = [];
 const results: Record<string, unknown>[] = [];
+// Every write sets a version never used before, so each one is a real change.
+let version = 1;
 await registerFleet('idle', 10);
 for (const size of SIZES) {
   const service = `fleet-${size}`;
   await registerFleet(service, size);
-  // Long enough for Consul to build the answer and the caller to take it in, at 10 000 on 2 cores.
-  const windowMs = size >= 5000 ? 700 : 250;
   for (const mode of MODES) {
-    const perRun: { busy: number[]; cpu: number[]; proc: number[]; stall: number[] }[] = [];
+    const perRun: { cpu: number[]; proc: number[]; handler: number[] }[] = [];
     for (let run = 0; run < RUNS; run++) {
-      const mesh = await createMesh({
-        consul: { address: agent.address },
-        prefix: `bench-discovery-${mode}-${run}`,
-        cacheDir: false,
-        logger: 'silent',
-        discovery: { thread: mode },
-      });
-      const client = mesh.client(service);
-      const started = performance.now();
-      while (endpointsOf(mesh, service) < size) {
-        if (performance.now() - started > 60_000) throw new Error(`${service}: no endpoints after 60 s`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      void client;
-      const w = { busy: [] as number[], cpu: [] as number[], proc: [] as number[], stall: [] as number[] };
-      let version = 1;
+      const sub = await subscriber(service, size, mode);
+      const w = { cpu: [] as number[], proc: [] as number[], handler: [] as number[] };
       for (let c = 0; c < CHANGES; c++) {
-        const control = await window(windowMs, () => changeOne('idle', c % 10, 1000 + run * 100 + c));
-        const changed = await window(windowMs, () =>
-          changeOne(service, (c * 7919) % size, ++version + run * 100),
-        );
-        w.busy.push(changed.busyMs - control.busyMs);
+        // The control: the same kind of write, to a service nobody here follows.
+        const control = await measure(() => changeOne('idle', c % 10, ++version), quiet(5));
+        const i = (c * 7919 + run * 13) % size;
+        const changed = await measure(() => changeOne(service, i, ++version), sub.changed);
         w.cpu.push(changed.cpuMs - control.cpuMs);
         w.proc.push(changed.processCpuMs - control.processCpuMs);
-        w.stall.push(changed.stallMs);
+        w.handler.push(changed.handlerMs);
       }
-      await mesh.close();
+      await sub.close();
       perRun.push(w);
     }
-    const med = (k: 'busy' | 'cpu' | 'proc' | 'stall') => spread(perRun.map((r) => median(r[k])));
+    const med = (k: 'cpu' | 'proc' | 'handler') => spread(perRun.map((r) => median(r[k])));
     const row = {
       endpoints: size,
       discovery: mode === 'worker' ? 'worker thread' : 'main thread',
-      'main-thread busy ms/change': fmtSpread(med('busy'), 2),
       'main-thread CPU ms/change': fmtSpread(med('cpu'), 2),
-      'longest stall ms': fmtSpread(med('stall'), 1),
+      'client update ms': fmtSpread(med('handler'), 2),
       'process CPU ms/change': fmtSpread(med('proc'), 1),
     };
     rows.push(row);
@@ -175,10 +212,9 @@ for (const size of SIZES) {
   }
 }
 printTable(
-  `One endpoint change, main thread vs worker (median of ${CHANGES} changes per run; median (min–max) of ${RUNS} runs)`,
+  `One endpoint change: main thread vs worker (median of ${CHANGES} changes per run; median (min–max) of ${RUNS} runs)`,
   rows,
 );
 writeResults('discovery-main-thread', { changes: CHANGES, runs: RUNS, results });
 await connection.close();
 await agent.stop();
-histogram.disable();

@@ -41,6 +41,7 @@ export {
   type EndpointFilter,
   hasEndpointsIn,
   partitionBySubset,
+  patchSubset,
   type SubsetFilters,
   subsetFilter,
   subsetFilters,

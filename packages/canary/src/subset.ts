@@ -1,4 +1,4 @@
-import { type Endpoint, ownValue } from '@meshless/core';
+import { type Endpoint, type EndpointDelta, ownValue } from '@meshless/core';
 import type { SubsetDefinition } from './routes-schema.ts';
 
 /** Whether an endpoint belongs to a subset. Built once per rule change. */
@@ -42,6 +42,37 @@ export function partitionBySubset(
   const out = new Map<string, readonly Endpoint[]>();
   for (const [name, filter] of filters) out.set(name, Object.freeze(endpoints.filter(filter)));
   return out;
+}
+
+/**
+ * A subset's list after a membership change, from its list before and the change (both sorted by
+ * id): the filter runs on the changed endpoints only, and an unchanged subset keeps its list.
+ */
+export function patchSubset(
+  prev: readonly Endpoint[],
+  delta: EndpointDelta,
+  filter: EndpointFilter,
+): readonly Endpoint[] {
+  const { upserts, removed } = delta;
+  const adds = upserts.filter(filter);
+  const out: Endpoint[] = [];
+  let touched = adds.length > 0;
+  let u = 0;
+  let r = 0;
+  let k = 0;
+  for (const e of prev) {
+    // Changed ids before this one cannot be in prev (both sorted): skip past them.
+    while (u < upserts.length && upserts[u]!.id < e.id) u++;
+    while (r < removed.length && removed[r]! < e.id) r++;
+    while (k < adds.length && adds[k]!.id < e.id) out.push(adds[k++]!);
+    if (upserts[u]?.id === e.id || removed[r] === e.id) {
+      touched = true; // replaced (its new version is among the adds if it still matches) or gone
+      continue;
+    }
+    out.push(e);
+  }
+  while (k < adds.length) out.push(adds[k++]!);
+  return touched ? Object.freeze(out) : prev;
 }
 
 /**

@@ -1,38 +1,12 @@
-import type { Endpoint } from '@meshless/core';
+import { type Endpoint, type EndpointDelta, endpointDelta } from '@meshless/core';
 import { type EndpointInterner, makeEndpoint, sameEndpoint } from './health-parse.ts';
 
-/**
- * What changed between two endpoint lists sorted by id: the endpoints that are new or differ
- * (`upserts`, sorted by id) and the ids that are gone (`removed`, sorted). What a worker thread
- * posts instead of the whole list, so the main thread pays for the change, not the fleet.
- */
-export interface EndpointDelta {
-  readonly upserts: readonly Endpoint[];
-  readonly removed: readonly string[];
-}
-
-/** One merge walk over two lists sorted by id. */
+/** One merge walk over two lists sorted by id (as parsed answers are), comparing by value. */
 export function diffEndpoints(prev: readonly Endpoint[], next: readonly Endpoint[]): EndpointDelta {
-  const upserts: Endpoint[] = [];
-  const removed: string[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < prev.length || j < next.length) {
-    const a = prev[i];
-    const b = next[j];
-    if (b === undefined || (a !== undefined && a.id < b.id)) {
-      removed.push(a!.id);
-      i++;
-    } else if (a === undefined || b.id < a.id) {
-      upserts.push(b);
-      j++;
-    } else {
-      if (!sameEndpoint(a, b)) upserts.push(b);
-      i++;
-      j++;
-    }
-  }
-  return { upserts, removed };
+  // Parsed and revived lists are sorted by id; an unsorted one would be a bug here, so say so.
+  const delta = endpointDelta(prev, next, sameEndpoint);
+  if (delta === undefined) throw new Error('endpoint lists must be sorted by id');
+  return delta;
 }
 
 /**

@@ -38,7 +38,6 @@ export { cacheFileName, DiskCache, defaultCacheDir } from './disk-cache.ts';
 export {
   applyEndpointDelta,
   diffEndpoints,
-  type EndpointDelta,
   reconcileEndpoints,
   reviveEndpoint,
 } from './endpoint-delta.ts';

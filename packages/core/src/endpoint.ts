@@ -35,3 +35,52 @@ export interface Resolver {
 export interface ResolverStatus {
   readonly datacenter: string | undefined;
 }
+
+/**
+ * What changed between two endpoint lists sorted by id: the endpoints that are new or differ
+ * (`upserts`, in id order) and the ids that are gone (`removed`, in order).
+ */
+export interface EndpointDelta {
+  readonly upserts: readonly Endpoint[];
+  readonly removed: readonly string[];
+}
+
+/**
+ * One merge walk over two lists sorted by id; `same` decides whether an endpoint of both changed
+ * (default: it is the same object). Undefined when either list is not strictly sorted by id: a
+ * resolver of one's own need not sort, and then the consumer rebuilds from the whole list.
+ */
+export function endpointDelta(
+  prev: readonly Endpoint[],
+  next: readonly Endpoint[],
+  same: (a: Endpoint, b: Endpoint) => boolean = (a, b) => a === b,
+): EndpointDelta | undefined {
+  const upserts: Endpoint[] = [];
+  const removed: string[] = [];
+  let i = 0;
+  let j = 0;
+  let lastA = '';
+  let lastB = '';
+  while (i < prev.length || j < next.length) {
+    const a = prev[i];
+    const b = next[j];
+    if (a !== undefined && i > 0 && !(a.id > lastA)) return undefined;
+    if (b !== undefined && j > 0 && !(b.id > lastB)) return undefined;
+    if (b === undefined || (a !== undefined && a.id < b.id)) {
+      removed.push(a!.id);
+      lastA = a!.id;
+      i++;
+    } else if (a === undefined || b.id < a.id) {
+      upserts.push(b);
+      lastB = b.id;
+      j++;
+    } else {
+      if (!same(a, b)) upserts.push(b);
+      lastA = a.id;
+      lastB = b.id;
+      i++;
+      j++;
+    }
+  }
+  return { upserts, removed };
+}

@@ -1,4 +1,5 @@
 import type { EndpointHandle } from '@meshless/balancer';
+import type { Endpoint } from '@meshless/core';
 import type { ClientPolicies, EndpointBreaker } from './client-ports.ts';
 import type { EndpointGroups } from './endpoint-groups.ts';
 
@@ -7,9 +8,14 @@ import type { EndpointGroups } from './endpoint-groups.ts';
  * force) and the availability its state says. On membership, routes, balancer or policies
  * change, never per call: a pick then carries its breaker.
  */
-export function attachBreakers(groups: EndpointGroups, policies: Pick<ClientPolicies, 'breaker'>): void {
+export function attachBreakers(
+  groups: EndpointGroups,
+  policies: Pick<ClientPolicies, 'breaker'>,
+  /** Only these (the endpoints a membership change made new); default: all. */
+  changed: readonly Endpoint[] = groups.all,
+): void {
   for (const balancer of groups.balancers()) {
-    for (const endpoint of groups.all) {
+    for (const endpoint of changed) {
       const handle = balancer.handleOf<EndpointBreaker>(endpoint.id);
       if (!handle) continue;
       handle.breaker = policies.breaker(endpoint);

@@ -73,6 +73,31 @@ describe('EndpointGroups', () => {
     expect(groups.balancer('v2')).toBe(before);
   });
 
+  it('on a membership change rebuilds only the subsets it touched, and names the changed endpoints', () => {
+    const { groups, routes } = setup();
+    const v1b = endpoint('c', { service: 'catalog', tags: ['v1'] });
+    groups.setEndpoints([v1, v2, v1b]);
+    routes(canary);
+    const v2Picker = groups.balancer('v2')!.picker;
+    const v1Picker = groups.balancer('v1')!.picker;
+    // One v1 endpoint changes: the v2 balancer keeps its picker, the v1 one gets a new one.
+    const v1bMoved = endpoint('c', { service: 'catalog', tags: ['v1'], port: 9999 });
+    expect(groups.setEndpoints([v1, v2, v1bMoved])).toEqual([v1bMoved]);
+    expect(groups.balancer('v2')!.picker).toBe(v2Picker);
+    expect(groups.balancer('v1')!.picker).not.toBe(v1Picker);
+    const ports = new Set(Array.from({ length: 50 }, () => groups.balancer('v1')!.picker.pick()!.port));
+    expect(ports).toEqual(new Set([8000, 9999]));
+    // An endpoint that leaves its subset for the other is moved; an unsorted list is rebuilt in full.
+    const c2 = endpoint('c', { service: 'catalog', tags: ['v2'] });
+    expect(groups.setEndpoints([v1, v2, c2])).toEqual([c2]);
+    expect(new Set(Array.from({ length: 50 }, () => groups.balancer('v2')!.picker.pick()!.id))).toEqual(
+      new Set(['b', 'c']),
+    );
+    expect(groups.setEndpoints([v2, v1])).toBeUndefined();
+    expect(groups.balancer('v1')!.picker.pick()!.id).toBe('a');
+    expect(groups.empty).toEqual([]);
+  });
+
   it('tells of outlier ejections in any group', () => {
     const { groups, ejected } = setup();
     groups.setEndpoints([v1, v2]);

@@ -9,10 +9,18 @@ import {
   compileRoutes,
   hasEndpointsIn,
   partitionBySubset,
+  patchSubset,
   type RoutesRule,
   type RouteTable,
 } from '@meshless/canary';
-import type { Disposable, Endpoint, Logger, Random } from '@meshless/core';
+import {
+  type Disposable,
+  type Endpoint,
+  type EndpointDelta,
+  endpointDelta,
+  type Logger,
+  type Random,
+} from '@meshless/core';
 
 const ALL = '';
 
@@ -39,6 +47,11 @@ export class EndpointGroups {
   private baseTable: RouteTable;
   private table_: RouteTable;
   private readonly byGroup = new Map<string, BalancerStack>();
+  /** Each subset's endpoints, as of the last rebuild (patched by membership changes). */
+  private partition: ReadonlyMap<string, readonly Endpoint[]> = new Map();
+  /** The list each group's balancer was last updated with, and that balancer. */
+  private readonly fed = new Map<string, readonly Endpoint[]>();
+  private readonly fedTo = new Map<string, BalancerStack>();
   private readonly emptySubsets = new Set<string>();
   /** Each balancer's ejection subscription, by group name (a rebuild makes a new balancer). */
   private readonly ejections = new Map<string, Disposable>();
@@ -74,9 +87,16 @@ export class EndpointGroups {
     return [...this.emptySubsets];
   }
 
-  setEndpoints(endpoints: readonly Endpoint[]): void {
+  /**
+   * New membership. Returns the endpoints that are new or changed (by identity), or undefined
+   * when the list is not sorted by id and everything was rebuilt: at 10 000 endpoints a change of
+   * one must cost the main thread that one, not a pass of filters over the fleet.
+   */
+  setEndpoints(endpoints: readonly Endpoint[]): readonly Endpoint[] | undefined {
+    const delta = endpointDelta(this.endpoints, endpoints);
     this.endpoints = endpoints;
-    this.rebuild();
+    this.rebuild(delta);
+    return delta?.upserts;
   }
 
   setRoutes(rule: RoutesRule | undefined): void {
@@ -113,14 +133,17 @@ export class EndpointGroups {
     if (onEject) this.ejections.set(name, balancer.onDidEject(onEject));
   }
 
-  private rebuild(): void {
-    const partition = partitionBySubset(this.endpoints, this.baseTable.subsets);
+  private rebuild(delta?: EndpointDelta): void {
+    const partition = delta ? this.patched(delta) : partitionBySubset(this.endpoints, this.baseTable.subsets);
+    this.partition = partition;
     const wanted = new Map<string, readonly Endpoint[]>([[ALL, this.endpoints]]);
     for (const [name, list] of partition) wanted.set(name, list);
     for (const [name, balancer] of this.byGroup) {
       if (!wanted.has(name)) {
         balancer.dispose();
         this.byGroup.delete(name);
+        this.fed.delete(name);
+        this.fedTo.delete(name);
         this.ejections.get(name)?.dispose();
         this.ejections.delete(name);
       }
@@ -132,10 +155,28 @@ export class EndpointGroups {
         balancer = createBalancer(this.balancerRule, this.balancerOptions());
         this.setBalancer(name, balancer);
       }
-      balancer.update(list);
+      // A subset the change did not touch keeps its list, and its balancer is left alone.
+      if (this.fed.get(name) !== list || balancer !== this.fedTo.get(name)) {
+        balancer.update(list);
+        this.fed.set(name, list);
+        this.fedTo.set(name, balancer);
+      }
       if (name !== ALL && list.length === 0) this.emptySubsets.add(name);
     }
     this.table_ = this.baseTable.withAvailability(hasEndpointsIn(this.endpoints, partition));
+  }
+
+  /** The last partition with a membership change applied (the subsets are the same). */
+  private patched(delta: EndpointDelta): ReadonlyMap<string, readonly Endpoint[]> {
+    const out = new Map<string, readonly Endpoint[]>();
+    for (const [name, filter] of this.baseTable.subsets) {
+      const prev = this.partition.get(name);
+      out.set(
+        name,
+        prev === undefined ? Object.freeze(this.endpoints.filter(filter)) : patchSubset(prev, delta, filter),
+      );
+    }
+    return out;
   }
 
   private balancerOptions() {

@@ -49,6 +49,22 @@ describe('MeshClient', () => {
     expect(sender.sent).toHaveLength(1);
   });
 
+  it('gives an endpoint that joins or changes its breaker, so an open one is avoided', async () => {
+    const { client, resolver, sender, source } = setup([endpoint('a', { service: 'catalog' })]);
+    // Round robin: only the breaker keeps calls off b (P2C would learn to avoid it by itself).
+    source.put('services/catalog/balancer', { algorithm: 'round-robin' });
+    source.put('services/catalog/policies', {
+      breaker: { volume: 1, errorPercent: 50, windowMs: 10_000, openMs: 60_000 },
+    });
+    // b joins; its calls fail until its breaker opens; then every call goes to a.
+    await resolver.set([endpoint('a', { service: 'catalog' }), endpoint('b', { service: 'catalog' })]);
+    sender.script = (ep) => answer(ep.id === 'b' ? 503 : 200);
+    for (let i = 0; i < 20; i++) await client.fetch('/items/1');
+    sender.sent.length = 0;
+    for (let i = 0; i < 20; i++) await client.fetch('/items/1');
+    expect(sender.sent.map((x) => x.endpoint)).toEqual(Array(20).fill('a'));
+  });
+
   it('follows membership changes, and reports endpoints and calls in flight', async () => {
     const { client, resolver } = setup();
     expect(client.status()).toMatchObject({ service: 'catalog', endpoints: 2, inFlight: 0, ejected: [] });

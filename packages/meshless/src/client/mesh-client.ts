@@ -122,8 +122,9 @@ export class MeshClient implements Disposable {
     this.disposables.add(
       deps.resolver.onDidChange((endpoints) => {
         this.resolved = true;
-        this.groups.setEndpoints(endpoints);
-        this.attachBreakers();
+        const changed = this.groups.setEndpoints(endpoints);
+        // Handles are new only for new or changed endpoints: the others keep their breakers.
+        attachBreakers(this.groups, this.policies, changed);
         if (deps.metrics) {
           const ejected = this.status().ejected.length;
           deps.metrics.service(service).endpoints(endpoints.length - ejected, ejected);
