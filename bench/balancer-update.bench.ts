@@ -111,8 +111,10 @@ function runPass(c: Case, n: number, updates: number, seed: number): PassFigures
   let list: Endpoint[] = Array.from({ length: n }, (_, i) => endpoint(i, uneven, 1));
   const stack = createBalancer(c.rule, c.local ? { localZone: 'eu-1a', localRegion: 'eu-1' } : {});
   stack.update(list);
-  // A spare id range for add+remove: index n is added, then removed again next time.
+  // add+remove: a spare endpoint (index n, the largest id) joins while endpoint k leaves;
+  // next time the spare leaves and k comes back (a new object).
   let spare: Endpoint | undefined;
+  let gone = 0;
   const times: number[] = [];
   let cpu = 0;
   let x = seed;
@@ -125,10 +127,10 @@ function runPass(c: Case, n: number, updates: number, seed: number): PassFigures
         spare = endpoint(n, uneven, 1);
         next = [...list, spare]; // sorted: index n is the largest id
         next.splice(k, 1);
+        gone = k;
       } else {
-        next = list.filter((ep) => ep !== spare);
-        next.splice(k, 0, endpoint(k, uneven, 1));
-        next.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+        next = list.slice(0, n - 1);
+        next.splice(gone, 0, endpoint(gone, uneven, u + 2));
         spare = undefined;
       }
     } else {
@@ -151,7 +153,10 @@ function runPass(c: Case, n: number, updates: number, seed: number): PassFigures
 
 const rows: Record<string, string | number>[] = [];
 const results: Record<string, unknown> = {};
+// BALANCER_UPDATE_CASES=ring: only the cases whose name contains it (for debugging).
+const only = process.env.BALANCER_UPDATE_CASES;
 for (const c of CASES) {
+  if (only !== undefined && !c.name.includes(only)) continue;
   for (const n of SIZES) {
     const updates = scaled(n === 10_000 ? c.updates : c.updates * 5);
     const wall: number[] = [];

@@ -64,7 +64,9 @@ export class BreakerAware implements StatefulBalancer {
   }
 
   rebuild(endpoints: readonly Endpoint[]): void {
-    this.endpoints = endpoints.map((ep) => this.stats.handleFor(ep));
+    // The store's own handle list (what update() passes) needs no lookup per endpoint.
+    this.endpoints =
+      endpoints === this.stats.handles ? endpoints : endpoints.map((ep) => this.stats.handleFor(ep));
     this.apply();
   }
 
@@ -86,13 +88,20 @@ export class BreakerAware implements StatefulBalancer {
   };
 
   private apply(): void {
-    const now = this.now();
     const all = this.endpoints;
+    if (this.stats.markedCount === 0) {
+      // Nobody marked: nothing to filter (the common case; no walk over the endpoints).
+      this.nextReturnAt = Number.POSITIVE_INFINITY;
+      this.returning = false;
+      this.child.rebuild(all);
+      return;
+    }
+    const now = this.now();
     let available: Endpoint[] | undefined;
     let nextReturnAt = Number.POSITIVE_INFINITY;
     for (let i = 0; i < all.length; i++) {
       const ep = all[i]!;
-      const s = this.stats.get(ep.id);
+      const s = statsOf(this.stats, ep);
       if (s === undefined || !isAvoided(s, now)) {
         available?.push(ep);
         continue;
@@ -105,6 +114,11 @@ export class BreakerAware implements StatefulBalancer {
     this.child.rebuild(available === undefined || available.length === 0 ? all : available);
     this.returning = nextReturnAt !== Number.POSITIVE_INFINITY;
   }
+}
+
+/** The stats of an endpoint in `store`: read off its handle when it is the store's own. */
+function statsOf(store: EndpointStatsStore, ep: Endpoint): EndpointStats | undefined {
+  return store.ownStats(ep) ?? store.get(ep.id);
 }
 
 function isAvoided(s: EndpointStats, now: number): boolean {

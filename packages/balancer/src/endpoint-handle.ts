@@ -85,6 +85,11 @@ export class EndpointHandle<B = unknown> implements Endpoint {
     return this.#endpoint;
   }
 
+  /** @internal Whether `store` built this handle (its stats can be read off it). */
+  belongsTo(store: EndpointStatsStore): boolean {
+    return this.#store === store;
+  }
+
   /** The stats this handle reports to. */
   get stats(): EndpointStats {
     return this.#stats;

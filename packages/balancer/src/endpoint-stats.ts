@@ -1,6 +1,7 @@
 import type { CallFailure, CallOutcome, Endpoint } from '@meshless/core';
 import { systemClock } from '@meshless/core';
 import { type EndpointFeedback, EndpointHandle } from './endpoint-handle.ts';
+import type { SortedDiff } from './sorted-diff.ts';
 
 /** Time constant of the latency EWMA (Finagle's default): an old sample weighs 1/e after 10 s. */
 export const DEFAULT_DECAY_MS = 10_000;
@@ -184,7 +185,35 @@ export class EndpointStatsStore {
   private readonly byId = new Map<string, EndpointStats>();
   private known: readonly Endpoint[] = [];
   private knownHandles: readonly EndpointHandle[] = [];
+  private knownStats: readonly EndpointStats[] = [];
+  /** `known` is sorted by id without repeats: the next sync may merge against it. */
+  private knownSorted = true;
   private synced = false;
+  /** Live stats whose unavailableUntil is set (BreakerAware walks the list only while any are). */
+  private readonly marked = new Set<EndpointStats>();
+  /** Live stats that joined after the first membership and may still ramp (see `joined`). */
+  private readonly joinedSet = new Set<EndpointStats>();
+  /** The last merge's change: from which lists (weakly held), and what left and came. */
+  private lastChange:
+    | {
+        from: WeakRef<readonly Endpoint[]>;
+        fromHandles: WeakRef<readonly EndpointHandle[]>;
+        removed: Endpoint[];
+        added: Endpoint[];
+        removedHandles: EndpointHandle[];
+        addedHandles: EndpointHandle[];
+      }
+    | undefined = undefined;
+  /** Live stats ejected now (layers skip their walk for ejected endpoints while there are none). */
+  private ejected = 0;
+  /** Known endpoints whose weight is not `baseWeight` (0: every weight is the same). */
+  private offWeight = 0;
+  private baseWeight = 1;
+  /**
+   * Some stats may hold a slow-start scale below 1 (SlowStart sets it while it ramps); false:
+   * every scale is 1, so effective weights are the endpoint weights.
+   */
+  scalesInUse = false;
 
   constructor(options: EndpointStatsStoreOptions = {}) {
     this.now = options.now ?? systemClock.now;
@@ -205,6 +234,67 @@ export class EndpointStatsStore {
     return this.knownHandles;
   }
 
+  /** The stats of the last `sync()`, in its order (parallel to `handles`). */
+  get statsList(): readonly EndpointStats[] {
+    return this.knownStats;
+  }
+
+  /**
+   * Live stats that joined after the first membership and have not finished a slow-start ramp
+   * (SlowStart walks these, not the whole membership, and removes those done ramping).
+   */
+  get joined(): Set<EndpointStats> {
+    return this.joinedSet;
+  }
+
+  /**
+   * What the last sync changed, when `list` is the membership (`endpoints`) or the handle
+   * list (`handles`) it started from and it took the merge path: endpoints or handles that
+   * left and came (a changed endpoint is both), both sorted by id. Undefined otherwise.
+   * Layers that keep lists derived from the membership patch them with it instead of diffing.
+   */
+  changeSince(list: readonly Endpoint[]): SortedDiff<Endpoint> | undefined {
+    const c = this.lastChange;
+    if (c === undefined) return undefined;
+    if (c.from.deref() === list) return { removed: c.removed, added: c.added };
+    if (c.fromHandles.deref() === list) return { removed: c.removedHandles, added: c.addedHandles };
+    return undefined;
+  }
+
+  /** How many endpoints are ejected now. */
+  get ejectedCount(): number {
+    return this.ejected;
+  }
+
+  /** Ejects `s` until clock time `until` (never 0) for `reason`. */
+  setEjected(s: EndpointStats, until: number, reason: string): void {
+    if (!s.ejected && s.live) this.ejected++;
+    s.ejectedUntil = until;
+    s.ejectionReason = reason;
+  }
+
+  /** Ends the ejection of `s` (no-op when it is not ejected). */
+  clearEjection(s: EndpointStats): void {
+    if (s.ejected && s.live) this.ejected--;
+    s.ejectedUntil = 0;
+    s.ejectionReason = undefined;
+  }
+
+  /**
+   * The effective weight every endpoint of this store has, when they all have the same one
+   * (one endpoint weight, no slow-start scale in use, no stats outside the membership); else
+   * undefined. Pickers then skip the per-endpoint weights (and need no alias table).
+   */
+  get uniformWeight(): number | undefined {
+    if (this.offWeight !== 0 || this.scalesInUse || this.byId.size !== this.known.length) return undefined;
+    return Math.max(this.baseWeight, 0);
+  }
+
+  /** How many known endpoints are marked unavailable (possibly already due back). */
+  get markedCount(): number {
+    return this.marked.size;
+  }
+
   get(id: string): EndpointStats | undefined {
     return this.byId.get(id);
   }
@@ -214,8 +304,20 @@ export class EndpointStatsStore {
     return this.byId.get(id)?.handle;
   }
 
+  /**
+   * The stats behind `endpoint` when it is a live handle of this store (read off the handle:
+   * no lookup by id), else undefined.
+   */
+  ownStats(endpoint: Endpoint): EndpointStats | undefined {
+    if (!(endpoint instanceof EndpointHandle) || !endpoint.belongsTo(this)) return undefined;
+    const s = endpoint.stats;
+    return s.live ? s : undefined;
+  }
+
   /** The stats of `endpoint`, created if this id is new (for layers fed outside `sync`). */
   ensure(endpoint: Endpoint): EndpointStats {
+    const own = this.ownStats(endpoint);
+    if (own !== undefined) return own;
     let s = this.byId.get(endpoint.id);
     if (s === undefined) {
       s = this.create(rawOf(endpoint), this.now(), !this.synced);
@@ -233,11 +335,15 @@ export class EndpointStatsStore {
   setUnavailableUntil(stats: EndpointStats, untilMs: number): void {
     if (stats.unavailableUntil === untilMs) return;
     stats.unavailableUntil = untilMs;
-    if (stats.live) this.availability?.(stats);
+    if (!stats.live) return;
+    if (untilMs === 0) this.marked.delete(stats);
+    else this.marked.add(stats);
+    this.availability?.(stats);
   }
 
   private create(endpoint: Endpoint, now: number, initial: boolean): EndpointStats {
     const s = new EndpointStats(endpoint, now, initial);
+    if (!initial) this.joinedSet.add(s);
     s.handle = new EndpointHandle(endpoint, s, this);
     return s;
   }
@@ -249,16 +355,34 @@ export class EndpointStatsStore {
   /**
    * Sets the known membership: keeps stats of ids still present, drops the others. Returns the
    * handles of `endpoints`, in order (a handle is kept while its Endpoint object is unchanged).
+   * A list sorted by id, like the last one, is merged against it by reference (the cost is in
+   * the endpoints that changed, not a Map lookup per endpoint); any other list takes the
+   * general path.
    */
   sync(endpoints: readonly Endpoint[]): readonly EndpointHandle[] {
+    if (!this.synced || !this.knownSorted || !this.mergeSync(endpoints)) this.fullSync(endpoints);
+    this.synced = true;
+    return this.knownHandles;
+  }
+
+  /** The general path: a lookup per endpoint, whatever the order (ids may repeat). */
+  private fullSync(endpoints: readonly Endpoint[]): void {
+    this.lastChange = undefined;
     const now = this.now();
     const initial = !this.synced;
     const seen = new Set<string>();
-    const raw: Endpoint[] = new Array(endpoints.length);
-    const handles: EndpointHandle[] = new Array(endpoints.length);
-    for (let i = 0; i < endpoints.length; i++) {
+    const n = endpoints.length;
+    const raw: Endpoint[] = new Array(n);
+    const handles: EndpointHandle[] = new Array(n);
+    const stats: EndpointStats[] = new Array(n);
+    let sorted = true;
+    const base = n > 0 ? rawOf(endpoints[0]!).weight : 1;
+    let offWeight = 0;
+    for (let i = 0; i < n; i++) {
       const ep = rawOf(endpoints[i]!);
       raw[i] = ep;
+      if (ep.weight !== base) offWeight++;
+      if (i > 0 && !(raw[i - 1]!.id < ep.id)) sorted = false;
       seen.add(ep.id);
       let s = this.byId.get(ep.id);
       if (s === undefined) {
@@ -269,18 +393,126 @@ export class EndpointStatsStore {
         s.handle = new EndpointHandle(ep, s, this);
       }
       handles[i] = s.handle;
+      stats[i] = s;
     }
     if (seen.size !== this.byId.size) {
       for (const [id, s] of this.byId) {
-        if (seen.has(id)) continue;
-        s.live = false;
-        this.byId.delete(id);
+        if (!seen.has(id)) this.drop(s);
       }
     }
     this.known = raw;
     this.knownHandles = handles;
-    this.synced = true;
-    return handles;
+    this.knownStats = stats;
+    this.knownSorted = sorted;
+    this.baseWeight = base;
+    this.offWeight = offWeight;
+  }
+
+  /**
+   * The merge path: `endpoints` and the last membership both sorted by id. Runs of endpoints
+   * that are the same objects as the last membership's (at the merge position) keep their
+   * stats and handles, copied a run at a time; the rest are matched by id. Order is checked
+   * only where a run starts or ends (inside a run it is the last list's order). Nothing
+   * changes before the walk succeeds: an unsorted list or a repeated id returns false.
+   */
+  private mergeSync(endpoints: readonly Endpoint[]): boolean {
+    const old = this.known;
+    const oldStats = this.knownStats;
+    const m = old.length;
+    const n = endpoints.length;
+    // Unchanged runs as (start in endpoints, start in old, length) triples; the rest one by one.
+    const runs: number[] = [];
+    const fresh: Fresh[] = [];
+    const dropped: EndpointStats[] = [];
+    const gone: number[] = []; // positions in `old` of endpoints that left or changed
+    let i = 0;
+    let j = 0;
+    let prevId = '';
+    while (i < n) {
+      const i0 = i;
+      const j0 = j;
+      while (i < n && j < m && endpoints[i] === old[j]) {
+        i++;
+        j++;
+      }
+      if (i > i0) {
+        if (i0 > 0 && !(prevId < old[j0]!.id)) return false;
+        runs.push(i0, j0, i - i0);
+        prevId = old[j - 1]!.id;
+        if (i === n) break;
+      }
+      const given = endpoints[i]!;
+      const ep = given instanceof EndpointHandle ? given.endpoint : given;
+      const id = ep.id;
+      if (i > 0 && !(prevId < id)) return false;
+      prevId = id;
+      if (j < m && old[j] === ep) {
+        runs.push(i++, j++, 1); // a handle passed back in for an unchanged endpoint
+        continue;
+      }
+      while (j < m && old[j]!.id < id) {
+        gone.push(j);
+        dropped.push(oldStats[j++]!);
+      }
+      let known: EndpointStats | undefined;
+      if (j < m && old[j]!.id === id) {
+        gone.push(j);
+        known = oldStats[j++]!;
+      }
+      fresh.push({ at: i++, ep, stats: known });
+    }
+    while (j < m) {
+      gone.push(j);
+      dropped.push(oldStats[j++]!);
+    }
+    // The walk held: apply it.
+    for (const s of dropped) {
+      if (s.endpoint.weight !== this.baseWeight) this.offWeight--;
+      this.drop(s);
+    }
+    const now = fresh.length > 0 ? this.now() : 0;
+    for (const f of fresh) {
+      const ep = f.ep;
+      let s = f.stats;
+      if (s !== undefined && s.endpoint.weight !== this.baseWeight) this.offWeight--;
+      s ??= this.byId.get(ep.id); // fed through ensure() before
+      if (s === undefined) {
+        s = this.create(ep, now, false);
+        this.byId.set(ep.id, s);
+      } else if (s.endpoint !== ep) {
+        s.endpoint = ep;
+        s.handle = new EndpointHandle(ep, s, this);
+      }
+      if (ep.weight !== this.baseWeight) this.offWeight++;
+      f.stats = s;
+    }
+    const oldHandles = this.knownHandles;
+    this.known = assemble(n, m, runs, fresh, old, (f) => f.ep);
+    this.knownStats = assemble(n, m, runs, fresh, oldStats, (f) => f.stats!);
+    this.knownHandles = assemble(n, m, runs, fresh, oldHandles, (f) => f.stats!.handle);
+    this.knownSorted = true;
+    this.lastChange = {
+      from: new WeakRef(old),
+      fromHandles: new WeakRef(oldHandles),
+      removed: gone.map((g) => old[g]!),
+      added: fresh.map((f) => f.ep),
+      removedHandles: gone.map((g) => oldHandles[g]!),
+      addedHandles: fresh.map((f) => f.stats!.handle),
+    };
+    // Stats fed through ensure() and absent from this list are dropped too (as fullSync does).
+    if (this.byId.size !== n) {
+      const seen = new Set<EndpointStats>(this.knownStats);
+      for (const s of this.byId.values()) if (!seen.has(s)) this.drop(s);
+    }
+    return true;
+  }
+
+  private drop(s: EndpointStats): void {
+    if (s.ejected && s.live) this.ejected--;
+    this.joinedSet.delete(s);
+    s.live = false;
+    this.marked.delete(s);
+    this.byId.delete(s.endpoint.id);
   }
 
   callStarted(endpoint: Endpoint): void {
@@ -302,8 +534,7 @@ export class EndpointStatsStore {
   resetEjections(keep?: (reason: string | undefined) => boolean): void {
     for (const s of this.byId.values()) {
       if (keep !== undefined && s.ejected && keep(s.ejectionReason)) continue;
-      s.ejectedUntil = 0;
-      s.ejectionReason = undefined;
+      this.clearEjection(s);
       s.consecutiveErrors = 0;
       s.consecutiveConnectErrors = 0;
     }
@@ -312,7 +543,61 @@ export class EndpointStatsStore {
   /** Forgets slow-start ramps (a new rule without slow start uses full weights). */
   resetWeightScales(): void {
     for (const s of this.byId.values()) s.weightScale = 1;
+    this.scalesInUse = false;
   }
+}
+
+/** An endpoint of a merge not matched by reference: where it goes, and its stats once known. */
+interface Fresh {
+  readonly at: number;
+  readonly ep: Endpoint;
+  stats: EndpointStats | undefined;
+}
+
+/**
+ * The new list of a merge: the unchanged runs copied from `source` a run at a time (slices,
+ * joined by one concat: about memcpy speed), `freshValue` for the rest. Many pieces (a large
+ * change) are written one by one instead.
+ */
+function assemble<T>(
+  n: number,
+  m: number,
+  runs: readonly number[],
+  fresh: readonly Fresh[],
+  source: readonly T[],
+  freshValue: (f: Fresh) => T,
+): T[] {
+  if (runs.length === 3 && fresh.length === 0) return source.slice(runs[1]!, runs[1]! + runs[2]!);
+  let inPlace = n === m;
+  for (let r = 0; inPlace && r < runs.length; r += 3) inPlace = runs[r] === runs[r + 1];
+  if (inPlace) {
+    // Same positions (endpoints changed, none came or left): one copy, then the changes.
+    const out = source.slice();
+    for (const f of fresh) out[f.at] = freshValue(f);
+    return out;
+  }
+  const pieces = runs.length / 3 + fresh.length;
+  if (pieces > 64) {
+    const out: T[] = new Array(n);
+    for (let r = 0; r < runs.length; r += 3) {
+      const at = runs[r]!;
+      const from = runs[r + 1]!;
+      const len = runs[r + 2]!;
+      for (let k = 0; k < len; k++) out[at + k] = source[from + k]!;
+    }
+    for (const f of fresh) out[f.at] = freshValue(f);
+    return out;
+  }
+  const parts: (T[] | readonly T[])[] = [];
+  let r = 0;
+  let f = 0;
+  while (r < runs.length || f < fresh.length) {
+    if (f === fresh.length || (r < runs.length && runs[r]! < fresh[f]!.at)) {
+      parts.push(source.slice(runs[r + 1]!, runs[r + 1]! + runs[r + 2]!));
+      r += 3;
+    } else parts.push([freshValue(fresh[f++]!)]);
+  }
+  return ([] as T[]).concat(...(parts as T[][]));
 }
 
 /** The Endpoint behind a handle (handles are passed back in by layers and by `rebuildBalancer`). */

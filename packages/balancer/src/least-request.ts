@@ -1,7 +1,7 @@
 import type { Endpoint, Picker } from '@meshless/core';
 import { P2cPicker } from './p2c.ts';
 import { LeafBalancer } from './stateful-balancer.ts';
-import { effectiveWeights, statsOf, WeightTable } from './weights.ts';
+import { statsOf, type WeightTable, weightTableOf } from './weights.ts';
 
 class LeastRequestPicker extends P2cPicker {
   protected cost(i: number): number {
@@ -14,8 +14,12 @@ class LeastRequestPicker extends P2cPicker {
  * `onCallEnd`), candidates drawn by weight and compared by pending / weight.
  */
 export class LeastRequestBalancer extends LeafBalancer {
+  private table: WeightTable | undefined;
+
   protected build(endpoints: readonly Endpoint[]): Picker {
     const stats = statsOf(this.stats, endpoints);
-    return new LeastRequestPicker(endpoints, stats, new WeightTable(effectiveWeights(stats)), this.random);
+    const table = weightTableOf(this.stats, stats, this.table);
+    this.table = table;
+    return new LeastRequestPicker(endpoints, stats, table, this.random);
   }
 }

@@ -2,6 +2,7 @@ import type { CallOutcome, Endpoint, PickContext, Picker, Random } from '@meshle
 import { nullRecord, systemRandom } from '@meshless/core';
 import type { EndpointStatsStore } from './endpoint-stats.ts';
 import { emptyPicker, hasExclusions, type StatefulBalancer } from './stateful-balancer.ts';
+import { ZoneIndex } from './zone-index.ts';
 
 export interface LocalityOptions {
   /** The caller's zone; without it the wrapper balances over everything. */
@@ -33,8 +34,6 @@ export interface LocalityPlan {
 
 export type BalancerFactory = (stats: EndpointStatsStore) => StatefulBalancer;
 
-const zoneOf = (ep: Endpoint): string => ep.zone ?? '';
-
 /**
  * Envoy's zone-aware routing. Callers are assumed to be spread over zones like the known
  * endpoints are (Envoy reads the caller's own cluster instead), so a zone "needs" its share of
@@ -52,6 +51,7 @@ export class LocalityAware implements StatefulBalancer {
   private readonly minHealthyPercent: number;
   private readonly random: Random;
   private readonly children = new Map<string, StatefulBalancer>();
+  private readonly index: ZoneIndex;
   private readonly all: StatefulBalancer;
   private current: Picker = emptyPicker;
   private currentPlan: LocalityPlan = { mode: 'all', localPercent: 0, spillPercent: {} };
@@ -64,6 +64,7 @@ export class LocalityAware implements StatefulBalancer {
     this.minHealthyPercent = options.minHealthyPercent ?? DEFAULT_MIN_HEALTHY_PERCENT;
     this.random = options.random ?? systemRandom;
     this.all = factory(stats);
+    this.index = new ZoneIndex(this.localRegion);
   }
 
   get picker(): Picker {
@@ -119,6 +120,8 @@ export class LocalityAware implements StatefulBalancer {
     this.current = emptyPicker;
   }
 
+  private readonly changeSince = (list: readonly Endpoint[]) => this.stats.changeSince(list);
+
   private child(key: string): StatefulBalancer {
     let child = this.children.get(key);
     if (child === undefined) {
@@ -130,7 +133,7 @@ export class LocalityAware implements StatefulBalancer {
 
   private computePlan(healthy: readonly Endpoint[]): {
     plan: LocalityPlan;
-    targets: [string, Endpoint[]][];
+    targets: [string, readonly Endpoint[]][];
     shares: Map<string, number>;
   } {
     const none = {
@@ -142,30 +145,23 @@ export class LocalityAware implements StatefulBalancer {
     const known = this.stats.endpoints;
     if (local === undefined || healthy.length === 0) return none;
     if (healthy.length * 100 < this.minHealthyPercent * known.length) return none;
-    const region = this.localRegion;
-    const inScope = (ep: Endpoint) => region === undefined || ep.region === region;
-    const scopeHealthy = healthy.filter(inScope);
-    const scopeKnown = known.filter(inScope);
-    const byZone = new Map<string, Endpoint[]>();
-    for (const ep of scopeHealthy) {
-      const z = zoneOf(ep);
-      const list = byZone.get(z);
-      if (list) list.push(ep);
-      else byZone.set(z, [ep]);
-    }
+    // Grouped by zone incrementally: a one-endpoint change costs a patch, not a regroup.
+    const index = this.index;
+    index.setHealthy(healthy, this.changeSince);
+    index.setKnown(known, this.changeSince);
+    const byZone = index.zones;
+    const scopeHealthy = index.healthyInScope;
     const localHealthy = byZone.get(local);
     if (localHealthy === undefined) {
-      if (scopeHealthy.length === 0) return none;
+      if (scopeHealthy === 0) return none;
       return {
         plan: { mode: 'region', localPercent: 0, spillPercent: {} },
-        targets: [['region', scopeHealthy]],
+        targets: [['region', index.scopeHealthy()]],
         shares: new Map([['region', 1]]),
       };
     }
-    const knownByZone = new Map<string, number>();
-    for (const ep of scopeKnown) knownByZone.set(zoneOf(ep), (knownByZone.get(zoneOf(ep)) ?? 0) + 1);
-    const need = (z: string) => (knownByZone.get(z) ?? 0) / Math.max(1, scopeKnown.length);
-    const have = (z: string) => (byZone.get(z)?.length ?? 0) / scopeHealthy.length;
+    const need = (z: string) => index.knownIn(z) / Math.max(1, index.knownInScope);
+    const have = (z: string) => (byZone.get(z)?.length ?? 0) / scopeHealthy;
     const localKey = `zone:${local}`;
     if (have(local) >= need(local) || byZone.size === 1) {
       return {
@@ -186,7 +182,7 @@ export class LocalityAware implements StatefulBalancer {
     // No zone has a surplus (rounding, or zones absent from `known`): spill by healthy count.
     const spillWeight = (z: string) =>
       surplusTotal > 0 ? surplus.get(z)! / surplusTotal : have(z) / (1 - have(local));
-    const targets: [string, Endpoint[]][] = [[localKey, localHealthy]];
+    const targets: [string, readonly Endpoint[]][] = [[localKey, localHealthy]];
     const shares = new Map([[localKey, localShare]]);
     // Zone names come from endpoint meta: any name, `__proto__` too, is an own key.
     const spillPercent = nullRecord<number>();

@@ -2,6 +2,7 @@ import type { CallOutcome, Endpoint, Event, Picker } from '@meshless/core';
 import { Emitter } from '@meshless/core';
 import type { EndpointFeedback } from './endpoint-handle.ts';
 import type { EndpointStats, EndpointStatsStore } from './endpoint-stats.ts';
+import { healthyOf } from './panic-threshold.ts';
 import type { StatefulBalancer } from './stateful-balancer.ts';
 
 export interface SuccessRateOptions {
@@ -186,7 +187,7 @@ export class OutlierEjection implements StatefulBalancer, EndpointFeedback {
   private push(): void {
     const list = this.child.healthAware
       ? this.endpoints
-      : this.endpoints.filter((ep) => !this.stats.get(ep.id)?.ejected);
+      : (healthyOf(this.stats, this.endpoints) ?? this.endpoints);
     this.child.rebuild(list);
   }
 
@@ -196,8 +197,7 @@ export class OutlierEjection implements StatefulBalancer, EndpointFeedback {
     for (const s of this.stats.values()) {
       if (!s.ejected) continue;
       if (now >= s.ejectedUntil) {
-        s.ejectedUntil = 0;
-        s.ejectionReason = undefined;
+        this.stats.clearEjection(s);
         s.consecutiveErrors = 0;
         s.consecutiveConnectErrors = 0;
         s.returnedAt = now;
@@ -251,8 +251,7 @@ export class OutlierEjection implements StatefulBalancer, EndpointFeedback {
     s.ejections++;
     const durationMs = Math.min(this.maxEjectionMs, this.baseEjectionMs * s.ejections);
     // Never 0: 0 means "not ejected".
-    s.ejectedUntil = Math.max(now + durationMs, Number.MIN_VALUE);
-    s.ejectionReason = reason;
+    this.stats.setEjected(s, Math.max(now + durationMs, Number.MIN_VALUE), reason);
     s.consecutiveErrors = 0;
     s.consecutiveConnectErrors = 0;
     this.noteEjected(s);

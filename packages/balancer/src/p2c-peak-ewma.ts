@@ -2,7 +2,7 @@ import type { Endpoint, Picker, Random } from '@meshless/core';
 import type { EndpointStats } from './endpoint-stats.ts';
 import { P2cPicker } from './p2c.ts';
 import { LeafBalancer } from './stateful-balancer.ts';
-import { effectiveWeights, statsOf, WeightTable } from './weights.ts';
+import { statsOf, type WeightTable, weightTableOf } from './weights.ts';
 
 /**
  * Cost of an endpoint with calls in flight but no latency yet (Finagle's penalty): it is
@@ -80,9 +80,12 @@ class PeakEwmaPicker extends P2cPicker {
  * estimate and 50 ms, 1 s for a connect error), so a dead instance that refuses connections in 0.1 ms repels traffic.
  */
 export class PeakEwmaBalancer extends LeafBalancer {
+  private table: WeightTable | undefined;
+
   protected build(endpoints: readonly Endpoint[]): Picker {
     const stats = statsOf(this.stats, endpoints);
-    const table = new WeightTable(effectiveWeights(stats));
+    const table = weightTableOf(this.stats, stats, this.table);
+    this.table = table;
     return new PeakEwmaPicker(endpoints, stats, table, this.random, this.now, this.stats.decayMs);
   }
 }

@@ -1,5 +1,5 @@
 import type { CallOutcome, Endpoint, Picker } from '@meshless/core';
-import type { EndpointStatsStore } from './endpoint-stats.ts';
+import type { EndpointStats, EndpointStatsStore } from './endpoint-stats.ts';
 import type { StatefulBalancer } from './stateful-balancer.ts';
 
 export interface PanicThresholdOptions {
@@ -43,12 +43,13 @@ export class PanicThreshold implements StatefulBalancer {
   }
 
   rebuild(endpoints: readonly Endpoint[]): void {
-    const healthy = endpoints.filter((ep) => !this.stats.get(ep.id)?.ejected);
+    const healthy = healthyOf(this.stats, endpoints);
+    const count = healthy?.length ?? endpoints.length;
     this.panic =
       endpoints.length > 0 &&
       this.thresholdPercent > 0 &&
-      healthy.length * 100 < this.thresholdPercent * endpoints.length;
-    this.child.rebuild(this.panic || healthy.length === endpoints.length ? endpoints : healthy);
+      count * 100 < this.thresholdPercent * endpoints.length;
+    this.child.rebuild(this.panic || healthy === undefined ? endpoints : healthy);
   }
 
   onCallStart(endpoint: Endpoint): void {
@@ -62,4 +63,26 @@ export class PanicThreshold implements StatefulBalancer {
   dispose(): void {
     this.child.dispose();
   }
+}
+
+/**
+ * The endpoints not ejected, or undefined when that is all of them (no copy in the common
+ * case). Stats are read off the store's own handles, and the store's stats list is walked
+ * directly when `endpoints` is its handle list: no lookup by id.
+ */
+export function healthyOf(store: EndpointStatsStore, endpoints: readonly Endpoint[]): Endpoint[] | undefined {
+  if (store.ejectedCount === 0) return undefined;
+  const own = endpoints === store.handles ? store.statsList : undefined;
+  let healthy: Endpoint[] | undefined;
+  for (let i = 0; i < endpoints.length; i++) {
+    const ep = endpoints[i]!;
+    const s: EndpointStats | undefined =
+      own !== undefined ? own[i] : (store.ownStats(ep) ?? store.get(ep.id));
+    if (s === undefined || !s.ejected) {
+      healthy?.push(ep);
+      continue;
+    }
+    healthy ??= endpoints.slice(0, i);
+  }
+  return healthy;
 }

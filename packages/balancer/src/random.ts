@@ -1,6 +1,6 @@
 import type { Endpoint, PickContext, Picker, Random } from '@meshless/core';
 import { hasExclusions, LeafBalancer } from './stateful-balancer.ts';
-import { effectiveWeights, statsOf, WeightTable } from './weights.ts';
+import { statsOf, type WeightTable, weightTableOf } from './weights.ts';
 
 /** Picks uniformly, or in proportion to weight when weights differ (binary search, O(log n)). */
 export class RandomPicker implements Picker {
@@ -49,8 +49,11 @@ export function pickAllowed(
 
 /** Random choice, weighted by `weight` x slow-start scale when the weights differ. */
 export class RandomBalancer extends LeafBalancer {
+  private table: WeightTable | undefined;
+
   protected build(endpoints: readonly Endpoint[]): Picker {
-    const table = new WeightTable(effectiveWeights(statsOf(this.stats, endpoints)));
+    const table = weightTableOf(this.stats, statsOf(this.stats, endpoints), this.table);
+    this.table = table;
     return new RandomPicker(endpoints, table, this.random);
   }
 }

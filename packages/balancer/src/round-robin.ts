@@ -41,9 +41,15 @@ export class RoundRobinPicker implements Picker {
 export class RoundRobinBalancer extends LeafBalancer {
   protected build(endpoints: readonly Endpoint[]): Picker {
     const start = Math.floor(this.random() * endpoints.length);
-    const scales = effectiveWeights(statsOf(this.stats, endpoints), false);
+    const stats = statsOf(this.stats, endpoints);
+    // No ramp anywhere: every scale is 1, plain round-robin.
+    if (!this.stats.scalesInUse) return new RoundRobinPicker(endpoints, start);
+    const scales = effectiveWeights(stats, false);
     for (let i = 0; i < scales.length; i++) {
-      if (scales[i] !== 1) return new SmoothWeightedPicker(endpoints, scales);
+      if (scales[i] !== 1) {
+        const previous = this.picker instanceof SmoothWeightedPicker ? this.picker : undefined;
+        return new SmoothWeightedPicker(endpoints, scales, previous);
+      }
     }
     return new RoundRobinPicker(endpoints, start);
   }

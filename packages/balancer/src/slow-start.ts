@@ -1,6 +1,7 @@
 import type { CallOutcome, Endpoint, PickContext, Picker } from '@meshless/core';
 import type { EndpointStatsStore } from './endpoint-stats.ts';
 import type { StatefulBalancer } from './stateful-balancer.ts';
+import { statsOf } from './weights.ts';
 
 export interface SlowStartOptions {
   /** Length of the ramp from `minWeightPercent` to full weight. */
@@ -87,25 +88,31 @@ export class SlowStart implements StatefulBalancer {
   }
 
   dispose(): void {
-    for (const ep of this.endpoints) {
-      const s = this.stats.get(ep.id);
-      if (s !== undefined) s.weightScale = 1;
-    }
+    for (const s of this.stats.joined) s.weightScale = 1;
+    this.stats.scalesInUse = false;
     this.child.dispose();
   }
 
   private apply(): void {
     const now = this.now();
     let ramping = false;
-    for (const ep of this.endpoints) {
-      const s = this.stats.ensure(ep);
+    const store = this.stats;
+    // Lists fed outside sync may hold endpoints the store does not know yet: it learns them
+    // here, so a newcomer ramps from this build on (the stack's own list needs no lookup).
+    if (this.endpoints !== store.handles) statsOf(store, this.endpoints);
+    // Only endpoints that joined after the first membership ramp: walk those, not everyone.
+    for (const s of store.joined) {
       const age = now - s.firstSeen;
-      if (s.initial || this.slowStartMs === 0 || age >= this.slowStartMs) s.weightScale = 1;
-      else {
+      if (this.slowStartMs === 0 || age >= this.slowStartMs) {
+        s.weightScale = 1;
+        store.joined.delete(s); // done: it does not ramp again (a later rule neither)
+      } else {
         s.weightScale = Math.max(this.minFactor, (Math.max(0, age) / this.slowStartMs) ** this.exponent);
         ramping = true;
       }
     }
+    // Pickers read the scales only while some are in use.
+    store.scalesInUse = ramping;
     this.child.rebuild(this.endpoints);
     this.nextStepAt = ramping ? now + this.stepMs : Number.POSITIVE_INFINITY;
     this.current = ramping ? this.rampPicker : this.child.picker;

@@ -1,5 +1,6 @@
 import type { Endpoint, PickContext, Picker } from '@meshless/core';
 import { hasExclusions } from './stateful-balancer.ts';
+import { sameWeights } from './weights.ts';
 
 /** Largest precomputed schedule (entries) and build work (n x entries) we accept. */
 const MAX_SCHEDULE = 1 << 20;
@@ -23,8 +24,21 @@ export class SmoothWeightedPicker implements Picker {
   private readonly schedule: Uint32Array | undefined;
   private position = 0;
 
-  constructor(endpoints: readonly Endpoint[], weights: Float64Array) {
+  /**
+   * `previous`: a picker over the same weights in the same order (endpoints replaced by new
+   * objects, as on an update that changed no weight): its schedule is reused (O(total x n) to
+   * build) and the sequence goes on where it was.
+   */
+  constructor(endpoints: readonly Endpoint[], weights: Float64Array, previous?: SmoothWeightedPicker) {
     this.endpoints = endpoints;
+    if (previous !== undefined && sameWeights(previous.weights, weights)) {
+      this.weights = previous.weights;
+      this.current = Float64Array.from(previous.current);
+      this.total = previous.total;
+      this.schedule = previous.schedule;
+      this.position = previous.position;
+      return;
+    }
     this.weights = weights;
     this.current = new Float64Array(endpoints.length);
     let total = 0;

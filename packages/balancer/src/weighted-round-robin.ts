@@ -9,16 +9,26 @@ export function weightedRoundRobinPicker(
   endpoints: readonly Endpoint[],
   weights: Float64Array,
   start: number,
+  previous?: Picker,
 ): Picker {
   let equal = true;
   for (let i = 1; i < weights.length; i++) if (weights[i] !== weights[0]) equal = false;
-  return equal ? new RoundRobinPicker(endpoints, start) : new SmoothWeightedPicker(endpoints, weights);
+  if (equal) return new RoundRobinPicker(endpoints, start);
+  return new SmoothWeightedPicker(
+    endpoints,
+    weights,
+    previous instanceof SmoothWeightedPicker ? previous : undefined,
+  );
 }
 
 /** nginx's smooth weighted round-robin over `weight` x slow-start scale (see SmoothWeightedPicker). */
 export class WeightedRoundRobinBalancer extends LeafBalancer {
   protected build(endpoints: readonly Endpoint[]): Picker {
-    const weights = effectiveWeights(statsOf(this.stats, endpoints));
-    return weightedRoundRobinPicker(endpoints, weights, Math.floor(this.random() * endpoints.length));
+    const stats = statsOf(this.stats, endpoints);
+    const start = Math.floor(this.random() * endpoints.length);
+    // Every effective weight the same: plain round-robin, no weights to compute.
+    if (this.stats.uniformWeight !== undefined) return new RoundRobinPicker(endpoints, start);
+    const weights = effectiveWeights(stats);
+    return weightedRoundRobinPicker(endpoints, weights, start, this.picker);
   }
 }

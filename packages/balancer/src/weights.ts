@@ -16,13 +16,17 @@ export class WeightTable {
   private readonly prob: Float64Array | undefined;
   private readonly alias: Uint32Array | undefined;
 
-  constructor(weights: Float64Array) {
+  /** `uniformWeight`: every entry of `weights` is this (the caller knows; no scan). */
+  constructor(weights: Float64Array, uniformWeight?: number) {
     this.weights = weights;
     let total = 0;
     let uniform = true;
-    for (let i = 0; i < weights.length; i++) {
-      total += weights[i]!;
-      if (weights[i] !== weights[0]) uniform = false;
+    if (uniformWeight !== undefined) total = uniformWeight * weights.length;
+    else {
+      for (let i = 0; i < weights.length; i++) {
+        total += weights[i]!;
+        if (weights[i] !== weights[0]) uniform = false;
+      }
     }
     this.total = total;
     // All-zero weights cannot be sampled by weight: fall back to uniform.
@@ -103,9 +107,33 @@ function aliasTables(weights: Float64Array, total: number): [Float64Array, Uint3
   return [prob, alias];
 }
 
-/** The stats of each endpoint, in order (created on demand for lists fed outside `sync`). */
-export function statsOf(store: EndpointStatsStore, endpoints: readonly Endpoint[]): EndpointStats[] {
-  return endpoints.map((ep) => store.ensure(ep));
+/**
+ * The stats of each endpoint, in order (created on demand for lists fed outside `sync`): the
+ * store's own stats list when `endpoints` is its handle list, else read off each handle.
+ */
+export function statsOf(store: EndpointStatsStore, endpoints: readonly Endpoint[]): readonly EndpointStats[] {
+  if (endpoints === store.handles) return store.statsList;
+  const stats: EndpointStats[] = new Array(endpoints.length);
+  for (let i = 0; i < endpoints.length; i++) stats[i] = store.ensure(endpoints[i]!);
+  return stats;
+}
+
+/** Whether two weight arrays hold the same values in the same order. */
+export function sameWeights(a: Float64Array, b: Float64Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * A table for `weights`: `previous` itself when its weights are the same (tables are immutable;
+ * the alias tables are O(n) to build, so an update that changed no weight reuses them).
+ */
+export function weightTableFor(weights: Float64Array, previous: WeightTable | undefined): WeightTable {
+  return previous !== undefined && sameWeights(previous.weights, weights)
+    ? previous
+    : new WeightTable(weights);
 }
 
 /** Weight x slow-start scale per endpoint; `useEndpointWeight: false` keeps only the scale. */
@@ -117,4 +145,21 @@ export function effectiveWeights(stats: readonly EndpointStats[], useEndpointWei
     w[i] = base * s.weightScale;
   }
   return w;
+}
+
+/**
+ * The weight table of a picker over `stats` (from statsOf, so every stats exists): `previous`
+ * when the weights did not change; no per-endpoint work at all when the store says every
+ * endpoint has the same effective weight (the common case: Consul's default weight, no ramp).
+ */
+export function weightTableOf(
+  store: EndpointStatsStore,
+  stats: readonly EndpointStats[],
+  previous: WeightTable | undefined,
+): WeightTable {
+  const w = store.uniformWeight;
+  if (w === undefined) return weightTableFor(effectiveWeights(stats), previous);
+  const n = stats.length;
+  if (previous?.uniform && previous.weights.length === n && previous.weights[0] === w) return previous;
+  return new WeightTable(new Float64Array(n).fill(w), w);
 }
