@@ -286,16 +286,24 @@ const topologies = [
   { key: 'agent', make: singleAgent },
   { key: 'cluster', make: cluster },
 ];
+// A topology that fails (Consul would not start, a fleet not ready in time) is reported and the
+// others still print; the bench then exits non-zero.
+let failed = false;
 for (const { key, make } of topologies) {
   if (process.env.BENCH_TOPOLOGY && process.env.BENCH_TOPOLOGY !== key) continue;
-  const topology = await make();
-  let runs: Run[];
   try {
-    runs = await measure(topology);
-  } finally {
-    await topology.stop();
+    const topology = await make();
+    let runs: Run[];
+    try {
+      runs = await measure(topology);
+    } finally {
+      await topology.stop();
+    }
+    report(topology, runs);
+  } catch (error) {
+    failed = true;
+    goal.push(`${key}: not measured: ${(error as Error).message.split('\n')[0]}`);
   }
-  report(topology, runs);
 }
 
 const setup = `${PROCESSES} processes x ${PER_PROCESS} = ${SUBSCRIBERS} subscribers, ${WRITES} writes ${GAP_MS} ms apart per batch, median (min–max) of ${RUNS} runs`;
@@ -317,3 +325,4 @@ writeResults('fleet-propagation', {
   runs: RUNS,
   results,
 });
+if (failed) process.exitCode = 1;
