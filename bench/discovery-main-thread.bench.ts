@@ -119,6 +119,12 @@ async function measure(act: () => Promise<void>, settled: () => Promise<number>)
   };
 }
 
+/** Heap in use on the main thread, after a collection (the bench runs with --expose-gc). */
+function heapNow(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  return process.memoryUsage().heapUsed;
+}
+
 const quiet = (ms: number) => () => new Promise<number>((r) => setTimeout(() => r(0), ms));
 
 /**
@@ -126,6 +132,7 @@ const quiet = (ms: number) => () => new Promise<number>((r) => setTimeout(() => 
  * it: the first and last to hear of a change, so the time between them is the client's own work.
  */
 async function subscriber(service: string, size: number, thread: 'main' | 'worker') {
+  const heapBefore = heapNow();
   const discovery = new Discovery({ connection, cacheDir: false, thread });
   const resolver = discovery.resolver(service);
   let firstAt = 0;
@@ -153,7 +160,13 @@ async function subscriber(service: string, size: number, thread: 'main' | 'worke
     if (performance.now() - started > 60_000) throw new Error(`${service}: no endpoints after 60 s`);
     await new Promise((r) => setTimeout(r, 20));
   }
+  const mainBytes = (heapNow() - heapBefore) / size;
+  const worker = await discovery.workerStats();
   return {
+    /** Heap per endpoint on the main thread (the list, the client and its balancer). */
+    mainBytes,
+    /** The worker's whole heap (its copy of the list, the parser's garbage collected first). */
+    workerMb: worker.heapUsedBytes === undefined ? 0 : worker.heapUsedBytes / 2 ** 20,
     /** Resolves with the client's handling time once a change has gone through it. */
     changed: () =>
       new Promise<number>((resolve, reject) => {
@@ -182,10 +195,22 @@ for (const size of SIZES) {
   const service = `fleet-${size}`;
   await registerFleet(service, size);
   for (const mode of MODES) {
-    const perRun: { cpu: number[]; proc: number[]; handler: number[] }[] = [];
+    const perRun: {
+      cpu: number[];
+      proc: number[];
+      handler: number[];
+      mainBytes: number;
+      workerMb: number;
+    }[] = [];
     for (let run = 0; run < RUNS; run++) {
       const sub = await subscriber(service, size, mode);
-      const w = { cpu: [] as number[], proc: [] as number[], handler: [] as number[] };
+      const w = {
+        cpu: [] as number[],
+        proc: [] as number[],
+        handler: [] as number[],
+        mainBytes: sub.mainBytes,
+        workerMb: sub.workerMb,
+      };
       for (let c = 0; c < CHANGES; c++) {
         // The control: the same kind of write, to a service nobody here follows.
         const control = await measure(() => changeOne('idle', c % 10, ++version), quiet(5));
@@ -205,6 +230,8 @@ for (const size of SIZES) {
       'main-thread CPU ms/change': fmtSpread(med('cpu'), 2),
       'client update ms': fmtSpread(med('handler'), 2),
       'process CPU ms/change': fmtSpread(med('proc'), 1),
+      'main heap B/endpoint': fmtSpread(spread(perRun.map((r) => r.mainBytes)), 0),
+      'worker heap MB': mode === 'worker' ? fmtSpread(spread(perRun.map((r) => r.workerMb)), 1) : '–',
     };
     rows.push(row);
     results.push({ size, mode, runs: perRun });

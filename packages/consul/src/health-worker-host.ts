@@ -85,6 +85,25 @@ export class HealthWorkerHost {
     return this.worker !== undefined;
   }
 
+  private heapWaiters: ((bytes: number | undefined) => void)[] = [];
+
+  /** The worker's heap in use, in bytes (undefined without a worker, or no answer within a second). */
+  heapUsed(): Promise<number | undefined> {
+    const worker = this.worker;
+    if (worker === undefined) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done(undefined), 1000);
+      timer.unref();
+      const done = (bytes: number | undefined) => {
+        clearTimeout(timer);
+        this.heapWaiters = this.heapWaiters.filter((w) => w !== done);
+        resolve(bytes);
+      };
+      this.heapWaiters.push(done);
+      worker.postMessage({ op: 'heap' } satisfies ToWorker);
+    });
+  }
+
   watch(spec: HealthWatchSpec, handlers: WorkerWatchHandlers): WorkerWatch {
     const id = this.nextId++;
     let stopped!: () => void;
@@ -186,6 +205,10 @@ export class HealthWorkerHost {
       return;
     }
     if (m.op === 'flushed') return;
+    if (m.op === 'heap') {
+      for (const done of [...this.heapWaiters]) done(m.usedBytes);
+      return;
+    }
     const entry = this.entries.get(m.id);
     if (entry === undefined) return;
     if (m.op === 'stopped') {

@@ -29,7 +29,9 @@ export type ToWorker =
       readonly file: string;
       readonly datacenter: string | undefined;
     }
-  | { readonly op: 'flush' };
+  | { readonly op: 'flush' }
+  /** Report the worker's heap (after a collection when the process runs with --expose-gc). */
+  | { readonly op: 'heap' };
 
 /** An error as it crosses the thread boundary (the class is rebuilt on the other side). */
 export interface WireError {
@@ -60,6 +62,7 @@ export type FromWorker =
     }
   | { readonly op: 'stopped'; readonly id: number }
   | { readonly op: 'flushed' }
+  | { readonly op: 'heap'; readonly usedBytes: number }
   | {
       readonly op: 'log';
       readonly level: 'warn';

@@ -1,6 +1,7 @@
 // The discovery worker: runs health watches off the main thread. Each answer (the whole list,
 // megabytes at 10 000 instances) is received, parsed and compared here; the main thread gets
 // only what changed. Loaded as a worker by HealthWorkerHost, never imported.
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Endpoint } from '@meshless/core';
 import { BlockingWatch } from './blocking-watch.ts';
@@ -108,6 +109,10 @@ port.on('message', (message: ToWorker) => {
       writeCache(state, message.datacenter);
       break;
     }
+    case 'heap':
+      (globalThis as { gc?: () => void }).gc?.();
+      post({ op: 'heap', usedBytes: getHeapStatistics().used_heap_size });
+      break;
     case 'flush':
       void Promise.all([...running.values()].map((s) => s.cache?.disk.flush()))
         .catch(() => {})

@@ -110,6 +110,12 @@ export class Discovery implements Disposable {
     return this.worker;
   }
 
+  /** The discovery worker: running or not, and its heap in use (bytes; undefined without it). */
+  async workerStats(): Promise<{ running: boolean; heapUsedBytes: number | undefined }> {
+    const worker = this.worker;
+    return { running: worker?.running ?? false, heapUsedBytes: await worker?.heapUsed() };
+  }
+
   /** Stats of every live resolver. */
   stats(): ResolverStats[] {
     return [...this.entries.values()].map((e) => e.resolver.stats());
