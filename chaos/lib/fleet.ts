@@ -1,7 +1,6 @@
 // The setup the Consul-fault scenarios share: two loopback backends registered through their own
-// meshes at `address` (they re-register when a restarted agent has forgotten them), and a gateway
-// with a disk cache calling them. `putRule` writes a rule, retried while Consul refuses writes (no
-// leader during an election), and returns the ModifyIndex it got.
+// meshes at `address`, and a gateway with a disk cache calling them. `putRule` writes a rule,
+// retried while Consul refuses writes (no leader during an election), and returns its ModifyIndex.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,11 +28,9 @@ export async function startFleet(ctx: ScenarioContext, name: string, address: st
   const service = `${name}-${prefix.slice(-8)}`;
   const backends: Backend[] = [];
   for (const id of ['a', 'b']) {
-    const backend = await startBackendAt(address, service, 'v1', id, {
-      prefix,
-      // A short TTL: the heartbeat (ttl / 3) finds a restarted agent that forgot it sooner.
-      service: { ttlMs: 3000 },
-    });
+    // meshless's default TTL (10 s): an agent down for less than that restores the instances'
+    // checks as passing; one down for longer restores them critical until their next heartbeat.
+    const backend = await startBackendAt(address, service, 'v1', id, { prefix });
     ctx.defer(() => backend.stop());
     backends.push(backend);
   }
@@ -99,4 +96,18 @@ export async function clientAnswering(cluster: ConsulCluster, timeoutMs = 30_000
     await new Promise((r) => setTimeout(r, 25));
   }
   return performance.now();
+}
+
+/**
+ * The gateway's endpoint count over time, `[ms after t0, count]` at each change (polled every
+ * 5 ms): places failed calls against what discovery said. Stops when the scenario ends.
+ */
+export function trackEndpoints(ctx: ScenarioContext, client: MeshClient, t0: number): [number, number][] {
+  const changes: [number, number][] = [];
+  const timer = setInterval(() => {
+    const n = client.status().endpoints;
+    if (changes.at(-1)?.[1] !== n) changes.push([Math.round(performance.now() - t0), n]);
+  }, 5);
+  ctx.defer(() => clearInterval(timer));
+  return changes;
 }

@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConsulCluster } from '@meshless/consul/testing';
 import { eventually } from '../../test/helpers/consul-plain.ts';
-import { startFleet } from '../lib/fleet.ts';
+import { startFleet, trackEndpoints } from '../lib/fleet.ts';
 import { mixedCall, pacedLoad } from '../lib/paced-load.ts';
 import { atMost, type ChaosScenario, check } from '../lib/scenario.ts';
 
@@ -24,6 +24,8 @@ export const agentOutage: ChaosScenario = {
     const fleet = await startFleet(ctx, 'outage', agent.serverAddress(0));
     const { gateway, client } = fleet;
     let done = false;
+    const loadStart = performance.now();
+    const endpointChanges = trackEndpoints(ctx, client, loadStart);
     const load = pacedLoad({
       rate: 100,
       count: 3000,
@@ -65,7 +67,10 @@ export const agentOutage: ChaosScenario = {
       figures: {
         calls: result.calls,
         failed: result.failed,
+        // On the load's clock (ms after it began), to place the failures.
         failedAtMs: result.failedAt,
+        answeredAtMs: answering - loadStart,
+        endpointChanges,
         errors: result.errors,
         watchRequestsWhileDown: watchRequests,
         appliedAfterAnsweringMs: appliedMs,

@@ -4,7 +4,7 @@
 // again is applied within 2 s of that (the reachability probe ends the watch's backoff).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eventually } from '../../test/helpers/consul-plain.ts';
-import { clientAnswering, startClusterFleet } from '../lib/fleet.ts';
+import { clientAnswering, startClusterFleet, trackEndpoints } from '../lib/fleet.ts';
 import { mixedCall, pacedLoad } from '../lib/paced-load.ts';
 import { atMost, type ChaosScenario, check } from '../lib/scenario.ts';
 
@@ -24,14 +24,7 @@ export const clusterAllDown: ChaosScenario = {
       until: () => done,
       call: mixedCall((p, init) => client.fetch(p, init)),
     });
-    // The gateway's endpoint count over time, to place any failure (on the load's clock).
-    const endpointChanges: [number, number][] = [];
-    const watchEndpoints = setInterval(() => {
-      const n = client.status().endpoints;
-      if (endpointChanges.at(-1)?.[1] !== n)
-        endpointChanges.push([Math.round(performance.now() - loadStart), n]);
-    }, 5);
-    ctx.defer(() => clearInterval(watchEndpoints));
+    const endpointChanges = trackEndpoints(ctx, client, loadStart);
     await sleep(1000);
     await cluster.killAll();
     const killed = performance.now();

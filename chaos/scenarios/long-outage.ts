@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConsulCluster } from '@meshless/consul/testing';
 import { eventually } from '../../test/helpers/consul-plain.ts';
-import { startFleet } from '../lib/fleet.ts';
+import { startFleet, trackEndpoints } from '../lib/fleet.ts';
 import { mixedCall, pacedLoad } from '../lib/paced-load.ts';
 import { atMost, type ChaosScenario, check } from '../lib/scenario.ts';
 
@@ -23,6 +23,8 @@ export const longOutage: ChaosScenario = {
     const fleet = await startFleet(ctx, 'long', agent.serverAddress(0));
     const { gateway, client } = fleet;
     let done = false;
+    const loadStart = performance.now();
+    const endpointChanges = trackEndpoints(ctx, client, loadStart);
     const load = pacedLoad({
       rate: 50,
       count: 3000,
@@ -75,6 +77,11 @@ export const longOutage: ChaosScenario = {
         downMs,
         watchFailures: failures,
         appliedAfterAnsweringMs: appliedMs,
+        // On the load's clock (ms after it began), to place the failures.
+        failedAtMs: result.failedAt,
+        killedAtMs: killed - loadStart,
+        answeredAtMs: answering - loadStart,
+        endpointChanges,
       },
     };
   },
