@@ -82,6 +82,9 @@ describe('discovery in a worker thread', () => {
     expect(after[2]).not.toBe(before[2]);
     expect(Object.getPrototypeOf(after[2]!.meta)).toBe(null);
     expect(resolver.stats()).toMatchObject({ reachable: true, endpoints: 3 });
+    const worker = await discovery.workerStats();
+    expect(worker.running).toBe(true);
+    expect(worker.heapUsedBytes).toBeGreaterThan(1 << 20);
   });
 
   it('starts a worker that died again, with its watches, and the lists go on', async () => {
