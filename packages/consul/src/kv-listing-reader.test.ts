@@ -95,6 +95,30 @@ describe('KvListingReader', () => {
     expect(reader.read(listing(3, { 'p/a': ['v', 1] })).entries[0]).toBe(a);
   });
 
+  it('a listing that fails half-way leaves each key it knows consistent with its bytes', () => {
+    const reader = new KvListingReader();
+    reader.read(listing(1, { 'p/a': ['a1', 1], 'p/b': ['b1', 2] }));
+    const half: ConsulResponse = {
+      status: 200,
+      index: 3,
+      body: Buffer.from(
+        JSON.stringify([
+          { Key: 'p/a', Value: Buffer.from('a2').toString('base64'), ModifyIndex: 3 },
+          { Key: 'p/b', Value: 7, ModifyIndex: 3 },
+        ]),
+      ),
+      header: () => undefined,
+    };
+    expect(() => reader.read(half)).toThrow();
+    const next = reader.read(listing(4, { 'p/a': ['a2', 3], 'p/b': ['b1', 2], 'p/c': ['c1', 4] })).entries;
+    expect(next.map((e) => [e.key, text(e.value), e.modifyIndex])).toEqual([
+      ['p/a', 'a2', 3],
+      ['p/b', 'b1', 2],
+      ['p/c', 'c1', 4],
+    ]);
+    expect(reader.read(listing(5, { 'p/a': ['a1', 5] })).entries.map((e) => text(e.value))).toEqual(['a1']);
+  });
+
   it('textOf gives the base64 Consul sent for an entry of the last listing only', () => {
     const reader = new KvListingReader();
     const a = reader.read(listing(1, { 'p/a': ['one', 1] })).entries[0]!;

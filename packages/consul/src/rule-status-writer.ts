@@ -119,6 +119,11 @@ export class RuleStatusWriter implements Disposable {
       this.again = true;
       return;
     }
+    // Nothing to write (most listings): no background pass at all. A plan that throws gets the
+    // pass, which reports it.
+    try {
+      if (this.plan().length === 0) return;
+    } catch {}
     this.running = this.loop().finally(() => {
       this.running = undefined;
     });
