@@ -8,7 +8,7 @@
 // and the process's idle), divided by N. Main thread (process.threadCpuUsage on Node 24, the
 // event loop's share) and the whole process (process.cpuUsage, GC and I/O threads too).
 // Sizes and kinds alternate write by write within each run; runs give the spread.
-// BENCH_SUBSCRIBERS=100 one size only; BENCH_KIND=mesh leaves the bare set out (for --cpu-prof).
+// BENCH_SUBSCRIBERS=100 one size only; BENCH_KIND=mesh (or mesh-no-disk) runs that kind alone (for --cpu-prof).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +25,16 @@ const KEYS = 24;
 // blocking GET is sent well within this.
 const SETTLE_MS = 400;
 const sizes = process.env.BENCH_SUBSCRIBERS ? [Number(process.env.BENCH_SUBSCRIBERS)] : [20, 100];
-const kinds = process.env.BENCH_KIND === 'mesh' ? (['mesh'] as const) : (['bare', 'mesh'] as const);
+// `mesh-no-disk` (cacheDir: false) tells the disk copy's share from the rest of the mesh's path.
+type Kind = 'bare' | 'mesh' | 'mesh-no-disk';
+const kinds: readonly Kind[] = process.env.BENCH_KIND
+  ? [process.env.BENCH_KIND as Kind]
+  : ['bare', 'mesh', 'mesh-no-disk'];
+const labels: Record<Kind, string> = {
+  bare: 'bare blocking GET + JSON.parse',
+  mesh: 'mesh (watch, parse, RuleStore, disk copy)',
+  'mesh-no-disk': 'mesh, no disk copy (cacheDir: false)',
+};
 
 // ~200 connections from one IP: over Consul's default per-client limit of 200.
 const agent = await ConsulDevAgent.start({ args: ['-hcl=limits { http_max_conns_per_client = 1000 }'] });
@@ -79,7 +88,7 @@ async function seed(prefix: string): Promise<string[]> {
 
 interface Set {
   readonly n: number;
-  readonly kind: 'bare' | 'mesh' | 'none';
+  readonly kind: Kind | 'none';
   readonly prefix: string;
   readonly keys: string[];
   /** Resolves when every subscriber saw `timeoutMs` on `key`. */
@@ -102,8 +111,8 @@ async function subscriberSet(n: number, kind: Set['kind']): Promise<Set> {
     if (kind === 'bare') stops.push(bareWatcher(prefix, hit));
     else {
       // Each mesh its own disk copy, as each instance of a fleet writes its own.
-      const cacheDir = mkdtempSync(join(tmpdir(), 'meshless-cpu-'));
-      dirs.push(cacheDir);
+      const cacheDir = kind === 'mesh' ? mkdtempSync(join(tmpdir(), 'meshless-cpu-')) : false;
+      if (cacheDir) dirs.push(cacheDir);
       const mesh = await createMesh({
         consul: { address: agent.address },
         prefix,
@@ -208,19 +217,18 @@ for (const n of sizes) {
     process.stderr.write(`n=${n} run ${run + 1}/${RUNS}\n`);
   }
   for (const set of [none, ...sets]) await set.stop();
-  const mesh = net.get('mesh')!;
   const bare = net.get('bare');
   for (const k of kinds) {
     const v = net.get(k)!;
     rows.push({
       subscribers: n,
-      kind: k === 'bare' ? 'bare blocking GET + JSON.parse' : 'mesh (watch, parse, RuleStore, disk copy)',
+      kind: labels[k],
       'main thread µs': fmtSpread(spread(v.thread)),
       'process µs': fmtSpread(spread(v.process)),
       'mesh / bare (main thread)':
-        bare && k === 'mesh' ? fmtSpread(spread(pairwise(v.thread, bare.thread, (a, b) => a / b)), 2) : '',
+        bare && k !== 'bare' ? fmtSpread(spread(pairwise(v.thread, bare.thread, (a, b) => a / b)), 2) : '',
       'mesh / bare (process)':
-        bare && k === 'mesh' ? fmtSpread(spread(pairwise(v.process, bare.process, (a, b) => a / b)), 2) : '',
+        bare && k !== 'bare' ? fmtSpread(spread(pairwise(v.process, bare.process, (a, b) => a / b)), 2) : '',
     });
   }
   results.push({
@@ -229,8 +237,7 @@ for (const n of sizes) {
     writesPerRun: WRITES,
     runs: RUNS,
     baselineThreadUs: baseline,
-    mesh,
-    bare,
+    perSubscriberUs: Object.fromEntries(net),
   });
 }
 
