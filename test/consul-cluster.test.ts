@@ -150,7 +150,7 @@ describe('meshless on a 3-server Consul cluster', () => {
     await eventually(() => load.ok >= after + 50, 10_000, 'calls after the return');
     await load.stop();
     console.info(
-      `cluster all servers down (${down.consul.watch.failures} watch failures): rule applied ${appliedMs} ms after the client agent named a leader again; ${load.ok} calls, ${load.failed} failed (all on the return)`,
+      `cluster all servers down (${down.consul.watch.failures} watch failures): rule applied ${appliedMs} ms after the client agent named a leader again; ${load.ok} calls, ${load.failed} failed (only ever on the return)`,
     );
     expect(appliedMs).toBeLessThanOrEqual(2000);
     expect(gateway.status().consul.reachable).toBe(true);
