@@ -166,6 +166,12 @@ export interface EndpointStatsStoreOptions {
   now?: () => number;
   /** EWMA time constant. Default 10 000 ms. */
   decayMs?: number;
+  /**
+   * Update incrementally (default true): a list sorted by id is merged against the last one and
+   * layers patch what they derived from it. False: every update takes the general path and
+   * layers recompute from scratch (the reference the incremental paths are tested against).
+   */
+  incremental?: boolean;
 }
 
 /**
@@ -215,9 +221,13 @@ export class EndpointStatsStore {
    */
   scalesInUse = false;
 
+  /** See EndpointStatsStoreOptions.incremental. */
+  readonly incremental: boolean;
+
   constructor(options: EndpointStatsStoreOptions = {}) {
     this.now = options.now ?? systemClock.now;
     this.decayMs = options.decayMs ?? DEFAULT_DECAY_MS;
+    this.incremental = options.incremental ?? true;
   }
 
   get size(): number {
@@ -360,7 +370,8 @@ export class EndpointStatsStore {
    * general path.
    */
   sync(endpoints: readonly Endpoint[]): readonly EndpointHandle[] {
-    if (!this.synced || !this.knownSorted || !this.mergeSync(endpoints)) this.fullSync(endpoints);
+    if (!this.synced || !this.incremental || !this.knownSorted || !this.mergeSync(endpoints))
+      this.fullSync(endpoints);
     this.synced = true;
     return this.knownHandles;
   }
@@ -453,6 +464,10 @@ export class EndpointStatsStore {
       while (j < m && old[j]!.id < id) {
         gone.push(j);
         dropped.push(oldStats[j++]!);
+      }
+      if (j < m && old[j] === ep) {
+        runs.push(i++, j++, 1); // unchanged, after some that left
+        continue;
       }
       let known: EndpointStats | undefined;
       if (j < m && old[j]!.id === id) {

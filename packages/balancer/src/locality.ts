@@ -64,7 +64,7 @@ export class LocalityAware implements StatefulBalancer {
     this.minHealthyPercent = options.minHealthyPercent ?? DEFAULT_MIN_HEALTHY_PERCENT;
     this.random = options.random ?? systemRandom;
     this.all = factory(stats);
-    this.index = new ZoneIndex(this.localRegion);
+    this.index = new ZoneIndex(this.localRegion, stats.incremental);
   }
 
   get picker(): Picker {

@@ -41,6 +41,10 @@ export function sortedDiff<T extends Endpoint>(
     if (i > 1 && !(prevId < id)) return undefined;
     prevId = id;
     while (j < m && prev[j]!.id < id) removed.push(prev[j++]!);
+    if (j < m && prev[j] === ep) {
+      j++; // unchanged, after some that left
+      continue;
+    }
     if (j < m && prev[j]!.id === id) removed.push(prev[j++]!);
     added.push(ep);
   }

@@ -25,8 +25,12 @@ export class ZoneIndex {
   private prevKnown: readonly Endpoint[] = [];
   private knownSorted = true;
 
-  constructor(region: string | undefined) {
+  /** False: regroup and recount on every change (the reference for the patching paths). */
+  private readonly patch: boolean;
+
+  constructor(region: string | undefined, patch = true) {
     this.region = region;
+    this.patch = patch;
   }
 
   /** Healthy endpoints in scope by zone (do not modify the lists). */
@@ -63,7 +67,11 @@ export class ZoneIndex {
     const diff = known ?? sortedDiff(this.healthySorted ? this.prevHealthy : [], healthy);
     this.prevHealthy = healthy;
     this.healthySorted = diff !== undefined;
-    if (diff === undefined || diff.removed.length + diff.added.length > patchLimit(healthy.length)) {
+    if (
+      !this.patch ||
+      diff === undefined ||
+      diff.removed.length + diff.added.length > patchLimit(healthy.length)
+    ) {
       this.regroup(healthy);
       return;
     }
@@ -109,7 +117,11 @@ export class ZoneIndex {
     const diff = given ?? sortedDiff(this.knownSorted ? this.prevKnown : [], known);
     this.prevKnown = known;
     this.knownSorted = diff !== undefined;
-    if (diff === undefined || diff.removed.length + diff.added.length > patchLimit(known.length)) {
+    if (
+      !this.patch ||
+      diff === undefined ||
+      diff.removed.length + diff.added.length > patchLimit(known.length)
+    ) {
       this.knownCounts.clear();
       this.knownCount = 0;
       for (const ep of known) this.countKnown(ep, 1);
