@@ -62,6 +62,8 @@ async function threeInstances(connection: ConsulConnection, name: string): Promi
 
 /** The thread the suite runs discovery on: every scenario runs on both. */
 let thread: Exclude<DiscoveryThread, 'auto'> = 'main';
+/** And whether it asks the agent's cache (`?cached`). */
+let cached = false;
 
 function resolve(options: ConsulResolverOptions): ConsulResolver {
   let worker: HealthWorkerHost | undefined;
@@ -70,7 +72,7 @@ function resolve(options: ConsulResolverOptions): ConsulResolver {
     addCleanup(() => host.dispose());
     worker = host;
   }
-  const resolver = new ConsulResolver({ ...options, ...(worker ? { worker, thread } : { thread }) });
+  const resolver = new ConsulResolver({ ...options, cached, ...(worker ? { worker, thread } : { thread }) });
   addCleanup(async () => {
     resolver.dispose();
     await resolver.stopped;
@@ -106,147 +108,149 @@ function warnLogger() {
   return { logger, warnings };
 }
 
-describe.each(['main', 'worker'] as const)(
-  'ConsulResolver on a real Consul, discovery on the %s thread',
-  (on) => {
-    beforeEach(() => {
-      thread = on;
-    });
+describe.each([
+  ['main', false],
+  ['worker', false],
+  ['worker', true],
+] as const)('ConsulResolver on a real Consul, discovery on the %s thread, ?cached %s', (on, fromCache) => {
+  beforeEach(() => {
+    thread = on;
+    cached = fromCache;
+  });
 
-    it('sees three registered instances with their weight, meta, zone, region and datacenter', async () => {
-      const connection = connect();
-      const name = uniqueName('three');
-      await threeInstances(connection, name);
-      const resolver = resolve({ connection, service: name });
-      const list = await resolver.ready();
-      expect(ids(list)).toEqual([`${name}-1`, `${name}-2`, `${name}-3`]);
-      list.forEach((e, i) => {
-        expect(e).toMatchObject({
-          service: name,
-          address: '127.0.0.1',
-          port: 9001 + i,
-          tags: ['http'],
-          weight: i + 1,
-          zone: zones[i],
-          region: 'eu-1',
-          datacenter: 'dc1',
-          meta: { version: i === 2 ? 'v2' : 'v1', zone: zones[i], region: 'eu-1', weight: String(i + 1) },
-        });
-        expect(e.id).toMatch(new RegExp(`^[^/]+/${name}-${i + 1}$`));
+  it('sees three registered instances with their weight, meta, zone, region and datacenter', async () => {
+    const connection = connect();
+    const name = uniqueName('three');
+    await threeInstances(connection, name);
+    const resolver = resolve({ connection, service: name });
+    const list = await resolver.ready();
+    expect(ids(list)).toEqual([`${name}-1`, `${name}-2`, `${name}-3`]);
+    list.forEach((e, i) => {
+      expect(e).toMatchObject({
+        service: name,
+        address: '127.0.0.1',
+        port: 9001 + i,
+        tags: ['http'],
+        weight: i + 1,
+        zone: zones[i],
+        region: 'eu-1',
+        datacenter: 'dc1',
+        meta: { version: i === 2 ? 'v2' : 'v1', zone: zones[i], region: 'eu-1', weight: String(i + 1) },
       });
-      expect(resolver.stats()).toMatchObject({ origin: 'source', reachable: true, endpoints: 3 });
+      expect(e.id).toMatch(new RegExp(`^[^/]+/${name}-${i + 1}$`));
     });
+    expect(resolver.stats()).toMatchObject({ origin: 'source', reachable: true, endpoints: 3 });
+  });
 
-    it('follows TTL expiry (about the TTL), deregistration (at once) and drain (about a second)', async () => {
-      const connection = connect();
-      const name = uniqueName('follow');
-      const regs = await threeInstances(connection, name);
-      const resolver = resolve({ connection, service: name });
-      expect(await resolver.ready()).toHaveLength(3);
+  it('follows TTL expiry (about the TTL), deregistration (at once) and drain (about a second)', async () => {
+    const connection = connect();
+    const name = uniqueName('follow');
+    const regs = await threeInstances(connection, name);
+    const resolver = resolve({ connection, service: name });
+    expect(await resolver.ready()).toHaveLength(3);
 
-      const expiry = nextList(resolver, (l) => l.length === 2);
-      regs[0]!.dispose(); // heartbeat stops, no deregistration
-      const expired = await expiry;
-      expect(ids(expired.list)).toEqual([`${name}-2`, `${name}-3`]);
-      expect(expired.ms).toBeLessThan(TTL_MS + 1500);
+    const expiry = nextList(resolver, (l) => l.length === 2);
+    regs[0]!.dispose(); // heartbeat stops, no deregistration
+    const expired = await expiry;
+    expect(ids(expired.list)).toEqual([`${name}-2`, `${name}-3`]);
+    expect(expired.ms).toBeLessThan(TTL_MS + 1500);
 
-      const gone = nextList(resolver, (l) => l.length === 1);
-      await regs[1]!.deregister();
-      const deregistered = await gone;
-      expect(ids(deregistered.list)).toEqual([`${name}-3`]);
-      expect(deregistered.ms).toBeLessThan(1000);
+    const gone = nextList(resolver, (l) => l.length === 1);
+    await regs[1]!.deregister();
+    const deregistered = await gone;
+    expect(ids(deregistered.list)).toEqual([`${name}-3`]);
+    expect(deregistered.ms).toBeLessThan(1000);
 
-      const out = nextList(resolver, (l) => l.length === 0);
-      const draining = regs[2]!.drain({ drainMs: 0 });
-      expect((await out).ms).toBeLessThan(2000);
-      await draining;
+    const out = nextList(resolver, (l) => l.length === 0);
+    const draining = regs[2]!.drain({ drainMs: 0 });
+    expect((await out).ms).toBeLessThan(2000);
+    await draining;
+  });
+
+  it('skips a datacenter it has no path to and serves the next one', async () => {
+    const connection = connect();
+    const name = uniqueName('dc');
+    await threeInstances(connection, name);
+    const { logger, warnings } = warnLogger();
+    const resolver = resolve({ connection, service: name, datacenters: ['nowhere', 'dc1'], logger });
+    expect(await resolver.ready()).toHaveLength(3);
+    expect(resolver.stats().datacenter).toBe('dc1');
+    expect(warnings).toContain('no path to datacenter; treating it as empty');
+  });
+
+  it('drops an instance with a warning check from ?passing; includeWarning keeps it at Weights.Warning', async () => {
+    const connection = connect();
+    const name = uniqueName('warn');
+    const reg = new ServiceRegistration({
+      connection,
+      service: { name, id: `${name}-1`, address: '127.0.0.1', port: 9001, weight: 5 },
+      ttlMs: TTL_MS,
+      extraChecks: [{ id: `governance:${name}-1`, name: 'meshless governance' }],
     });
+    addCleanup(() => reg.deregister());
+    await reg.start();
+    const strict = resolve({ connection, service: name });
+    const lenient = resolve({ connection, service: name, includeWarning: true });
+    expect((await strict.ready()).map((e) => e.weight)).toEqual([5]);
+    expect((await lenient.ready()).map((e) => e.weight)).toEqual([5]);
 
-    it('skips a datacenter it has no path to and serves the next one', async () => {
-      const connection = connect();
-      const name = uniqueName('dc');
-      await threeInstances(connection, name);
-      const { logger, warnings } = warnLogger();
-      const resolver = resolve({ connection, service: name, datacenters: ['nowhere', 'dc1'], logger });
-      expect(await resolver.ready()).toHaveLength(3);
-      expect(resolver.stats().datacenter).toBe('dc1');
-      expect(warnings).toContain('no path to datacenter; treating it as empty');
-    });
+    const dropped = nextList(strict, (l) => l.length === 0);
+    const weighted = nextList(lenient, (l) => l[0]?.weight === 1);
+    await reg.updateCheck(`governance:${name}-1`, 'warning', 'services/x/routes rejected');
+    await Promise.all([dropped, weighted]);
+    expect(lenient.current()).toHaveLength(1);
+  });
 
-    it('drops an instance with a warning check from ?passing; includeWarning keeps it at Weights.Warning', async () => {
-      const connection = connect();
-      const name = uniqueName('warn');
-      const reg = new ServiceRegistration({
-        connection,
-        service: { name, id: `${name}-1`, address: '127.0.0.1', port: 9001, weight: 5 },
-        ttlMs: TTL_MS,
-        extraChecks: [{ id: `governance:${name}-1`, name: 'meshless governance' }],
-      });
-      addCleanup(() => reg.deregister());
-      await reg.start();
-      const strict = resolve({ connection, service: name });
-      const lenient = resolve({ connection, service: name, includeWarning: true });
-      expect((await strict.ready()).map((e) => e.weight)).toEqual([5]);
-      expect((await lenient.ready()).map((e) => e.weight)).toEqual([5]);
+  it('shares one resolver per service through Discovery', async () => {
+    const connection = connect();
+    const name = uniqueName('shared');
+    await threeInstances(connection, name);
+    const discovery = new Discovery({ connection, cacheDir: false, thread, cached });
+    addCleanup(() => discovery.dispose());
+    const a = discovery.resolver(name);
+    const b = discovery.resolver(name);
+    expect(await a.ready()).toHaveLength(3);
+    expect(b.current()).toBe(a.current());
+    expect(discovery.stats()).toHaveLength(1);
+    expect(discovery.stats()[0]!.watches[0]!.thread).toBe(thread);
+    a.dispose();
+    b.dispose();
+    expect(discovery.stats()).toHaveLength(0);
+  });
 
-      const dropped = nextList(strict, (l) => l.length === 0);
-      const weighted = nextList(lenient, (l) => l[0]?.weight === 1);
-      await reg.updateCheck(`governance:${name}-1`, 'warning', 'services/x/routes rejected');
-      await Promise.all([dropped, weighted]);
-      expect(lenient.current()).toHaveLength(1);
-    });
+  it('keeps the last endpoints through an agent outage, starts from the disk cache meanwhile, then recovers', async () => {
+    const agent = await ConsulDevAgent.start();
+    addCleanup(() => agent.stop());
+    const connection = connect(agent.address);
+    const cacheDir = mkdtempSync(join(tmpdir(), 'meshless-discovery-'));
+    const name = uniqueName('outage');
+    const regs = await threeInstances(connection, name);
+    const watch = { backoff: { baseMs: 100, maxMs: 1000 } };
+    const first = resolve({ connection, service: name, cacheDir, watch, logger: warnLogger().logger });
+    const live = await first.ready();
+    expect(live).toHaveLength(3);
 
-    it('shares one resolver per service through Discovery', async () => {
-      const connection = connect();
-      const name = uniqueName('shared');
-      await threeInstances(connection, name);
-      const discovery = new Discovery({ connection, cacheDir: false, thread });
-      addCleanup(() => discovery.dispose());
-      const a = discovery.resolver(name);
-      const b = discovery.resolver(name);
-      expect(await a.ready()).toHaveLength(3);
-      expect(b.current()).toBe(a.current());
-      expect(discovery.stats()).toHaveLength(1);
-      expect(discovery.stats()[0]!.watches[0]!.thread).toBe(thread);
-      a.dispose();
-      b.dispose();
-      expect(discovery.stats()).toHaveLength(0);
-    });
+    await agent.kill9();
+    await eventually(() => !first.stats().reachable, 5000, 'the resolver to notice the outage');
+    expect(first.current()).toBe(live);
+    // Heartbeats fail quietly meanwhile (unhandled rejections are checked after each test).
+    await eventually(() => regs.every((r) => r.status().failures > 0), 3000, 'failed heartbeats');
 
-    it('keeps the last endpoints through an agent outage, starts from the disk cache meanwhile, then recovers', async () => {
-      const agent = await ConsulDevAgent.start();
-      addCleanup(() => agent.stop());
-      const connection = connect(agent.address);
-      const cacheDir = mkdtempSync(join(tmpdir(), 'meshless-discovery-'));
-      const name = uniqueName('outage');
-      const regs = await threeInstances(connection, name);
-      const watch = { backoff: { baseMs: 100, maxMs: 1000 } };
-      const first = resolve({ connection, service: name, cacheDir, watch, logger: warnLogger().logger });
-      const live = await first.ready();
-      expect(live).toHaveLength(3);
+    // A new process (here: a new resolver) starting while Consul is down.
+    const started = Date.now();
+    const cold = resolve({ connection, service: name, cacheDir, watch, logger: warnLogger().logger });
+    const cached = await cold.ready();
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(cached).toEqual(live);
+    expect(cold.stats().origin).toBe('cache');
 
-      await agent.kill9();
-      await eventually(() => !first.stats().reachable, 5000, 'the resolver to notice the outage');
-      expect(first.current()).toBe(live);
-      // Heartbeats fail quietly meanwhile (unhandled rejections are checked after each test).
-      await eventually(() => regs.every((r) => r.status().failures > 0), 3000, 'failed heartbeats');
-
-      // A new process (here: a new resolver) starting while Consul is down.
-      const started = Date.now();
-      const cold = resolve({ connection, service: name, cacheDir, watch, logger: warnLogger().logger });
-      const cached = await cold.ready();
-      expect(Date.now() - started).toBeLessThan(3000);
-      expect(cached).toEqual(live);
-      expect(cold.stats().origin).toBe('cache');
-
-      await agent.restart(); // empty again: the registrations put themselves back
-      await eventually(
-        () => cold.stats().origin === 'source' && cold.current().length === 3 && first.current().length === 3,
-        15_000,
-        'both resolvers live again',
-      );
-      expect(ids(cold.current())).toEqual(ids(live));
-      expect(first.current().every((e, i) => e.id === live[i]!.id)).toBe(true);
-    }, 60_000);
-  },
-);
+    await agent.restart(); // empty again: the registrations put themselves back
+    await eventually(
+      () => cold.stats().origin === 'source' && cold.current().length === 3 && first.current().length === 3,
+      15_000,
+      'both resolvers live again',
+    );
+    expect(ids(cold.current())).toEqual(ids(live));
+    expect(first.current().every((e, i) => e.id === live[i]!.id)).toBe(true);
+  }, 60_000);
+});

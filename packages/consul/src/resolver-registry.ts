@@ -18,6 +18,8 @@ export interface DiscoveryOptions {
   cacheDir?: string | false;
   logger?: Logger;
   stale?: boolean;
+  /** Discovery answers from the local agent's cache (`?cached`, see ConsulResolverOptions). */
+  cached?: boolean;
   clock?: Clock;
   watch?: ResolverWatchOptions;
   /** Per new resolver: serve the cached list after this many ms without an answer (see ConsulResolver). */
@@ -84,6 +86,7 @@ export class Discovery implements Disposable {
           ...(includeWarning ? { includeWarning } : {}),
           ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
           ...(o.stale ? { stale: true } : {}),
+          ...(o.cached ? { cached: true } : {}),
           ...(o.clock ? { clock: o.clock } : {}),
           ...(o.watch ? { watch: o.watch } : {}),
           ...(o.cacheAfterMs ? { cacheAfterMs: o.cacheAfterMs() } : {}),

@@ -42,6 +42,11 @@ export interface ConsulResolverOptions {
   includeWarning?: boolean;
   /** Read from any server (`?stale`): scales reads, may lag slightly. */
   stale?: boolean;
+  /**
+   * Ask the local agent's cache (`?cached`): it keeps one background blocking query per distinct
+   * request and answers every watcher on the node from memory (always stale). Default false.
+   */
+  cached?: boolean;
   /** Folder for the last-known-good list; `false` or absent disables it. */
   cacheDir?: string | false;
   logger?: Logger;
@@ -208,7 +213,11 @@ export class ConsulResolver implements Resolver, Disposable {
         connection,
         spec: {
           path,
-          query: { passing: !includeWarning, ...(dc === undefined ? {} : { dc }) },
+          query: {
+            passing: !includeWarning,
+            ...(options.cached ? { cached: true } : {}),
+            ...(dc === undefined ? {} : { dc }),
+          },
           service: this.service,
           datacenter: dc,
           includeWarning,

@@ -7,7 +7,9 @@ export interface MeshDiscoveryParts {
   readonly logger: Logger;
   readonly stale: boolean | undefined;
   /** The mesh's `discovery` option. */
-  readonly thread?: { thread?: 'auto' | 'worker' | 'main'; offThreadAbove?: number } | undefined;
+  readonly thread?:
+    | { thread?: 'auto' | 'worker' | 'main'; offThreadAbove?: number; cached?: boolean }
+    | undefined;
   readonly clock: Clock;
   /** The rule watch: whether Consul has answered it yet (index 0 before the first answer). */
   readonly source: { stats(): { readonly index: number } };
@@ -25,6 +27,7 @@ export function createMeshDiscovery(p: MeshDiscoveryParts): Discovery {
     cacheAfterMs: cacheAfterMs(p),
     ...(p.thread?.thread ? { thread: p.thread.thread } : {}),
     ...(p.thread?.offThreadAbove !== undefined ? { offThreadAbove: p.thread.offThreadAbove } : {}),
+    ...(p.thread?.cached ? { cached: true } : {}),
   });
 }
 

@@ -79,8 +79,10 @@ export interface MeshOptions {
    * list on every change (11 MB at 10 000 instances): `thread: 'auto'` (default) moves a service's
    * watch to a worker thread once its answer holds `offThreadAbove` (default 256) endpoints, and the
    * main thread then gets only the endpoints that changed; `'worker'` always; `'main'` never.
+   * `cached: true` asks the local agent's cache (`?cached`): one server query per node and
+   * service instead of one per instance, answered from memory (always stale). Default false.
    */
-  discovery?: { thread?: 'auto' | 'worker' | 'main'; offThreadAbove?: number };
+  discovery?: { thread?: 'auto' | 'worker' | 'main'; offThreadAbove?: number; cached?: boolean };
   /**
    * Datacenter failover order for every client (`mesh.client(name, { datacenters })` overrides it):
    * calls go to the first datacenter with a healthy instance (Consul's `?dc=`). Default: the
@@ -249,6 +251,7 @@ export const meshOptionsSchema = z.strictObject({
     .strictObject({
       thread: z.enum(['auto', 'worker', 'main']).optional(),
       offThreadAbove: nonNegative.optional(),
+      cached: z.boolean().optional(),
     })
     .optional(),
   datacenters: datacentersSchema.optional(),
