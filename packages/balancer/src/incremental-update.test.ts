@@ -5,6 +5,8 @@ import type { BalancerRule } from './balancer-rule.ts';
 import { type BalancerStack, createBalancer } from './create-balancer.ts';
 import { EndpointHandle } from './endpoint-handle.ts';
 import { EndpointStatsStore } from './endpoint-stats.ts';
+import { MaglevPicker } from './maglev.ts';
+import { RingHashPicker } from './ring-hash.ts';
 
 // Incremental updates (merge against the last list, patched zone lists, reused tables) must
 // behave exactly like the general path: two stacks with the same clock and the same seeded
@@ -235,5 +237,58 @@ describe('EndpointStatsStore merge path', () => {
     store.sync([eps[0]!, eps[3]!, eps[4]!]);
     expect([store.ejectedCount, store.markedCount]).toEqual([0, 0]);
     expect(store.uniformWeight).toBe(1);
+  });
+});
+
+describe('hash tables reused across updates', () => {
+  const ring = (p: RingHashPicker) => {
+    const r = p as unknown as {
+      ringHashes: Uint32Array;
+      ringOwners: Uint32Array;
+      ringEndpoints: readonly Endpoint[];
+    };
+    return {
+      hashes: Array.from(r.ringHashes),
+      owners: Array.from(r.ringOwners),
+      ids: r.ringEndpoints.map((e) => e.id),
+    };
+  };
+
+  it('a ring merged from the last one is the ring a full build makes', () => {
+    const rnd = seededRandom(5);
+    let list = Array.from({ length: 12 }, (_, i) => make(i, rnd)).sort(byId);
+    let prev = new RingHashPicker(list, {}, seededRandom(1));
+    let next = 100;
+    for (let step = 0; step < 25; step++) {
+      const copy = list.slice();
+      const k = Math.floor(rnd() * copy.length);
+      const op = step % 3;
+      if (op === 0)
+        copy[k] = make(Number(copy[k]!.id.slice(3)), rnd, step); // maybe a new weight
+      else if (op === 1) copy.push(make(next++, rnd));
+      else if (copy.length > 3) copy.splice(k, 1);
+      list = copy.sort(byId);
+      const merged = new RingHashPicker(list, {}, seededRandom(1), prev);
+      expect(ring(merged)).toEqual(ring(new RingHashPicker(list, {}, seededRandom(1))));
+      prev = merged;
+    }
+  });
+
+  it('an update that changed no id or weight shares the table and picks the new objects', () => {
+    const rnd = seededRandom(6);
+    const list = Array.from({ length: 8 }, (_, i) => make(i, rnd)).sort(byId);
+    const renewed = list.map((ep) => ({ ...ep, meta: { v: 'new' } }));
+    const r1 = new RingHashPicker(list, {}, seededRandom(1));
+    const r2 = new RingHashPicker(renewed, {}, seededRandom(1), r1);
+    expect((r2 as unknown as { ringHashes: Uint32Array }).ringHashes).toBe(
+      (r1 as unknown as { ringHashes: Uint32Array }).ringHashes,
+    );
+    const m1 = new MaglevPicker(list, 1009, seededRandom(1));
+    const m2 = new MaglevPicker(renewed, 1009, seededRandom(1), m1);
+    for (let i = 0; i < 50; i++) {
+      const ctx = { hashKey: `user-${i}` };
+      expect(r2.pick(ctx)).toBe(renewed.find((e) => e.id === r1.pick(ctx)!.id));
+      expect(m2.pick(ctx)).toBe(renewed.find((e) => e.id === m1.pick(ctx)!.id));
+    }
   });
 });

@@ -1,6 +1,7 @@
 import type { Endpoint, PickContext, Picker, Random } from '@meshless/core';
 import { ConfigError } from '@meshless/core';
 import { hashString } from './hash.ts';
+import { sortedById } from './sorted-diff.ts';
 import { type BalancerDeps, hasExclusions, LeafBalancer } from './stateful-balancer.ts';
 
 export interface MaglevOptions {
@@ -33,11 +34,24 @@ export class MaglevPicker implements Picker {
   private readonly table: Int32Array;
   private readonly random: Random;
 
-  constructor(endpoints: readonly Endpoint[], tableSize: number, random: Random) {
+  /**
+   * `previous`: the table this one replaces; shared when the ids and weights are the same
+   * (only Endpoint objects changed). Any other change builds the table in full: Maglev's fill
+   * order depends on every endpoint.
+   */
+  constructor(endpoints: readonly Endpoint[], tableSize: number, random: Random, previous?: MaglevPicker) {
     if (!isPrime(tableSize)) throw new ConfigError(`maglev table size ${tableSize} is not prime`);
-    const eps = [...endpoints].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const eps = sortedById(endpoints);
     this.endpoints = eps;
     this.random = random;
+    if (
+      previous !== undefined &&
+      previous.table.length === tableSize &&
+      sameIdsAndWeights(previous.endpoints, eps)
+    ) {
+      this.table = previous.table;
+      return;
+    }
     const m = tableSize;
     const table = new Int32Array(m).fill(-1);
     this.table = table;
@@ -105,6 +119,18 @@ export class MaglevBalancer extends LeafBalancer {
   }
 
   protected build(endpoints: readonly Endpoint[]): Picker {
-    return new MaglevPicker(endpoints, this.tableSize, this.random);
+    const previous = this.picker instanceof MaglevPicker ? this.picker : undefined;
+    return new MaglevPicker(endpoints, this.tableSize, this.random, previous);
   }
+}
+
+/** Whether two lists sorted by id hold the same ids with the same weights, in order. */
+function sameIdsAndWeights(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x !== y && (x.id !== y.id || x.weight !== y.weight)) return false;
+  }
+  return true;
 }

@@ -63,3 +63,13 @@ export function lowerBoundById(list: readonly Endpoint[], id: string): number {
   }
   return lo;
 }
+
+/** `endpoints` sorted by id (the list itself when it already is: discovery hands sorted lists). */
+export function sortedById(endpoints: readonly Endpoint[]): readonly Endpoint[] {
+  for (let i = 1; i < endpoints.length; i++) {
+    if (!(endpoints[i - 1]!.id < endpoints[i]!.id)) {
+      return [...endpoints].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    }
+  }
+  return endpoints;
+}
