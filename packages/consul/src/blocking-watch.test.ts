@@ -75,6 +75,45 @@ describe('BlockingWatch', () => {
     expect(changes.slice(0, 4)).toEqual([10, 12, 5, 6]);
   });
 
+  it('with confirmAfterFailure, re-reads the first changed answer after a failure with ?consistent and takes that', async () => {
+    // 1: the list; 2: a failure (no leader); 3: a leader that has not replayed its log answers
+    // "nothing" at index 1; 4: the consistent re-read, the list again; then blocking as usual.
+    const s = await scripted((req, n) => {
+      const url = new URL(req.url!, 'http://x');
+      if (url.searchParams.has('consistent')) return { index: 40, body: '["a"]' };
+      if (n === 1) return { index: 30, body: '["a"]' };
+      if (n === 2) return { status: 500, body: 'No cluster leader' };
+      if (n === 3) return { index: 1, body: '[]' };
+      return { index: 40, body: '["a"]', delayMs: 200 };
+    });
+    const clock = new ManualClock();
+    const changes: unknown[] = [];
+    const watch = new BlockingWatch({
+      connection: s.connection,
+      path: '/v1/health/service/api',
+      query: { passing: true, cached: true },
+      parse: (r) => JSON.parse(r.body.toString()),
+      onChange: (v) => changes.push(v),
+      confirmAfterFailure: true,
+      recoverEarly: false,
+      clock,
+      random: seededRandom(1),
+    });
+    closeAfter(watch, s);
+    while (s.seen.length < 2) await new Promise((r) => setTimeout(r, 5));
+    while (s.seen.length < 4) {
+      clock.advance(1000); // the backoff after the 500
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const confirm = s.seen[3]!;
+    expect(confirm.searchParams.has('consistent')).toBe(true);
+    expect(confirm.searchParams.has('cached')).toBe(false);
+    expect(confirm.searchParams.get('passing')).toBe('');
+    while (s.seen.length < 5) await new Promise((r) => setTimeout(r, 5));
+    expect(s.seen[4]!.searchParams.get('index')).toBe('40');
+    expect(changes).toEqual([['a']]); // the empty answer was never taken
+  });
+
   it('emits only when the data really changed', async () => {
     const s = await scripted((_req, n) => ({
       index: n,

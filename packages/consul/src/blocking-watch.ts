@@ -42,6 +42,13 @@ export interface BlockingWatchOptions<T> {
   rateLimit?: { perSecond?: number; burst?: number };
   /** Read from any server, not just the leader (`?stale`): scales reads, may lag slightly. */
   stale?: boolean;
+  /**
+   * Re-read with `?consistent` before taking the first changed answer after a failure or an index
+   * that went backwards. A cluster whose servers all restarted can answer from a leader that has
+   * not replayed its log yet (no services, index 1); a consistent read waits for that leader, or
+   * fails and is retried. Default false.
+   */
+  confirmAfterFailure?: boolean;
   clock?: Clock;
   random?: Random;
 }
@@ -114,6 +121,8 @@ export class BlockingWatch<T> implements Disposable {
     const maxMs = this.options.backoff?.maxMs ?? 10_000;
     const accept = this.options.acceptStatus ?? [];
     let index = 0;
+    // Failed (or went backwards) since the last accepted answer.
+    let recovering = false;
     while (!signal.aborted) {
       try {
         await this.requests.take(signal);
@@ -126,17 +135,36 @@ export class BlockingWatch<T> implements Disposable {
           query.wait = `${wait}ms`;
         }
         this.stats_.requests++;
-        const res = await this.options.connection.request({
+        const request = {
           path: this.options.path,
           query,
           signal,
           // Consul adds up to wait/16 of jitter on its side. Of the cap, not the jittered wait: one
           // limit for every request of every watch alike, so they share the connection's deadline queue.
           timeoutMs: index > 0 ? waitCap + Math.ceil(waitCap / 16) + 5000 : 15_000,
-        });
+        };
+        let res = await this.options.connection.request(request);
         if ((res.status < 200 || res.status >= 300) && !accept.includes(res.status)) {
           throw statusError({ path: this.options.path }, res);
         }
+        if (
+          this.options.confirmAfterFailure &&
+          this.hasValue &&
+          (recovering || (res.index ?? 0) < index) &&
+          !this.lastBody?.equals(res.body)
+        ) {
+          const { stale: _s, cached: _c, ...plain } = this.options.query ?? {};
+          res = await this.options.connection.request({
+            path: this.options.path,
+            query: { ...plain, consistent: true },
+            signal,
+            timeoutMs: 15_000,
+          });
+          if ((res.status < 200 || res.status >= 300) && !accept.includes(res.status)) {
+            throw statusError({ path: this.options.path }, res);
+          }
+        }
+        recovering = false;
         const newIndex = res.index ?? 0;
         if (newIndex <= 0)
           index = 1; // never block on an index <= 0
@@ -153,6 +181,7 @@ export class BlockingWatch<T> implements Disposable {
         this.stats_.errors++;
         this.stats_.lastError = (error as Error)?.message ?? String(error);
         index = 0;
+        recovering = true;
         const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(failures - 1, 20));
         const retryInMs = Math.floor(ceiling / 2 + (this.random() * ceiling) / 2);
         try {

@@ -94,6 +94,8 @@ export class DatacenterWatch implements Disposable {
       query: spec.query,
       parse: (res) => parseHealthServices(res.body, spec.service, spec.datacenter, parseOptions),
       equals: sameEndpoints,
+      // A cluster restarted whole may first answer "no instances" from an unreplayed log.
+      confirmAfterFailure: true,
       onChange: (endpoints) => {
         this.list = endpoints;
         this.options.onList(endpoints);

@@ -38,6 +38,7 @@ function start(id: number, spec: Extract<ToWorker, { op: 'watch' }>['spec']): vo
     query: spec.query,
     parse: (res) => parseHealthServices(res.body, spec.service, spec.datacenter, parseOptions),
     equals: sameEndpoints,
+    confirmAfterFailure: true,
     onChange: (endpoints) => {
       const state = running.get(id);
       if (state === undefined) return;
