@@ -56,8 +56,20 @@ export const badRule: ChaosScenario = {
     const inboundKey = `${prefix}/services/${service}/inbound`;
     await putApplied(kv, gateway, routesKey, { subsets, routes: [{ to: [{ subset: 'stable' }] }] });
     for (const b of backends) await putApplied(kv, b.mesh, inboundKey, { rateLimit: { perSecond: 1000 } });
-    const goodRoutes = keyState(gateway, routesKey)!.appliedIndex;
-    const goodInbound = backends.map((b) => keyState(b.mesh, inboundKey)!.appliedIndex);
+    // Status must list every key in force on each instance (seen missing once: say which were there).
+    const stateOf = (mesh: Mesh, key: string, who: string) => {
+      const state = keyState(mesh, key);
+      if (!state)
+        throw new Error(
+          `${who}: status lists no ${key}; keys: ${mesh
+            .status()
+            .rules.keys.map((k) => k.key)
+            .join(', ')}`,
+        );
+      return state;
+    };
+    const goodRoutes = stateOf(gateway, routesKey, 'gateway').appliedIndex;
+    const goodInbound = backends.map((b) => stateOf(b.mesh, inboundKey, b.name).appliedIndex);
 
     // Health of every check of the service, polled through the load.
     const notPassing = new Set<string>();
