@@ -17,19 +17,19 @@ export interface PacedLoadOptions {
 export interface PacedLoadResult {
   calls: number;
   failed: number;
-  /** The first few failures: the error code or message, or the status. */
-  errors: string[];
+  /** Failures by what they were: the error's code (or message), or 'unexpected answer'. */
+  errors: Record<string, number>;
   /** When each failed call was sent, ms after the load began. */
   failedAt: number[];
   durationMs: number;
 }
 
 export async function pacedLoad(o: PacedLoadOptions): Promise<PacedLoadResult> {
-  const result: PacedLoadResult = { calls: 0, failed: 0, errors: [], failedAt: [], durationMs: 0 };
+  const result: PacedLoadResult = { calls: 0, failed: 0, errors: {}, failedAt: [], durationMs: 0 };
   const fail = (sentAt: number, why: string) => {
     result.failed++;
     result.failedAt.push(Math.round(sentAt));
-    if (result.errors.length < 5) result.errors.push(why);
+    result.errors[why] = (result.errors[why] ?? 0) + 1;
   };
   const pending: Promise<void>[] = [];
   const start = performance.now();
@@ -67,4 +67,10 @@ export function mixedCall(
     await res.arrayBuffer();
     return res.status === 200;
   };
+}
+
+/** "3 of 600 (2 MESHLESS_TIMEOUT, 1 MESHLESS_CONNECTION_RESET)": for a check's measured column. */
+export function failedOf(r: PacedLoadResult): string {
+  const why = Object.entries(r.errors).map(([code, n]) => `${n} ${code}`);
+  return `${r.failed} of ${r.calls}${why.length ? ` (${why.join(', ')})` : ''}`;
 }

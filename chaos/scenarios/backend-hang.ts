@@ -5,7 +5,7 @@
 // (the picker's load and latency penalty avoids it after a few timeouts, or ejection does).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { quantile } from '../../bench/lib/measure.ts';
-import { pacedLoad } from '../lib/paced-load.ts';
+import { failedOf, pacedLoad } from '../lib/paced-load.ts';
 import { atMost, type ChaosScenario, check, round } from '../lib/scenario.ts';
 import { busiest, startShop, timedGet } from '../lib/shop.ts';
 
@@ -68,7 +68,7 @@ export const backendHang: ChaosScenario = {
       checks: [
         check(
           'no call fails (a timed-out attempt is retried on another backend)',
-          `${result.failed} of ${result.calls}${result.errors.length ? ` (${result.errors.join(', ')})` : ''}`,
+          failedOf(result),
           result.failed === 0,
         ),
         atMost(

@@ -10,7 +10,7 @@ import { ConsulDevAgent } from '@meshless/consul/testing';
 import type { Mesh } from 'meshless';
 import { eventually, putApplied, uniquePrefix } from '../../test/helpers/consul-plain.ts';
 import { type Backend, startBackendAt, startGatewayAt } from '../../test/helpers/loopback-backend.ts';
-import { pacedLoad } from '../lib/paced-load.ts';
+import { failedOf, pacedLoad } from '../lib/paced-load.ts';
 import { type ChaosScenario, check, round } from '../lib/scenario.ts';
 
 const subsets = { stable: { meta: { version: 'v1' } }, canary: { meta: { version: 'v2' } } };
@@ -151,11 +151,7 @@ export const badRule: ChaosScenario = {
           notPassing.size ? [...notPassing].join(', ') : `all passing in ${polls} polls`,
           notPassing.size === 0 && polls > 10,
         ),
-        check(
-          'no call fails',
-          `${result.failed} of ${result.calls}${result.errors.length ? ` (${result.errors.join(', ')})` : ''}`,
-          result.failed === 0,
-        ),
+        check('no call fails', failedOf(result), result.failed === 0),
       ],
       figures: {
         calls: result.calls,

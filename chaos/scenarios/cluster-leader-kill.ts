@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eventually } from '../../test/helpers/consul-plain.ts';
 import { startClusterFleet } from '../lib/fleet.ts';
-import { mixedCall, pacedLoad } from '../lib/paced-load.ts';
+import { failedOf, mixedCall, pacedLoad } from '../lib/paced-load.ts';
 import { atMost, type ChaosScenario, check, round } from '../lib/scenario.ts';
 
 export const clusterLeaderKill: ChaosScenario = {
@@ -52,11 +52,7 @@ export const clusterLeaderKill: ChaosScenario = {
     const result = await load;
     return {
       checks: [
-        check(
-          'no call fails through the election',
-          `${result.failed} of ${result.calls}${result.errors.length ? ` (${result.errors.join(', ')})` : ''}`,
-          result.failed === 0,
-        ),
+        check('no call fails through the election', failedOf(result), result.failed === 0),
         atMost('a new leader within 15 s (raft_multiplier 1)', electionMs, 15_000),
         atMost('a rule written after the election is applied within 2 s of its write', appliedMs, 2000),
         check(

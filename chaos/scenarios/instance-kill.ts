@@ -8,7 +8,7 @@ import type { Endpoint } from 'meshless';
 import { eventually, uniquePrefix } from '../../test/helpers/consul-plain.ts';
 import { type InstanceProcess, startInstanceProcess } from '../../test/helpers/instance-process.ts';
 import { startGatewayAt } from '../../test/helpers/loopback-backend.ts';
-import { mixedCall, pacedLoad } from '../lib/paced-load.ts';
+import { failedOf, mixedCall, pacedLoad } from '../lib/paced-load.ts';
 import { type ChaosScenario, check, round } from '../lib/scenario.ts';
 
 const RATE = 200;
@@ -83,7 +83,7 @@ export const instanceKill: ChaosScenario = {
       checks: [
         check(
           'under 1% of calls fail (no rule: the connect error is retried on another endpoint)',
-          `${load.failed} of ${load.calls}${load.errors.length ? ` (${load.errors.join(', ')})` : ''}`,
+          failedOf(load),
           load.failed < load.calls / 100,
         ),
         check(

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConsulCluster } from '@meshless/consul/testing';
 import { eventually } from '../../test/helpers/consul-plain.ts';
 import { startFleet, trackEndpoints } from '../lib/fleet.ts';
-import { mixedCall, pacedLoad } from '../lib/paced-load.ts';
+import { failedOf, mixedCall, pacedLoad } from '../lib/paced-load.ts';
 import { atMost, type ChaosScenario, check } from '../lib/scenario.ts';
 
 const FAILURES = 7;
@@ -60,7 +60,7 @@ export const longOutage: ChaosScenario = {
       checks: [
         check(
           `no call fails through ${Math.round(downMs / 1000)} s down and the restart`,
-          `${result.failed} of ${result.calls}${result.errors.length ? ` (${result.errors.join(', ')})` : ''}`,
+          failedOf(result),
           result.failed === 0,
         ),
         atMost(
