@@ -189,7 +189,8 @@ export class EndpointStatsStore {
   /** Told when an endpoint's availability (breaker status) changes (BreakerAware registers itself). */
   availability: ((stats: EndpointStats) => void) | undefined = undefined;
   private readonly byId = new Map<string, EndpointStats>();
-  private known: readonly Endpoint[] = [];
+  /** The membership as given (raw Endpoints): built on demand from the stats on the merge path. */
+  private known: readonly Endpoint[] | undefined = [];
   private knownHandles: readonly EndpointHandle[] = [];
   private knownStats: readonly EndpointStats[] = [];
   /** `known` is sorted by id without repeats: the next sync may merge against it. */
@@ -202,7 +203,7 @@ export class EndpointStatsStore {
   /** The last merge's change: from which lists (weakly held), and what left and came. */
   private lastChange:
     | {
-        from: WeakRef<readonly Endpoint[]>;
+        from: WeakRef<readonly Endpoint[]> | undefined;
         fromHandles: WeakRef<readonly EndpointHandle[]>;
         removed: Endpoint[];
         added: Endpoint[];
@@ -236,6 +237,7 @@ export class EndpointStatsStore {
 
   /** The membership of the last `sync()`: every known endpoint, ejected or not. */
   get endpoints(): readonly Endpoint[] {
+    this.known ??= this.knownStats.map((s) => s.endpoint);
     return this.known;
   }
 
@@ -266,7 +268,7 @@ export class EndpointStatsStore {
   changeSince(list: readonly Endpoint[]): SortedDiff<Endpoint> | undefined {
     const c = this.lastChange;
     if (c === undefined) return undefined;
-    if (c.from.deref() === list) return { removed: c.removed, added: c.added };
+    if (c.from?.deref() === list) return { removed: c.removed, added: c.added };
     if (c.fromHandles.deref() === list) return { removed: c.removedHandles, added: c.addedHandles };
     return undefined;
   }
@@ -296,7 +298,8 @@ export class EndpointStatsStore {
    * undefined. Pickers then skip the per-endpoint weights (and need no alias table).
    */
   get uniformWeight(): number | undefined {
-    if (this.offWeight !== 0 || this.scalesInUse || this.byId.size !== this.known.length) return undefined;
+    if (this.offWeight !== 0 || this.scalesInUse || this.byId.size !== this.knownStats.length)
+      return undefined;
     return Math.max(this.baseWeight, 0);
   }
 
@@ -427,9 +430,9 @@ export class EndpointStatsStore {
    * changes before the walk succeeds: an unsorted list or a repeated id returns false.
    */
   private mergeSync(endpoints: readonly Endpoint[]): boolean {
-    const old = this.known;
+    const old = this.known; // undefined unless someone asked for it since the last sync
     const oldStats = this.knownStats;
-    const m = old.length;
+    const m = oldStats.length;
     const n = endpoints.length;
     // Unchanged runs as (start in endpoints, start in old, length) triples; the rest one by one.
     const runs: number[] = [];
@@ -442,14 +445,15 @@ export class EndpointStatsStore {
     while (i < n) {
       const i0 = i;
       const j0 = j;
-      while (i < n && j < m && endpoints[i] === old[j]) {
+      // A stats' endpoint is the object the last sync gave for its id.
+      while (i < n && j < m && endpoints[i] === oldStats[j]!.endpoint) {
         i++;
         j++;
       }
       if (i > i0) {
-        if (i0 > 0 && !(prevId < old[j0]!.id)) return false;
+        if (i0 > 0 && !(prevId < oldStats[j0]!.endpoint.id)) return false;
         runs.push(i0, j0, i - i0);
-        prevId = old[j - 1]!.id;
+        prevId = oldStats[j - 1]!.endpoint.id;
         if (i === n) break;
       }
       const given = endpoints[i]!;
@@ -457,20 +461,20 @@ export class EndpointStatsStore {
       const id = ep.id;
       if (i > 0 && !(prevId < id)) return false;
       prevId = id;
-      if (j < m && old[j] === ep) {
+      if (j < m && oldStats[j]!.endpoint === ep) {
         runs.push(i++, j++, 1); // a handle passed back in for an unchanged endpoint
         continue;
       }
-      while (j < m && old[j]!.id < id) {
+      while (j < m && oldStats[j]!.endpoint.id < id) {
         gone.push(j);
         dropped.push(oldStats[j++]!);
       }
-      if (j < m && old[j] === ep) {
+      if (j < m && oldStats[j]!.endpoint === ep) {
         runs.push(i++, j++, 1); // unchanged, after some that left
         continue;
       }
       let known: EndpointStats | undefined;
-      if (j < m && old[j]!.id === id) {
+      if (j < m && oldStats[j]!.endpoint.id === id) {
         gone.push(j);
         known = oldStats[j++]!;
       }
@@ -502,14 +506,16 @@ export class EndpointStatsStore {
       f.stats = s;
     }
     const oldHandles = this.knownHandles;
-    this.known = assemble(n, m, runs, fresh, old, (f) => f.ep);
+    // The endpoints of the old stats, read before the changed ones are renewed below.
+    const removed = gone.map((g) => oldHandles[g]!.endpoint);
+    this.known = undefined;
     this.knownStats = assemble(n, m, runs, fresh, oldStats, (f) => f.stats!);
     this.knownHandles = assemble(n, m, runs, fresh, oldHandles, (f) => f.stats!.handle);
     this.knownSorted = true;
     this.lastChange = {
-      from: new WeakRef(old),
+      from: old === undefined ? undefined : new WeakRef(old),
       fromHandles: new WeakRef(oldHandles),
-      removed: gone.map((g) => old[g]!),
+      removed,
       added: fresh.map((f) => f.ep),
       removedHandles: gone.map((g) => oldHandles[g]!),
       addedHandles: fresh.map((f) => f.stats!.handle),

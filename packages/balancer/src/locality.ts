@@ -142,7 +142,8 @@ export class LocalityAware implements StatefulBalancer {
       shares: new Map(),
     };
     const local = this.localZone;
-    const known = this.stats.endpoints;
+    // The known membership as the store's handles (no raw copy needed; same ids and zones).
+    const known = this.stats.handles;
     if (local === undefined || healthy.length === 0) return none;
     if (healthy.length * 100 < this.minHealthyPercent * known.length) return none;
     // Grouped by zone incrementally: a one-endpoint change costs a patch, not a regroup.
