@@ -1,8 +1,9 @@
 // A backend that hangs: one of three starts accepting requests and never answering, under 100
 // GETs/s. With a policies rule (500 ms per attempt, 3 attempts retried on timeout, a 20 % + 10/s
 // retry budget) and outlier ejection after 5 failures in a row: no call fails, each answers within
-// its attempts' time, retries stay within the budget, and the hung backend is soon out of use
-// (the picker's load and latency penalty avoids it after a few timeouts, or ejection does).
+// its attempts' time, retries stay within the budget, and the hung backend gets few attempts (the
+// picker's latency penalty avoids it after a timeout; as the penalty decays it is tried again now
+// and then, and 5 failures in a row would eject it).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { quantile } from '../../bench/lib/measure.ts';
 import { failedOf, pacedLoad } from '../lib/paced-load.ts';
@@ -82,13 +83,13 @@ export const backendHang: ChaosScenario = {
           retries <= budget,
         ),
         check(
-          'the hung backend gets no attempt later than 1 s after it hung (avoided or ejected)',
-          `last ${round(lastMs)} ms after (${toVictim.length} attempt(s)); ${
+          'at most 5 % of the attempts after it hung go to the hung backend (each costs its call one timeout)',
+          `${toVictim.length} of ${after.length}, the last ${round(lastMs)} ms after; ${
             Number.isNaN(ejectMs)
               ? 'not ejected (too few failures in a row)'
               : `ejected at ${round(ejectMs)} ms`
           }`,
-          lastMs <= 1000,
+          toVictim.length <= 0.05 * after.length,
         ),
       ],
       figures: {
