@@ -1,165 +1,11 @@
-import type { CallFailure, CallOutcome, Endpoint } from '@meshless/core';
+import type { CallOutcome, Endpoint } from '@meshless/core';
 import { systemClock } from '@meshless/core';
 import { type EndpointFeedback, EndpointHandle } from './endpoint-handle.ts';
+import { DEFAULT_DECAY_MS, EndpointStats } from './endpoint-stat.ts';
+import { assemble, mergeWalk } from './membership-merge.ts';
 import type { SortedDiff } from './sorted-diff.ts';
 
-/** Time constant of the latency EWMA (Finagle's default): an old sample weighs 1/e after 10 s. */
-export const DEFAULT_DECAY_MS = 10_000;
-
-/**
- * The failure penalty of the latency estimate: a failed call counts as at least this slow, so a
- * dead instance refusing connections in 0.1 ms never looks like the fastest endpoint.
- */
-export const FAILURE_PENALTY_FLOOR_MS = 50;
-/**
- * A connect error or a reset (no answer at all) is the surest sign of a dead instance: on top of
- * the latency estimate, it puts a penalty of this much on the endpoint, which must outweigh the
- * latency peaks of the live ones even on a loaded machine (a GC pause, a stalled event loop)...
- */
-export const NO_ANSWER_PENALTY_MS = 10_000;
-/**
- * ...and fades with this time constant, much faster than the estimate (10 s -> 1 s after about
- * 4.6 s, -> 50 ms after about 10.6 s): a dead instance is left alone until Consul's health check
- * drops it, a live one that dropped a connection is back in a few seconds. Any answer clears it.
- */
-export const NO_ANSWER_PENALTY_DECAY_MS = 2000;
-/** ...and as this many times the current estimate: failures in a row escalate geometrically. */
-export const FAILURE_PENALTY_FACTOR = 4;
-/** ...up to this (a slower observed failure, e.g. a timeout, still counts in full). */
-export const FAILURE_PENALTY_MAX_MS = 10_000;
-
-/**
- * What a balancer stack knows about one endpoint. Mutable on purpose: pickers are rebuilt on
- * membership changes, but these counters move on every call and are shared by every layer
- * (and by the next stack after a rule change), so they live outside the pickers.
- */
-export class EndpointStats {
-  /** The latest Endpoint object seen for this id. */
-  endpoint: Endpoint;
-  /** Clock time this id first appeared. */
-  readonly firstSeen: number;
-  /** Part of the store's first membership (slow start leaves those alone, as Envoy does). */
-  readonly initial: boolean;
-  /** Calls started and not yet ended. */
-  pending = 0;
-  /** Peak-EWMA latency in ms as of `ewmaAt`; 0 means no history. */
-  ewmaMs = 0;
-  ewmaAt = 0;
-  /** No-answer penalty in ms as of `penaltyAt` (0: none), fading with NO_ANSWER_PENALTY_DECAY_MS. */
-  penaltyMs = 0;
-  penaltyAt = 0;
-  successes = 0;
-  failures = 0;
-  consecutiveErrors = 0;
-  /** Connect errors since the endpoint last answered (any HTTP status). */
-  consecutiveConnectErrors = 0;
-  /** Outcomes since the last outlier interval (success-rate detection). */
-  intervalSuccesses = 0;
-  intervalFailures = 0;
-  /** How many times this endpoint was ejected (decays while it stays healthy). */
-  ejections = 0;
-  /** Clock time the current ejection ends; 0 while not ejected. */
-  ejectedUntil = 0;
-  /** Why the current ejection happened (an EjectionReason); undefined while not ejected. */
-  ejectionReason: string | undefined = undefined;
-  /** Clock time of the last return from ejection. */
-  returnedAt = 0;
-  /** Slow-start factor in (0, 1] applied to the endpoint's weight by weight-aware pickers. */
-  weightScale = 1;
-  /**
-   * Clock time until which pickers avoid this endpoint (its breaker is open); 0: available,
-   * Infinity: until told otherwise. Set through EndpointHandle.markUnavailable.
-   */
-  unavailableUntil = 0;
-  /** What the caller attached to the endpoint (its breaker): see EndpointHandle.breaker. */
-  breaker: unknown = undefined;
-  /** False once the store dropped this id: late outcomes of its calls are ignored. */
-  live = true;
-  /** The prepared handle pickers of a stack return for this endpoint (rebuilt when the Endpoint object changes). */
-  handle!: EndpointHandle;
-
-  constructor(endpoint: Endpoint, firstSeen: number, initial: boolean) {
-    this.endpoint = endpoint;
-    this.firstSeen = firstSeen;
-    this.initial = initial;
-  }
-
-  /** Records the end of a call: pending count, latency estimate, error counters. */
-  record(
-    latencyMs: number,
-    ok: boolean,
-    status: number | undefined,
-    failure: CallFailure | undefined,
-    now: number,
-    decayMs: number,
-  ): void {
-    if (this.pending > 0) this.pending--;
-    this.observeLatency(latencyMs, now, decayMs, ok, failure);
-    if (ok) {
-      this.successes++;
-      this.intervalSuccesses++;
-      this.consecutiveErrors = 0;
-    } else {
-      this.failures++;
-      this.intervalFailures++;
-      this.consecutiveErrors++;
-    }
-    // Any HTTP answer proves the endpoint reachable; a timeout or reset proves nothing either way.
-    if (failure === 'connect') this.consecutiveConnectErrors++;
-    else if (ok || status !== undefined) this.consecutiveConnectErrors = 0;
-  }
-
-  get ejected(): boolean {
-    return this.ejectedUntil !== 0;
-  }
-
-  /** The latency estimate decayed to `now` (idle endpoints drift back toward "worth a try"), or the no-answer penalty while it is higher. */
-  latencyAt(now: number, decayMs: number): number {
-    const dt = now - this.ewmaAt;
-    const latency = dt <= 0 ? this.ewmaMs : this.ewmaMs * Math.exp(-dt / decayMs);
-    if (this.penaltyMs === 0) return latency;
-    const penalty = this.penaltyMs * Math.exp(-(now - this.penaltyAt) / NO_ANSWER_PENALTY_DECAY_MS);
-    return Math.max(penalty, latency);
-  }
-
-  /**
-   * Peak-sensitive EWMA (Finagle/tower): a sample above the decayed estimate replaces it at
-   * once; a lower one is blended in by the time elapsed since the last sample. A failure is a
-   * peak of at least max(floor, factor x estimate), capped, or its observed time if longer (a
-   * cancelled call gets none): a fast error must repel traffic, not attract it, and each one in
-   * a row repels more than the last. No answer at all (a connect error, a reset) also sets the
-   * no-answer penalty; an answer clears it.
-   */
-  observeLatency(ms: number, now: number, decayMs: number, ok: boolean, failure?: CallFailure): void {
-    const dt = now - this.ewmaAt;
-    const w = dt <= 0 ? 1 : Math.exp(-dt / decayMs);
-    const decayed = this.ewmaMs * w;
-    if (ok) {
-      this.ewmaMs = ms > decayed ? ms : decayed + ms * (1 - w);
-      this.penaltyMs = 0;
-    } else if (failure === 'cancelled') {
-      // Aborted by the caller or a winning hedge: a lower bound of its latency, no penalty.
-      this.ewmaMs = Math.max(ms, decayed);
-    } else {
-      this.ewmaMs = Math.max(ms, decayed, failurePenaltyMs(decayed));
-      if (failure === undefined)
-        this.penaltyMs = 0; // an error status is an answer
-      else {
-        this.penaltyMs = NO_ANSWER_PENALTY_MS;
-        this.penaltyAt = now;
-      }
-    }
-    this.ewmaAt = now;
-  }
-}
-
-/** The latency a failure counts as at least, given the decayed estimate. */
-function failurePenaltyMs(estimateMs: number): number {
-  return Math.min(
-    FAILURE_PENALTY_MAX_MS,
-    Math.max(FAILURE_PENALTY_FLOOR_MS, FAILURE_PENALTY_FACTOR * estimateMs),
-  );
-}
+export * from './endpoint-stat.ts';
 
 export interface EndpointStatsStoreOptions {
   /** Monotonic milliseconds. Default: `systemClock.now`. */
@@ -434,56 +280,9 @@ export class EndpointStatsStore {
     const oldStats = this.knownStats;
     const m = oldStats.length;
     const n = endpoints.length;
-    // Unchanged runs as (start in endpoints, start in old, length) triples; the rest one by one.
-    const runs: number[] = [];
-    const fresh: Fresh[] = [];
-    const dropped: EndpointStats[] = [];
-    const gone: number[] = []; // positions in `old` of endpoints that left or changed
-    let i = 0;
-    let j = 0;
-    let prevId = '';
-    while (i < n) {
-      const i0 = i;
-      const j0 = j;
-      // A stats' endpoint is the object the last sync gave for its id.
-      while (i < n && j < m && endpoints[i] === oldStats[j]!.endpoint) {
-        i++;
-        j++;
-      }
-      if (i > i0) {
-        if (i0 > 0 && !(prevId < oldStats[j0]!.endpoint.id)) return false;
-        runs.push(i0, j0, i - i0);
-        prevId = oldStats[j - 1]!.endpoint.id;
-        if (i === n) break;
-      }
-      const given = endpoints[i]!;
-      const ep = given instanceof EndpointHandle ? given.endpoint : given;
-      const id = ep.id;
-      if (i > 0 && !(prevId < id)) return false;
-      prevId = id;
-      if (j < m && oldStats[j]!.endpoint === ep) {
-        runs.push(i++, j++, 1); // a handle passed back in for an unchanged endpoint
-        continue;
-      }
-      while (j < m && oldStats[j]!.endpoint.id < id) {
-        gone.push(j);
-        dropped.push(oldStats[j++]!);
-      }
-      if (j < m && oldStats[j]!.endpoint === ep) {
-        runs.push(i++, j++, 1); // unchanged, after some that left
-        continue;
-      }
-      let known: EndpointStats | undefined;
-      if (j < m && oldStats[j]!.endpoint.id === id) {
-        gone.push(j);
-        known = oldStats[j++]!;
-      }
-      fresh.push({ at: i++, ep, stats: known });
-    }
-    while (j < m) {
-      gone.push(j);
-      dropped.push(oldStats[j++]!);
-    }
+    const walk = mergeWalk(endpoints, oldStats);
+    if (walk === undefined) return false;
+    const { runs, fresh, dropped, gone } = walk;
     // The walk held: apply it.
     for (const s of dropped) {
       if (s.endpoint.weight !== this.baseWeight) this.offWeight--;
@@ -566,59 +365,6 @@ export class EndpointStatsStore {
     for (const s of this.byId.values()) s.weightScale = 1;
     this.scalesInUse = false;
   }
-}
-
-/** An endpoint of a merge not matched by reference: where it goes, and its stats once known. */
-interface Fresh {
-  readonly at: number;
-  readonly ep: Endpoint;
-  stats: EndpointStats | undefined;
-}
-
-/**
- * The new list of a merge: the unchanged runs copied from `source` a run at a time (slices,
- * joined by one concat: about memcpy speed), `freshValue` for the rest. Many pieces (a large
- * change) are written one by one instead.
- */
-function assemble<T>(
-  n: number,
-  m: number,
-  runs: readonly number[],
-  fresh: readonly Fresh[],
-  source: readonly T[],
-  freshValue: (f: Fresh) => T,
-): T[] {
-  if (runs.length === 3 && fresh.length === 0) return source.slice(runs[1]!, runs[1]! + runs[2]!);
-  let inPlace = n === m;
-  for (let r = 0; inPlace && r < runs.length; r += 3) inPlace = runs[r] === runs[r + 1];
-  if (inPlace) {
-    // Same positions (endpoints changed, none came or left): one copy, then the changes.
-    const out = source.slice();
-    for (const f of fresh) out[f.at] = freshValue(f);
-    return out;
-  }
-  const pieces = runs.length / 3 + fresh.length;
-  if (pieces > 64) {
-    const out: T[] = new Array(n);
-    for (let r = 0; r < runs.length; r += 3) {
-      const at = runs[r]!;
-      const from = runs[r + 1]!;
-      const len = runs[r + 2]!;
-      for (let k = 0; k < len; k++) out[at + k] = source[from + k]!;
-    }
-    for (const f of fresh) out[f.at] = freshValue(f);
-    return out;
-  }
-  const parts: (T[] | readonly T[])[] = [];
-  let r = 0;
-  let f = 0;
-  while (r < runs.length || f < fresh.length) {
-    if (f === fresh.length || (r < runs.length && runs[r]! < fresh[f]!.at)) {
-      parts.push(source.slice(runs[r + 1]!, runs[r + 1]! + runs[r + 2]!));
-      r += 3;
-    } else parts.push([freshValue(fresh[f++]!)]);
-  }
-  return ([] as T[]).concat(...(parts as T[][]));
 }
 
 /** The Endpoint behind a handle (handles are passed back in by layers and by `rebuildBalancer`). */
