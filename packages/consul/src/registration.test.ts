@@ -239,6 +239,36 @@ describe('ServiceRegistration', () => {
     reg.dispose();
   });
 
+  it('after a failed heartbeat, beats again as soon as the agent answers, not at the next beat', async () => {
+    const { a, clock, reg } = setup();
+    let answer: (() => void) | undefined;
+    a.connection.whenAnswering = (signal) =>
+      new Promise<void>((resolve, reject) => {
+        answer = resolve;
+        signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+      });
+    await reg.start();
+    const sent = a.calls.length;
+    a.reply = () => new ConsulError('ECONNREFUSED');
+    clock.advance(1000); // ttl / 3: this beat fails
+    await flush();
+    expect(a.calls.length).toBe(sent + 1);
+    expect(answer).toBeDefined();
+    // An agent back from a long outage restores the heartbeat check as critical: beat at once.
+    a.reply = () => ({ status: 200 });
+    answer!();
+    await flush();
+    await flush();
+    expect(a.paths().slice(sent + 1)).toEqual(['/v1/agent/check/update/service%3Acatalog-1']);
+    expect(reg.status().heartbeats).toBe(1);
+    // Healthy again: the next beat waits for the timer, with no wait on the agent.
+    answer = undefined;
+    clock.advance(1000);
+    await flush();
+    expect(answer).toBeUndefined();
+    reg.dispose();
+  });
+
   it('start() rejects when the agent refuses the definition, and schedules nothing', async () => {
     const { clock, reg } = setup({}, () => ({ status: 400, body: 'Invalid Service Meta' }));
     const error = await reg.start().catch((e: unknown) => e);

@@ -16,8 +16,12 @@ import {
 } from '@meshless/core';
 import { type ConsulConnection, statusError } from './connection.ts';
 
-/** What registration needs of a connection (a ConsulConnection, or a stand-in in tests). */
-export type AgentConnection = Pick<ConsulConnection, 'request'>;
+/**
+ * What registration needs of a connection (a ConsulConnection, or a stand-in in tests); without
+ * `whenAnswering` a failed heartbeat waits for the next one.
+ */
+export type AgentConnection = Pick<ConsulConnection, 'request'> &
+  Partial<Pick<ConsulConnection, 'whenAnswering'>>;
 
 export type CheckStatus = 'passing' | 'warning' | 'critical';
 
@@ -234,6 +238,7 @@ export class ServiceRegistration {
     this.drained ??= (async () => {
       this.state.draining = true;
       this.timer?.cancel();
+      this.answering?.abort();
       await this.enqueue(async () => {
         if (!this.state.registered) return;
         const path = `/v1/agent/service/maintenance/${encodeURIComponent(this.id)}`;
@@ -281,14 +286,35 @@ export class ServiceRegistration {
 
   private schedule(): void {
     if (this.stopController.signal.aborted || this.state.draining) return;
-    this.timer = this.clock.setTimeout(() => {
+    const fire = () => {
+      this.timer?.cancel();
       this.timer = undefined;
+      this.answering?.abort();
+      this.answering = undefined;
       void this.enqueue(() => this.beat()).then(
         () => this.schedule(),
         () => this.schedule(),
       );
-    }, this.ttlMs / 3);
+    };
+    this.timer = this.clock.setTimeout(fire, this.ttlMs / 3);
+    if (this.streak === 0 || this.connection.whenAnswering === undefined) return;
+    // The last beat failed: beat again as soon as the agent answers. An agent back from a long
+    // outage restores the checks as critical, and the instance is out of discovery until then.
+    const answering = new AbortController();
+    this.answering = answering;
+    const stop = () => answering.abort();
+    this.stopController.signal.addEventListener('abort', stop, { once: true });
+    this.connection.whenAnswering(answering.signal).then(
+      () => {
+        this.stopController.signal.removeEventListener('abort', stop);
+        if (this.answering === answering && !this.state.draining) fire();
+      },
+      () => this.stopController.signal.removeEventListener('abort', stop),
+    );
   }
+
+  /** While a beat failed: the wait for the agent to answer again (ends the wait for the timer). */
+  private answering: AbortController | undefined;
 
   private async beat(): Promise<void> {
     if (this.stopController.signal.aborted || this.state.draining) return;

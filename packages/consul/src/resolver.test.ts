@@ -125,6 +125,15 @@ async function started() {
 
 const ids = (list: readonly Endpoint[]) => list.map((e) => e.id);
 
+/** Waits (a turn of the event loop at a time, at most 5 s) until `check` holds. */
+async function until(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in 5 s');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 describe('selectDatacenter', () => {
   const view = (
     datacenter: string,
@@ -225,6 +234,42 @@ describe('ConsulResolver', () => {
     clock.advance(20_000); // the backoff after the no-path answer
     await back;
     expect(resolver.stats().datacenter).toBe('dc1');
+  });
+
+  it('does not take an empty list right after an outage at once: the last one is served a while', async () => {
+    const fake = await started();
+    fake.set('', { body: [entry('n1', 'a')] });
+    const clock = new ManualClock();
+    const w = warnings();
+    const resolver = await resolverOn(fake, { logger: w.logger, clock, holdEmptyAfterOutageMs: 5000 });
+    const first = await resolver.ready();
+    fake.set('', { status: 500, body: 'rpc error: No cluster leader' });
+    await w.next('endpoint watch failed');
+    // Back, but its TTL checks were restored critical: nothing passes until the next heartbeat.
+    fake.set('', { body: [] });
+    clock.advance(1000); // the backoff
+    await w.next('no instance right after an outage');
+    expect(resolver.current()).toBe(first);
+    await until(() => resolver.stats().reachable);
+    // The heartbeat comes: the instance is back, and the list never emptied.
+    const events: number[] = [];
+    resolver.onDidChange((l) => events.push(l.length));
+    const asked = fake.seen.length;
+    fake.set('', { body: [entry('n1', 'a', { output: 'beat' })] });
+    await until(() => fake.seen.length > asked); // taken: the watch asks again
+    clock.advance(10_000); // past the hold: the list was taken back already, nothing to apply
+    expect(resolver.current()).toBe(first);
+    expect(events).toEqual([]);
+
+    // Gone for good: after another outage, an empty list still there after the hold is taken.
+    fake.set('', { status: 500, body: 'rpc error: No cluster leader' });
+    await until(() => w.seen.filter((m) => m.includes('endpoint watch failed')).length >= 2);
+    const emptied = once(resolver.onDidChange, (l) => l.length === 0);
+    fake.set('', { body: [] });
+    clock.advance(20_000); // the backoff
+    await new Promise((r) => setTimeout(r, 50));
+    clock.advance(5000); // the hold
+    await emptied;
   });
 
   it('keeps serving the last endpoints while Consul fails', async () => {

@@ -1,6 +1,5 @@
 import {
   type Clock,
-  ConsulError,
   type Disposable,
   Emitter,
   type Endpoint,
@@ -8,9 +7,17 @@ import {
   noopLogger,
   type Random,
   type Resolver,
+  systemClock,
+  type TimerHandle,
 } from '@meshless/core';
 import type { BlockingWatchOptions, WatchStats } from './blocking-watch.ts';
 import type { ConsulConnection } from './connection.ts';
+import {
+  type DatacenterSelection,
+  type DatacenterView,
+  isNoPathToDatacenter,
+  selectDatacenter,
+} from './datacenter-selection.ts';
 import { DatacenterWatch, type DiscoveryThread } from './datacenter-watch.ts';
 import { cacheFileName, DiskCache } from './disk-cache.ts';
 import { type CachedEndpoints, endpointsFromCache, sameEndpoints } from './health-parse.ts';
@@ -26,6 +33,7 @@ export {
   sameEndpoints,
   weightOf,
 } from './health-parse.ts';
+export { type DatacenterSelection, type DatacenterView, isNoPathToDatacenter, selectDatacenter };
 
 export interface ConsulResolverOptions {
   connection: ConsulConnection;
@@ -65,6 +73,13 @@ export interface ConsulResolverOptions {
   thread?: DiscoveryThread;
   /** `auto` moves a watch to the worker once an answer holds this many endpoints. Default 256. */
   offThreadAbove?: number;
+  /**
+   * How long an empty answer right after an outage is not taken: an agent back from a long outage
+   * restores TTL checks as critical until each instance's next heartbeat, so for a moment it lists
+   * no passing instance of a healthy service. The last list is served meanwhile; an empty list
+   * still there after this long is taken. Default 5000; 0 takes it at once.
+   */
+  holdEmptyAfterOutageMs?: number;
 }
 
 /** Blocking-watch tuning a resolver passes on (wait, backoff, rate limit). */
@@ -90,53 +105,15 @@ export interface ResolverStats {
   } & WatchStats)[];
 }
 
-/** One datacenter's view, as the failover selection sees it. */
-export interface DatacenterView {
-  readonly datacenter: string | undefined;
-  /** The last answer; undefined before the first. */
-  readonly endpoints: readonly Endpoint[] | undefined;
-  /** Attempts failed and no answer has come yet. */
-  readonly failed: boolean;
-}
-
-export type DatacenterSelection =
-  | { readonly kind: 'wait' }
-  | { readonly kind: 'none' }
-  | {
-      readonly kind: 'live';
-      readonly datacenter: string | undefined;
-      readonly endpoints: readonly Endpoint[];
-    };
-
-/**
- * Failover: the first datacenter in order with any endpoint. A datacenter that has not answered
- * yet (and has not failed) holds the decision, so a slow primary does not flap traffic to the
- * secondary and back; one that failed without ever answering counts as empty. `none`: nothing
- * answered at all (the local agent is down).
- */
-export function selectDatacenter(views: readonly DatacenterView[]): DatacenterSelection {
-  let answered = false;
-  for (const v of views) {
-    if (v.endpoints === undefined) {
-      if (!v.failed) return { kind: 'wait' };
-      continue;
-    }
-    answered = true;
-    if (v.endpoints.length > 0) return { kind: 'live', datacenter: v.datacenter, endpoints: v.endpoints };
-  }
-  return answered ? { kind: 'live', datacenter: undefined, endpoints: noEndpoints } : { kind: 'none' };
-}
-
-/** Consul's answer for a datacenter it has no route to (unknown name, WAN down). */
-export function isNoPathToDatacenter(error: unknown): boolean {
-  return error instanceof ConsulError && /no path to datacenter/i.test(error.message);
-}
-
 interface DcState extends DatacenterView {
   endpoints: readonly Endpoint[] | undefined;
   failed: boolean;
   /** Consul's last list for it (`endpoints` may be emptied by a no-path answer meanwhile). */
   source: readonly Endpoint[] | undefined;
+  /** A watch error since the last list taken. */
+  outage: boolean;
+  /** Serving the last list over an empty answer that came right after an outage. */
+  hold: TimerHandle | undefined;
 }
 
 const noEndpoints: readonly Endpoint[] = Object.freeze([]);
@@ -154,6 +131,7 @@ export class ConsulResolver implements Resolver, Disposable {
   private readonly emitter: Emitter<readonly Endpoint[]>;
   private readonly cache: { readonly disk: DiskCache<CachedEndpoints>; readonly file: string } | undefined;
   private readonly logger: Logger;
+  private readonly clock: Clock;
   private list: readonly Endpoint[] = noEndpoints;
   private origin: EndpointsOrigin = 'none';
   private datacenter: string | undefined;
@@ -167,6 +145,7 @@ export class ConsulResolver implements Resolver, Disposable {
   constructor(options: ConsulResolverOptions) {
     this.service = options.service;
     this.logger = options.logger ?? noopLogger;
+    this.clock = options.clock ?? systemClock;
     this.emitter = new Emitter({
       onListenerError: (error) =>
         this.logger.error('endpoint listener threw', {
@@ -206,7 +185,10 @@ export class ConsulResolver implements Resolver, Disposable {
       endpoints: undefined,
       failed: false,
       source: undefined,
+      outage: false,
+      hold: undefined,
     }));
+    const holdMs = options.holdEmptyAfterOutageMs ?? 5000;
     this.watches = this.states.map((state) => {
       const dc = state.datacenter;
       return new DatacenterWatch({
@@ -232,13 +214,38 @@ export class ConsulResolver implements Resolver, Disposable {
         ...(options.random ? { random: options.random } : {}),
         onList: (endpoints) => {
           state.source = endpoints;
-          state.endpoints = endpoints;
           state.failed = false;
+          if (endpoints.length > 0 || !state.outage || !state.endpoints?.length || holdMs <= 0) {
+            state.hold?.cancel();
+            state.hold = undefined;
+            state.outage = false;
+            state.endpoints = endpoints;
+          } else if (state.hold === undefined) {
+            this.logger.warn(
+              'consul lists no instance right after an outage; serving the last list a while',
+              {
+                service: this.service,
+                datacenter: dc,
+                holdMs,
+              },
+            );
+            state.hold = this.clock.setTimeout(() => {
+              state.hold = undefined;
+              state.outage = false;
+              state.endpoints = state.source;
+              this.update();
+            }, holdMs);
+          }
           this.update();
         },
         onError: (error, info) => this.onWatchError(state, error, info),
         onAnswer: () => {
           // Answering again after a failure or a no-path answer, with a list that did not change.
+          if (state.hold !== undefined && state.failed) {
+            state.failed = false;
+            this.update();
+          }
+          if (state.hold !== undefined) return;
           if (state.source === undefined || (state.endpoints === state.source && !state.failed)) return;
           state.endpoints = state.source;
           state.failed = false;
@@ -305,6 +312,7 @@ export class ConsulResolver implements Resolver, Disposable {
     if (this.disposed) return;
     this.disposed = true;
     clearTimeout(this.cacheTimer);
+    for (const s of this.states) s.hold?.cancel();
     for (const w of this.watches) w.dispose();
     this.emitter.dispose();
     this.settle(this.list);
@@ -328,6 +336,7 @@ export class ConsulResolver implements Resolver, Disposable {
       state.failed = false;
     } else {
       state.failed = true;
+      state.outage = true;
       if (info.failures === 1) this.logger.warn('endpoint watch failed; serving the last list', fields);
       else this.logger.debug('endpoint watch failed', fields);
     }
