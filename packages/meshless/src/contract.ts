@@ -5,3 +5,4 @@
 
 export * from './governance-report.ts';
 export * from './rules/index.ts';
+export type { LatencyHistogram, SignalSource, SubsetWindow } from './signal-source.ts';
