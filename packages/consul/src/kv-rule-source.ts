@@ -117,6 +117,9 @@ export class ConsulRuleSource implements RuleSource {
       path: `/v1/kv/${this.prefix}/`,
       query: { recurse: true, dc: this.datacenter },
       acceptStatus: [404],
+      // A cluster restarted whole may first answer from an unreplayed log: an empty prefix (a false
+      // "rules held") or older values. The first changed answer after a failure is read consistently.
+      confirmAfterFailure: true,
       parse: (res) => this.reader.read(res),
       onChange: (snapshot) => this.receive(snapshot),
       onError: (error, info) => {
