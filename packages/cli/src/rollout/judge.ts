@@ -1,0 +1,166 @@
+import type { SubsetWindow } from 'meshless/contract';
+import { binomialUpperTail, fisherOneSided, histogramCount, histogramQuantile } from './statistics.ts';
+
+/** How the canary is judged against the stable subset (docs/operators-guide.md, "Rollouts"). */
+export interface JudgeOptions {
+  /** Requests each subset must have in the window before anything but a clear SLO breach is decided. Default 50. */
+  readonly minRequests: number;
+  /** Significance of the error test (one-sided Fisher's exact), per evaluation. Default 0.01. */
+  readonly alpha: number;
+  /** The canary's error rate must also exceed stable's by this many percentage points to roll back. Default 1. */
+  readonly errorMarginPercent: number;
+  /** Canary p95 (and p99) above this multiple of stable's rolls back. Default 2. */
+  readonly latencyRatio: number;
+  /** Latency differences below this many ms never roll back (bucket resolution, timer noise). Default 5. */
+  readonly latencyFloorMs: number;
+  /** Observations each subset needs before p95 is compared; p99 needs 4x as many. Default 50. */
+  readonly minLatencyCount: number;
+  /** Absolute SLO: canary error rate, percent. Default none. */
+  readonly maxErrorPercent?: number | undefined;
+  /** Absolute SLO: canary p99, ms. Default none. */
+  readonly maxP99Ms?: number | undefined;
+}
+
+export const DEFAULT_JUDGE: JudgeOptions = {
+  minRequests: 50,
+  alpha: 0.01,
+  errorMarginPercent: 1,
+  latencyRatio: 2,
+  latencyFloorMs: 5,
+  minLatencyCount: 50,
+};
+
+export interface SubsetFigures {
+  readonly requests: number;
+  readonly errors: number;
+  readonly errorPercent: number;
+  readonly p95Ms: number | undefined;
+  readonly p99Ms: number | undefined;
+  readonly latencyCount: number;
+}
+
+export type Decision = 'promote' | 'hold' | 'rollback';
+
+export interface Verdict {
+  readonly decision: Decision;
+  /** One line, for people: why. */
+  readonly reason: string;
+  readonly canary: SubsetFigures;
+  readonly stable: SubsetFigures;
+  /** Fisher's one-sided p-value for "canary fails more than stable". */
+  readonly errorPValue: number;
+}
+
+const EMPTY: SubsetWindow = { subset: '', requests: 0, errors: 0, latency: { bounds: [], counts: [] } };
+
+function figures(w: SubsetWindow): SubsetFigures {
+  const requests = clean(w.requests);
+  const errors = Math.min(clean(w.errors), requests);
+  return {
+    requests,
+    errors,
+    errorPercent: requests === 0 ? 0 : (100 * errors) / requests,
+    p95Ms: histogramQuantile(w.latency, 0.95),
+    p99Ms: histogramQuantile(w.latency, 0.99),
+    latencyCount: histogramCount(w.latency),
+  };
+}
+
+/** Counts from a source are untrusted: non-finite or negative reads as 0. */
+function clean(n: number): number {
+  return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
+}
+
+/**
+ * Canary vs stable over the same window. Order: absolute SLO breaches (with evidence: the error
+ * SLO by a one-sided binomial test at `alpha`), then too few samples (hold), then the error test
+ * (Fisher's exact at `alpha` plus the margin), then latency ratios; promote when nothing objects.
+ */
+export function judge(
+  windows: readonly SubsetWindow[],
+  canarySubset: string,
+  stableSubset: string,
+  options: JudgeOptions = DEFAULT_JUDGE,
+): Verdict {
+  const canary = figures(windows.find((w) => w.subset === canarySubset) ?? EMPTY);
+  const stable = figures(windows.find((w) => w.subset === stableSubset) ?? EMPTY);
+  const errorPValue = fisherOneSided(canary.errors, canary.requests, stable.errors, stable.requests);
+  const verdict = (decision: Decision, reason: string): Verdict => ({
+    decision,
+    reason,
+    canary,
+    stable,
+    errorPValue,
+  });
+
+  if (options.maxErrorPercent !== undefined && canary.requests > 0) {
+    const slo = options.maxErrorPercent / 100;
+    const p = binomialUpperTail(canary.errors, canary.requests, slo);
+    if (canary.errorPercent > options.maxErrorPercent && p < options.alpha) {
+      return verdict(
+        'rollback',
+        `canary error rate ${pct(canary.errorPercent)} above the SLO ${pct(options.maxErrorPercent)} (p=${fmtP(p)})`,
+      );
+    }
+  }
+  if (
+    options.maxP99Ms !== undefined &&
+    canary.p99Ms !== undefined &&
+    canary.latencyCount >= 4 * options.minLatencyCount &&
+    canary.p99Ms > options.maxP99Ms
+  ) {
+    return verdict('rollback', `canary p99 ${ms(canary.p99Ms)} above the SLO ${ms(options.maxP99Ms)}`);
+  }
+  if (canary.requests < options.minRequests || stable.requests < options.minRequests) {
+    return verdict(
+      'hold',
+      `not enough requests yet (canary ${canary.requests}, stable ${stable.requests}, need ${options.minRequests} each)`,
+    );
+  }
+  if (
+    errorPValue < options.alpha &&
+    canary.errorPercent - stable.errorPercent >= options.errorMarginPercent
+  ) {
+    return verdict(
+      'rollback',
+      `canary errors ${pct(canary.errorPercent)} vs stable ${pct(stable.errorPercent)} (Fisher p=${fmtP(errorPValue)} < ${options.alpha})`,
+    );
+  }
+  if (canary.latencyCount < options.minLatencyCount || stable.latencyCount < options.minLatencyCount) {
+    return verdict(
+      'hold',
+      `not enough latency samples yet (canary ${canary.latencyCount}, stable ${stable.latencyCount}, need ${options.minLatencyCount} each)`,
+    );
+  }
+  const slower = (name: string, c: number | undefined, s: number | undefined) =>
+    c !== undefined &&
+    s !== undefined &&
+    c > options.latencyRatio * s &&
+    c - s > options.latencyFloorMs &&
+    `canary ${name} ${ms(c)} vs stable ${ms(s)} (more than ${options.latencyRatio}x)`;
+  const p95 = slower('p95', canary.p95Ms, stable.p95Ms);
+  if (p95) return verdict('rollback', p95);
+  const enoughForP99 = Math.min(canary.latencyCount, stable.latencyCount) >= 4 * options.minLatencyCount;
+  const p99 = enoughForP99 && slower('p99', canary.p99Ms, stable.p99Ms);
+  if (p99) return verdict('rollback', p99);
+  return verdict('promote', 'canary within bounds');
+}
+
+/** `canary 312 req 0.3% err p95 12ms p99 20ms; stable ...; p=0.41`: the figures of a verdict, one line. */
+export function describeFigures(v: Verdict): string {
+  const one = (name: string, f: SubsetFigures) =>
+    `${name} ${f.requests} req ${pct(f.errorPercent)} err p95 ${ms(f.p95Ms)} p99 ${ms(f.p99Ms)}`;
+  return `${one('canary', v.canary)}; ${one('stable', v.stable)}; errors p=${fmtP(v.errorPValue)}`;
+}
+
+function pct(n: number): string {
+  return `${Number(n.toFixed(2))}%`;
+}
+
+function ms(n: number | undefined): string {
+  return n === undefined ? '-' : `${Number(n.toFixed(1))}ms`;
+}
+
+function fmtP(p: number): string {
+  return p < 0.0001 ? p.toExponential(1) : String(Number(p.toFixed(4)));
+}

@@ -1,0 +1,105 @@
+import type { LatencyHistogram } from 'meshless/contract';
+
+// Exact tail probabilities for the rollout judge. Both walk the probability mass function by its
+// ratio recurrence from the observed value outward, stopping once terms no longer move the sum, so
+// the cost is bounded by the counts and usually a few dozen steps.
+
+const MAX_TERMS = 1_000_000;
+
+/** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9; ~15 digits). */
+export function logGamma(x: number): number {
+  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
+  const z = x - 1;
+  let a = c[0]!;
+  const t = z + 7.5;
+  for (let i = 1; i < 9; i++) a += c[i]! / (z + i);
+  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(a);
+}
+
+function logChoose(n: number, k: number): number {
+  return logGamma(n + 1) - logGamma(k + 1) - logGamma(n - k + 1);
+}
+
+/**
+ * One-sided Fisher's exact test: the probability, if canary and stable fail at the same rate, that
+ * the canary gets at least `canaryErrors` of all the errors seen (the hypergeometric upper tail).
+ * Small means "the canary fails more than chance explains".
+ */
+export function fisherOneSided(
+  canaryErrors: number,
+  canaryRequests: number,
+  stableErrors: number,
+  stableRequests: number,
+): number {
+  const total = canaryRequests + stableRequests;
+  const errors = canaryErrors + stableErrors;
+  const draws = canaryRequests;
+  const lo = Math.max(0, draws + errors - total);
+  const hi = Math.min(errors, draws);
+  const a = Math.max(canaryErrors, lo);
+  if (a > hi) return 0;
+  if (errors === 0 || a <= lo) return 1;
+  const logP = logChoose(errors, a) + logChoose(total - errors, draws - a) - logChoose(total, draws);
+  let term = Math.exp(logP);
+  let sum = term;
+  for (let k = a; k < hi && k - a < MAX_TERMS; k++) {
+    term *= ((errors - k) * (draws - k)) / ((k + 1) * (total - errors - draws + k + 1));
+    sum += term;
+    if (term < sum * 1e-16) break;
+  }
+  return Math.min(1, sum);
+}
+
+/** P(X >= k) for X ~ Binomial(n, p): how likely `k` or more errors of `n` are at a true rate `p`. */
+export function binomialUpperTail(k: number, n: number, p: number): number {
+  if (k <= 0) return 1;
+  if (k > n) return 0;
+  if (p <= 0) return 0;
+  if (p >= 1) return 1;
+  let term = Math.exp(logChoose(n, k) + k * Math.log(p) + (n - k) * Math.log1p(-p));
+  let sum = term;
+  for (let i = k; i < n && i - k < MAX_TERMS; i++) {
+    term *= ((n - i) / (i + 1)) * (p / (1 - p));
+    sum += term;
+    if (term < sum * 1e-16) break;
+  }
+  return Math.min(1, sum);
+}
+
+/** Observations in a histogram. */
+export function histogramCount(h: LatencyHistogram): number {
+  let n = 0;
+  for (const c of h.counts) n += Number.isFinite(c) && c > 0 ? c : 0;
+  return n;
+}
+
+/**
+ * The q-quantile (0-1) of a bucketed histogram, interpolated linearly inside its bucket as
+ * Prometheus's histogram_quantile does; the +Inf bucket answers the highest finite bound. `counts`
+ * may have one entry more than `bounds` (the +Inf bucket) or end with a bound of Infinity.
+ * undefined when empty.
+ */
+export function histogramQuantile(h: LatencyHistogram, q: number): number | undefined {
+  const total = histogramCount(h);
+  if (total === 0) return undefined;
+  const rank = q * total;
+  let seen = 0;
+  let lastFinite = 0;
+  for (let i = 0; i < h.counts.length; i++) {
+    const c = h.counts[i]!;
+    const count = Number.isFinite(c) && c > 0 ? c : 0;
+    const upper = h.bounds[i] ?? Number.POSITIVE_INFINITY;
+    const lower = i === 0 ? 0 : (h.bounds[i - 1] ?? lastFinite);
+    if (Number.isFinite(upper)) lastFinite = upper;
+    if (count > 0 && seen + count >= rank) {
+      if (!Number.isFinite(upper)) return lastFinite;
+      return lower + ((upper - lower) * (rank - seen)) / count;
+    }
+    seen += count;
+  }
+  return lastFinite;
+}
