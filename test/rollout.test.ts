@@ -1,0 +1,153 @@
+import { parseState, type RolloutOptions, rollout, startRollout, stateKey } from '@meshless/cli';
+import type { SignalSource, SubsetWindow } from 'meshless/contract';
+import { afterAll, describe, expect, it } from 'vitest';
+import { eventually, kvClient, uniquePrefix } from './helpers/consul.ts';
+
+// The rollout controller on a real Consul (KV, check-and-set, sessions), judged from a fake
+// SignalSource: the fleet-signals reader is tested on its own (test/fleet-signals.test.ts).
+const { kv, connection } = kvClient();
+afterAll(() => connection.close());
+
+const routes = {
+  subsets: { v1: { meta: { version: 'v1' } }, v2: { meta: { version: 'v2' } } },
+  routes: [
+    { name: 'beta', match: { headers: { 'x-beta': { exact: '1' } } }, to: [{ subset: 'v2' }] },
+    { name: 'default', to: [{ subset: 'v1', weight: 100 }] },
+  ],
+};
+
+const BOUNDS = [5, 10, 20, 40, 80, 160];
+/** Figures as a reader would give them: `n` requests per subset, `errors` of them failed, latency around `ms`. */
+function window(subset: string, n: number, errors: number, ms: number): SubsetWindow {
+  const counts = BOUNDS.map((b) => (b === ms ? n : 0));
+  return { subset, requests: n, errors, latency: { bounds: BOUNDS, counts: [...counts, 0] } };
+}
+function source(canary: () => SubsetWindow, calls: { n: number } = { n: 0 }): SignalSource {
+  return {
+    async subsetWindows() {
+      calls.n++;
+      return [window('v1', 1800, 2, 10), canary()];
+    },
+  };
+}
+const healthy = () => window('v2', 200, 0, 10);
+
+async function setup(name: string) {
+  const prefix = uniquePrefix(name);
+  const key = `${prefix}/services/catalog/routes`;
+  await kv.put(key, routes);
+  const base = {
+    connection,
+    prefix,
+    service: 'catalog',
+    canary: 'v2',
+    stable: 'v1',
+    plan: [10, 50, 100],
+    intervalMs: 100,
+    lock: { lockDelayMs: 0 },
+  } satisfies Partial<RolloutOptions>;
+  const canaryWeight = async () => {
+    const doc = JSON.parse((await kv.get(key))!.value.toString());
+    return doc.routes[1].to.find((d: { subset: string }) => d.subset === 'v2')?.weight ?? 0;
+  };
+  const state = async () => parseState((await kv.get(stateKey(prefix, 'catalog')))?.value);
+  return { prefix, key, base, canaryWeight, state };
+}
+
+describe('meshless rollout on a real Consul', () => {
+  it('steps a healthy canary to 100 %, leaving other routes alone, each write in history', async () => {
+    const { key, base, canaryWeight, state, prefix } = await setup('ro-ok');
+    const lines: string[] = [];
+    const result = await rollout({ ...base, signals: source(healthy), log: (l) => lines.push(l) });
+    expect(result.outcome, result.reason).toBe('promoted');
+    expect(await canaryWeight()).toBe(100);
+    const doc = JSON.parse((await kv.get(key))!.value.toString());
+    expect(doc.routes[0]).toEqual(routes.routes[0]);
+    const s = await state();
+    expect(s?.status).toBe('promoted');
+    expect(s?.decisions.filter((d) => d.decision === 'promote')).toHaveLength(2);
+    expect(s?.decisions[0]?.canary?.requests).toBe(200);
+    // Three writes (10, 50, 100): the three versions they replaced are in history.
+    expect(await kv.keys(`${prefix}-history/services/catalog/routes/`)).toHaveLength(3);
+    expect(lines.some((l) => /step 1\/3 at 10%: promote: .*canary 200 req 0% err/.test(l))).toBe(true);
+    // The lock is released: nobody holds the state key.
+    const raw = await connection.json<{ Session?: string }[]>({
+      path: `/v1/kv/${stateKey(prefix, 'catalog')}`,
+    });
+    expect(raw[0]?.Session).toBeUndefined();
+  });
+
+  it('rolls a canary failing 5 % back to 0 % at once', async () => {
+    const { base, canaryWeight, state } = await setup('ro-bad');
+    const result = await rollout({ ...base, signals: source(() => window('v2', 200, 10, 10)) });
+    expect(result.outcome).toBe('rolled-back');
+    expect(result.reason).toMatch(/canary errors 5% vs stable 0.11%/);
+    expect(await canaryWeight()).toBe(0);
+    const s = await state();
+    expect(s?.status).toBe('rolled-back');
+    expect(s?.decisions.at(-1)).toMatchObject({ decision: 'rollback', weight: 10 });
+  });
+
+  it('rolls back a canary 3x slower', async () => {
+    const { base, canaryWeight } = await setup('ro-slow');
+    const result = await rollout({ ...base, signals: source(() => window('v2', 200, 0, 40)) });
+    expect(result.outcome).toBe('rolled-back');
+    expect(result.reason).toMatch(/p95/);
+    expect(await canaryWeight()).toBe(0);
+  });
+
+  it('pauses on a manual edit instead of overwriting it, and resumes when told', async () => {
+    const { key, base, canaryWeight, state } = await setup('ro-edit');
+    const calls = { n: 0 };
+    const signals: SignalSource = {
+      async subsetWindows() {
+        calls.n++;
+        if (calls.n === 1) {
+          // An operator moves the canary by hand in the UI while the first step is judged.
+          const doc = JSON.parse((await kv.get(key))!.value.toString());
+          doc.routes[1].to = [
+            { subset: 'v1', weight: 70 },
+            { subset: 'v2', weight: 30 },
+          ];
+          await kv.put(key, doc);
+        }
+        return [window('v1', 1800, 2, 10), healthy()];
+      },
+    };
+    const paused = await rollout({ ...base, signals });
+    expect(paused.outcome).toBe('paused');
+    expect(paused.reason).toMatch(/edited by someone else.*v2 at 30%, this controller wrote 10%/);
+    expect(await canaryWeight()).toBe(30);
+    expect((await state())?.status).toBe('paused');
+    // Run again without --resume: refused, nothing written.
+    const refused = await rollout({ ...base, signals });
+    expect(refused.outcome).toBe('refused');
+    expect(await canaryWeight()).toBe(30);
+    const resumed = await rollout({ ...base, signals, resume: true });
+    expect(resumed.outcome, resumed.reason).toBe('promoted');
+    expect(await canaryWeight()).toBe(100);
+  });
+
+  it('one controller per service; a killed one is resumed by the next after its session expires', async () => {
+    const { base, canaryWeight, state } = await setup('ro-kill');
+    let ready = false;
+    const signals = source(() => (ready ? healthy() : window('v2', 5, 0, 10)));
+    const first = startRollout({ ...base, signals, maxHolds: 10_000 });
+    await eventually(async () => (await state())?.decisions.length === 1, 10_000, 'a first hold');
+    expect(await canaryWeight()).toBe(10);
+    // A second controller while the first runs: refused at once.
+    const second = await rollout({ ...base, signals });
+    expect(second.outcome).toBe('locked');
+    // Killed: no release, no session destroy; Consul frees the lock once the TTL (10 s) lapses.
+    first.abandon();
+    ready = true;
+    const lines: string[] = [];
+    const started = Date.now();
+    const third = await rollout({ ...base, signals, waitForLockMs: 45_000, log: (l) => lines.push(l) });
+    expect(third.outcome, third.reason).toBe('promoted');
+    expect(lines.some((l) => /resumed at step 1 \(v2 at 10%\)/.test(l))).toBe(true);
+    expect(Date.now() - started).toBeGreaterThan(5_000);
+    expect(await canaryWeight()).toBe(100);
+    await first.done;
+  }, 60_000);
+});
