@@ -6,3 +6,27 @@
 export * from './governance-report.ts';
 export * from './rules/index.ts';
 export type { LatencyHistogram, SignalSource, SubsetWindow } from './signal-source.ts';
+export {
+  emptyHistogram,
+  histogramDelta,
+  histogramQuantile,
+  histogramTotal,
+  mergeHistograms,
+} from './signals/latency-histogram.ts';
+export {
+  parseSignalsAnswer,
+  SIGNALS_ANSWER_FORMAT,
+  SIGNALS_META,
+  type SignalsAnswer,
+  type SignalsRow,
+} from './signals/signals-answer.ts';
+export {
+  aggregateWindows,
+  FiguresAccumulator,
+  type FleetAggregates,
+  type InstanceWindow,
+  instanceWindow,
+  type LabelledWindow,
+  rowErrors,
+  type SignalFigures,
+} from './signals/signals-window.ts';

@@ -1,7 +1,7 @@
 import type { BreakerRegistry } from '@meshless/breaker';
 import type { RegistrationStatus, RulesHold, WatchStats } from '@meshless/consul';
 import type { Disposable, Event, RuleChange, RuleStore, RuleStoreStatus } from '@meshless/core';
-import type { MetricsHandler } from '@meshless/metrics';
+import type { GoldenSignals, MetricsHandler } from '@meshless/metrics';
 import type { MeshTracer } from '@meshless/tracing';
 import type { MeshDispatcher, MeshDispatcherOptions } from './client/dispatcher.ts';
 import type { MeshClient, MeshClientOptions, MeshClientStatus } from './client/mesh-client.ts';
@@ -84,6 +84,8 @@ export interface Mesh {
    * or `fastify.get('/metrics', mesh.metricsHandler())`.
    */
   metricsHandler(): MetricsHandler;
+  /** The golden signals `GET /meshless/signals` answers (docs/metrics.md, "Fleet signals"); undefined when `metrics: false`. */
+  signals(): GoldenSignals | undefined;
   /**
    * The mesh's tracer (spans for calls, attempts, inbound requests and decorated methods).
    * @internal Not in docs/api.md: bench/mesh-decorated.bench.ts checks with it that tracing is on.

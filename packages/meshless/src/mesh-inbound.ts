@@ -27,6 +27,13 @@ export const DEFAULT_READINESS_PATH = '/meshless/health/ready';
 export const DEFAULT_LIVENESS_PATH = '/meshless/health/live';
 /** Served past the inbound rules: a Prometheus scrape is never limited. */
 export const DEFAULT_METRICS_PATH = '/metrics';
+/** The golden signals (compact JSON), answered by the mesh itself past the inbound rules. */
+export const DEFAULT_SIGNALS_PATH = '/meshless/signals';
+
+/** The signals path `service` asks for; undefined when turned off. */
+export function signalsPathOf(service: MeshServiceOptions | undefined): string | undefined {
+  return pathOrDefault(service?.signalsPath, DEFAULT_SIGNALS_PATH);
+}
 
 export interface MeshInboundParts {
   readonly service: MeshServiceOptions | undefined;
@@ -39,6 +46,8 @@ export interface MeshInboundParts {
   readonly healthy: () => boolean;
   /** false once close() has finished: the liveness path answers 503. Default: always true. */
   readonly live?: () => boolean;
+  /** The golden signals' JSON text, or undefined when metrics are off (the path is then not answered). */
+  readonly signals?: (() => string) | undefined;
   /** The headers that travel on from served requests (undefined: none named). */
   readonly propagation?: PropagatedHeaders | undefined;
   /** Zero trust: who may call (needs a service name). */
@@ -71,6 +80,8 @@ export function createMeshInbound(p: MeshInboundParts): MeshInbound {
     metricsPath: pathOrDefault(p.service?.metricsPath, DEFAULT_METRICS_PATH),
     livenessPath: pathOrDefault(p.service?.livenessPath, DEFAULT_LIVENESS_PATH),
     readinessPath: pathOrDefault(p.service?.readinessPath, DEFAULT_READINESS_PATH),
+    signalsPath: p.signals ? signalsPathOf(p.service) : undefined,
+    signals: p.signals ?? noSignals,
     healthy: p.healthy,
     live: p.live ?? alwaysLive,
     inFlight: new InFlightRequests(p.clock),
@@ -86,6 +97,10 @@ export function createMeshInbound(p: MeshInboundParts): MeshInbound {
     fastifyPlugin: fastifyPlugin(run, serving),
     dispose: () => guard?.dispose(),
   };
+}
+
+function noSignals(): string {
+  return '{}';
 }
 
 function alwaysLive(): boolean {

@@ -30,6 +30,13 @@ export interface MeshServiceOptions extends ServiceDefinition {
    */
   metricsPath?: string | false;
   /**
+   * Path of the golden signals (`GET`, compact JSON from the metrics' cells; docs/metrics.md,
+   * "Fleet signals"), answered by `serve()`, `middleware()` and the Fastify plugin past the inbound
+   * rules, and advertised in the registration's meta `meshless-signals`. Default
+   * `/meshless/signals`; false: none. Off as well with `metrics: false`.
+   */
+  signalsPath?: string | false;
+  /**
    * Also register a Consul HTTP check on the health endpoint (the app must serve it with
    * `serve()`/`middleware()`): `true`, or its `intervalMs` (default 10 000) and `timeoutMs`.
    * Default false.
@@ -207,6 +214,7 @@ const serviceSchema = z.strictObject({
   readinessPath: pathOrFalse.optional(),
   livenessPath: pathOrFalse.optional(),
   metricsPath: pathOrFalse.optional(),
+  signalsPath: pathOrFalse.optional(),
   httpCheck: z
     .union([
       z.boolean(),

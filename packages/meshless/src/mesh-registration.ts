@@ -1,8 +1,9 @@
 import { type ConsulConnection, defaultServiceId, ServiceRegistration } from '@meshless/consul';
 import type { Clock, Logger, Random } from '@meshless/core';
 import { GOVERNANCE_CHECK_NAME, governanceCheckId } from './governance-report.ts';
-import { DEFAULT_HEALTH_PATH } from './mesh-inbound.ts';
+import { DEFAULT_HEALTH_PATH, signalsPathOf } from './mesh-inbound.ts';
 import type { MeshServiceOptions } from './mesh-options.ts';
+import { SIGNALS_META } from './signals/signals-answer.ts';
 
 /**
  * This instance's Consul registration (TTL heartbeat, the governance check, the optional HTTP
@@ -16,7 +17,16 @@ export function createRegistration(
     clock,
     random,
     connectNative,
-  }: { connection: ConsulConnection; logger: Logger; clock: Clock; random: Random; connectNative?: boolean },
+    metrics = true,
+  }: {
+    connection: ConsulConnection;
+    logger: Logger;
+    clock: Clock;
+    random: Random;
+    connectNative?: boolean;
+    /** false with `metrics: false`: no signals to advertise. */
+    metrics?: boolean;
+  },
 ): ServiceRegistration | undefined {
   if (!svc || svc.register === false) return undefined;
   const {
@@ -28,10 +38,17 @@ export function createRegistration(
     httpCheck,
     drainMs: _d,
     metricsPath: _m,
+    signalsPath: _s,
     shutdownGraceMs: _g,
     ...rest
   } = svc;
-  const definition = { ...rest, id: rest.id ?? defaultServiceId(rest.name, rest.port, random) };
+  // Where a reader (FleetSignals) finds this instance's golden signals: the path, on the service port.
+  const signals = metrics ? signalsPathOf(svc) : undefined;
+  const definition = {
+    ...rest,
+    ...(signals ? { meta: { ...rest.meta, [SIGNALS_META]: signals } } : {}),
+    id: rest.id ?? defaultServiceId(rest.name, rest.port, random),
+  };
   return new ServiceRegistration({
     connection,
     service: definition,

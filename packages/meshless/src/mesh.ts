@@ -22,7 +22,7 @@ import {
   systemClock,
   systemRandom,
 } from '@meshless/core';
-import { createStaticMetricsHandler, type MetricsHandler } from '@meshless/metrics';
+import { createStaticMetricsHandler, type GoldenSignals, type MetricsHandler } from '@meshless/metrics';
 import type { MeshTracer } from '@meshless/tracing';
 import type { MeshDispatcher, MeshDispatcherOptions } from './client/dispatcher.ts';
 import type { MeshClient, MeshClientOptions } from './client/mesh-client.ts';
@@ -167,6 +167,7 @@ class MeshImpl implements Mesh {
       healthy: () => !this.draining,
       live: () => !this.closed,
       propagation,
+      signals: metrics ? () => JSON.stringify(this.signals()) : undefined,
       authorizer: zeroTrust?.authorizer(zeroTrustOptions(options)?.inbound ?? 'permissive', metrics),
     });
     this.fastifyPlugin = this.inbound.fastifyPlugin;
@@ -241,6 +242,15 @@ class MeshImpl implements Mesh {
 
   metrics(): Promise<string> {
     return this.telemetry.metrics ? this.telemetry.metrics.text() : Promise.resolve('');
+  }
+
+  signals(): GoldenSignals | undefined {
+    const svc = this.parts.options.service;
+    return this.telemetry.metrics?.signals({
+      service: svc?.name,
+      version: svc?.version,
+      instance: this.serviceId,
+    });
   }
 
   metricsHandler(): MetricsHandler {
@@ -343,6 +353,7 @@ export async function createMesh(explicit: MeshOptionsInput = {}): Promise<Mesh>
     clock,
     random,
     connectNative: zeroTrust !== undefined,
+    metrics: options.metrics !== false,
   });
   const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
   const started = clock.now();

@@ -67,6 +67,11 @@ export abstract class Family<S extends Series> {
     return series;
   }
 
+  /** Every series, for readers other than prom-client (the golden signals). Not on the hot path. */
+  allSeries(): IterableIterator<S> {
+    return this.series.values();
+  }
+
   /** Drops a series from the output (an endpoint that left). A handle still holding it writes to nothing visible. */
   remove(values: readonly string[]): void {
     this.series.delete(values.join(SEP));

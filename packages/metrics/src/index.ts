@@ -4,6 +4,14 @@ export { ClientServiceMetrics } from './client-service-metrics.ts';
 export { CounterCell, CounterFamily } from './counter-family.ts';
 export type { AnyRegistry, FamilyOptions } from './family.ts';
 export {
+  type GoldenSignals,
+  type InboundSignals,
+  MAX_SIGNAL_ROWS,
+  type OutboundSignals,
+  SIGNALS_FORMAT,
+  type SignalsIdentity,
+} from './golden-signals.ts';
+export {
   DEFAULT_SECONDS_BUCKETS,
   HistogramCell,
   HistogramFamily,

@@ -5,6 +5,7 @@ import { type OutcomeRecorder, ResourceRecorder, type StatusRecorder } from './c
 import { type ClientFamilies, ClientServiceMetrics } from './client-service-metrics.ts';
 import { CounterFamily } from './counter-family.ts';
 import type { AnyRegistry } from './family.ts';
+import { type GoldenSignals, GoldenSignalsView, type SignalsIdentity } from './golden-signals.ts';
 import { HistogramFamily } from './histogram-family.ts';
 import { createMetricsHandler, type MetricsHandler } from './metrics-handler.ts';
 import type { Outcome } from './outcome.ts';
@@ -67,6 +68,7 @@ export class MeshMetrics {
   private readonly breakers: BreakerGauges;
   private readonly rules: RuleMetrics;
   private readonly authorization: AuthorizationMetrics;
+  private readonly golden: GoldenSignalsView;
 
   constructor(options: MeshMetricsOptions = {}) {
     const p = options.prefix ?? 'meshless_';
@@ -179,6 +181,11 @@ export class MeshMetrics {
         ['service', 'caller'],
       ),
     );
+    this.golden = new GoldenSignalsView({
+      clientDurations: this.client.durations,
+      serverDurations: this.server.durations,
+      serverRejected: this.server.rejected,
+    });
     this.registry = registry;
     this.prefix = p;
     this.endpointLabels = ep;
@@ -278,6 +285,11 @@ export class MeshMetrics {
   /** The registry's exposition text (everything in it, not only meshless's metrics). */
   text(): Promise<string> {
     return this.registry.metrics();
+  }
+
+  /** The golden signals as compact JSON-ready data (`GET /meshless/signals`), from the same cells. */
+  signals(identity?: SignalsIdentity): GoldenSignals {
+    return this.golden.snapshot(identity);
   }
 
   get contentType(): string {

@@ -24,6 +24,10 @@ export interface ServingState {
   readonly readinessPath: string | undefined;
   /** Path served past the inbound rules (a Prometheus scrape is never limited); undefined: none. */
   readonly metricsPath: string | undefined;
+  /** Path of the golden signals the mesh answers itself, past the inbound rules; undefined: none. */
+  readonly signalsPath?: string | undefined;
+  /** The golden signals' JSON text (read per scrape). */
+  signals?(): string;
   /** Readiness: false while draining or closed, so the health and readiness paths answer 503 (Consul's HTTP check fails). */
   healthy(): boolean;
   /** Liveness: true until close() has finished, drain included (a probe must not restart a draining process). */
@@ -33,11 +37,15 @@ export interface ServingState {
   readonly logger: Logger;
 }
 
-/** The health, readiness and liveness paths, answered by the mesh itself (never counted in flight). */
+/** The health, readiness, liveness and signals paths, answered by the mesh itself (never counted in flight). */
 function answerHealth(state: ServingState, req: IncomingMessage, res: ServerResponse): boolean {
   const url = req.url;
   // An absent path is undefined too: without a url nothing matches.
   if (url === undefined) return false;
+  if (state.signalsPath !== undefined && pathMatches(state.signalsPath, url)) {
+    answerSignals(state, req, res);
+    return true;
+  }
   let ok: boolean;
   if (url === state.healthPath || url === state.readinessPath) ok = state.healthy();
   else if (url === state.livenessPath) ok = state.live();
@@ -47,6 +55,36 @@ function answerHealth(state: ServingState, req: IncomingMessage, res: ServerResp
   return true;
 }
 
+function answerSignals(state: ServingState, req: IncomingMessage, res: ServerResponse): void {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { allow: 'GET, HEAD' });
+    res.end();
+    return;
+  }
+  let body: string;
+  try {
+    body = state.signals?.() ?? '{}';
+  } catch (error) {
+    // A snapshot that throws is a bug to log, never an exception into the server.
+    logHandlerError(state.logger, undefined, error);
+    res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end('signals failed\n');
+    return;
+  }
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** `path` exactly, or followed by a query string. */
+function pathMatches(path: string, url: string): boolean {
+  if (!url.startsWith(path)) return false;
+  return url.length === path.length || url.charCodeAt(path.length) === 63; // '?'
+}
+
 const PASSING = JSON.stringify({ status: 'passing' });
 const CRITICAL = JSON.stringify({ status: 'critical' });
 
@@ -54,8 +92,7 @@ const CRITICAL = JSON.stringify({ status: 'critical' });
 function isExempt(state: ServingState, req: IncomingMessage): boolean {
   const path = state.metricsPath;
   const url = req.url;
-  if (path === undefined || url === undefined || !url.startsWith(path)) return false;
-  return url.length === path.length || url.charCodeAt(path.length) === 63; // '?'
+  return path !== undefined && url !== undefined && pathMatches(path, url);
 }
 
 /** A node:http request listener: `http.createServer(mesh.serve(handler))`. */

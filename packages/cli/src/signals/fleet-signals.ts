@@ -1,0 +1,226 @@
+import { ConsulConnection, type ConsulOptions, resolveConsulOptions } from '@meshless/consul';
+import {
+  aggregateWindows,
+  FiguresAccumulator,
+  type FleetAggregates,
+  instanceWindow,
+  type LabelledWindow,
+  type SignalSource,
+  type SignalsAnswer,
+  type SubsetWindow,
+} from 'meshless/contract';
+import {
+  catalogServices,
+  DEFAULT_SCRAPE_LIMITS,
+  type ScrapeLimits,
+  type SignalsInstance,
+  scrapeAll,
+  signalsInstances,
+} from './signals-scrape.ts';
+
+export interface FleetSignalsOptions {
+  /** The Consul agent: a connection of yours (left open), or options (default: the CONSUL_HTTP_* environment). */
+  readonly consul?: ConsulConnection | ConsulOptions;
+  /** Services whose instances are read; default every service in the catalog. */
+  readonly services?: readonly string[];
+  readonly limits?: Partial<ScrapeLimits>;
+}
+
+/** How one instance answered in the last read. */
+export interface InstanceState {
+  readonly service: string;
+  readonly id: string;
+  readonly version: string;
+  readonly url: string;
+  readonly ok: boolean;
+  readonly error?: string;
+}
+
+/** The fleet over a window: aggregates plus who answered. */
+export interface FleetSignalsReport extends FleetAggregates {
+  /** Wall clock of the read. */
+  readonly at: number;
+  readonly windowMs: number;
+  readonly instances: readonly InstanceState[];
+}
+
+interface Reading {
+  readonly answer: SignalsAnswer;
+  /** Reader's monotonic clock when read. */
+  readonly readAt: number;
+}
+
+const KEEP_READINGS = 64;
+const MAX_WINDOW_MS = 3_600_000;
+
+/**
+ * Reads the golden signals of a fleet through the Consul catalog (registration meta
+ * `meshless-signals`) and computes figures over a window from two readings of each instance, as
+ * Prometheus computes rates from two scrapes. It keeps the last readings of each instance, so
+ * a reader called every few seconds (the rollout, `top`) scrapes once per call; the first call
+ * over a window it has no earlier reading for takes one, waits `windowMs`, and reads again.
+ */
+export class FleetSignals implements SignalSource {
+  private readonly connection: ConsulConnection;
+  private readonly ownsConnection: boolean;
+  private readonly services: readonly string[] | undefined;
+  private readonly limits: ScrapeLimits;
+  private readonly history = new Map<string, Reading[]>();
+  private readonly closing = new AbortController();
+
+  constructor(options: FleetSignalsOptions = {}) {
+    if (options.consul instanceof ConsulConnection) {
+      this.connection = options.consul;
+      this.ownsConnection = false;
+    } else {
+      this.connection = new ConsulConnection(resolveConsulOptions(options.consul ?? {}, process.env));
+      this.ownsConnection = true;
+    }
+    this.services = options.services;
+    this.limits = { ...DEFAULT_SCRAPE_LIMITS, ...options.limits };
+  }
+
+  /** Figures over the last `windowMs` for `services` (default: the constructor's, else all). */
+  async read(windowMs: number, services?: readonly string[]): Promise<FleetSignalsReport> {
+    const { windows, instances } = await this.windows(windowMs, services ?? this.services);
+    return { at: Date.now(), windowMs, instances, ...aggregateWindows(windows) };
+  }
+
+  /** SignalSource: calls to `service` by subset over the window, from `caller`'s instances or everyone's. */
+  async subsetWindows(
+    service: string,
+    windowMs: number,
+    options: { caller?: string } = {},
+  ): Promise<readonly SubsetWindow[]> {
+    const scope = options.caller !== undefined ? [options.caller] : this.services;
+    const { windows } = await this.windows(windowMs, scope);
+    const bySubset = new Map<string, FiguresAccumulator>();
+    for (const w of windows) {
+      for (const r of w.window.outbound) {
+        if (r.service !== service) continue;
+        let acc = bySubset.get(r.subset);
+        if (!acc) {
+          acc = new FiguresAccumulator();
+          bySubset.set(r.subset, acc);
+        }
+        acc.add(r, 'outbound', w.window.seconds);
+      }
+    }
+    return [...bySubset].map(([subset, acc]) => {
+      const f = acc.figures();
+      return { subset, requests: f.requests, errors: f.errors, latency: f.latency };
+    });
+  }
+
+  /** Stops a wait in progress; closes the Consul connection it opened. */
+  async close(): Promise<void> {
+    this.closing.abort(new Error('FleetSignals closed'));
+    if (this.ownsConnection) await this.connection.close();
+  }
+
+  private async windows(
+    windowMs: number,
+    services: readonly string[] | undefined,
+  ): Promise<{ windows: LabelledWindow[]; instances: InstanceState[] }> {
+    if (!(windowMs > 0 && windowMs <= MAX_WINDOW_MS)) {
+      throw new RangeError(`windowMs: expected 1..${MAX_WINDOW_MS}, got ${windowMs}`);
+    }
+    const names = services ?? (await catalogServices(this.connection));
+    const found = (
+      await Promise.all(names.map((s) => signalsInstances(this.connection, s).catch(() => [])))
+    ).flat();
+    // Nothing read before for any of them (a first call): a baseline now, the window, then the reading.
+    if (found.length > 0 && found.every((i) => !this.history.has(i.id))) {
+      await this.scrape(found);
+      await this.wait(windowMs);
+    }
+    const results = await this.scrape(found);
+    const windows: LabelledWindow[] = [];
+    const instances: InstanceState[] = [];
+    const now = performance.now();
+    for (const r of results) {
+      const { service, id, version, url } = r.instance;
+      instances.push(
+        r.answer
+          ? { service, id, version, url, ok: true }
+          : { service, id, version, url, ok: false, error: r.error },
+      );
+      if (!r.answer) continue;
+      const base = this.baseline(id, r.answer, windowMs, now);
+      if (base === 'none') continue;
+      windows.push({ service, version, window: instanceWindow(r.answer, base) });
+    }
+    return { windows, instances };
+  }
+
+  /**
+   * The reading a window ends at `now` starts from: the newest one at least `windowMs` old; an
+   * instance started within the window counts from zero (undefined); else the oldest reading
+   * there is (a shorter window, its own length in `seconds`); 'none' for an instance seen for the
+   * first time whose counts run back further than the window.
+   */
+  private baseline(
+    id: string,
+    now: SignalsAnswer,
+    windowMs: number,
+    at: number,
+  ): SignalsAnswer | undefined | 'none' {
+    const readings = (this.history.get(id) ?? []).filter(
+      (r) => r.answer !== now && r.answer.startedAt === now.startedAt,
+    );
+    for (let i = readings.length - 1; i >= 0; i--) {
+      if (now.uptimeMs - readings[i]!.answer.uptimeMs >= windowMs * 0.98) return readings[i]!.answer;
+    }
+    if (now.uptimeMs <= windowMs * 1.02) return undefined;
+    const oldest = readings.find((r) => r.readAt < at);
+    return oldest ? oldest.answer : 'none';
+  }
+
+  private async scrape(instances: readonly SignalsInstance[]) {
+    const results = await scrapeAll(instances, this.limits);
+    const now = performance.now();
+    for (const r of results) {
+      if (!r.answer) continue;
+      const list = this.history.get(r.instance.id) ?? [];
+      list.push({ answer: r.answer, readAt: now });
+      // Bounded per instance: enough for windows up to MAX_WINDOW_MS at a few reads per minute.
+      while (list.length > KEEP_READINGS || (list.length > 1 && now - list[0]!.readAt > MAX_WINDOW_MS * 2))
+        list.shift();
+      this.history.set(r.instance.id, list);
+    }
+    // Instances gone for longer than any window: forgotten, so the map does not grow with churn.
+    for (const [id, list] of this.history) {
+      if (now - list[list.length - 1]!.readAt > MAX_WINDOW_MS * 2) this.history.delete(id);
+    }
+    return results;
+  }
+
+  private wait(ms: number): Promise<void> {
+    const signal = this.closing.signal;
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      // A ref'd timer: a CLI waiting for its second reading must not exit meanwhile.
+      const t = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
+
+/** One read of the fleet over `windowMs` (takes `windowMs`: two readings that far apart). */
+export async function readFleetSignals(
+  options: FleetSignalsOptions & { windowMs: number },
+): Promise<FleetSignalsReport> {
+  const reader = new FleetSignals(options);
+  try {
+    return await reader.read(options.windowMs);
+  } finally {
+    await reader.close();
+  }
+}
