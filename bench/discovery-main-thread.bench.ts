@@ -16,6 +16,7 @@ import { ConsulDevAgent } from '@meshless/consul/testing';
 import {
   builtinSections,
   consoleLogger,
+  createMesh,
   MeshClient,
   noopCallObserver,
   RuleStore,
@@ -186,6 +187,45 @@ async function subscriber(service: string, size: number, thread: 'main' | 'worke
   };
 }
 
+/**
+ * The same change seen by a whole mesh (createMesh: metrics on, its client, the default balancer):
+ * main-thread CPU over a fixed window after the write, minus the same window with nothing written.
+ * Coarser than the event-based figure (the window holds the idle loop too), but it is everything.
+ */
+async function wholeMesh(service: string, size: number, thread: 'main' | 'worker'): Promise<number[]> {
+  const mesh = await createMesh({
+    consul: { address: agent.address },
+    prefix: `bench-discovery-${thread}`,
+    cacheDir: false,
+    logger: 'error',
+    env: false,
+    discovery: { thread },
+  });
+  const client = mesh.client(service);
+  const started = performance.now();
+  while (client.status().endpoints < size) {
+    if (performance.now() - started > 60_000) throw new Error(`${service}: no endpoints after 60 s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const windowMs = size >= 5000 ? 600 : 200;
+  const cpuOver = async (act: () => Promise<void>) => {
+    const c0 = process.threadCpuUsage();
+    await act();
+    await new Promise((r) => setTimeout(r, windowMs));
+    const d = process.threadCpuUsage(c0);
+    return (d.user + d.system) / 1000;
+  };
+  const per: number[] = [];
+  for (let c = 0; c < CHANGES; c++) {
+    const idle = await cpuOver(() => changeOne('idle', c % 10, ++version));
+    const changed = await cpuOver(() => changeOne(service, (c * 104_729 + 7) % size, ++version));
+    per.push(changed - idle);
+  }
+  await mesh.close();
+  return per;
+}
+
+const meshRows: Record<string, string | number>[] = [];
 const rows: Record<string, string | number>[] = [];
 const results: Record<string, unknown>[] = [];
 // Every write sets a version never used before, so each one is a real change.
@@ -236,11 +276,22 @@ for (const size of SIZES) {
     rows.push(row);
     results.push({ size, mode, runs: perRun });
     console.log(JSON.stringify(row));
+    const whole = await wholeMesh(service, size, mode);
+    meshRows.push({
+      endpoints: size,
+      discovery: row.discovery,
+      'main-thread CPU ms/change': fmtSpread(spread(whole), 2),
+    });
+    results.push({ size, mode, wholeMesh: whole });
   }
 }
 printTable(
   `One endpoint change: main thread vs worker (median of ${CHANGES} changes per run; median (min–max) of ${RUNS} runs)`,
   rows,
+);
+printTable(
+  `The same change in a whole mesh (createMesh, metrics on; median (min–max) of ${CHANGES} changes, fixed window minus an idle one)`,
+  meshRows,
 );
 writeResults('discovery-main-thread', { changes: CHANGES, runs: RUNS, results });
 await connection.close();

@@ -115,6 +115,8 @@ export class OutlierEjection implements StatefulBalancer, EndpointFeedback {
 
   /** Ids of the endpoints ejected now. */
   get ejectedIds(): string[] {
+    // Read on every membership change (the endpoints gauge): no walk over the fleet when none is out.
+    if (this.stats.ejectedCount === 0) return [];
     const ids: string[] = [];
     for (const s of this.stats.values()) if (s.ejected) ids.push(s.endpoint.id);
     return ids;
