@@ -10,11 +10,15 @@ afterEach(async () => {
   await Promise.all(meshes.splice(0).map((m) => m.close()));
 });
 
-async function subscribers(n: number, prefix: string): Promise<Mesh[]> {
+async function subscribers(
+  n: number,
+  prefix: string,
+  extra: { rulesStaleReads?: boolean } = {},
+): Promise<Mesh[]> {
   const cacheDir = mkdtempSync(join(tmpdir(), 'meshless-test-cache-'));
   const list = await Promise.all(
     Array.from({ length: n }, () =>
-      createMesh({ consul: { address: consulAddress() }, prefix, cacheDir, logger: 'silent' }),
+      createMesh({ consul: { address: consulAddress() }, prefix, cacheDir, logger: 'silent', ...extra }),
     ),
   );
   meshes.push(...list);
@@ -22,22 +26,25 @@ async function subscribers(n: number, prefix: string): Promise<Mesh[]> {
 }
 
 describe('governance center on a real Consul', () => {
-  it('applies a PUT in every subscriber', async () => {
-    const prefix = uniquePrefix('put');
-    const subs = await subscribers(5, prefix);
-    const { kv, connection } = kvClient();
-    await kv.put(`${prefix}/services/catalog/policies`, { timeoutMs: 250, retry: { attempts: 3 } });
-    const written = await kv.get(`${prefix}/services/catalog/policies`);
-    await eventually(() => subs.every((m) => m.rules.get(policiesSection, 'catalog')?.timeoutMs === 250));
-    for (const m of subs) {
-      expect(m.rules.get(policiesSection, 'catalog')).toEqual({ timeoutMs: 250, retry: { attempts: 3 } });
-      expect(m.status().rules.keys[0]).toMatchObject({
-        state: 'applied',
-        appliedIndex: written!.modifyIndex,
-      });
-    }
-    await connection.close();
-  });
+  it.each([false, true])(
+    'applies a PUT in every subscriber (rulesStaleReads: %s)',
+    async (rulesStaleReads) => {
+      const prefix = uniquePrefix('put');
+      const subs = await subscribers(5, prefix, { rulesStaleReads });
+      const { kv, connection } = kvClient();
+      await kv.put(`${prefix}/services/catalog/policies`, { timeoutMs: 250, retry: { attempts: 3 } });
+      const written = await kv.get(`${prefix}/services/catalog/policies`);
+      await eventually(() => subs.every((m) => m.rules.get(policiesSection, 'catalog')?.timeoutMs === 250));
+      for (const m of subs) {
+        expect(m.rules.get(policiesSection, 'catalog')).toEqual({ timeoutMs: 250, retry: { attempts: 3 } });
+        expect(m.status().rules.keys[0]).toMatchObject({
+          state: 'applied',
+          appliedIndex: written!.modifyIndex,
+        });
+      }
+      await connection.close();
+    },
+  );
 
   it('converges on the last of 100 writes in a row in every subscriber', async () => {
     const prefix = uniquePrefix('burst');

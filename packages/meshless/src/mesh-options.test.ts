@@ -27,6 +27,9 @@ describe('createMesh options', () => {
       path: 'datacenters[1]',
     });
     expect(await rejection({ ...down, logger: 'silent', prefix: '//' })).toMatchObject({ path: 'prefix' });
+    expect(await rejection({ ...down, logger: 'silent', rulesStaleReads: 'yes' })).toMatchObject({
+      path: 'rulesStaleReads',
+    });
     expect(await rejection({ ...down, logger: 'silent', discovery: { thread: 'gpu' } })).toMatchObject({
       path: 'discovery.thread',
     });

@@ -82,6 +82,12 @@ export interface MeshOptions {
   /** Read discovery answers from any Consul server (`?stale`): scales reads, may lag slightly. */
   staleReads?: boolean;
   /**
+   * Read the rules from any Consul server (`?stale`), not only through the leader: at fleet size it
+   * divides the servers' load per rule change by their number, at the price of the replication lag
+   * (usually a few ms); the watches also keep answering while there is no leader. Default false.
+   */
+  rulesStaleReads?: boolean;
+  /**
    * Where discovery answers are received, parsed and compared. Consul re-sends a service's whole
    * list on every change (11 MB at 10 000 instances): `thread: 'auto'` (default) moves a service's
    * watch to a worker thread once its answer holds `offThreadAbove` (default 256) endpoints, and the
@@ -255,6 +261,7 @@ export const meshOptionsSchema = z.strictObject({
   sections: z.array(anObject('a RuleSection')).optional(),
   readyTimeoutMs: nonNegative.optional(),
   staleReads: z.boolean().optional(),
+  rulesStaleReads: z.boolean().optional(),
   discovery: z
     .strictObject({
       thread: z.enum(['auto', 'worker', 'main']).optional(),

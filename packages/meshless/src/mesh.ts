@@ -327,6 +327,7 @@ export async function createMesh(explicit: MeshOptionsInput = {}): Promise<Mesh>
     cacheDir,
     logger,
     datacenter: options.rulesDatacenter,
+    ...(options.rulesStaleReads ? { watch: { stale: true } } : {}),
   });
   const rules = new RuleStore({
     prefix,
