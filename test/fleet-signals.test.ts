@@ -1,11 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FleetSignals } from '@meshless/cli';
+import { FleetSignals, PrometheusSignals } from '@meshless/cli';
 import { createMesh, type Mesh } from 'meshless';
 import { describe, expect, it } from 'vitest';
 import { type Backend, runConcurrently, startFleet } from './helpers/backends.ts';
 import { consulAddress, eventually, kvClient, putApplied, uniquePrefix } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
+import { startPrometheus } from './helpers/prometheus.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
 
@@ -28,7 +29,11 @@ function serveThroughMesh(b: Backend, answer: (res: import('node:http').ServerRe
 }
 
 /** A registered gateway whose server runs behind mesh.serve() (its signals path included). */
-async function startServedGateway(prefix: string, name: string, extra: object = {}): Promise<Mesh> {
+async function startServedGateway(
+  prefix: string,
+  name: string,
+  extra: object = {},
+): Promise<Mesh & { port: number }> {
   const server = createServer();
   const port = await listen(server);
   const mesh = await createMesh({
@@ -42,55 +47,84 @@ async function startServedGateway(prefix: string, name: string, extra: object = 
   cleanup(() => mesh.close());
   server.on(
     'request',
-    mesh.serve((_req, res) => res.end('gateway')),
+    mesh.serve((req, res) => {
+      if (req.url === '/metrics') mesh.metricsHandler()(req, res);
+      else res.end('gateway');
+    }),
   );
-  return mesh;
+  return Object.assign(mesh, { port });
+}
+
+/**
+ * catalog v1 (two instances) and v2 (one, about 40 ms slower, every 10th request a 503) behind
+ * mesh.serve(); a registered gateway routing `x-canary: 1` to v2 and the rest to v1, no retries.
+ */
+async function startScene() {
+  const prefix = uniquePrefix('signals');
+  const tag = prefix.slice(-8);
+  const service = `catalog-${tag}`;
+  const gatewayName = `gw-${tag}`;
+  const backends = await startFleet(service, prefix, [
+    ['v1', 'v1-a'],
+    ['v1', 'v1-b'],
+    ['v2', 'v2-a'],
+  ]);
+  cleanup(() => Promise.all(backends.map((b) => b.stop())).then(() => {}));
+  for (const b of backends.filter((x) => x.version === 'v1')) {
+    serveThroughMesh(b, (res) => res.end('{}'));
+  }
+  // v2: about 40 ms slower, and every 10th request fails with a 503.
+  let v2Requests = 0;
+  serveThroughMesh(backends[2]!, (res) => {
+    const fail = ++v2Requests % 10 === 0;
+    setTimeout(() => {
+      res.statusCode = fail ? 503 : 200;
+      res.end('{}');
+    }, 40);
+  });
+
+  const gateway = await startServedGateway(prefix, gatewayName);
+  const { kv, connection } = kvClient();
+  cleanup(() => connection.close());
+  // No retries: each call is one request, so the counts are exact.
+  await putApplied(kv, gateway, `${prefix}/services/${service}/policies`, { retry: { attempts: 1 } });
+  await putApplied(kv, gateway, `${prefix}/services/${service}/routes`, {
+    subsets: { stable: { meta: { version: 'v1' } }, canary: { meta: { version: 'v2' } } },
+    routes: [
+      {
+        name: 'canary',
+        match: { headers: { 'x-canary': { exact: '1' } } },
+        to: [{ subset: 'canary', weight: 100 }],
+      },
+      { name: 'default', to: [{ subset: 'stable', weight: 100 }] },
+    ],
+  });
+  const client = gateway.client(service);
+  await client.fetch('/warmup').then((r) => r.arrayBuffer());
+  await eventually(() => client.status().endpoints === 3, 5000, '3 endpoints');
+
+  return { prefix, service, gatewayName, gateway, client, connection, backends };
+}
+
+/** Sends `stable` calls to v1 and `canary` calls to v2 (every 10th of which fails). */
+async function sendTraffic(
+  client: ReturnType<Mesh['client']>,
+  stable: number,
+  canary: number,
+): Promise<void> {
+  await runConcurrently(stable, 8, async () => {
+    const res = await client.fetch('/items');
+    await res.arrayBuffer();
+  });
+  await runConcurrently(canary, 4, async () => {
+    const res = await client.fetch('/items', { headers: { 'x-canary': '1' } });
+    await res.arrayBuffer();
+  });
 }
 
 describe('fleet signals on a real Consul', () => {
   it('finds the instances through the catalog and reports per-subset counts, error rates and latency that match what was sent', async () => {
-    const prefix = uniquePrefix('signals');
-    const tag = prefix.slice(-8);
-    const service = `catalog-${tag}`;
-    const gatewayName = `gw-${tag}`;
-    const backends = await startFleet(service, prefix, [
-      ['v1', 'v1-a'],
-      ['v1', 'v1-b'],
-      ['v2', 'v2-a'],
-    ]);
-    cleanup(() => Promise.all(backends.map((b) => b.stop())).then(() => {}));
-    for (const b of backends.filter((x) => x.version === 'v1')) {
-      serveThroughMesh(b, (res) => res.end('{}'));
-    }
-    // v2: about 40 ms slower, and every 10th request fails with a 503.
-    let v2Requests = 0;
-    serveThroughMesh(backends[2]!, (res) => {
-      const fail = ++v2Requests % 10 === 0;
-      setTimeout(() => {
-        res.statusCode = fail ? 503 : 200;
-        res.end('{}');
-      }, 40);
-    });
-
-    const gateway = await startServedGateway(prefix, gatewayName);
-    const { kv, connection } = kvClient();
-    cleanup(() => connection.close());
-    // No retries: each call is one request, so the counts are exact.
-    await putApplied(kv, gateway, `${prefix}/services/${service}/policies`, { retry: { attempts: 1 } });
-    await putApplied(kv, gateway, `${prefix}/services/${service}/routes`, {
-      subsets: { stable: { meta: { version: 'v1' } }, canary: { meta: { version: 'v2' } } },
-      routes: [
-        {
-          name: 'canary',
-          match: { headers: { 'x-canary': { exact: '1' } } },
-          to: [{ subset: 'canary', weight: 100 }],
-        },
-        { name: 'default', to: [{ subset: 'stable', weight: 100 }] },
-      ],
-    });
-    const client = gateway.client(service);
-    await client.fetch('/warmup').then((r) => r.arrayBuffer());
-    await eventually(() => client.status().endpoints === 3, 5000, '3 endpoints');
+    const { service, gatewayName, gateway, client, connection, backends } = await startScene();
 
     // The registration advertises the path; the reader needs nothing else.
     const entries = (await connection.json({ path: `/v1/health/service/${gatewayName}` })) as {
@@ -106,14 +140,7 @@ describe('fleet signals on a real Consul', () => {
     await reader.read(300); // the baseline (and a first window): the warm-up is before it
     const start = performance.now();
 
-    await runConcurrently(200, 8, async () => {
-      const res = await client.fetch('/items');
-      await res.arrayBuffer();
-    });
-    await runConcurrently(100, 4, async () => {
-      const res = await client.fetch('/items', { headers: { 'x-canary': '1' } });
-      await res.arrayBuffer();
-    });
+    await sendTraffic(client, 200, 100);
     const windowMs = performance.now() - start;
     const report = await reader.read(windowMs);
 
@@ -267,5 +294,67 @@ describe('fleet signals on a real Consul', () => {
     expect((await meta(`off-b-${tag}`))['meshless-signals']).toBeUndefined();
     expect((await meta(`off-c-${tag}`))['meshless-signals']).toBeUndefined();
     expect(a.signals()).toBeUndefined();
+  });
+
+  it('--prometheus: the same aggregates from PromQL over the meshless_* metrics a real Prometheus scraped', async () => {
+    const { service, gatewayName, gateway, client } = await startScene();
+    const prom = await startPrometheus([{ job: gatewayName, target: `127.0.0.1:${gateway.port}` }], cleanup);
+    const sel = `{job="${gatewayName}",service="${service}"}`;
+    const total = async () =>
+      Number((await prom.query(`sum(meshless_client_requests_total${sel})`))[0]?.value[1] ?? 0);
+    // Every series exists (error ones too) and was scraped twice before the window's traffic:
+    // increase() does not count the first sample of a series that appears inside the range.
+    await sendTraffic(client, 10, 10);
+    const made = () =>
+      gateway
+        .signals()!
+        .outbound.filter((r) => r.target === service)
+        .reduce((n, r) => n + r.requests, 0);
+    const before = made();
+    await eventually(
+      async () => {
+        const seen = await prom.query(`count_over_time(meshless_client_requests_total${sel}[1m])`);
+        return (await total()) === before && seen.length > 0 && seen.every((x) => Number(x.value[1]) >= 2);
+      },
+      10_000,
+      'two scrapes of the warm-up',
+    );
+    const start = performance.now();
+    await sendTraffic(client, 200, 100);
+    let last = 0;
+    await eventually(
+      async () => {
+        last = await total();
+        return last === before + 300;
+      },
+      10_000,
+      `the traffic scraped (${before} before)`,
+    ).catch((e) => {
+      throw new Error(`${e.message}; last ${last}`);
+    });
+    const windowMs = Math.ceil(performance.now() - start) + 1500;
+
+    const source = new PrometheusSignals({ url: prom.url });
+    const report = await source.read(windowMs);
+    const subset = (name: string) => report.subsets.find((s) => s.service === service && s.subset === name)!;
+    // increase() extrapolates to the range's ends (same factor for every series of one target):
+    // counts within 25 %, ratios exact up to rounding.
+    expect(subset('stable').requests).toBeGreaterThan(150);
+    expect(subset('stable').requests).toBeLessThan(250);
+    expect(subset('canary').requests).toBeGreaterThan(75);
+    expect(subset('canary').requests).toBeLessThan(125);
+    expect(subset('canary').successRate).toBeCloseTo(0.9, 2);
+    expect(subset('stable').errors).toBe(0);
+    expect(subset('canary').p50).toBeGreaterThan(25);
+    expect(subset('stable').p50).toBeLessThan(subset('canary').p50);
+    expect(report.edges).toContainEqual(
+      expect.objectContaining({ caller: gatewayName, service, subset: 'canary' }),
+    );
+
+    const windows = await source.subsetWindows(service, windowMs, { caller: gatewayName });
+    const canary = windows.find((w) => w.subset === 'canary')!;
+    expect(canary.errors / canary.requests).toBeCloseTo(0.1, 2);
+    expect(canary.latency.bounds[0]).toBe(1);
+    expect(await source.subsetWindows(service, windowMs, { caller: 'nobody' })).toEqual([]);
   });
 });

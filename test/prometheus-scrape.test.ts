@@ -1,115 +1,15 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { freePort } from '@meshless/consul/testing';
 import { describe, expect, it } from 'vitest';
 import { startBackend, startGateway } from './helpers/backends.ts';
 import { eventually, uniquePrefix } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
+import { type Prometheus, startPrometheus } from './helpers/prometheus.ts';
 
 // A real Prometheus scrapes a mesh's /metrics and the values are read back through its HTTP API:
 // the exposition format, the names and the labels are what Prometheus itself accepts and stores.
 
-/** Debian's package (`command -v prometheus`); CI installs it in .ci/run. */
-const PROMETHEUS_PATH = '/usr/bin/prometheus';
-
 const cleanup = useCleanupsAndNoUnhandledRejections();
-
-interface Sample {
-  metric: Record<string, string>;
-  value: [number, string];
-}
-
-interface Prometheus {
-  url: string;
-  /** An instant query; the samples of the resulting vector. */
-  query(promql: string): Promise<Sample[]>;
-}
-
-/** Stops a child: SIGTERM, SIGKILL after `graceMs`; resolves once it has exited. */
-async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** A Prometheus of the test's own (own config, storage and port; never :9090) scraping `target` every second. */
-async function startPrometheus(target: string): Promise<Prometheus> {
-  if (!existsSync(PROMETHEUS_PATH)) {
-    throw new Error(
-      `Prometheus not found at ${PROMETHEUS_PATH}: this test has a real Prometheus scrape a mesh. ` +
-        'Install it with `apt-get update && apt-get install -y --no-install-recommends prometheus` ' +
-        '(.ci/run does this on CI).',
-    );
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'meshless-prometheus-'));
-  const config = join(dir, 'prometheus.yml');
-  writeFileSync(
-    config,
-    [
-      'global:',
-      '  scrape_interval: 1s',
-      '  scrape_timeout: 1s',
-      'scrape_configs:',
-      '  - job_name: meshless',
-      '    static_configs:',
-      `      - targets: ['${target}']`,
-      '',
-    ].join('\n'),
-  );
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const logFile = join(dir, 'prometheus.log');
-  const log = openSync(logFile, 'a');
-  const child = spawn(
-    PROMETHEUS_PATH,
-    [
-      `--config.file=${config}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--log.level=warn',
-    ],
-    { stdio: ['ignore', log, log] },
-  );
-  closeSync(log);
-  cleanup(async () => {
-    await stopChild(child);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const logTail = () => readFileSync(logFile, 'utf8').trim().split('\n').slice(-10).join('\n');
-  let failure: Error | undefined;
-  child.once('error', (e) => {
-    failure = new Error(`could not start ${PROMETHEUS_PATH}: ${e.message}`);
-  });
-  child.once('exit', (code, signal) => {
-    failure ??= new Error(`prometheus exited (${code ?? signal}); its log:\n${logTail()}`);
-  });
-  const ready = async () => {
-    if (failure) throw failure;
-    try {
-      const res = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) });
-      await res.arrayBuffer();
-      return res.status === 200;
-    } catch {
-      return false; // not listening yet
-    }
-  };
-  await eventually(ready, 10_000, `prometheus on ${url} to be ready`);
-  return {
-    url,
-    async query(promql) {
-      const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`);
-      const body = (await res.json()) as { status: string; error?: string; data?: { result: Sample[] } };
-      if (body.status !== 'success') throw new Error(`query ${promql} failed: ${body.error}`);
-      return body.data!.result;
-    },
-  };
-}
 
 /** The single value of a query whose vector has at most one sample (undefined when empty). */
 async function scalar(prom: Prometheus, promql: string): Promise<number | undefined> {
@@ -153,7 +53,7 @@ describe('a real Prometheus scraping a mesh', () => {
       await new Promise((r) => server.close(r));
     });
 
-    const prom = await startPrometheus(`127.0.0.1:${metricsPort}`);
+    const prom = await startPrometheus(`127.0.0.1:${metricsPort}`, cleanup);
     const sel = `service="${service}"`;
     let total: number | undefined;
     await eventually(

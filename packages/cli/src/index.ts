@@ -20,6 +20,7 @@ export {
   type InstanceState,
   readFleetSignals,
 } from './signals/fleet-signals.ts';
+export { PrometheusSignals, type PrometheusSignalsOptions } from './signals/prometheus-signals.ts';
 export {
   DEFAULT_SCRAPE_LIMITS,
   type ScrapeLimits,
