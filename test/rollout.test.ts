@@ -1,7 +1,7 @@
-import { parseState, type RolloutOptions, rollout, startRollout, stateKey } from '@meshless/cli';
+import { parseState, type RolloutOptions, rollout, run, startRollout, stateKey } from '@meshless/cli';
 import type { SignalSource, SubsetWindow } from 'meshless/contract';
 import { afterAll, describe, expect, it } from 'vitest';
-import { eventually, kvClient, uniquePrefix } from './helpers/consul.ts';
+import { consulAddress, eventually, kvClient, uniquePrefix } from './helpers/consul.ts';
 
 // The rollout controller on a real Consul (KV, check-and-set, sessions), judged from a fake
 // SignalSource: the fleet-signals reader is tested on its own (test/fleet-signals.test.ts).
@@ -26,11 +26,11 @@ function source(canary: () => SubsetWindow, calls: { n: number } = { n: 0 }): Si
   return {
     async subsetWindows() {
       calls.n++;
-      return [window('v1', 1800, 2, 10), canary()];
+      return [window('v1', 18000, 20, 10), canary()];
     },
   };
 }
-const healthy = () => window('v2', 200, 0, 10);
+const healthy = () => window('v2', 2000, 0, 10);
 
 async function setup(name: string) {
   const prefix = uniquePrefix(name);
@@ -66,10 +66,10 @@ describe('meshless rollout on a real Consul', () => {
     const s = await state();
     expect(s?.status).toBe('promoted');
     expect(s?.decisions.filter((d) => d.decision === 'promote')).toHaveLength(2);
-    expect(s?.decisions[0]?.canary?.requests).toBe(200);
+    expect(s?.decisions[0]?.canary?.requests).toBe(2000);
     // Three writes (10, 50, 100): the three versions they replaced are in history.
     expect(await kv.keys(`${prefix}-history/services/catalog/routes/`)).toHaveLength(3);
-    expect(lines.some((l) => /step 1\/3 at 10%: promote: .*canary 200 req 0% err/.test(l))).toBe(true);
+    expect(lines.some((l) => /step 1\/3 at 10%: promote: .*canary 2000 req 0% err/.test(l))).toBe(true);
     // The lock is released: nobody holds the state key.
     const raw = await connection.json<{ Session?: string }[]>({
       path: `/v1/kv/${stateKey(prefix, 'catalog')}`,
@@ -111,7 +111,7 @@ describe('meshless rollout on a real Consul', () => {
           ];
           await kv.put(key, doc);
         }
-        return [window('v1', 1800, 2, 10), healthy()];
+        return [window('v1', 18000, 20, 10), healthy()];
       },
     };
     const paused = await rollout({ ...base, signals });
@@ -150,4 +150,52 @@ describe('meshless rollout on a real Consul', () => {
     expect(await canaryWeight()).toBe(100);
     await first.done;
   }, 60_000);
+
+  it('meshless rollout: exit 0 when promoted, 6 when rolled back, --status shows the state', async () => {
+    const { prefix, canaryWeight } = await setup('ro-cli');
+    const cli = async (args: string[], signals?: SignalSource) => {
+      let out = '';
+      let err = '';
+      const code = await run([...args, '--consul', consulAddress(), '--prefix', prefix], {
+        stdout: { write: (s: string) => (out += s) },
+        stderr: { write: (s: string) => (err += s) },
+        ...(signals ? { signals: () => signals } : {}),
+      });
+      return { code, out, err };
+    };
+    const ok = await cli(
+      ['rollout', 'catalog', '--canary', 'v2', '--stable', 'v1', '--steps', '50,100', '--interval', '100ms'],
+      source(healthy),
+    );
+    expect(ok.code, ok.err).toBe(0);
+    expect(ok.out).toMatch(/^promoted: /);
+    expect(ok.err).toMatch(
+      /rollout catalog: step 1\/2 at 50%: promote: canary within bounds \(canary 2000 req/,
+    );
+    expect(await canaryWeight()).toBe(100);
+    const status = await cli(['rollout', 'catalog', '--status']);
+    expect(status.out).toMatch(/^catalog: promoted at step 2\/2 \(plan 50,100%\), v2 at 100% vs v1/);
+
+    const bad = await cli(
+      [
+        'rollout',
+        'catalog',
+        '--canary',
+        'v2',
+        '--stable',
+        'v1',
+        '--steps',
+        '50,100',
+        '--interval',
+        '100ms',
+        '--restart',
+      ],
+      source(() => window('v2', 200, 10, 10)),
+    );
+    expect(bad.code).toBe(6);
+    expect(bad.out).toMatch(/^rolled-back: canary errors 5%/);
+    expect(await canaryWeight()).toBe(0);
+    const usage = await cli(['rollout', 'catalog']);
+    expect(usage.code).toBe(2);
+  });
 });

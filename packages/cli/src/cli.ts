@@ -8,7 +8,20 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
+// A long-running command (rollout) stops cleanly on Ctrl-C or a TERM: it releases its lock.
+const stop = new AbortController();
+// Other commands keep the default (exit at once); a second signal always exits at once.
+if (process.argv.slice(2).includes('rollout')) {
+  for (const name of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(name, () => {
+      stop.abort();
+      process.once(name, () => process.exit(130));
+    });
+  }
+}
+
 process.exitCode = await run(process.argv.slice(2), {
+  signal: stop.signal,
   stdout: process.stdout,
   stderr: process.stderr,
   stdin: process.stdin,

@@ -11,6 +11,10 @@ export const EXIT = {
   notFound: 4,
   /** Consul could not be reached, or refused the request. */
   consul: 5,
+  /** `rollout`: the canary was judged worse and rolled back to 0 %. */
+  rolledBack: 6,
+  /** `rollout`: paused (a manual edit, too little traffic) or stopped; the state is kept, resumable. */
+  paused: 7,
   /** Node.js older than the floor meshless needs (see MIN_NODE_VERSION); nothing ran. */
   runtime: 69,
   /** A bug in meshless: the message asks for a report. */

@@ -1,4 +1,6 @@
+import type { ConsulConnection } from '@meshless/consul';
 import { type Clock, systemClock } from '@meshless/core';
+import type { SignalSource } from 'meshless/contract';
 
 export interface Writer {
   write(chunk: string): unknown;
@@ -21,11 +23,17 @@ export interface CliIo {
    * simulate a concurrent writer in tests.
    */
   readonly beforeWrite?: (key: string) => void | Promise<void>;
+  /** `rollout`'s signal source, given the agent connection. Default the fleet-signals reader. */
+  readonly signals?: (connection: ConsulConnection) => SignalSource | Promise<SignalSource>;
+  /** Stops a long-running command (`rollout`): cli.ts aborts it on SIGINT/SIGTERM. */
+  readonly signal?: AbortSignal;
 }
 
-export interface ResolvedIo extends Required<Omit<CliIo, 'stdin' | 'beforeWrite'>> {
+export interface ResolvedIo extends Required<Omit<CliIo, 'stdin' | 'beforeWrite' | 'signals' | 'signal'>> {
   readonly stdin: CliIo['stdin'];
   readonly beforeWrite: CliIo['beforeWrite'];
+  readonly signals: CliIo['signals'];
+  readonly signal: CliIo['signal'];
   /** Writes one line to stdout. */
   out(line?: string): void;
   /** Writes one line to stderr. */
@@ -43,6 +51,8 @@ export function resolveIo(io: CliIo): ResolvedIo {
     cwd: io.cwd ?? process.cwd(),
     clock: io.clock ?? systemClock,
     beforeWrite: io.beforeWrite,
+    signals: io.signals,
+    signal: io.signal,
     out: (line = '') => io.stdout.write(`${line}\n`),
     err: (line = '') => io.stderr.write(`${line}\n`),
     json: (value) => io.stdout.write(`${JSON.stringify(value, null, 2)}\n`),

@@ -5,6 +5,7 @@ import { helpCommand, printUsage } from './commands/help.ts';
 import { historyCommand } from './commands/history.ts';
 import { putCommand } from './commands/put.ts';
 import { rollbackCommand } from './commands/rollback.ts';
+import { rolloutCommand } from './commands/rollout.ts';
 import { schemaCommand } from './commands/schema.ts';
 import { statusCommand } from './commands/status.ts';
 import { validateCommand } from './commands/validate.ts';
@@ -18,6 +19,7 @@ export const commands: readonly Command[] = [
   putCommand,
   historyCommand,
   rollbackCommand,
+  rolloutCommand,
   validateCommand,
   schemaCommand,
 ];

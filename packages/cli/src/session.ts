@@ -13,6 +13,8 @@ export interface ConsulSession {
   readonly connection: ConsulConnection;
   /** The rules' KV, in the rules datacenter (`--datacenter`) when one is set. */
   readonly kv: ConsulKv;
+  /** The connection `kv` uses when `--datacenter` names another datacenter (sessions live there too). */
+  readonly kvConnection: ConsulConnection | undefined;
   readonly history: RuleHistory;
 }
 
@@ -54,6 +56,7 @@ export class SessionHolder {
       address: connection.address,
       connection,
       kv,
+      kvConnection: this.kvConnection,
       history: new RuleHistory(kv, this.prefix, this.io.clock),
     };
     return this.session;

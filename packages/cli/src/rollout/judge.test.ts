@@ -60,15 +60,24 @@ describe('judge', () => {
   const CANARY_N = 100;
   const STABLE_N = 900;
 
-  it('promotes a healthy canary', () => {
+  it('promotes a healthy canary once it is shown within the margin', () => {
+    // 1 000 canary requests: a 10 % canary over 20 s at 500 req/s, or 200 s at 50 req/s.
     const r = seededRandom(1);
+    const v = judge([simulate(r, 'v1', 9000, 0.001, 10), simulate(r, 'v2', 1000, 0.001, 10)], 'v2', 'v1');
+    expect(v.decision, v.reason).toBe('promote');
+    expect(v.canary.requests).toBe(1000);
+    expect(v.errorDiffUpperPercent).toBeLessThan(1);
+  });
+
+  it('holds a healthy canary with too few requests to show it within the margin', () => {
+    const r = seededRandom(2);
     const v = judge(
       [simulate(r, 'v1', STABLE_N, 0.001, 10), simulate(r, 'v2', CANARY_N, 0.001, 10)],
       'v2',
       'v1',
     );
-    expect(v.decision, v.reason).toBe('promote');
-    expect(v.canary.requests).toBe(CANARY_N);
+    expect(v.decision).toBe('hold');
+    expect(v.reason).toMatch(/not yet shown within 1 points/);
   });
 
   it('rolls back a canary failing 5 % of requests', () => {
@@ -82,9 +91,10 @@ describe('judge', () => {
       );
       if (v.decision === 'rollback') rolledBack++;
     }
-    // 5 expected errors of 100 against none of 900: caught in most windows (the rest hold or promote
-    // and are judged again on the grown window).
-    expect(rolledBack).toBeGreaterThan(180);
+    // 5 expected errors of 100 against none of 900, one look at alpha 0.001: caught in 178 of 200
+    // windows with these seeds; the rest hold (never promote: the margin is not shown) and are
+    // judged again on the grown window.
+    expect(rolledBack).toBeGreaterThan(170);
   });
 
   it('rolls back a canary 3x slower', () => {
@@ -124,16 +134,16 @@ describe('judge', () => {
   });
 
   it('false rollbacks of a healthy canary stay rare over whole simulated plans', () => {
-    // A plan of 4 judged steps (1, 5, 25, 50 %) at 50 req/s, each judged every 5 s on a window
-    // growing from the step start until it promotes (at most 12 holds); canary and stable alike:
-    // 0.5 % errors, 10 ms median.
+    // A plan of 4 judged steps (1, 5, 25, 50 %) at 200 req/s, each judged every 5 s on a window
+    // growing from the step start until it promotes (at most 12 holds, as maxHolds); canary and
+    // stable alike: 0.5 % errors, 10 ms median.
     const plans = 500;
     let falseRollbacks = 0;
     for (let seed = 0; seed < plans; seed++) {
       const r = seededRandom(1000 + seed);
       plan: for (const weight of [1, 5, 25, 50]) {
         for (let tick = 1; tick <= 13; tick++) {
-          const total = 50 * 5 * tick;
+          const total = 200 * 5 * tick;
           const canaryN = Math.round((total * weight) / 100);
           const v = judge(
             [simulate(r, 'v1', total - canaryN, 0.005, 10), simulate(r, 'v2', canaryN, 0.005, 10)],
@@ -148,8 +158,8 @@ describe('judge', () => {
         }
       }
     }
-    // Observed 0 in 500 with these seeds; the bound leaves room for other seeds (alpha 0.01 per
-    // evaluation, Fisher's exact test is conservative, and the 1-point margin must also be met).
+    // Observed 2 in 500 with these seeds (0.4 %; 27 with alpha 0.01, as a rollout looks up to 52
+    // times); the bound leaves room for other seeds.
     expect(falseRollbacks / plans).toBeLessThan(0.01);
   });
 });

@@ -1,14 +1,25 @@
 import type { SubsetWindow } from 'meshless/contract';
-import { binomialUpperTail, fisherOneSided, histogramCount, histogramQuantile } from './statistics.ts';
+import {
+  binomialUpperTail,
+  fisherOneSided,
+  histogramCount,
+  histogramQuantile,
+  rateDifferenceUpperBound,
+} from './statistics.ts';
 
 /** How the canary is judged against the stable subset (docs/operators-guide.md, "Rollouts"). */
 export interface JudgeOptions {
   /** Requests each subset must have in the window before anything but a clear SLO breach is decided. Default 50. */
   readonly minRequests: number;
-  /** Significance of the error test (one-sided Fisher's exact), per evaluation. Default 0.01. */
+  /** Significance of the error test (one-sided Fisher's exact), per evaluation. Default 0.001 (a rollout looks many times). */
   readonly alpha: number;
   /** The canary's error rate must also exceed stable's by this many percentage points to roll back. Default 1. */
   readonly errorMarginPercent: number;
+  /**
+   * Promote only once the canary is shown no worse than stable by more than the margin: the upper
+   * bound of (canary - stable error rate) at this confidence is below `errorMarginPercent`. Default 0.9.
+   */
+  readonly promoteConfidence: number;
   /** Canary p95 (and p99) above this multiple of stable's rolls back. Default 2. */
   readonly latencyRatio: number;
   /** Latency differences below this many ms never roll back (bucket resolution, timer noise). Default 5. */
@@ -23,8 +34,9 @@ export interface JudgeOptions {
 
 export const DEFAULT_JUDGE: JudgeOptions = {
   minRequests: 50,
-  alpha: 0.01,
+  alpha: 0.001,
   errorMarginPercent: 1,
+  promoteConfidence: 0.9,
   latencyRatio: 2,
   latencyFloorMs: 5,
   minLatencyCount: 50,
@@ -49,6 +61,8 @@ export interface Verdict {
   readonly stable: SubsetFigures;
   /** Fisher's one-sided p-value for "canary fails more than stable". */
   readonly errorPValue: number;
+  /** Upper bound (at promoteConfidence) of canary minus stable error rate, percentage points. */
+  readonly errorDiffUpperPercent: number;
 }
 
 const EMPTY: SubsetWindow = { subset: '', requests: 0, errors: 0, latency: { bounds: [], counts: [] } };
@@ -74,7 +88,8 @@ function clean(n: number): number {
 /**
  * Canary vs stable over the same window. Order: absolute SLO breaches (with evidence: the error
  * SLO by a one-sided binomial test at `alpha`), then too few samples (hold), then the error test
- * (Fisher's exact at `alpha` plus the margin), then latency ratios; promote when nothing objects.
+ * (Fisher's exact at `alpha` plus the margin), then the promotion bound (hold until the canary is
+ * shown within the margin), then latency ratios; promote when nothing objects.
  */
 export function judge(
   windows: readonly SubsetWindow[],
@@ -85,12 +100,22 @@ export function judge(
   const canary = figures(windows.find((w) => w.subset === canarySubset) ?? EMPTY);
   const stable = figures(windows.find((w) => w.subset === stableSubset) ?? EMPTY);
   const errorPValue = fisherOneSided(canary.errors, canary.requests, stable.errors, stable.requests);
+  const errorDiffUpperPercent =
+    100 *
+    rateDifferenceUpperBound(
+      canary.errors,
+      canary.requests,
+      stable.errors,
+      stable.requests,
+      options.promoteConfidence,
+    );
   const verdict = (decision: Decision, reason: string): Verdict => ({
     decision,
     reason,
     canary,
     stable,
     errorPValue,
+    errorDiffUpperPercent,
   });
 
   if (options.maxErrorPercent !== undefined && canary.requests > 0) {
@@ -126,23 +151,34 @@ export function judge(
       `canary errors ${pct(canary.errorPercent)} vs stable ${pct(stable.errorPercent)} (Fisher p=${fmtP(errorPValue)} < ${options.alpha})`,
     );
   }
-  if (canary.latencyCount < options.minLatencyCount || stable.latencyCount < options.minLatencyCount) {
-    return verdict(
-      'hold',
-      `not enough latency samples yet (canary ${canary.latencyCount}, stable ${stable.latencyCount}, need ${options.minLatencyCount} each)`,
-    );
-  }
+  // Latency can object as soon as both sides have the samples, before errors allow a promotion.
+  const enoughLatency =
+    canary.latencyCount >= options.minLatencyCount && stable.latencyCount >= options.minLatencyCount;
   const slower = (name: string, c: number | undefined, s: number | undefined) =>
     c !== undefined &&
     s !== undefined &&
     c > options.latencyRatio * s &&
     c - s > options.latencyFloorMs &&
     `canary ${name} ${ms(c)} vs stable ${ms(s)} (more than ${options.latencyRatio}x)`;
-  const p95 = slower('p95', canary.p95Ms, stable.p95Ms);
-  if (p95) return verdict('rollback', p95);
-  const enoughForP99 = Math.min(canary.latencyCount, stable.latencyCount) >= 4 * options.minLatencyCount;
-  const p99 = enoughForP99 && slower('p99', canary.p99Ms, stable.p99Ms);
-  if (p99) return verdict('rollback', p99);
+  if (enoughLatency) {
+    const p95 = slower('p95', canary.p95Ms, stable.p95Ms);
+    if (p95) return verdict('rollback', p95);
+    const enoughForP99 = Math.min(canary.latencyCount, stable.latencyCount) >= 4 * options.minLatencyCount;
+    const p99 = enoughForP99 && slower('p99', canary.p99Ms, stable.p99Ms);
+    if (p99) return verdict('rollback', p99);
+  }
+  if (errorDiffUpperPercent >= options.errorMarginPercent) {
+    return verdict(
+      'hold',
+      `canary errors not yet shown within ${options.errorMarginPercent} points of stable (up to +${pct(errorDiffUpperPercent)})`,
+    );
+  }
+  if (!enoughLatency) {
+    return verdict(
+      'hold',
+      `not enough latency samples yet (canary ${canary.latencyCount}, stable ${stable.latencyCount}, need ${options.minLatencyCount} each)`,
+    );
+  }
   return verdict('promote', 'canary within bounds');
 }
 
@@ -150,7 +186,7 @@ export function judge(
 export function describeFigures(v: Verdict): string {
   const one = (name: string, f: SubsetFigures) =>
     `${name} ${f.requests} req ${pct(f.errorPercent)} err p95 ${ms(f.p95Ms)} p99 ${ms(f.p99Ms)}`;
-  return `${one('canary', v.canary)}; ${one('stable', v.stable)}; errors p=${fmtP(v.errorPValue)}`;
+  return `${one('canary', v.canary)}; ${one('stable', v.stable)}; errors p=${fmtP(v.errorPValue)}, diff <= +${pct(v.errorDiffUpperPercent)}`;
 }
 
 function pct(n: number): string {
