@@ -8,7 +8,16 @@ import { MeshMetrics } from '@meshless/metrics';
 import { createMeshTracer, type MeshTracer, startTracing } from '@meshless/tracing';
 import { trace } from '@opentelemetry/api';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { measureNs, median, type NsResult, printTable, writeResults } from './lib/measure.ts';
+import {
+  fmtSpread,
+  measureAsyncNs,
+  measureNs,
+  median,
+  type NsResult,
+  printTable,
+  spread,
+  writeResults,
+} from './lib/measure.ts';
 
 const ITERATIONS = 200_000;
 const ASYNC_ITERATIONS = 50_000;
@@ -164,6 +173,53 @@ for (let pass = 0; pass < PASSES; pass++) {
   );
 }
 
+// ---- golden signals (GET /meshless/signals): read from the same cells, so record() above is its
+// whole hot-path cost; what a scrape costs, next to the Prometheus text of the same metrics -------
+
+/** An instance calling 10 services (2 subsets, GET and POST, 3 outcomes each) and serving one. */
+function scrapedInstance(): MeshMetrics {
+  const m = new MeshMetrics();
+  for (let s = 0; s < 10; s++) {
+    for (const subset of ['stable', 'canary']) {
+      for (const method of ['GET', 'POST']) {
+        const r = m.clientCall(`service-${s}`, method, subset);
+        for (let i = 0; i < 100; i++)
+          r.record(i % 20 === 0 ? 'error' : i % 33 === 0 ? 'timeout' : 'success', seconds(i));
+      }
+    }
+  }
+  for (const method of ['GET', 'POST']) {
+    const r = m.serverCall('self', method);
+    for (let i = 0; i < 100; i++) r.record(i % 25 === 0 ? 503 : i % 40 === 0 ? 404 : 200, seconds(i));
+  }
+  return m;
+}
+const scraped = scrapedInstance();
+const SCRAPES = 300;
+const signalsRuns: Record<string, number[]> = { signals: [], prometheus: [] };
+for (let pass = 0; pass < PASSES; pass++) {
+  signalsRuns.signals!.push(
+    measureNs('signals', () => JSON.stringify(scraped.signals({ service: 'self' })), SCRAPES, ROUNDS).ns,
+  );
+  signalsRuns.prometheus!.push(
+    (await measureAsyncNs('prometheus', () => scraped.text(), SCRAPES, ROUNDS)).ns,
+  );
+}
+const signalsBytes = Buffer.byteLength(JSON.stringify(scraped.signals({ service: 'self' })));
+const promBytes = Buffer.byteLength(await scraped.text());
+const signalsRows = [
+  {
+    case: 'GET /meshless/signals: signals() + JSON.stringify',
+    'µs/scrape': fmtSpread(spread(signalsRuns.signals!.map((n) => n / 1000))),
+    bytes: signalsBytes,
+  },
+  {
+    case: 'GET /metrics: registry text (same metrics)',
+    'µs/scrape': fmtSpread(spread(signalsRuns.prometheus!.map((n) => n / 1000))),
+    bytes: promBytes,
+  },
+];
+
 // ---- tracing on: the SDK with a BatchSpanProcessor and an exporter that discards ----------------
 
 let exported = 0;
@@ -264,6 +320,11 @@ const metricsRows = [
 }));
 printTable('Metrics of one governed call (request counter + duration histogram)', metricsRows);
 
+printTable(
+  `Golden signals per scrape: an instance calling 10 services x 2 subsets x 2 methods x 3 outcomes, serving 1 (median of ${PASSES} passes, each the median of ${ROUNDS} rounds of ${SCRAPES}; range over passes). record() is unchanged: the signals read its cells`,
+  signalsRows,
+);
+
 writeResults('observability', {
   node: process.version,
   iterations: ITERATIONS,
@@ -274,5 +335,6 @@ writeResults('observability', {
   spansExported: exported,
   tracing: tracingRows,
   metrics: metricsRows,
+  signals: signalsRows,
 });
 if (sink === Symbol.for('never')) console.log(sink);
