@@ -38,7 +38,7 @@ export function printUsage(
   for (const line of GLOBAL_FLAGS) write(line);
   write('');
   write(
-    'Exit codes: 0 ok, 1 invalid document, 2 usage, 3 CAS conflict, 4 not found, 5 Consul unreachable or refused.',
+    'Exit codes: 0 ok, 1 invalid document, 2 usage, 3 CAS conflict, 4 not found, 5 Consul unreachable or refused, 6 rolled back, 7 rollout paused.',
   );
 }
 
