@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FleetSignals, PrometheusSignals } from '@meshless/cli';
+import { FleetSignals, type FleetSignalsReport, PrometheusSignals, run } from '@meshless/cli';
 import { createMesh, type Mesh } from 'meshless';
 import { describe, expect, it } from 'vitest';
 import { type Backend, runConcurrently, startFleet } from './helpers/backends.ts';
@@ -356,5 +356,50 @@ describe('fleet signals on a real Consul', () => {
     expect(canary.errors / canary.requests).toBeCloseTo(0.1, 2);
     expect(canary.latency.bounds[0]).toBe(1);
     expect(await source.subsetWindows(service, windowMs, { caller: 'nobody' })).toEqual([]);
+  });
+
+  it('meshless signals: reads the fleet over --window and prints it (tables, or --json)', async () => {
+    const { service, gatewayName, gateway, client } = await startScene();
+    // The command's first reading of the gateway: its seq moves by more than our own reads.
+    const firstReading = async () => {
+      let prev = gateway.signals()!.seq;
+      await eventually(
+        () => {
+          const now = gateway.signals()!.seq;
+          const other = now > prev + 1;
+          prev = now;
+          return other;
+        },
+        5000,
+        'the first reading',
+      );
+    };
+    const cli = async (args: string[]) => {
+      let stdout = '';
+      let stderr = '';
+      const code = await run([...args, '--consul', consulAddress()], {
+        stdout: { write: (x: string) => (stdout += x) },
+        stderr: { write: (x: string) => (stderr += x) },
+        env: {},
+      });
+      return { code, stdout, stderr };
+    };
+    // The traffic runs inside the command's window (between its two readings of each instance).
+    const [json] = await Promise.all([
+      cli(['signals', gatewayName, service, '--window', '4000', '--json']),
+      firstReading().then(() => sendTraffic(client, 50, 20)),
+    ]);
+    expect(json.stderr).toBe('');
+    expect(json.code).toBe(0);
+    const report = JSON.parse(json.stdout) as FleetSignalsReport;
+    const canary = report.subsets.find((x) => x.service === service && x.subset === 'canary');
+    expect(canary).toMatchObject({ requests: 20, errors: 2 });
+    expect(report.subsets.find((x) => x.subset === 'stable')?.requests).toBe(50);
+
+    const text = await cli(['signals', gatewayName, service, '--window', '1000']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('CALLS BY SUBSET');
+    expect(text.stdout).toMatch(new RegExp(`${service}\\s+canary`));
+    expect((await cli(['signals', '--window', '5'])).code).not.toBe(0); // below 1000 ms: a usage error
   });
 });

@@ -7,6 +7,7 @@ import { putCommand } from './commands/put.ts';
 import { rollbackCommand } from './commands/rollback.ts';
 import { rolloutCommand } from './commands/rollout.ts';
 import { schemaCommand } from './commands/schema.ts';
+import { signalsCommand } from './commands/signals.ts';
 import { statusCommand } from './commands/status.ts';
 import { validateCommand } from './commands/validate.ts';
 import { CliError, EXIT, usageError } from './exit-codes.ts';
@@ -20,6 +21,7 @@ export const commands: readonly Command[] = [
   historyCommand,
   rollbackCommand,
   rolloutCommand,
+  signalsCommand,
   validateCommand,
   schemaCommand,
 ];
