@@ -28,6 +28,15 @@ function simulate(
   return { subset, requests: n, errors, latency: { bounds: BOUNDS, counts } };
 }
 
+function merge(a: SubsetWindow, b: SubsetWindow): SubsetWindow {
+  return {
+    subset: a.subset,
+    requests: a.requests + b.requests,
+    errors: a.errors + b.errors,
+    latency: { bounds: BOUNDS, counts: a.latency.counts.map((c, i) => c + b.latency.counts[i]!) },
+  };
+}
+
 describe('statistics', () => {
   it("Fisher's one-sided p matches the hypergeometric tail", () => {
     // 3 of 3 errors among the 50 canary requests of 500: C(50,3)/C(500,3).
@@ -142,14 +151,14 @@ describe('judge', () => {
     for (let seed = 0; seed < plans; seed++) {
       const r = seededRandom(1000 + seed);
       plan: for (const weight of [1, 5, 25, 50]) {
+        // The window grows by 5 s of traffic per look: add only the new requests (cheap).
+        let canary = simulate(r, 'v2', 0, 0, 10);
+        let stable = simulate(r, 'v1', 0, 0, 10);
         for (let tick = 1; tick <= 13; tick++) {
-          const total = 200 * 5 * tick;
-          const canaryN = Math.round((total * weight) / 100);
-          const v = judge(
-            [simulate(r, 'v1', total - canaryN, 0.005, 10), simulate(r, 'v2', canaryN, 0.005, 10)],
-            'v2',
-            'v1',
-          );
+          const canaryN = Math.round((200 * 5 * weight) / 100);
+          canary = merge(canary, simulate(r, 'v2', canaryN, 0.005, 10));
+          stable = merge(stable, simulate(r, 'v1', 200 * 5 - canaryN, 0.005, 10));
+          const v = judge([stable, canary], 'v2', 'v1');
           if (v.decision === 'rollback') {
             falseRollbacks++;
             break plan;
@@ -158,8 +167,8 @@ describe('judge', () => {
         }
       }
     }
-    // Observed 2 in 500 with these seeds (0.4 %; 27 with alpha 0.01, as a rollout looks up to 52
-    // times); the bound leaves room for other seeds.
-    expect(falseRollbacks / plans).toBeLessThan(0.01);
-  });
+    // Observed 4 in 500 with these seeds (0.8 %; 18 with alpha 0.01, as a rollout looks up to 52
+    // times on overlapping windows). Deterministic (seeded); the bound says what is promised.
+    expect(falseRollbacks / plans).toBeLessThan(0.02);
+  }, 30_000);
 });
