@@ -50,7 +50,8 @@ interface Reading {
   readonly readAt: number;
 }
 
-const KEEP_READINGS = 64;
+// Enough for a window of 16 reads (a rollout reading every 5 s over 60 s needs 12); memory is per instance.
+const KEEP_READINGS = 16;
 const MAX_WINDOW_MS = 3_600_000;
 
 /**
@@ -183,7 +184,7 @@ export class FleetSignals implements SignalSource {
       if (!r.answer) continue;
       const list = this.history.get(r.instance.id) ?? [];
       list.push({ answer: r.answer, readAt: now });
-      // Bounded per instance: enough for windows up to MAX_WINDOW_MS at a few reads per minute.
+      // Bounded per instance (KEEP_READINGS), and nothing older than any window can need.
       while (list.length > KEEP_READINGS || (list.length > 1 && now - list[0]!.readAt > MAX_WINDOW_MS * 2))
         list.shift();
       this.history.set(r.instance.id, list);
