@@ -104,6 +104,23 @@ describe('framework adapters', () => {
     }
   });
 
+  it('answers the signals path itself in each framework: past the inbound rules, GET/HEAD only, not counted', async () => {
+    const { mesh, service, setInbound } = await setup('signals');
+    const apps = await threeApps(mesh, async () => 'ok');
+    await setInbound({ fault: { abort: { percent: 100, status: 503 } } });
+    for (const [framework, url] of Object.entries(apps)) {
+      expect((await get(`${url}/work`)).status, framework).toBe(503);
+      const res = await get(`${url}/meshless/signals?x=1`);
+      expect(res.status, framework).toBe(200);
+      const body = (await res.json()) as { format: string; service: string };
+      expect(body, framework).toMatchObject({ format: 'meshless-signals/1', service });
+      expect((await get(`${url}/meshless/signals`, { method: 'HEAD' })).status, framework).toBe(200);
+      expect((await get(`${url}/meshless/signals`, { method: 'DELETE' })).status, framework).toBe(405);
+    }
+    // Three shed /work requests counted, none of the signals reads.
+    expect(mesh.signals()!.inbound.find((r) => r.service === service)?.requests).toBe(3);
+  });
+
   it("answers 504 when a handler's call runs out of the caller's deadline, in each framework", async () => {
     const { mesh, prefix } = await setup('deadline');
     const back = `slow-${prefix.slice(-8)}`;
