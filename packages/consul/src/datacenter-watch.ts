@@ -136,8 +136,9 @@ export class DatacenterWatch implements Disposable {
   }
 
   private take(endpoints: readonly Endpoint[]): void {
-    // A worker started over (or the move) re-sends the whole list: an equal one is no change.
-    if (this.list !== undefined && (endpoints === this.list || sameEndpoints(this.list, endpoints))) return;
+    // A delta that changed nothing, or a whole list re-sent (a worker started over, the move)
+    // that reconciled to the same: the same object comes back. Anything else is a change.
+    if (endpoints === this.list) return;
     this.list = endpoints;
     this.options.onList(endpoints);
   }

@@ -12,37 +12,48 @@ export function diffEndpoints(prev: readonly Endpoint[], next: readonly Endpoint
 /**
  * `prev` with `delta` applied, as a new frozen list sorted by id. Unchanged endpoints keep their
  * identity (consumers compare by reference first); upserts are rebuilt through `revive`, since
- * they crossed a thread boundary as plain data. Cost: one pass over the references.
+ * they crossed a thread boundary as plain data. Each change is placed by binary search, and the
+ * runs between changes are copied by reference: no id comparison per unchanged endpoint.
  */
 export function applyEndpointDelta(
   prev: readonly Endpoint[],
   delta: EndpointDelta,
   revive: (e: Endpoint) => Endpoint,
 ): readonly Endpoint[] {
-  if (delta.upserts.length === 0 && delta.removed.length === 0) return prev;
-  const out: Endpoint[] = [];
   const { upserts, removed } = delta;
+  if (upserts.length === 0 && removed.length === 0) return prev;
+  const out: Endpoint[] = [];
   let i = 0;
   let u = 0;
   let r = 0;
-  while (i < prev.length || u < upserts.length) {
-    const a = prev[i];
-    const b = upserts[u];
-    if (b === undefined || (a !== undefined && a.id < b.id)) {
-      // Removed ids are sorted and all of them were in prev: one pointer walks them in step.
-      if (removed[r] === a!.id) r++;
-      else out.push(a!);
-      i++;
-    } else if (a === undefined || b.id < a.id) {
-      out.push(revive(b));
-      u++;
-    } else {
-      out.push(revive(b));
-      i++;
+  while (u < upserts.length || r < removed.length) {
+    const up = upserts[u];
+    const rm = removed[r];
+    const id = up !== undefined && (rm === undefined || up.id <= rm) ? up.id : rm!;
+    const at = lowerBound(prev, id, i);
+    for (let k = i; k < at; k++) out.push(prev[k]!);
+    i = at;
+    if (prev[i]?.id === id) i++; // replaced or removed
+    if (up?.id === id) {
+      out.push(revive(up));
       u++;
     }
+    if (rm === id) r++;
   }
+  for (let k = i; k < prev.length; k++) out.push(prev[k]!);
   return Object.freeze(out);
+}
+
+/** The first index at or after `from` whose id is not below `id` (the list is sorted by id). */
+function lowerBound(list: readonly Endpoint[], id: string, from: number): number {
+  let lo = from;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.id < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**

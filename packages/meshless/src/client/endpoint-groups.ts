@@ -43,6 +43,8 @@ export interface EndpointGroupsOptions {
 export class EndpointGroups {
   private readonly options: EndpointGroupsOptions;
   private endpoints: readonly Endpoint[] = [];
+  /** `endpoints` is known to be sorted by id (it passed the last delta's checks). */
+  private sorted = true;
   private balancerRule: BalancerRule | undefined;
   private baseTable: RouteTable;
   private table_: RouteTable;
@@ -93,7 +95,8 @@ export class EndpointGroups {
    * one must cost the main thread that one, not a pass of filters over the fleet.
    */
   setEndpoints(endpoints: readonly Endpoint[]): readonly Endpoint[] | undefined {
-    const delta = endpointDelta(this.endpoints, endpoints);
+    const delta = endpointDelta(this.endpoints, endpoints, undefined, this.sorted);
+    this.sorted = delta !== undefined;
     this.endpoints = endpoints;
     this.rebuild(delta);
     return delta?.upserts;
