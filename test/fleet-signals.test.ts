@@ -124,7 +124,7 @@ async function sendTraffic(
 
 describe('fleet signals on a real Consul', () => {
   it('finds the instances through the catalog and reports per-subset counts, error rates and latency that match what was sent', async () => {
-    const { service, gatewayName, gateway, client, connection, backends } = await startScene();
+    const { service, gatewayName, client, connection, backends } = await startScene();
 
     // The registration advertises the path; the reader needs nothing else.
     const entries = (await connection.json({ path: `/v1/health/service/${gatewayName}` })) as {

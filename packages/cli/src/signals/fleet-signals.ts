@@ -70,7 +70,8 @@ export class FleetSignals implements SignalSource {
   private readonly closing = new AbortController();
 
   constructor(options: FleetSignalsOptions = {}) {
-    if (options.consul instanceof ConsulConnection) {
+    // A connection by its shape, not instanceof: the caller's may come from another copy of the package.
+    if (isConnection(options.consul)) {
       this.connection = options.consul;
       this.ownsConnection = false;
     } else {
@@ -212,6 +213,10 @@ export class FleetSignals implements SignalSource {
       signal.addEventListener('abort', onAbort, { once: true });
     });
   }
+}
+
+function isConnection(c: ConsulConnection | ConsulOptions | undefined): c is ConsulConnection {
+  return typeof (c as { request?: unknown } | undefined)?.request === 'function';
 }
 
 /** One read of the fleet over `windowMs` (takes `windowMs`: two readings that far apart). */
