@@ -19,6 +19,7 @@ export {
   SIGNALS_META,
   type SignalsAnswer,
   type SignalsRow,
+  type SignalsTargetHealth,
 } from './signals/signals-answer.ts';
 export {
   aggregateWindows,

@@ -74,6 +74,17 @@ export class BreakerGauges {
     this.refresh(resource, states);
   }
 
+  /** Open breakers per resource, for resources with at least one (bounded by the resources known). */
+  openCounts(): { resource: string; open: number }[] {
+    const out: { resource: string; open: number }[] = [];
+    for (const [resource, states] of this.byResource) {
+      let open = 0;
+      for (const s of states.values()) if (s === 'open') open++;
+      if (open > 0) out.push({ resource, open });
+    }
+    return out;
+  }
+
   private refresh(resource: string, states: Map<string, BreakerState>): void {
     const counts = [0, 0, 0];
     let worst = 0;

@@ -29,6 +29,7 @@ export class ClientServiceMetrics {
   private readonly budget: ReasonCounter;
   private readonly rejections: ReasonCounter;
   private readonly ejectionCell: CounterCell;
+  private ejectedNow = 0;
 
   constructor(service: string, families: ClientFamilies, endpointLabels: boolean) {
     this.service = service;
@@ -93,6 +94,12 @@ export class ClientServiceMetrics {
   endpoints(healthy: number, ejected: number): void {
     this.f.healthy.set({ service: this.service }, healthy);
     this.f.ejected.set({ service: this.service }, ejected);
+    this.ejectedNow = ejected;
+  }
+
+  /** Endpoints ejected now (the last `endpoints()` call): for the golden signals' `targets`. */
+  get ejected(): number {
+    return this.ejectedNow;
   }
 
   /** Outlier detection ejected an endpoint. */

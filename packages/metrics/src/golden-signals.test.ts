@@ -34,6 +34,28 @@ describe('MeshMetrics.signals(): the golden signals from the metrics cells', () 
     expect(m.signals().seq).toBe(2); // monotonic per answer
   });
 
+  it('lists the services called with ejected endpoints or open breakers now, and drops them when they recover', () => {
+    const m = new MeshMetrics();
+    expect(m.signals().targets).toEqual([]);
+    m.service('catalog').endpoints(2, 1);
+    m.breakerState('catalog', 'open', '10.0.0.1:80');
+    m.breakerState('catalog', 'open', '10.0.0.2:80');
+    m.breakerState('catalog', 'half-open', '10.0.0.3:80');
+    m.breakerState('users', 'open');
+    m.service('search').endpoints(3, 0);
+    const s = m.signals();
+    expect(s.targets).toEqual([
+      { target: 'catalog', ejected: 1, openBreakers: 2 },
+      { target: 'users', ejected: 0, openBreakers: 1 },
+    ]);
+    expect(JSON.parse(JSON.stringify(s)).targets).toHaveLength(2);
+    m.service('catalog').endpoints(3, 0);
+    m.breakerState('catalog', 'closed', '10.0.0.1:80');
+    m.breakerRemoved('catalog', '10.0.0.2:80');
+    m.breakerState('users', 'half-open');
+    expect(m.signals().targets).toEqual([]);
+  });
+
   it('reports inbound requests by status class, with shed requests by reason', () => {
     const m = new MeshMetrics({ buckets: [0.01, 0.1] });
     m.serverCall('catalog', 'GET').record(200, 0.002);

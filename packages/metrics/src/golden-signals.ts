@@ -38,6 +38,16 @@ export interface InboundSignals {
   readonly sumMs: number;
 }
 
+/**
+ * What this instance holds now against one service it calls (gauges, not counts): endpoints
+ * ejected by outlier detection and open circuit breakers. Listed only when either is above 0.
+ */
+export interface TargetHealthSignals {
+  readonly target: string;
+  readonly ejected: number;
+  readonly openBreakers: number;
+}
+
 /** The JSON answer of `GET /meshless/signals` (docs/metrics.md, "Fleet signals"). */
 export interface GoldenSignals {
   readonly format: typeof SIGNALS_FORMAT;
@@ -56,12 +66,16 @@ export interface GoldenSignals {
   readonly boundsMs: number[];
   readonly outbound: OutboundSignals[];
   readonly inbound: InboundSignals[];
+  /** Services called with ejected endpoints or open breakers now (absent in older answers). */
+  readonly targets: TargetHealthSignals[];
 }
 
 export interface GoldenSignalsFamilies {
   readonly clientDurations: HistogramFamily;
   readonly serverDurations: HistogramFamily;
   readonly serverRejected: CounterFamily;
+  /** The callers' current ejections and open breakers per target (default: none). */
+  readonly targets?: () => TargetHealthSignals[];
 }
 
 interface Row {
@@ -144,6 +158,7 @@ export class GoldenSignalsView {
         latency: r.latency,
         sumMs: round3(r.sumMs),
       })),
+      targets: (this.families.targets?.() ?? []).slice(0, MAX_SIGNAL_ROWS),
     };
   }
 }

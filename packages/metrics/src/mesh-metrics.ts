@@ -5,7 +5,12 @@ import { type OutcomeRecorder, ResourceRecorder, type StatusRecorder } from './c
 import { type ClientFamilies, ClientServiceMetrics } from './client-service-metrics.ts';
 import { CounterFamily } from './counter-family.ts';
 import type { AnyRegistry } from './family.ts';
-import { type GoldenSignals, GoldenSignalsView, type SignalsIdentity } from './golden-signals.ts';
+import {
+  type GoldenSignals,
+  GoldenSignalsView,
+  type SignalsIdentity,
+  type TargetHealthSignals,
+} from './golden-signals.ts';
 import { HistogramFamily } from './histogram-family.ts';
 import { createMetricsHandler, type MetricsHandler } from './metrics-handler.ts';
 import type { Outcome } from './outcome.ts';
@@ -185,6 +190,7 @@ export class MeshMetrics {
       clientDurations: this.client.durations,
       serverDurations: this.server.durations,
       serverRejected: this.server.rejected,
+      targets: () => this.targetHealth(),
     });
     this.registry = registry;
     this.prefix = p;
@@ -290,6 +296,20 @@ export class MeshMetrics {
   /** The golden signals as compact JSON-ready data (`GET /meshless/signals`), from the same cells. */
   signals(identity?: SignalsIdentity): GoldenSignals {
     return this.golden.snapshot(identity);
+  }
+
+  /** Per called service: endpoints ejected now and open breakers (breakers keyed by the service's name). */
+  private targetHealth(): TargetHealthSignals[] {
+    const byTarget = new Map<string, { target: string; ejected: number; openBreakers: number }>();
+    for (const [service, m] of this.clients) {
+      if (m.ejected > 0) byTarget.set(service, { target: service, ejected: m.ejected, openBreakers: 0 });
+    }
+    for (const { resource, open } of this.breakers.openCounts()) {
+      const t = byTarget.get(resource);
+      if (t) t.openBreakers = open;
+      else byTarget.set(resource, { target: resource, ejected: 0, openBreakers: open });
+    }
+    return [...byTarget.values()];
   }
 
   get contentType(): string {

@@ -25,7 +25,7 @@ export function fig(
   };
 }
 
-export function sampleReport(targets?: TargetHealth[]): FleetSignalsReport & { targets?: TargetHealth[] } {
+export function sampleReport(targets?: TargetHealth[]): FleetSignalsReport {
   return {
     at: 1_800_000_000_000,
     windowMs: 10_000,

@@ -3,7 +3,7 @@
 
 import type { SignalFigures } from 'meshless/contract';
 import type { DecisionRecord, RolloutState, RolloutStatus } from '../rollout/rollout-state.ts';
-import type { FleetSignalsReport } from '../signals/fleet-signals.ts';
+import type { FleetSignalsReport, FleetTargetHealth } from '../signals/fleet-signals.ts';
 import type { ServiceStatus, SyncState } from '../status-model.ts';
 
 /** The figures a row shows (quantiles in ms, NaN without requests). */
@@ -71,16 +71,11 @@ export interface FleetView {
   readonly unanswered: readonly { service: string; id: string; error: string }[];
 }
 
-/** Per caller instance group: what it holds for a target (optional in the report: older instances lack it). */
-export interface TargetHealth {
-  readonly caller: string;
-  readonly service: string;
-  readonly ejected: number;
-  readonly openBreakers: number;
-}
+/** Per caller service: what its instances hold against a target (the report's `targets`). */
+export type TargetHealth = FleetTargetHealth;
 
 export interface FleetViewInput {
-  readonly report: FleetSignalsReport & { readonly targets?: readonly TargetHealth[] };
+  readonly report: FleetSignalsReport;
   readonly statuses?: readonly ServiceStatus[];
   readonly rollouts?: readonly RolloutState[];
   /** Only these services' rows (edges to or from them, their rollouts); default all. */

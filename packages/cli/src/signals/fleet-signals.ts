@@ -36,12 +36,22 @@ export interface InstanceState {
   readonly error?: string;
 }
 
+/** What a caller service's instances hold now against a service they call (summed over them). */
+export interface FleetTargetHealth {
+  readonly caller: string;
+  readonly service: string;
+  readonly ejected: number;
+  readonly openBreakers: number;
+}
+
 /** The fleet over a window: aggregates plus who answered. */
 export interface FleetSignalsReport extends FleetAggregates {
   /** Wall clock of the read. */
   readonly at: number;
   readonly windowMs: number;
   readonly instances: readonly InstanceState[];
+  /** Ejected endpoints and open breakers now, from the last answers (not over the window); absent from Prometheus. */
+  readonly targets?: readonly FleetTargetHealth[];
 }
 
 interface Reading {
@@ -84,8 +94,8 @@ export class FleetSignals implements SignalSource {
 
   /** Figures over the last `windowMs` for `services` (default: the constructor's, else all). */
   async read(windowMs: number, services?: readonly string[]): Promise<FleetSignalsReport> {
-    const { windows, instances } = await this.windows(windowMs, services ?? this.services);
-    return { at: Date.now(), windowMs, instances, ...aggregateWindows(windows) };
+    const { windows, instances, targets } = await this.windows(windowMs, services ?? this.services);
+    return { at: Date.now(), windowMs, instances, ...aggregateWindows(windows), targets };
   }
 
   /** SignalSource: calls to `service` by subset over the window, from `caller`'s instances or everyone's. */
@@ -123,7 +133,7 @@ export class FleetSignals implements SignalSource {
   private async windows(
     windowMs: number,
     services: readonly string[] | undefined,
-  ): Promise<{ windows: LabelledWindow[]; instances: InstanceState[] }> {
+  ): Promise<{ windows: LabelledWindow[]; instances: InstanceState[]; targets: FleetTargetHealth[] }> {
     if (!(windowMs > 0 && windowMs <= MAX_WINDOW_MS)) {
       throw new RangeError(`windowMs: expected 1..${MAX_WINDOW_MS}, got ${windowMs}`);
     }
@@ -139,6 +149,10 @@ export class FleetSignals implements SignalSource {
     const results = await this.scrape(found);
     const windows: LabelledWindow[] = [];
     const instances: InstanceState[] = [];
+    const targets = new Map<
+      string,
+      { caller: string; service: string; ejected: number; openBreakers: number }
+    >();
     const now = performance.now();
     for (const r of results) {
       const { service, id, version, url } = r.instance;
@@ -148,11 +162,18 @@ export class FleetSignals implements SignalSource {
           : { service, id, version, url, ok: false, error: r.error },
       );
       if (!r.answer) continue;
+      for (const t of r.answer.targets) {
+        const k = `${service}\u0001${t.service}`;
+        const sum = targets.get(k) ?? { caller: service, service: t.service, ejected: 0, openBreakers: 0 };
+        sum.ejected += t.ejected;
+        sum.openBreakers += t.openBreakers;
+        targets.set(k, sum);
+      }
       const base = this.baseline(id, r.answer, windowMs, now);
       if (base === 'none') continue;
       windows.push({ service, version, window: instanceWindow(r.answer, base) });
     }
-    return { windows, instances };
+    return { windows, instances, targets: [...targets.values()] };
   }
 
   /**

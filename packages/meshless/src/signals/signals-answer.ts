@@ -26,6 +26,13 @@ export interface SignalsRow {
   readonly latency: LatencyHistogram;
 }
 
+/** What a caller holds now against a service it calls (gauges): ejected endpoints, open breakers. */
+export interface SignalsTargetHealth {
+  readonly service: string;
+  readonly ejected: number;
+  readonly openBreakers: number;
+}
+
 export interface SignalsAnswer {
   readonly service: string | null;
   readonly version: string | null;
@@ -36,6 +43,8 @@ export interface SignalsAnswer {
   readonly seq: number;
   readonly outbound: readonly SignalsRow[];
   readonly inbound: readonly SignalsRow[];
+  /** Empty when the answer has none (an older instance, or nothing ejected or open). */
+  readonly targets: readonly SignalsTargetHealth[];
 }
 
 /** A SignalsAnswer from parsed JSON, or a message naming the first bad field. */
@@ -107,6 +116,21 @@ function rows(v: unknown, path: string, bounds: readonly number[], key: 'target'
   });
 }
 
+function targets(v: unknown, path: string): SignalsTargetHealth[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) fail(path, 'expected an array');
+  if (v.length > MAX_ROWS) fail(path, `more than ${MAX_ROWS} rows`);
+  return v.map((raw, i) => {
+    const p = `${path}[${i}]`;
+    const r = obj(raw, p);
+    return {
+      service: name(r.target, `${p}.target`),
+      ejected: count(r.ejected, `${p}.ejected`),
+      openBreakers: count(r.openBreakers, `${p}.openBreakers`),
+    };
+  });
+}
+
 function readAnswer(value: unknown): SignalsAnswer {
   const o = obj(value, '(answer)');
   if (o.format !== SIGNALS_ANSWER_FORMAT) fail('format', `expected "${SIGNALS_ANSWER_FORMAT}"`);
@@ -128,5 +152,6 @@ function readAnswer(value: unknown): SignalsAnswer {
     seq: count(o.seq, 'seq'),
     outbound: rows(o.outbound, 'outbound', bounds, 'target'),
     inbound: rows(o.inbound, 'inbound', bounds, 'service'),
+    targets: targets(o.targets, 'targets'),
   };
 }

@@ -96,6 +96,27 @@ describe('signals windows and aggregates', () => {
     expect(agg.services).toEqual([expect.objectContaining({ service: 'catalog', version: 'v2', errors: 2 })]);
   });
 
+  it('reads the ejections and open breakers a caller holds (none in an answer without them), refusing bad ones', () => {
+    const base = { ...answer({}), format: 'meshless-signals/1', boundsMs };
+    const { targets: _, ...older } = base;
+    expect((parseSignalsAnswer(older) as SignalsAnswer).targets).toEqual([]);
+    const withTargets = parseSignalsAnswer({
+      ...base,
+      targets: [{ target: 'catalog', ejected: 1, openBreakers: 2 }],
+    }) as SignalsAnswer;
+    expect(withTargets.targets).toEqual([{ service: 'catalog', ejected: 1, openBreakers: 2 }]);
+    expect(parseSignalsAnswer({ ...base, targets: {} })).toMatch(/^targets: expected an array/);
+    expect(parseSignalsAnswer({ ...base, targets: [{ target: 'c', ejected: -1, openBreakers: 0 }] })).toMatch(
+      /^targets\[0\]\.ejected/,
+    );
+    expect(
+      parseSignalsAnswer({
+        ...base,
+        targets: new Array(1001).fill({ target: 'c', ejected: 0, openBreakers: 0 }),
+      }),
+    ).toMatch(/more than 1000/);
+  });
+
   it('refuses answers of the wrong shape, naming the field', () => {
     const bad = (over: Record<string, unknown>) =>
       parseSignalsAnswer({ ...answer({}), format: 'meshless-signals/1', boundsMs, ...over });
