@@ -27,8 +27,13 @@ export interface RolloutOptions {
   readonly stable?: string;
   /** Canary weights, percent, increasing, ending at 100. Default 1, 5, 25, 50, 100. */
   readonly plan?: readonly number[];
-  /** Time between evaluations of a step, ms. Default 5 000. */
+  /** Time between evaluations of a step (promotion, holds), ms. Default 5 000. */
   readonly intervalMs?: number;
+  /**
+   * Within an interval, the step is also judged this often (ms, default 1 000) and only a rollback
+   * acts on it: the sequential error test stays valid however often it looks. Capped by intervalMs.
+   */
+  readonly judgeEveryMs?: number;
   /** Holds in a row (too few samples) before a step pauses the rollout. Default 12. */
   readonly maxHolds?: number;
   /** Longest window judged, ms (a step's window grows from its start up to this). Default 60 000. */
@@ -177,15 +182,25 @@ class Controller {
       if (target === 100) return this.finish('promoted', `canary ${this.o.canary} at 100%: promoted`);
       const stepStart = this.clock.now();
       let holds = 0;
+      const lookMs = Math.min(intervalMs, Math.max(1, this.o.judgeEveryMs ?? 1_000));
       for (;;) {
-        await sleep(intervalMs, this.signal, this.clock);
-        this.checkLock();
-        await this.checkRoutes();
-        const windowMs = Math.min(
-          Math.max(intervalMs, this.clock.now() - stepStart),
-          this.o.maxWindowMs ?? 60_000,
-        );
-        const verdict = await this.evaluate(windowMs);
+        let verdict: Verdict | undefined;
+        // Looks every lookMs on the step's cumulative window; only the last of an interval (or a
+        // rollback) is recorded, so the state keeps one decision per interval.
+        for (let waited = 0; waited < intervalMs; ) {
+          const d = Math.min(lookMs, intervalMs - waited);
+          await sleep(d, this.signal, this.clock);
+          waited += d;
+          this.checkLock();
+          await this.checkRoutes();
+          const windowMs = Math.min(
+            Math.max(lookMs, this.clock.now() - stepStart),
+            this.o.maxWindowMs ?? 60_000,
+          );
+          verdict = await this.evaluate(windowMs);
+          if (verdict.decision === 'rollback') break;
+        }
+        if (!verdict) continue;
         await this.record(verdict);
         if (verdict.decision === 'rollback') {
           await this.rollBack();

@@ -1,6 +1,7 @@
 import type { SubsetWindow } from 'meshless/contract';
 import {
   binomialUpperTail,
+  errorShareLogLikelihoodRatio,
   fisherOneSided,
   histogramCount,
   histogramQuantile,
@@ -11,8 +12,16 @@ import {
 export interface JudgeOptions {
   /** Requests each subset must have in the window before anything but a clear SLO breach is decided. Default 50. */
   readonly minRequests: number;
-  /** Significance of the error test (one-sided Fisher's exact), per evaluation. Default 0.001 (a rollout looks many times). */
+  /** Significance of the absolute error SLO's binomial test, per evaluation. Default 0.001. */
   readonly alpha: number;
+  /**
+   * Bound on a false rollback by errors per step, however often the step is judged: the canary
+   * rolls back once the sequential test's likelihood ratio (statistics.ts) reaches 1/sequentialAlpha
+   * on the step's cumulative counts. Default 0.001 (4 canary errors and none on stable at 10 %).
+   */
+  readonly sequentialAlpha: number;
+  /** The alternative the sequential test weighs: the canary failing this many times as often as stable. Default 50. */
+  readonly sequentialRatio: number;
   /** The canary's error rate must also exceed stable's by this many percentage points to roll back. Default 1. */
   readonly errorMarginPercent: number;
   /**
@@ -35,6 +44,8 @@ export interface JudgeOptions {
 export const DEFAULT_JUDGE: JudgeOptions = {
   minRequests: 50,
   alpha: 0.001,
+  sequentialAlpha: 0.001,
+  sequentialRatio: 50,
   errorMarginPercent: 1,
   promoteConfidence: 0.9,
   latencyRatio: 2,
@@ -59,8 +70,10 @@ export interface Verdict {
   readonly reason: string;
   readonly canary: SubsetFigures;
   readonly stable: SubsetFigures;
-  /** Fisher's one-sided p-value for "canary fails more than stable". */
+  /** Fisher's one-sided p-value for "canary fails more than stable" (reported; one window, one look). */
   readonly errorPValue: number;
+  /** ln of the sequential test's likelihood ratio (rolls back at ln(1/sequentialAlpha)). */
+  readonly errorLogLr: number;
   /** Upper bound (at promoteConfidence) of canary minus stable error rate, percentage points. */
   readonly errorDiffUpperPercent: number;
 }
@@ -87,8 +100,8 @@ function clean(n: number): number {
 
 /**
  * Canary vs stable over the same window. Order: absolute SLO breaches (with evidence: the error
- * SLO by a one-sided binomial test at `alpha`), then too few samples (hold), then the error test
- * (Fisher's exact at `alpha` plus the margin), then the promotion bound (hold until the canary is
+ * SLO by a one-sided binomial test at `alpha`), then the sequential error test (plus the margin),
+ * then too few samples (hold), then the promotion bound (hold until the canary is
  * shown within the margin), then latency ratios; promote when nothing objects.
  */
 export function judge(
@@ -100,6 +113,13 @@ export function judge(
   const canary = figures(windows.find((w) => w.subset === canarySubset) ?? EMPTY);
   const stable = figures(windows.find((w) => w.subset === stableSubset) ?? EMPTY);
   const errorPValue = fisherOneSided(canary.errors, canary.requests, stable.errors, stable.requests);
+  const share = canary.requests / (canary.requests + stable.requests);
+  const errorLogLr = errorShareLogLikelihoodRatio(
+    canary.errors,
+    stable.errors,
+    share,
+    options.sequentialRatio,
+  );
   const errorDiffUpperPercent =
     100 *
     rateDifferenceUpperBound(
@@ -116,6 +136,7 @@ export function judge(
     stable,
     errorPValue,
     errorDiffUpperPercent,
+    errorLogLr,
   });
 
   if (options.maxErrorPercent !== undefined && canary.requests > 0) {
@@ -136,19 +157,21 @@ export function judge(
   ) {
     return verdict('rollback', `canary p99 ${ms(canary.p99Ms)} above the SLO ${ms(options.maxP99Ms)}`);
   }
-  if (canary.requests < options.minRequests || stable.requests < options.minRequests) {
-    return verdict(
-      'hold',
-      `not enough requests yet (canary ${canary.requests}, stable ${stable.requests}, need ${options.minRequests} each)`,
-    );
-  }
+  // The sequential test keeps its error rate without a minimum sample (it is valid at every
+  // look), so it may roll back before minRequests; the margin still applies.
   if (
-    errorPValue < options.alpha &&
+    errorLogLr >= Math.log(1 / options.sequentialAlpha) &&
     canary.errorPercent - stable.errorPercent >= options.errorMarginPercent
   ) {
     return verdict(
       'rollback',
-      `canary errors ${pct(canary.errorPercent)} vs stable ${pct(stable.errorPercent)} (Fisher p=${fmtP(errorPValue)} < ${options.alpha})`,
+      `canary errors ${pct(canary.errorPercent)} vs stable ${pct(stable.errorPercent)} (${canary.errors} vs ${stable.errors}; sequential LR ${fmtLr(errorLogLr)} >= ${fmtLr(Math.log(1 / options.sequentialAlpha))})`,
+    );
+  }
+  if (canary.requests < options.minRequests || stable.requests < options.minRequests) {
+    return verdict(
+      'hold',
+      `not enough requests yet (canary ${canary.requests}, stable ${stable.requests}, need ${options.minRequests} each)`,
     );
   }
   // Latency can object as soon as both sides have the samples, before errors allow a promotion.
@@ -186,7 +209,7 @@ export function judge(
 export function describeFigures(v: Verdict): string {
   const one = (name: string, f: SubsetFigures) =>
     `${name} ${f.requests} req ${pct(f.errorPercent)} err p95 ${ms(f.p95Ms)} p99 ${ms(f.p99Ms)}`;
-  return `${one('canary', v.canary)}; ${one('stable', v.stable)}; errors p=${fmtP(v.errorPValue)}, diff <= +${pct(v.errorDiffUpperPercent)}`;
+  return `${one('canary', v.canary)}; ${one('stable', v.stable)}; errors p=${fmtP(v.errorPValue)} LR ${fmtLr(v.errorLogLr)}, diff <= +${pct(v.errorDiffUpperPercent)}`;
 }
 
 function pct(n: number): string {
@@ -195,6 +218,10 @@ function pct(n: number): string {
 
 function ms(n: number | undefined): string {
   return n === undefined ? '-' : `${Number(n.toFixed(1))}ms`;
+}
+
+function fmtLr(logLr: number): string {
+  return String(Number(Math.exp(Math.min(logLr, 700)).toPrecision(3)));
 }
 
 function fmtP(p: number): string {

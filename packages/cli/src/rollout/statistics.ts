@@ -151,3 +151,23 @@ export function rateDifferenceUpperBound(
   const se = Math.sqrt((pc * (1 - pc)) / (canaryRequests + 2) + (ps * (1 - ps)) / (stableRequests + 2));
   return pc - ps + normalQuantile(confidence) * se;
 }
+
+/**
+ * Wald's sequential probability ratio on where the errors fall. Given the errors seen, each one
+ * is the canary's with probability `canaryShare` (its share of the requests) if both subsets fail
+ * at the same rate, and with θ1 = R·w / (R·w + 1 - w) if the canary fails `ratio` (R) times as
+ * often. The ratio of those two likelihoods is a nonnegative martingale under "no difference", so
+ * by Ville's inequality it ever reaches 1/alpha with probability at most alpha, however often it is
+ * looked at: the judge may look every second on the cumulative counts of a step. Returns ln of it.
+ */
+export function errorShareLogLikelihoodRatio(
+  canaryErrors: number,
+  stableErrors: number,
+  canaryShare: number,
+  ratio: number,
+): number {
+  const w = canaryShare;
+  if (!(w > 0 && w < 1) || !(ratio > 1)) return 0;
+  const theta1 = (ratio * w) / (ratio * w + 1 - w);
+  return canaryErrors * Math.log(theta1 / w) + stableErrors * Math.log((1 - theta1) / (1 - w));
+}
