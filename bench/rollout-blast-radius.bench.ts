@@ -1,0 +1,210 @@
+// Blast radius of a bad canary (issue 16): meshless's judge (continuous, sequential) against a
+// Flagger-style policy (1 min interval, 5 failed checks, absolute thresholds) on the same seeded
+// traffic: 50 req/s, 10 % to the canary, the canary failing 5 % of requests or 3x slower.
+// Run: npm run bench -- rollout-blast (BENCH_QUICK=1 for fewer runs).
+import { judge } from '@meshless/cli';
+import { type Random, seededRandom } from '@meshless/core';
+import { fmtSpread, printTable, quantile, scaled, spread, writeResults } from './lib/measure.ts';
+
+const RPS = 50;
+const WEIGHT = 10;
+const BOUNDS = Array.from({ length: 14 }, (_, i) => 2 ** i);
+// Flagger's analysis: interval 1m, threshold 5, request-success-rate >= 99 %, request-duration
+// p99 below a fixed bound (here 50 ms: stable's p99 is ~32 ms at a 10 ms median).
+const FLAGGER = { intervalS: 60, threshold: 5, maxErrorPercent: 1, maxP99Ms: 50 };
+
+interface Traffic {
+  readonly errorRate: number;
+  readonly medianMs: number;
+}
+interface Cells {
+  requests: number;
+  errors: number;
+  counts: number[];
+}
+
+function poisson(random: Random, mean: number): number {
+  let k = 0;
+  let p = Math.exp(-mean);
+  let sum = p;
+  const u = random();
+  while (u > sum && k < 10_000) {
+    k++;
+    p *= mean / k;
+    sum += p;
+  }
+  return k;
+}
+
+function empty(): Cells {
+  return { requests: 0, errors: 0, counts: new Array<number>(BOUNDS.length + 1).fill(0) };
+}
+
+/** One second of a subset's traffic: requests, failures and a latency histogram (lognormal, sigma 0.5). */
+function second(random: Random, rps: number, t: Traffic): Cells {
+  const c = empty();
+  const n = poisson(random, rps);
+  for (let i = 0; i < n; i++) {
+    if (random() < t.errorRate) c.errors++;
+    const z = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+    const ms = t.medianMs * Math.exp(0.5 * z);
+    const b = BOUNDS.findIndex((x) => ms <= x);
+    c.counts[b === -1 ? BOUNDS.length : b]!++;
+  }
+  c.requests = n;
+  return c;
+}
+
+function sum(cells: readonly Cells[]): Cells {
+  const out = empty();
+  for (const c of cells) {
+    out.requests += c.requests;
+    out.errors += c.errors;
+    for (let i = 0; i < out.counts.length; i++) out.counts[i]! += c.counts[i]!;
+  }
+  return out;
+}
+
+function p99(c: Cells): number {
+  const rank = 0.99 * c.requests;
+  let seen = 0;
+  for (let i = 0; i < c.counts.length; i++) {
+    const lower = i === 0 ? 0 : BOUNDS[i - 1]!;
+    const upper = BOUNDS[i] ?? BOUNDS.at(-1)!;
+    if (c.counts[i]! > 0 && seen + c.counts[i]! >= rank)
+      return lower + ((upper - lower) * (rank - seen)) / c.counts[i]!;
+    seen += c.counts[i]!;
+  }
+  return BOUNDS.at(-1)!;
+}
+
+/** The traffic of one run, second by second, for `seconds` at a fixed weight. */
+function traffic(seed: number, seconds: number, weight: number, stable: Traffic, canary: Traffic) {
+  const r = seededRandom(seed);
+  const out: { stable: Cells; canary: Cells }[] = [];
+  for (let t = 0; t < seconds; t++) {
+    out.push({
+      canary: second(r, (RPS * weight) / 100, canary),
+      stable: second(r, (RPS * (100 - weight)) / 100, stable),
+    });
+  }
+  return out;
+}
+
+const win = (subset: string, c: Cells) => ({
+  subset,
+  requests: c.requests,
+  errors: c.errors,
+  latency: { bounds: BOUNDS, counts: c.counts },
+});
+
+/** meshless: judged every second on the step's cumulative counts; promotion every 5 s. */
+function meshless(run: readonly { stable: Cells; canary: Cells }[]): { at?: number; promoted?: number } {
+  for (let t = 1; t <= run.length; t++) {
+    const slice = run.slice(0, t);
+    const v = judge(
+      [win('v1', sum(slice.map((s) => s.stable))), win('v2', sum(slice.map((s) => s.canary)))],
+      'v2',
+      'v1',
+    );
+    if (v.decision === 'rollback') return { at: t };
+    if (v.decision === 'promote' && t % 5 === 0) return { promoted: t };
+  }
+  return {};
+}
+
+function flaggerCheckFails(c: Cells): boolean {
+  const errorPercent = c.requests === 0 ? 0 : (100 * c.errors) / c.requests;
+  return errorPercent > FLAGGER.maxErrorPercent || p99(c) > FLAGGER.maxP99Ms;
+}
+
+/** Flagger-style: a check per interval on that interval's traffic; rollback at the 5th failed check. */
+function flagger(run: readonly { stable: Cells; canary: Cells }[]): { at?: number } {
+  let failed = 0;
+  for (let end = FLAGGER.intervalS; end <= run.length; end += FLAGGER.intervalS) {
+    if (flaggerCheckFails(sum(run.slice(end - FLAGGER.intervalS, end).map((s) => s.canary)))) failed++;
+    if (failed >= FLAGGER.threshold) return { at: end };
+  }
+  return {};
+}
+
+const failedBefore = (run: readonly { canary: Cells }[], t: number) =>
+  run.slice(0, t).reduce((n, s) => n + s.canary.errors, 0);
+const canaryBefore = (run: readonly { canary: Cells }[], t: number) =>
+  run.slice(0, t).reduce((n, s) => n + s.canary.requests, 0);
+
+const HEALTHY: Traffic = { errorRate: 0.001, medianMs: 10 };
+const scenarios: { name: string; canary: Traffic; slow: boolean }[] = [
+  { name: '5 % failing', canary: { errorRate: 0.05, medianMs: 10 }, slow: false },
+  { name: '3x slower', canary: { errorRate: 0.001, medianMs: 30 }, slow: true },
+];
+const runs = scaled(200);
+const horizon = 600;
+const rows: Record<string, string | number>[] = [];
+const results: Record<string, unknown> = { runs, rps: RPS, weight: WEIGHT, flagger: FLAGGER };
+for (const sc of scenarios) {
+  const m = { t: [] as number[], blast: [] as number[] };
+  const f = { t: [] as number[], blast: [] as number[] };
+  for (let seed = 0; seed < runs; seed++) {
+    const run = traffic(seed, horizon, WEIGHT, HEALTHY, sc.canary);
+    const mt = meshless(run).at ?? horizon;
+    const ft = flagger(run).at ?? horizon;
+    // Blast radius: failed requests (or, for a slow canary, requests served slow) before the decision.
+    const cost = sc.slow ? canaryBefore : failedBefore;
+    m.t.push(mt);
+    m.blast.push(cost(run, mt));
+    f.t.push(ft);
+    f.blast.push(cost(run, ft));
+  }
+  const ratio = spread(f.blast).median / Math.max(1, spread(m.blast).median);
+  for (const [who, x] of [
+    ['meshless', m],
+    ['Flagger-style', f],
+  ] as const) {
+    rows.push({
+      canary: `${sc.name} (blast: ${sc.slow ? 'requests served slow' : 'failed requests'})`,
+      policy: who,
+      'decision s, median (min–max)': fmtSpread(spread(x.t), 0),
+      'p90 s': quantile(x.t, 0.9),
+      'within 10 s': `${Math.round((100 * x.t.filter((t) => t <= 10).length) / runs)} %`,
+      'blast radius, median (min–max)': fmtSpread(spread(x.blast), 0),
+      'blast vs meshless': who === 'meshless' ? '1x' : `${ratio.toFixed(1)}x`,
+    });
+  }
+  results[sc.name] = {
+    meshless: { seconds: spread(m.t), blast: spread(m.blast) },
+    flagger: { seconds: spread(f.t), blast: spread(f.blast) },
+  };
+}
+printTable(
+  `A bad canary at ${WEIGHT} % of ${RPS} req/s, ${runs} seeded runs: decision time and blast radius`,
+  rows,
+);
+
+// False rollbacks of a healthy canary (0.5 % errors on both sides, same latency): meshless over its
+// default plan (1, 5, 25, 50 %, each step up to 65 s), Flagger-style over 5 checks (10-50 %).
+const same: Traffic = { errorRate: 0.005, medianMs: 10 };
+const falseRows: Record<string, string | number>[] = [];
+const falseResults: Record<string, unknown> = {};
+for (const plans of [20, scaled(1000)]) {
+  let mFalse = 0;
+  let fFalse = 0;
+  for (let seed = 0; seed < plans; seed++) {
+    for (const [i, weight] of [1, 5, 25, 50].entries()) {
+      if (meshless(traffic(100_000 + seed * 10 + i, 65, weight, same, same)).at !== undefined) {
+        mFalse++;
+        break;
+      }
+    }
+    let failed = 0;
+    for (const [i, weight] of [10, 20, 30, 40, 50].entries()) {
+      const c = sum(traffic(200_000 + seed * 10 + i, 60, weight, same, same).map((s) => s.canary));
+      if (flaggerCheckFails(c)) failed++;
+    }
+    if (failed >= FLAGGER.threshold) fFalse++;
+  }
+  falseRows.push({ 'healthy rollouts': plans, meshless: mFalse, 'Flagger-style': fFalse });
+  falseResults[String(plans)] = { meshless: mFalse, flagger: fFalse };
+}
+printTable('False rollbacks of a healthy canary (0.5 % errors on both sides)', falseRows);
+writeResults('rollout-blast-radius', { ...results, falseRollbacks: falseResults });
