@@ -12,6 +12,7 @@ import { failover } from '../examples/demo/07-failover.ts';
 import { yourStack } from '../examples/demo/08-your-stack.ts';
 import { zeroTrust } from '../examples/demo/09-zero-trust.ts';
 import { atScale } from '../examples/demo/10-at-scale.ts';
+import { rollouts } from '../examples/demo/11-rollout.ts';
 import { color, type DemoProcess, ensureConsul, log } from '../examples/demo/lib.ts';
 import { type Shop, startShop } from '../examples/demo/shop.ts';
 
@@ -50,6 +51,7 @@ try {
   await yourStack(shop, consul, prefix, root);
   await zeroTrust(shop, consul, prefix, once);
   await atScale(consul, prefix);
+  await rollouts(shop, consul, prefix);
 
   log(color.bold('\nWhere to look'));
   log(`   Consul UI, key/value: ${color.cyan(`${consul.uiUrl}/dc1/kv/${prefix}/`)}`);
