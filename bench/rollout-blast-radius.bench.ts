@@ -2,8 +2,11 @@
 // Flagger-style policy (1 min interval, 5 failed checks, absolute thresholds) on the same seeded
 // traffic: 50 req/s, 10 % to the canary, the canary failing 5 % of requests or 3x slower.
 // Run: npm run bench -- rollout-blast (BENCH_QUICK=1 for fewer runs).
-import { judge } from '@meshless/cli';
+import { judge, rollout } from '@meshless/cli';
+import { ConsulConnection, ConsulKv } from '@meshless/consul';
+import { ConsulDevAgent } from '@meshless/consul/testing';
 import { type Random, seededRandom } from '@meshless/core';
+import { createMesh, type Mesh } from 'meshless';
 import { fmtSpread, printTable, quantile, scaled, spread, writeResults } from './lib/measure.ts';
 
 const RPS = 50;
@@ -207,4 +210,92 @@ for (const plans of [20, scaled(1000)]) {
   falseResults[String(plans)] = { meshless: mFalse, flagger: fFalse };
 }
 printTable('False rollbacks of a healthy canary (0.5 % errors on both sides)', falseRows);
-writeResults('rollout-blast-radius', { ...results, falseRollbacks: falseResults });
+
+// Real: rollback applied fleet-wide. One dev agent, FLEET meshes (in this process) watching the
+// prefix; the controller at 10 % judges a bad canary (fixed figures) at its first look and writes
+// weight 0; from the decision (its log line) to each mesh having the new routes index in force.
+const FLEET = 20;
+const APPLY_RUNS = scaled(10);
+const agent = await ConsulDevAgent.start();
+const connection = new ConsulConnection({ address: agent.address });
+const kv = new ConsulKv(connection);
+const prefix = `bench-blast-${process.pid}`;
+const fleet: Mesh[] = [];
+const everywhere: number[] = [];
+const each: number[] = [];
+try {
+  for (let i = 0; i < FLEET; i++) {
+    fleet.push(
+      await createMesh({ consul: { address: agent.address }, prefix, cacheDir: false, logger: 'silent' }),
+    );
+  }
+  const bad = [
+    win('stable', { requests: 900, errors: 1, counts: [] }),
+    win('canary', { requests: 100, errors: 10, counts: [] }),
+  ];
+  for (let run = 0; run < APPLY_RUNS; run++) {
+    const service = `catalog${run}`;
+    const key = `${prefix}/services/${service}/routes`;
+    await kv.put(key, {
+      subsets: { stable: { meta: { version: 'v1' } }, canary: { meta: { version: 'v2' } } },
+      routes: [
+        {
+          name: 'default',
+          to: [
+            { subset: 'stable', weight: 90 },
+            { subset: 'canary', weight: 10 },
+          ],
+        },
+      ],
+    });
+    let decidedAt = 0;
+    const result = await rollout({
+      connection,
+      prefix,
+      service,
+      plan: [10, 100],
+      canary: 'canary',
+      intervalMs: 1000,
+      signals: { subsetWindows: async () => bad },
+      lock: { lockDelayMs: 0 },
+      log: (line) => {
+        if (/: rollback: /.test(line)) decidedAt = performance.now();
+      },
+    });
+    if (result.outcome !== 'rolled-back') throw new Error(`run ${run}: ${result.outcome}: ${result.reason}`);
+    const index = (await kv.get(key))!.modifyIndex;
+    const applied = fleet.map(() => Number.NaN);
+    const deadline = performance.now() + 10_000;
+    // Polled every ms: the figures are good to about a millisecond.
+    while (applied.some(Number.isNaN) && performance.now() < deadline) {
+      fleet.forEach((m, i) => {
+        if (
+          Number.isNaN(applied[i]!) &&
+          m.status().rules.keys.some((k) => key.endsWith(k.key) && k.appliedIndex === index)
+        ) {
+          applied[i] = performance.now() - decidedAt;
+        }
+      });
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    everywhere.push(Math.max(...applied.map((a) => (Number.isNaN(a) ? Number.POSITIVE_INFINITY : a))));
+    each.push(...applied);
+  }
+} finally {
+  await Promise.all(fleet.map((m) => m.close()));
+  connection.close();
+  await agent.stop();
+}
+printTable(`Rollback applied fleet-wide (real Consul dev agent, ${FLEET} meshes, ${APPLY_RUNS} rollbacks)`, [
+  {
+    'decision to applied everywhere, ms': fmtSpread(spread(everywhere), 1),
+    'each mesh, ms: median': quantile(each, 0.5).toFixed(1),
+    p99: quantile(each, 0.99).toFixed(1),
+  },
+]);
+writeResults('rollout-blast-radius', {
+  ...results,
+  falseRollbacks: falseResults,
+  appliedEverywhereMs: spread(everywhere),
+  appliedEachMs: { median: quantile(each, 0.5), p99: quantile(each, 0.99) },
+});
