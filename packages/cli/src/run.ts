@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { type Command, type CommandContext, globalOptions } from './command.ts';
+import { dashboardCommand } from './commands/dashboard.ts';
 import { getCommand } from './commands/get.ts';
 import { helpCommand, printUsage } from './commands/help.ts';
 import { historyCommand } from './commands/history.ts';
@@ -22,6 +23,7 @@ export const commands: readonly Command[] = [
   rollbackCommand,
   rolloutCommand,
   signalsCommand,
+  dashboardCommand,
   validateCommand,
   schemaCommand,
 ];
