@@ -221,7 +221,8 @@ function ms(n: number | undefined): string {
 }
 
 function fmtLr(logLr: number): string {
-  return String(Number(Math.exp(Math.min(logLr, 700)).toPrecision(3)));
+  const v = Math.exp(Math.min(logLr, 700));
+  return v >= 1e4 ? v.toExponential(1) : String(Number(v.toPrecision(3)));
 }
 
 function fmtP(p: number): string {
