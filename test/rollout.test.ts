@@ -88,6 +88,25 @@ describe('meshless rollout on a real Consul', () => {
     expect(s?.decisions.at(-1)).toMatchObject({ decision: 'rollback', weight: 10 });
   });
 
+  it('judges every judgeEveryMs within a long interval: a bad canary does not wait for it', async () => {
+    const { base, canaryWeight, state } = await setup('ro-look');
+    const calls = { n: 0 };
+    const started = performance.now();
+    // A healthy canary for the first looks, then failing: caught at a look inside the 60 s interval.
+    const result = await rollout({
+      ...base,
+      intervalMs: 60_000,
+      judgeEveryMs: 50,
+      signals: source(() => (calls.n < 4 ? healthy() : window('v2', 200, 10, 10)), calls),
+    });
+    expect(result.outcome, result.reason).toBe('rolled-back');
+    expect(calls.n).toBeGreaterThanOrEqual(4);
+    expect(performance.now() - started).toBeLessThan(30_000);
+    expect(await canaryWeight()).toBe(0);
+    // One decision recorded (the rollback), not one per look.
+    expect((await state())?.decisions.map((d) => d.decision)).toEqual(['rollback']);
+  }, 40_000);
+
   it('rolls back a canary 3x slower', async () => {
     const { base, canaryWeight } = await setup('ro-slow');
     const result = await rollout({ ...base, signals: source(() => window('v2', 200, 0, 40)) });
