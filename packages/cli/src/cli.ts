@@ -8,10 +8,11 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-// A long-running command (rollout) stops cleanly on Ctrl-C or a TERM: it releases its lock.
+// A long-running command (rollout, top) stops cleanly on Ctrl-C or a TERM: rollout releases its
+// lock, top restores the terminal.
 const stop = new AbortController();
 // Other commands keep the default (exit at once); a second signal always exits at once.
-if (process.argv.slice(2).includes('rollout')) {
+if (process.argv.slice(2).some((a) => a === 'rollout' || a === 'top')) {
   for (const name of ['SIGINT', 'SIGTERM'] as const) {
     process.once(name, () => {
       stop.abort();

@@ -10,6 +10,7 @@ import { rolloutCommand } from './commands/rollout.ts';
 import { schemaCommand } from './commands/schema.ts';
 import { signalsCommand } from './commands/signals.ts';
 import { statusCommand } from './commands/status.ts';
+import { topCommand } from './commands/top.ts';
 import { validateCommand } from './commands/validate.ts';
 import { CliError, EXIT, usageError } from './exit-codes.ts';
 import { type CliIo, resolveIo } from './io.ts';
@@ -23,6 +24,7 @@ export const commands: readonly Command[] = [
   rollbackCommand,
   rolloutCommand,
   signalsCommand,
+  topCommand,
   dashboardCommand,
   validateCommand,
   schemaCommand,

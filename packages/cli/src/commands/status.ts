@@ -3,6 +3,7 @@ import { ConsulError } from '@meshless/core';
 import { GOVERNANCE_CHECK_NAME, parseGovernanceReport } from 'meshless/contract';
 import { type Command, noMorePositionals } from '../command.ts';
 import { EXIT, usageError } from '../exit-codes.ts';
+import type { ConsulSession } from '../session.ts';
 import {
   buildServiceStatus,
   type HealthEntry,
@@ -21,35 +22,42 @@ export const statusCommand: Command = {
     noMorePositionals(rest);
     if (!service) throw usageError('missing service name');
     if (service.includes('/')) throw usageError(`invalid service name ${service}: must not contain /`);
-    const { connection, kv } = ctx.consul();
-
-    const res = await connection.request({
-      path: `/v1/health/service/${encodeURIComponent(service)}`,
-      timeoutMs: 10_000,
-    });
-    if (res.status !== 200) {
-      throw new ConsulError(`GET /v1/health/service/${service}: HTTP ${res.status}`, { status: res.status });
-    }
-    const entries = [
-      ...(JSON.parse(res.body.toString('utf8')) as HealthEntry[]),
-      ...(await callerEntries(connection, service, ctx.prefix)),
-    ];
-
-    // The keys that apply to the service, plus whatever its instances report having applied.
-    const kvIndexes = new Map<string, number>();
-    for (const e of await kv.list(`${ctx.prefix}/services/${service}/`)) kvIndexes.set(e.key, e.modifyIndex);
-    const extra = [`${ctx.prefix}/defaults/policies`, ...reportedKeys(entries)].filter(
-      (k) => !kvIndexes.has(k),
-    );
-    const found = await Promise.all(extra.map((k) => kv.get(k)));
-    for (const e of found) if (e) kvIndexes.set(e.key, e.modifyIndex);
-
-    const status = buildServiceStatus(service, ctx.prefix, entries, kvIndexes);
+    const status = await readServiceStatus(ctx.consul(), service, ctx.prefix);
     if (ctx.json) ctx.io.json(status);
     else printStatus(ctx.io.out, status);
     return EXIT.ok;
   },
 };
+
+/** The status model of `service` from the agent's health and KV (what `meshless status` prints; `top` uses it). */
+export async function readServiceStatus(
+  session: Pick<ConsulSession, 'connection' | 'kv'>,
+  service: string,
+  prefix: string,
+): Promise<ServiceStatus> {
+  const { connection, kv } = session;
+
+  const res = await connection.request({
+    path: `/v1/health/service/${encodeURIComponent(service)}`,
+    timeoutMs: 10_000,
+  });
+  if (res.status !== 200) {
+    throw new ConsulError(`GET /v1/health/service/${service}: HTTP ${res.status}`, { status: res.status });
+  }
+  const entries = [
+    ...(JSON.parse(res.body.toString('utf8')) as HealthEntry[]),
+    ...(await callerEntries(connection, service, prefix)),
+  ];
+
+  // The keys that apply to the service, plus whatever its instances report having applied.
+  const kvIndexes = new Map<string, number>();
+  for (const e of await kv.list(`${prefix}/services/${service}/`)) kvIndexes.set(e.key, e.modifyIndex);
+  const extra = [`${prefix}/defaults/policies`, ...reportedKeys(entries)].filter((k) => !kvIndexes.has(k));
+  const found = await Promise.all(extra.map((k) => kv.get(k)));
+  for (const e of found) if (e) kvIndexes.set(e.key, e.modifyIndex);
+
+  return buildServiceStatus(service, prefix, entries, kvIndexes);
+}
 
 interface CheckEntry {
   readonly Name?: string;

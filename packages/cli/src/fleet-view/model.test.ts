@@ -32,6 +32,21 @@ describe('buildFleetView', () => {
     expect(view.rows.find((r) => r.version === 'v1')!.rules.SYNCED).toBe(2);
   });
 
+  it('leaves out the rule state of instances the signals read did not find (callers of other services)', () => {
+    const status = sampleStatus();
+    const stranger = { ...status.instances[0]!, id: 'billing-1' };
+    const view = buildFleetView({
+      report: sampleReport(),
+      statuses: [{ ...status, instances: [...status.instances, stranger] }],
+    });
+    expect(view.rows.map((r) => `${r.service}/${r.version}`)).toEqual([
+      'catalog/v1',
+      'catalog/v2',
+      'gateway/',
+    ]);
+    expect(view.rows[0]!.rules.SYNCED).toBe(2);
+  });
+
   it('sums the ejections and open breakers the callers hold for a service onto its rows', () => {
     const view = buildFleetView({
       report: sampleReport([

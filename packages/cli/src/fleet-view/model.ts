@@ -148,12 +148,13 @@ export function buildFleetView(input: FleetViewInput): FleetView {
   }
   for (const s of report.services) if (wanted(s.service)) row(s.service, s.version).figures = figures(s);
 
-  // Rule state: each instance's keys once (an instance appears in the status of each service it calls).
+  // Rule state: each instance's keys once (an instance appears in the status of each service it
+  // calls). Only instances the signals read found: a status lists callers too, of any service.
   const seen = new Set<string>();
   for (const status of input.statuses ?? []) {
     for (const inst of status.instances) {
-      const who = versionOf.get(inst.id) ?? { service: status.service, version: '' };
-      if (!wanted(who.service)) continue;
+      const who = versionOf.get(inst.id);
+      if (!who || !wanted(who.service)) continue;
       const r = row(who.service, who.version);
       for (const k of inst.keys) {
         const id = `${inst.id}\u0001${k.key}`;

@@ -1,0 +1,237 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { run } from '@meshless/cli';
+import { createMesh, type Mesh } from 'meshless';
+import { describe, expect, it } from 'vitest';
+import type { FleetView } from '../packages/cli/src/fleet-view/model.ts';
+import { type Backend, startFleet } from './helpers/backends.ts';
+import { consulAddress, eventually, kvClient, putApplied, uniquePrefix } from './helpers/consul.ts';
+import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
+
+const cleanup = useCleanupsAndNoUnhandledRejections();
+
+/** A registered gateway behind mesh.serve(): it serves its signals, so its calls are the edges. */
+async function startServedGateway(prefix: string, name: string): Promise<Mesh> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanup(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+  const port = (server.address() as AddressInfo).port;
+  const mesh = await createMesh({
+    consul: { address: consulAddress() },
+    prefix,
+    cacheDir: false,
+    logger: 'silent',
+    service: { name, port, address: '127.0.0.1', version: 'g1', id: `${name}-1`, drainMs: 0 },
+  });
+  cleanup(() => mesh.close());
+  server.on(
+    'request',
+    mesh.serve((_req, res) => res.end('gateway')),
+  );
+  return mesh;
+}
+
+/** catalog v1 (fast) and v2 (~30 ms slower, every 10th request a 503), a gateway sending `x-canary: 1` to v2. */
+async function startScene() {
+  const prefix = uniquePrefix('top');
+  const tag = prefix.slice(-8);
+  const service = `catalog-${tag}`;
+  const gatewayName = `gw-${tag}`;
+  const backends = await startFleet(service, prefix, [
+    ['v1', 'v1-a'],
+    ['v2', 'v2-a'],
+  ]);
+  cleanup(() => Promise.all(backends.map((b) => b.stop())).then(() => {}));
+  const serve = (b: Backend, answer: (res: import('node:http').ServerResponse) => void) => {
+    const served = b.mesh.serve((_req, res) => answer(res));
+    b.behave = (req, res) => {
+      served(req, res);
+      return true;
+    };
+  };
+  serve(backends[0]!, (res) => res.end('{}'));
+  let v2Requests = 0;
+  serve(backends[1]!, (res) => {
+    const fail = ++v2Requests % 10 === 0;
+    setTimeout(() => {
+      res.statusCode = fail ? 503 : 200;
+      res.end('{}');
+    }, 30);
+  });
+  const gateway = await startServedGateway(prefix, gatewayName);
+  const { kv, connection } = kvClient();
+  cleanup(() => connection.close());
+  await putApplied(kv, gateway, `${prefix}/services/${service}/policies`, { retry: { attempts: 1 } });
+  await putApplied(kv, gateway, `${prefix}/services/${service}/routes`, {
+    subsets: { stable: { meta: { version: 'v1' } }, canary: { meta: { version: 'v2' } } },
+    routes: [
+      {
+        name: 'canary',
+        match: { headers: { 'x-canary': { exact: '1' } } },
+        to: [{ subset: 'canary', weight: 100 }],
+      },
+      { name: 'default', to: [{ subset: 'stable', weight: 100 }] },
+    ],
+  });
+  // A rule the catalog instances apply themselves: their rows get a rule state of their own.
+  for (const b of backends) {
+    await putApplied(kv, b.mesh, `${prefix}/services/${service}/inbound`, {
+      fault: { abort: { percent: 0, status: 503 } },
+    });
+  }
+  const client = gateway.client(service);
+  await client.fetch('/warmup').then((r) => r.arrayBuffer());
+  await eventually(() => client.status().endpoints === 2, 5000, '2 endpoints');
+  return { prefix, service, gatewayName, client };
+}
+
+/** Paced traffic to both versions until the returned stop() (about 60 req/s to v1, 30 to v2). */
+function trafficUntilStopped(client: ReturnType<Mesh['client']>): () => Promise<void> {
+  let running = true;
+  const worker = async (canary: boolean) => {
+    while (running) {
+      const res = await client.fetch('/items', canary ? { headers: { 'x-canary': '1' } } : {});
+      await res.arrayBuffer();
+      await new Promise((r) => setTimeout(r, 15));
+    }
+  };
+  const all = Promise.all([worker(false), worker(false), worker(true)]);
+  return async () => {
+    running = false;
+    await all;
+  };
+}
+
+async function cli(args: string[], extra: object = {}) {
+  let stdout = '';
+  let stderr = '';
+  const code = await run([...args, '--consul', consulAddress()], {
+    stdout: { write: (x: string) => (stdout += x) },
+    stderr: { write: (x: string) => (stderr += x) },
+    env: {},
+    ...extra,
+  });
+  return { code, stdout, stderr };
+}
+
+describe('meshless top', () => {
+  it('--once --json and the frame: both versions with their figures, rule state SYNCED, the edges', async () => {
+    const { prefix, service, gatewayName, client } = await startScene();
+    const stop = trafficUntilStopped(client);
+    cleanup(stop);
+    const names = [service, gatewayName];
+
+    // The governance reports reach the checks within a few seconds: until then a key can read STALE.
+    let view: FleetView | undefined;
+    await eventually(
+      async () => {
+        const r = await cli(['top', ...names, '--once', '--json', '--window', '2s', '--prefix', prefix]);
+        if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
+        view = JSON.parse(r.stdout) as FleetView;
+        const rows = view.rows.filter((x) => x.service === service);
+        return rows.length === 2 && rows.every((x) => x.rules.SYNCED > 0 && x.rules.STALE === 0);
+      },
+      20_000,
+      'top shows both versions SYNCED',
+    );
+    const row = (version: string) => view!.rows.find((r) => r.service === service && r.version === version)!;
+    const v1 = row('v1');
+    const v2 = row('v2');
+    expect(v1).toMatchObject({ instances: 1, answered: 1, ejected: 0, openBreakers: 0 });
+    expect(v1.rules.REJECTED).toBe(0);
+    // Paced at ~60 and ~30 req/s; a loaded machine is slower, never faster.
+    expect(v1.rps).toBeGreaterThan(3);
+    expect(v1.rps).toBeLessThan(200);
+    expect(v2.rps).toBeGreaterThan(1);
+    expect(v2.rps).toBeLessThan(100);
+    expect(v1.successRate).toBe(1);
+    expect(v2.successRate).toBeGreaterThan(0.75);
+    expect(v2.successRate).toBeLessThan(1);
+    // v2 waits 30 ms per request: its median is above it, and above v1's.
+    expect(v2.p50).toBeGreaterThanOrEqual(25);
+    expect(v2.p50).toBeGreaterThan(v1.p50);
+    expect(v1.p50).toBeLessThanOrEqual(v1.p95);
+    expect(v1.p95).toBeLessThanOrEqual(v1.p99);
+    // The gateway applies the catalog's routes and policies: its own row, SYNCED.
+    const gw = view!.rows.find((r) => r.service === gatewayName)!;
+    expect(gw.rules).toMatchObject({ STALE: 0, REJECTED: 0 });
+    expect(gw.rules.SYNCED).toBeGreaterThanOrEqual(2);
+    const edges = view!.edges.filter((e) => e.caller === gatewayName && e.service === service);
+    expect(edges.map((e) => e.subset).sort()).toEqual(['canary', 'stable']);
+    expect(edges.find((e) => e.subset === 'stable')!.errorShare).toBe(0);
+    expect(edges.find((e) => e.subset === 'canary')!.errorShare).toBeGreaterThan(0);
+
+    const text = await cli(['top', ...names, '--once', '--window', '1s', '--prefix', prefix]);
+    expect(text.stderr).toBe('');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^meshless top {2}\d\d:\d\d:\d\dZ {2}window 1s {2}3 rows {2}3 instances\n/);
+    expect(text.stdout).toMatch(/SERVICE +VERSION +UP +RPS +SUCCESS +P50 +P95 +P99 +RULES +EJECTED +OPEN CB/);
+    expect(text.stdout).toMatch(
+      new RegExp(`${service} +v1 +1/1 +\\d+\\.\\d +100\\.00% .* SYNCED \\d+ +0 +0`),
+    );
+    expect(text.stdout).toMatch(
+      new RegExp(`${service} +v2 +1/1 +\\d+\\.\\d +\\d+\\.\\d\\d% .* SYNCED \\d+ +0 +0`),
+    );
+    expect(text.stdout).toMatch(new RegExp(`${gatewayName} +${service} +canary`));
+    await stop();
+  });
+
+  it('live: refreshes in place on a terminal, restores it when stopped; --json a document per refresh', async () => {
+    const { prefix, service, client } = await startScene();
+    const stop = trafficUntilStopped(client);
+    cleanup(stop);
+    const live = async (json: boolean, frames: number) => {
+      const abort = new AbortController();
+      let out = '';
+      const stdout = {
+        isTTY: true,
+        columns: 160,
+        rows: 40,
+        write: (x: string) => {
+          out += x;
+          const count = json ? out.split('\n').length - 1 : out.split('\x1b[H').length - 2;
+          if (count >= frames) abort.abort();
+        },
+      };
+      const args = ['top', service, '--interval', '300ms', '--window', '1s', '--prefix', prefix];
+      const code = await run([...args, ...(json ? ['--json'] : []), '--consul', consulAddress()], {
+        stdout,
+        stderr: { write: (x: string) => (out += `stderr: ${x}`) },
+        env: {},
+        signal: abort.signal,
+      });
+      return { code, out };
+    };
+
+    const tty = await live(false, 2);
+    expect(tty.code).toBe(0);
+    expect(tty.out.startsWith('\x1b[?1049h\x1b[?25l\x1b[H')).toBe(true); // alternate screen, cursor hidden
+    expect(tty.out.endsWith('\x1b[?25h\x1b[?1049l')).toBe(true); // and back
+    expect(tty.out).not.toContain('\x1b[2J'); // never a full clear: no flicker
+    const frames = tty.out.split('\x1b[H').slice(2);
+    expect(frames.length).toBeGreaterThanOrEqual(2);
+    for (const f of frames) expect(f).toMatch(new RegExp(`${service} +v1 +1/1`));
+
+    const json = await live(true, 2);
+    expect(json.code).toBe(0);
+    const docs = json.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as FleetView);
+    expect(docs.length).toBeGreaterThanOrEqual(2);
+    for (const d of docs) expect(d.rows.map((r) => r.version)).toEqual(['v1', 'v2']);
+    expect(docs[1]!.at).toBeGreaterThan(docs[0]!.at);
+    await stop();
+  });
+
+  it('refuses bad flags with a usage error', async () => {
+    for (const args of [['--interval', '5ms'], ['--window', '2h'], ['--interval', 'soon'], ['a/b']]) {
+      const r = await cli(['top', ...args, '--once']);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/usage: meshless top/);
+    }
+  });
+});
