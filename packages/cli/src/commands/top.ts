@@ -29,7 +29,7 @@ interface Terminal {
 
 export const topCommand: Command = {
   name: 'top',
-  usage: '[service...] [--interval 2s] [--window 10s] [--prometheus <url>] [--once]',
+  usage: '[service...] [--interval 2s] [--window 10s] [--prometheus <url>] [--json] [--once]',
   summary:
     'a live view of the fleet per service and version: RPS, success, p50/p95/p99, rule state, ejected endpoints, open breakers, edges, rollouts',
   options: {
