@@ -70,9 +70,11 @@ export class FleetPoller {
       this.view = buildView(report, rollouts, statuses, intervalMs);
     } catch (error) {
       const message = String((error as Error)?.message ?? error);
+      // Logged once per outage (or change of cause), not at every interval.
+      const repeated = this.view.error === message;
       this.view = { ...this.view, error: message };
       try {
-        this.options.onError?.(message);
+        if (!repeated) this.options.onError?.(message);
       } catch {
         // A logger that throws must not end the loop.
       }

@@ -27,14 +27,14 @@ describe('dashboard view', () => {
 });
 
 describe('FleetPoller', () => {
-  it('keeps the last good figures with the error when a reading fails, and goes on reading', async () => {
+  it('keeps the last good figures with the error when a reading fails, logs each outage once, and goes on reading', async () => {
     let calls = 0;
     const errors: string[] = [];
     const windows: number[] = [];
     const poller = new FleetPoller({
       read: async (windowMs) => {
         windows.push(windowMs);
-        if (++calls === 2) throw new Error('consul down');
+        if (++calls === 2 || calls === 3) throw new Error('consul down');
         return sampleReport();
       },
       kv: {
@@ -68,11 +68,12 @@ describe('FleetPoller', () => {
     await poller.nextReading();
     expect(poller.current().error).toBe('consul down');
     expect(poller.current().rows.length).toBeGreaterThan(0);
+    await poller.nextReading(); // the same failure again: not logged twice
     await poller.nextReading();
     expect(poller.current().error).toBeNull();
     await poller.close();
     expect(errors).toEqual(['consul down']);
     // The first reading waits one interval; the rest span the window.
-    expect(windows.slice(0, 3)).toEqual([20, 5000, 5000]);
+    expect(windows.slice(0, 4)).toEqual([20, 5000, 5000, 5000]);
   });
 });
