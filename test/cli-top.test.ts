@@ -1,14 +1,26 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { run } from '@meshless/cli';
 import { createMesh, type Mesh } from 'meshless';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { FleetView } from '../packages/cli/src/fleet-view/model.ts';
 import { type Backend, startFleet } from './helpers/backends.ts';
 import { consulAddress, eventually, kvClient, putApplied, uniquePrefix } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
+const root = new URL('..', import.meta.url).pathname;
+
+beforeAll(() => {
+  // The signal test runs the built command (a cache hit when `npm test` has just built).
+  execFileSync(`${root}node_modules/.bin/turbo`, ['run', 'build', '--filter=@meshless/cli...'], {
+    cwd: root,
+    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
+    stdio: 'ignore',
+  });
+}, 180_000);
 
 /** A registered gateway behind mesh.serve(): it serves its signals, so its calls are the edges. */
 async function startServedGateway(prefix: string, name: string): Promise<Mesh> {
@@ -224,6 +236,49 @@ describe('meshless top', () => {
     expect(docs.length).toBeGreaterThanOrEqual(2);
     for (const d of docs) expect(d.rows.map((r) => r.version)).toEqual(['v1', 'v2']);
     expect(docs[1]!.at).toBeGreaterThan(docs[0]!.at);
+    await stop();
+  });
+
+  it('the command in its own process ends with exit 0 on SIGINT and on SIGTERM: nothing left open', async () => {
+    const { prefix, service, client } = await startScene();
+    const stop = trafficUntilStopped(client);
+    cleanup(stop);
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      const child = spawn(
+        process.execPath,
+        [
+          `${root}packages/cli/dist/cli.js`,
+          'top',
+          service,
+          '--interval',
+          '300ms',
+          '--window',
+          '1s',
+          '--prefix',
+          prefix,
+          '--consul',
+          consulAddress(),
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      cleanup(() => {
+        if (child.exitCode === null) child.kill('SIGKILL');
+      });
+      let out = '';
+      child.stdout.on('data', (d) => (out += String(d)));
+      child.stderr.on('data', (d) => (out += String(d)));
+      const exited = once(child, 'exit');
+      // Piped: plain frames one after another; two of them, then the signal.
+      await eventually(() => out.split('meshless top  ').length > 2, 20_000, `two frames: ${out}`);
+      expect(out).toMatch(new RegExp(`${service} +v2 +1/1`));
+      expect(out).not.toContain('\x1b['); // no escapes when not a terminal
+      child.kill(sig);
+      // A handle left open would keep it running (a second signal is what forces an exit).
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const [code, signal] = (await exited) as [number | null, string | null];
+      clearTimeout(timer);
+      expect([code, signal], `${sig}: ${out.slice(-500)}`).toEqual([0, null]);
+    }
     await stop();
   });
 

@@ -162,7 +162,8 @@ export class FleetSignals implements SignalSource {
           : { service, id, version, url, ok: false, error: r.error },
       );
       if (!r.answer) continue;
-      for (const t of r.answer.targets) {
+      // `?? []`: an older meshless/contract beside this reader parses no targets.
+      for (const t of r.answer.targets ?? []) {
         const k = `${service}\u0001${t.service}`;
         const sum = targets.get(k) ?? { caller: service, service: t.service, ejected: 0, openBreakers: 0 };
         sum.ejected += t.ejected;
