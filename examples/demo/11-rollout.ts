@@ -3,8 +3,9 @@
 // the fleet's own signals (FleetSignals: each instance's GET /meshless/signals, found through the
 // catalog). A healthy v2 goes 10 -> 50 -> 100 % and is promoted; then a v3 whose new instance
 // answers 500 (half of v3's calls fail) is rolled back to 0 % by itself while the chapter prints
-// live frames. The caller is a registered `storefront` (the shop's gateway is not in the catalog,
-// so no reader could find its figures). Routes, policies and balancer are put back as they were.
+// live frames and a `meshless top --once` frame taken beside it. The caller is a registered
+// `storefront` (the shop's gateway is not in the catalog, so no reader could find its figures).
+// Routes, policies and balancer are put back as they were.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -47,7 +48,7 @@ export async function rollouts(shop: Shop, consul: DemoConsul, prefix: string): 
     );
     log(
       color.dim(
-        `   judge: Fisher's exact test at alpha 0.001 per look, error margin ${judge.errorMarginPercent} points, p95/p99 ratio 2x; every 1 s`,
+        `   judge (every 1 s): a sequential test of the errors' split (alpha 0.001), promotion once within ${judge.errorMarginPercent} points of stable, p95/p99 at most 2x`,
       ),
     );
     await release(consul, prefix, reader, frames, traffic, 'v1', 'v2');
@@ -55,18 +56,22 @@ export async function rollouts(shop: Shop, consul: DemoConsul, prefix: string): 
     log(
       `\n   next release: v3 (catalog-v3-a, and catalog-v3-b ${color.red('answering HTTP 500')}); routes: v2 100 %`,
     );
-    const badStart = performance.now();
     await Promise.all([shop.start('v3-a', 'v3'), shop.start('v3-b', 'v3')]);
     await shop.mode('v3-b', 'fail=1');
     await put(consul, [storefront, shop.gateway], routes, doc('v2', 'v3', 0));
     const failedBefore = traffic.failed;
-    const bad = await release(consul, prefix, reader, frames, traffic, 'v2', 'v3');
+    // `meshless top --once` over the 2 s the canary is exposed, printed once it is decided.
+    let top: string[] = [];
+    const bad = await release(consul, prefix, reader, frames, traffic, 'v2', 'v3', async () => {
+      top = await cli(consul, prefix, ['top', 'catalog', CALLER, '--once', '--window', '2s']);
+    });
     if (bad.outcome !== 'rolled-back') throw new Error(`the bad canary was not rolled back: ${bad.reason}`);
     const decided = performance.now();
     await applied([storefront], routes, (await consul.kv.get(routes))!.modifyIndex);
     const appliedMs = performance.now() - decided;
     const blast = traffic.failed - failedBefore;
-    await topTable(frames, performance.now() - badStart);
+    log(`   ${color.cyan(`meshless top catalog ${CALLER} --once --window 2s`)}, run beside the rollout:`);
+    for (const line of top) log(`     ${line}`);
     await sleep(1000);
     const after = traffic.failed - failedBefore - blast;
     log(
@@ -111,6 +116,7 @@ async function release(
   traffic: PacedTraffic,
   stable: string,
   canary: string,
+  alongside?: () => Promise<void>,
 ): Promise<RolloutResult> {
   log(
     `   ${color.cyan(`rollout({ service: 'catalog', stable: '${stable}', canary: '${canary}', plan: [10, 50, 100], intervalMs: 1000, caller: '${CALLER}' })`)}`,
@@ -136,6 +142,7 @@ async function release(
   });
   let done: RolloutResult | undefined;
   void run.done.then((r) => (done = r));
+  const beside = alongside?.();
   // Frames while it runs: the weight from the controller's KV state, the figures from the fleet.
   while (!done && performance.now() - started < 25_000) {
     await sleep(1000);
@@ -144,6 +151,7 @@ async function release(
     );
   }
   const result = done ?? (await run.stop());
+  await beside;
   const decidedS = ((performance.now() - started) / 1000).toFixed(1);
   const judged = decisions.find((l) => /: rollback: /.test(l));
   if (judged) log(`     ${color.red('decision')} ${judged.replace(/^rollout catalog: /, '')}`);
@@ -181,28 +189,6 @@ async function frame(
   log(`     ${color.dim(t)} ${weight.padEnd(12)} ${fig(stable)} | ${fig(canary)}`);
 }
 
-/** What `meshless top` shows, from the same reader: per service and version, since v3 started. */
-async function topTable(frames: FleetSignals, windowMs: number): Promise<void> {
-  const report = await frames.read(Math.round(windowMs), ['catalog', CALLER]);
-  const s = (windowMs / 1000).toFixed(1);
-  log(`   the fleet since v3 started, ${s} s (FleetSignals, what ${color.cyan('meshless top')} reads):`);
-  log(
-    color.dim(
-      `     ${'service'.padEnd(12)}${'version'.padEnd(9)}${'rps'.padStart(6)}${'success'.padStart(9)}${'p50'.padStart(8)}${'p95'.padStart(8)}${'p99'.padStart(8)}`,
-    ),
-  );
-  for (const s of [...report.services].sort((a, b) =>
-    a.service + a.version < b.service + b.version ? -1 : 1,
-  )) {
-    if (s.requests === 0) continue;
-    const ms = (n: number) => `${n.toFixed(1)}ms`.padStart(8);
-    const ok = `${(100 * s.successRate).toFixed(1)}%`.padStart(9);
-    log(
-      `     ${s.service.padEnd(12)}${(s.version || '-').padEnd(9)}${s.rps.toFixed(0).padStart(6)}${s.successRate < 0.99 ? color.red(ok) : ok}${ms(s.p50)}${ms(s.p95)}${ms(s.p99)}`,
-    );
-  }
-}
-
 /** The decision where operators look: the state key, the routes' history, the CLI. */
 async function whereVisible(consul: DemoConsul, prefix: string): Promise<void> {
   const key = `${prefix}/_rollout/catalog`;
@@ -219,17 +205,22 @@ async function whereVisible(consul: DemoConsul, prefix: string): Promise<void> {
     ['history', 'catalog', 'routes'],
     ['rollout', 'catalog', '--status'],
   ]) {
-    let out = '';
-    await meshlessCli([...args, '--prefix', prefix, '--consul', consul.address], {
-      stdout: { write: (s: string) => (out += s) },
-      stderr: { write: (s: string) => (out += s) },
-      env: {},
-    });
+    const shown = await cli(consul, prefix, args);
     log(`   ${color.cyan(`meshless ${args.join(' ')}`)}:`);
-    const shown = out.trimEnd().split('\n');
     for (const line of shown.slice(0, 8)) log(`     ${line}`);
     if (shown.length > 8) log(color.dim(`     ... ${shown.length - 8} more`));
   }
+}
+
+/** Runs a `meshless` command in this process (the CLI's run()), its output as lines. */
+async function cli(consul: DemoConsul, prefix: string, args: string[]): Promise<string[]> {
+  let out = '';
+  await meshlessCli([...args, '--prefix', prefix, '--consul', consul.address], {
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { write: (s: string) => (out += s) },
+    env: {},
+  });
+  return out.trimEnd().split('\n');
 }
 
 /** A registered caller behind mesh.serve(), so FleetSignals finds it and reads its calls by subset. */
