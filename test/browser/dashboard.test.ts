@@ -185,6 +185,8 @@ describe('meshless dashboard in headless Chromium', () => {
       if (m.type() === 'error') problems.push(m.text());
     });
     page.on('pageerror', (e) => problems.push(String(e)));
+    const requested = new Set<string>();
+    page.on('request', (r) => requested.add(new URL(r.url()).pathname));
     await screenshotOnFailure(page, join(tmpdir(), 'meshless-dashboard-failed.png'), async () => {
       await page.goto(url);
       const row = (version: string, name = service) =>
@@ -285,6 +287,18 @@ describe('meshless dashboard in headless Chromium', () => {
       // The CSP let the page's own script run and blocked nothing it needs.
       expect(problems).toEqual([]);
       expect(await page.locator('#status').getAttribute('class')).toBe('');
+      // The figures arrived on the event stream; the page did not need to poll.
+      expect(requested.has('/api/events')).toBe(true);
+      expect(requested.has('/api/fleet')).toBe(false);
     });
+
+    // Where the event stream is refused (a proxy that does not pass it), the page polls instead.
+    const polling = await browser.newPage();
+    polling.setDefaultTimeout(20_000);
+    await polling.route('**/api/events', (r) => r.abort());
+    const polled = polling.waitForResponse((r) => new URL(r.url()).pathname === '/api/fleet');
+    await polling.goto(url);
+    expect((await polled).status()).toBe(200);
+    await polling.locator(`#services-body tr[data-service="${service}"][data-version="v2"]`).waitFor();
   }, 90_000);
 });

@@ -60,7 +60,13 @@ export const dashboardCommand: Command = {
       windowMs,
       onError: (message) => ctx.io.err(`dashboard: reading the fleet failed: ${message}`),
     });
-    const server = createServer(dashboardHandler({ view: () => poller.current(), port: () => bound }));
+    const server = createServer(
+      dashboardHandler({
+        view: () => poller.current(),
+        port: () => bound,
+        subscribe: (listener) => poller.subscribe(listener),
+      }),
+    );
     // A browser keeps connections open; idle ones must not hold the server past close().
     server.keepAliveTimeout = 5000;
     server.headersTimeout = 10_000;

@@ -30,6 +30,7 @@ export class FleetPoller {
   private running: Promise<void> | undefined;
   private closed = false;
   private readonly waiters = new Set<() => void>();
+  private readonly listeners = new Set<(view: DashboardView) => void>();
 
   constructor(options: FleetPollerOptions) {
     this.options = options;
@@ -43,6 +44,12 @@ export class FleetPoller {
   start(): void {
     if (this.closed || this.running) return;
     this.running = this.tick();
+  }
+
+  /** Calls `listener` with each new view (the event stream); returns the unsubscribe. */
+  subscribe(listener: (view: DashboardView) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Resolves after the next reading ends (tests and the first print). */
@@ -77,6 +84,13 @@ export class FleetPoller {
         if (!repeated) this.options.onError?.(message);
       } catch {
         // A logger that throws must not end the loop.
+      }
+    }
+    for (const l of this.listeners) {
+      try {
+        l(this.view);
+      } catch {
+        // One subscriber's failure is its own; the others and the loop go on.
       }
     }
     for (const w of this.waiters) w();

@@ -1,9 +1,9 @@
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dashboardHandler, hostAllowed } from './handler.ts';
+import { dashboardHandler, hostAllowed, MAX_EVENT_STREAMS } from './handler.ts';
 import { PAGE_SCRIPT, renderPage } from './page.ts';
-import { emptyView } from './view.ts';
+import { type DashboardView, emptyView } from './view.ts';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -13,9 +13,14 @@ afterEach(async () => {
   }
 });
 
-async function start(view = emptyView(2000, 10_000)) {
+async function start(
+  view = emptyView(2000, 10_000),
+  subscribe?: (listener: (view: DashboardView) => void) => () => void,
+) {
   let port = 0;
-  const server = createServer(dashboardHandler({ view: () => view, port: () => port }));
+  const server = createServer(
+    dashboardHandler({ view: () => view, port: () => port, ...(subscribe ? { subscribe } : {}) }),
+  );
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   port = (server.address() as AddressInfo).port;
@@ -83,6 +88,61 @@ describe('dashboard HTTP handler', () => {
     expect((await send(port, 'GET', '/', `localhost.evil.example:${port}`)).status).toBe(421);
     expect((await send(port, 'GET', '/api/fleet', `localhost:${port}`)).status).toBe(200);
     expect((await send(port, 'GET', '/api/fleet', `[::1]:${port}`)).status).toBe(200);
+  });
+
+  it('streams each new view as a server-sent event, to a bounded number of clients', async () => {
+    const listeners = new Set<(view: DashboardView) => void>();
+    const port = await start(emptyView(2000, 10_000), (l) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    });
+    const events: string[] = [];
+    let gotEvent: () => void = () => {};
+    const req = request({ host: '127.0.0.1', port, path: '/api/events' });
+    const opened = new Promise<import('node:http').IncomingMessage>((resolve) => req.on('response', resolve));
+    req.end();
+    const res = await opened;
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('text/event-stream');
+    expect(res.headers['access-control-allow-origin']).toBeUndefined();
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      events.push(...chunk.split('\n\n').filter((e) => e.startsWith('data: ')));
+      gotEvent();
+    });
+    const next = (n: number) =>
+      new Promise<void>((resolve) => {
+        gotEvent = () => events.length >= n && resolve();
+        gotEvent();
+      });
+    await next(1); // the current view at once
+    expect(JSON.parse(events[0]!.slice(6))).toMatchObject({ at: 0 });
+    for (const l of listeners) l({ ...emptyView(2000, 10_000), at: 42 });
+    await next(2);
+    expect(JSON.parse(events[1]!.slice(6))).toMatchObject({ at: 42 });
+
+    // One stream is open; up to the bound more are accepted, then 503.
+    const extra = [];
+    const clients = [req];
+    for (let i = 1; i < MAX_EVENT_STREAMS; i++) {
+      const r = request({ host: '127.0.0.1', port, path: '/api/events' });
+      clients.push(r);
+      extra.push(new Promise<number>((resolve) => r.on('response', (x) => resolve(x.statusCode!))));
+      r.end();
+    }
+    expect(await Promise.all(extra)).toEqual(Array(MAX_EVENT_STREAMS - 1).fill(200));
+    expect((await send(port, 'GET', '/api/events')).status).toBe(503);
+    expect(listeners.size).toBe(MAX_EVENT_STREAMS);
+    // Clients gone: their subscriptions end with them (nothing left to push to).
+    for (const c of clients) c.destroy();
+    const deadline = Date.now() + 5000;
+    while (listeners.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(listeners.size).toBe(0);
+  });
+
+  it('has no event stream without a source of views', async () => {
+    const port = await start();
+    expect((await send(port, 'GET', '/api/events')).status).toBe(404);
   });
 
   it('hostAllowed: IP literals and localhost on the port only', () => {

@@ -9,7 +9,14 @@ export interface DashboardHandlerOptions {
   readonly view: () => DashboardView;
   /** The port the server listens on: a Host header must name it. */
   readonly port: () => number;
+  /** New views as they are read, for `GET /api/events`; without it that path is 404. */
+  readonly subscribe?: (listener: (view: DashboardView) => void) => () => void;
 }
+
+// Open event streams at most; more get 503 (and the page falls back to polling).
+export const MAX_EVENT_STREAMS = 16;
+// A stream whose client reads slower than this much buffered output is dropped, not buffered.
+const MAX_STREAM_BUFFER = 1 << 20;
 
 const sha256 = (s: string) => `'sha256-${createHash('sha256').update(s, 'utf8').digest('base64')}'`;
 
@@ -55,10 +62,36 @@ function send(res: ServerResponse, status: number, type: string, body: string, h
   res.end(head ? undefined : body);
 }
 
-const ROUTES: Record<string, true> = { '/': true, '/api/fleet': true };
+const ROUTES: Record<string, true> = { '/': true, '/api/fleet': true, '/api/events': true };
 
-/** `GET /` the page, `GET /api/fleet` the view as JSON; nothing else. No CORS headers, ever. */
+/**
+ * `GET /` the page, `GET /api/fleet` the view as JSON, `GET /api/events` each new view as a
+ * server-sent event; nothing else. No CORS headers, ever.
+ */
 export function dashboardHandler(options: DashboardHandlerOptions) {
+  let streams = 0;
+  const stream = (res: ServerResponse): void => {
+    if (streams >= MAX_EVENT_STREAMS) {
+      send(res, 503, 'text/plain; charset=utf-8', 'too many event streams\n', false);
+      return;
+    }
+    streams++;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    });
+    const push = (view: DashboardView) => {
+      if (res.writableLength > MAX_STREAM_BUFFER) res.destroy();
+      else res.write(`data: ${JSON.stringify(view)}\n\n`);
+    };
+    const unsubscribe = options.subscribe!(push);
+    res.on('close', () => {
+      streams--;
+      unsubscribe();
+    });
+    push(options.view());
+  };
   return (req: IncomingMessage, res: ServerResponse): void => {
     try {
       if (!hostAllowed(req.headers.host, options.port())) {
@@ -66,7 +99,7 @@ export function dashboardHandler(options: DashboardHandlerOptions) {
         return;
       }
       const path = (req.url ?? '/').split('?')[0]!;
-      if (!ROUTES[path]) {
+      if (!ROUTES[path] || (path === '/api/events' && !options.subscribe)) {
         send(res, 404, 'text/plain; charset=utf-8', 'not found\n', req.method === 'HEAD');
         return;
       }
@@ -76,7 +109,10 @@ export function dashboardHandler(options: DashboardHandlerOptions) {
         return;
       }
       const head = req.method === 'HEAD';
-      if (path === '/') send(res, 200, 'text/html; charset=utf-8', PAGE, head);
+      if (path === '/api/events') {
+        if (head) send(res, 200, 'text/event-stream', '', true);
+        else stream(res);
+      } else if (path === '/') send(res, 200, 'text/html; charset=utf-8', PAGE, head);
       else send(res, 200, 'application/json', JSON.stringify(options.view()), head);
     } catch {
       // A view that fails to serialise is a bug, not the caller's fault; the server stays up.

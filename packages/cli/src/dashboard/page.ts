@@ -216,7 +216,17 @@ async function poll() {
   }
   setTimeout(poll, wait);
 }
-poll();
+
+// Each reading as the server makes it; on any trouble with the stream, polling instead.
+function subscribe() {
+  if (typeof EventSource !== 'function') return poll();
+  const events = new EventSource('/api/events');
+  events.onmessage = (m) => {
+    try { render(JSON.parse(m.data)); } catch (e) { /* a bad event is skipped */ }
+  };
+  events.onerror = () => { events.close(); poll(); };
+}
+subscribe();
 `;
 
 export function renderPage(): string {
