@@ -144,10 +144,14 @@ describe('meshless top', () => {
         if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
         view = JSON.parse(r.stdout) as FleetView;
         const rows = view.rows.filter((x) => x.service === service);
-        return rows.length === 2 && rows.every((x) => x.rules.SYNCED > 0 && x.rules.STALE === 0);
+        // 20 requests or more each: v2 then failed at least twice (every 10th), even on a slow machine.
+        return (
+          rows.length === 2 &&
+          rows.every((x) => x.rules.SYNCED > 0 && x.rules.STALE === 0 && x.requests >= 20)
+        );
       },
       20_000,
-      'top shows both versions SYNCED',
+      'top shows both versions SYNCED, with traffic',
     );
     const row = (version: string) => view!.rows.find((r) => r.service === service && r.version === version)!;
     const v1 = row('v1');
