@@ -286,6 +286,74 @@ describe('meshless top', () => {
     await stop();
   });
 
+  it('shows the endpoints the callers have ejected and the breakers they hold open', async () => {
+    const prefix = uniquePrefix('top-health');
+    const tag = prefix.slice(-8);
+    const service = `catalog-${tag}`;
+    const gatewayName = `gw-${tag}`;
+    const backends = await startFleet(service, prefix, [
+      ['v1', 'v1-a'],
+      ['v1', 'v1-b'],
+      ['v1', 'v1-c'],
+    ]);
+    cleanup(() => Promise.all(backends.map((b) => b.stop())).then(() => {}));
+    const failing = new Set(['v1-b']);
+    for (const b of backends) {
+      const served = b.mesh.serve((_req, res) => {
+        res.statusCode = failing.has(b.name) ? 500 : 200;
+        res.end('{}');
+      });
+      b.behave = (req, res) => {
+        served(req, res);
+        return true;
+      };
+    }
+    const gateway = await startServedGateway(prefix, gatewayName);
+    const { kv, connection } = kvClient();
+    cleanup(() => connection.close());
+    await putApplied(kv, gateway, `${prefix}/services/${service}/policies`, {
+      retry: { attempts: 1 },
+      breaker: { errorPercent: 50, volume: 5, openMs: 60_000 },
+    });
+    await putApplied(kv, gateway, `${prefix}/services/${service}/balancer`, { algorithm: 'round-robin' });
+    const client = gateway.client(service);
+    await client.fetch('/warmup').then((r) => r.arrayBuffer());
+    await eventually(() => client.status().endpoints === 3, 5000, '3 endpoints');
+    const call = async (n: number) => {
+      for (let i = 0; i < n; i++) await (await client.fetch('/x')).arrayBuffer();
+    };
+    // v1-b fails every call: its breaker opens.
+    await call(40);
+    await eventually(() => gateway.status().breakers.some((b) => b.state === 'open'), 5000, 'a breaker open');
+    // Then outlier detection, and v1-c failing: ejected after two errors in a row (before its breaker's volume).
+    await putApplied(kv, gateway, `${prefix}/services/${service}/balancer`, {
+      algorithm: 'round-robin',
+      outlier: { consecutiveErrors: 2, maxEjectionPercent: 50 },
+    });
+    failing.add('v1-c');
+    await call(20);
+    await eventually(() => client.status().ejected.length === 1, 5000, 'one endpoint ejected');
+
+    const r = await cli([
+      'top',
+      service,
+      gatewayName,
+      '--once',
+      '--json',
+      '--window',
+      '1s',
+      '--prefix',
+      prefix,
+    ]);
+    expect(r.stderr).toBe('');
+    const view = JSON.parse(r.stdout) as FleetView;
+    const row = view.rows.find((x) => x.service === service)!;
+    expect(row).toMatchObject({ version: 'v1', instances: 3, ejected: 1, openBreakers: 1 });
+    expect(view.rows.find((x) => x.service === gatewayName)).toMatchObject({ ejected: 0, openBreakers: 0 });
+    const text = await cli(['top', service, '--once', '--window', '1s', '--prefix', prefix]);
+    expect(text.stdout).toMatch(new RegExp(`${service} +v1 +3/3 .* 1 +1\\n`));
+  });
+
   it('refuses bad flags with a usage error', async () => {
     for (const args of [['--interval', '5ms'], ['--window', '2h'], ['--interval', 'soon'], ['a/b']]) {
       const r = await cli(['top', ...args, '--once']);

@@ -59,10 +59,7 @@ export const topCommand: Command = {
         throw usageError(`--prometheus: ${(error as Error).message}`);
       }
     } else {
-      source = new FleetSignals({
-        consul: session.connection,
-        ...(services.length > 0 ? { services } : {}),
-      });
+      source = new FleetSignals({ consul: session.connection });
     }
     const read = () =>
       readFleetView({

@@ -23,13 +23,15 @@ export interface ReadFleetViewOptions {
   readonly session: Pick<ConsulSession, 'connection' | 'kv'>;
   readonly prefix: string;
   readonly windowMs: number;
-  /** Only these services (default all the source finds). */
+  /** Show only these services (default all the source finds); every instance is read still. */
   readonly services?: readonly string[];
 }
 
 export async function readFleetView(o: ReadFleetViewOptions): Promise<FleetView> {
   const only = o.services && o.services.length > 0 ? o.services : undefined;
-  const report = await o.source.read(o.windowMs, only);
+  // The whole fleet even when services are named: their callers hold the edges to them, the
+  // ejections and the open breakers; the model keeps only the rows of the named ones.
+  const report = await o.source.read(o.windowMs);
   const names = only ?? [
     ...new Set([...report.instances.map((i) => i.service), ...report.services.map((s) => s.service)]),
   ];
