@@ -1,14 +1,13 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { run } from '@meshless/cli';
-import { createMesh, type Mesh } from 'meshless';
+import type { Mesh } from 'meshless';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FleetView } from '../packages/cli/src/fleet-view/model.ts';
-import { type Backend, startFleet } from './helpers/backends.ts';
+import { startFleet } from './helpers/backends.ts';
 import { consulAddress, eventually, kvClient, putApplied, uniquePrefix } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
+import { serveThroughMesh, startServedGateway } from './helpers/served-mesh.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
 const root = new URL('..', import.meta.url).pathname;
@@ -22,30 +21,6 @@ beforeAll(() => {
   });
 }, 180_000);
 
-/** A registered gateway behind mesh.serve(): it serves its signals, so its calls are the edges. */
-async function startServedGateway(prefix: string, name: string): Promise<Mesh> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanup(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  });
-  const port = (server.address() as AddressInfo).port;
-  const mesh = await createMesh({
-    consul: { address: consulAddress() },
-    prefix,
-    cacheDir: false,
-    logger: 'silent',
-    service: { name, port, address: '127.0.0.1', version: 'g1', id: `${name}-1`, drainMs: 0 },
-  });
-  cleanup(() => mesh.close());
-  server.on(
-    'request',
-    mesh.serve((_req, res) => res.end('gateway')),
-  );
-  return mesh;
-}
-
 /** catalog v1 (fast) and v2 (~30 ms slower, every 10th request a 503), a gateway sending `x-canary: 1` to v2. */
 async function startScene() {
   const prefix = uniquePrefix('top');
@@ -57,23 +32,16 @@ async function startScene() {
     ['v2', 'v2-a'],
   ]);
   cleanup(() => Promise.all(backends.map((b) => b.stop())).then(() => {}));
-  const serve = (b: Backend, answer: (res: import('node:http').ServerResponse) => void) => {
-    const served = b.mesh.serve((_req, res) => answer(res));
-    b.behave = (req, res) => {
-      served(req, res);
-      return true;
-    };
-  };
-  serve(backends[0]!, (res) => res.end('{}'));
+  serveThroughMesh(backends[0]!, (res) => res.end('{}'));
   let v2Requests = 0;
-  serve(backends[1]!, (res) => {
+  serveThroughMesh(backends[1]!, (res) => {
     const fail = ++v2Requests % 10 === 0;
     setTimeout(() => {
       res.statusCode = fail ? 503 : 200;
       res.end('{}');
     }, 30);
   });
-  const gateway = await startServedGateway(prefix, gatewayName);
+  const gateway = await startServedGateway(cleanup, prefix, gatewayName);
   const { kv, connection } = kvClient();
   cleanup(() => connection.close());
   await putApplied(kv, gateway, `${prefix}/services/${service}/policies`, { retry: { attempts: 1 } });
@@ -308,7 +276,7 @@ describe('meshless top', () => {
         return true;
       };
     }
-    const gateway = await startServedGateway(prefix, gatewayName);
+    const gateway = await startServedGateway(cleanup, prefix, gatewayName);
     const { kv, connection } = kvClient();
     cleanup(() => connection.close());
     await putApplied(kv, gateway, `${prefix}/services/${service}/policies`, {

@@ -3,10 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { FleetSignals, type FleetSignalsReport, PrometheusSignals, run } from '@meshless/cli';
 import { createMesh, type Mesh } from 'meshless';
 import { describe, expect, it } from 'vitest';
-import { type Backend, runConcurrently, startFleet } from './helpers/backends.ts';
+import { runConcurrently, startFleet } from './helpers/backends.ts';
 import { consulAddress, eventually, kvClient, putApplied, uniquePrefix } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 import { startPrometheus } from './helpers/prometheus.ts';
+import { serveThroughMesh, startServedGateway } from './helpers/served-mesh.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
 
@@ -17,42 +18,6 @@ async function listen(server: Server): Promise<number> {
     await new Promise((r) => server.close(r));
   });
   return (server.address() as AddressInfo).port;
-}
-
-/** Backends answer through mesh.serve(), so they count inbound requests and serve their signals. */
-function serveThroughMesh(b: Backend, answer: (res: import('node:http').ServerResponse) => void): void {
-  const served = b.mesh.serve((_req, res) => answer(res));
-  b.behave = (req, res) => {
-    served(req, res);
-    return true;
-  };
-}
-
-/** A registered gateway whose server runs behind mesh.serve() (its signals path included). */
-async function startServedGateway(
-  prefix: string,
-  name: string,
-  extra: object = {},
-): Promise<Mesh & { port: number }> {
-  const server = createServer();
-  const port = await listen(server);
-  const mesh = await createMesh({
-    consul: { address: consulAddress() },
-    prefix,
-    cacheDir: false,
-    logger: 'silent',
-    service: { name, port, address: '127.0.0.1', version: 'g1', id: `${name}-1`, drainMs: 0 },
-    ...extra,
-  });
-  cleanup(() => mesh.close());
-  server.on(
-    'request',
-    mesh.serve((req, res) => {
-      if (req.url === '/metrics') mesh.metricsHandler()(req, res);
-      else res.end('gateway');
-    }),
-  );
-  return Object.assign(mesh, { port });
 }
 
 /**
@@ -83,7 +48,7 @@ async function startScene() {
     }, 40);
   });
 
-  const gateway = await startServedGateway(prefix, gatewayName);
+  const gateway = await startServedGateway(cleanup, prefix, gatewayName);
   const { kv, connection } = kvClient();
   cleanup(() => connection.close());
   // No retries: each call is one request, so the counts are exact.
@@ -182,7 +147,7 @@ describe('fleet signals on a real Consul', () => {
     const prefix = uniquePrefix('signals-hostile');
     const tag = prefix.slice(-8);
     const name = `gw-${tag}`;
-    const gateway = await startServedGateway(prefix, name);
+    const gateway = await startServedGateway(cleanup, prefix, name);
     const { kv, connection } = kvClient();
     cleanup(() => connection.close());
     // Every request shed by the inbound rule: the signals path still answers.
@@ -261,7 +226,7 @@ describe('fleet signals on a real Consul', () => {
     const tag = prefix.slice(-8);
     const { connection } = kvClient();
     cleanup(() => connection.close());
-    await startServedGateway(prefix, `off-a-${tag}`, {});
+    await startServedGateway(cleanup, prefix, `off-a-${tag}`, {});
     const a = await createMesh({
       consul: { address: consulAddress() },
       prefix,

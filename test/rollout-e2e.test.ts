@@ -1,48 +1,15 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { FleetSignals, rollout } from '@meshless/cli';
-import { createMesh, type Mesh } from 'meshless';
 import { describe, expect, it } from 'vitest';
 import { startFleet } from './helpers/backends.ts';
-import {
-  consulAddress,
-  eventually,
-  hasApplied,
-  kvClient,
-  putApplied,
-  uniquePrefix,
-} from './helpers/consul.ts';
+import { eventually, hasApplied, kvClient, putApplied, uniquePrefix } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 import { pacedCalls } from './helpers/paced-calls.ts';
+import { startServedGateway } from './helpers/served-mesh.ts';
 
 // End to end: a gateway calling catalog v1 (stable) and v2 (canary, failing 5 % of requests), the
 // rollout judging from the fleet-signals reader (the gateway's own figures, read through the
 // catalog), on a real Consul.
 const cleanup = useCleanupsAndNoUnhandledRejections();
-
-/** A registered gateway behind mesh.serve(), so it serves its signals. */
-async function startServedGateway(prefix: string, name: string): Promise<Mesh> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanup(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  });
-  const port = (server.address() as AddressInfo).port;
-  const mesh = await createMesh({
-    consul: { address: consulAddress() },
-    prefix,
-    cacheDir: false,
-    logger: 'silent',
-    service: { name, port, address: '127.0.0.1', version: 'g1', id: `${name}-1`, drainMs: 0 },
-  });
-  cleanup(() => mesh.close());
-  server.on(
-    'request',
-    mesh.serve((_req, res) => res.end('gateway')),
-  );
-  return mesh;
-}
 
 describe('rollout end to end', () => {
   it('rolls a v2 failing 5 % back to 0 % by itself, and the gateway stops calling it', async () => {
@@ -62,7 +29,7 @@ describe('rollout end to end', () => {
       res.end('{}');
       return true;
     };
-    const gateway = await startServedGateway(prefix, gatewayName);
+    const gateway = await startServedGateway(cleanup, prefix, gatewayName);
     const { kv, connection } = kvClient();
     cleanup(() => connection.close());
     const routesKey = `${prefix}/services/${service}/routes`;

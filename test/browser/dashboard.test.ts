@@ -4,48 +4,15 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '@meshless/cli';
-import { createMesh, type Mesh } from 'meshless';
 import { describe, expect, it } from 'vitest';
-import { type Backend, startFleet } from '../helpers/backends.ts';
+import { startFleet } from '../helpers/backends.ts';
 import { consulAddress, eventually, kvClient, putApplied, uniquePrefix } from '../helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from '../helpers/lifecycle.ts';
 import { pacedCalls } from '../helpers/paced-calls.ts';
+import { serveThroughMesh, startServedGateway } from '../helpers/served-mesh.ts';
 import { launchChromium, screenshotOnFailure } from './consul-ui.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
-
-/** Backends answer through mesh.serve(), so they count inbound requests and serve their signals. */
-function serveThroughMesh(b: Backend, answer: (res: import('node:http').ServerResponse) => void): void {
-  const served = b.mesh.serve((_req, res) => answer(res));
-  b.behave = (req, res) => {
-    served(req, res);
-    return true;
-  };
-}
-
-/** A registered gateway behind mesh.serve(), so it serves its signals (the graph's caller side). */
-async function startServedGateway(prefix: string, name: string): Promise<{ mesh: Mesh; port: number }> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanup(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  });
-  const port = (server.address() as AddressInfo).port;
-  const mesh = await createMesh({
-    consul: { address: consulAddress() },
-    prefix,
-    cacheDir: false,
-    logger: 'silent',
-    service: { name, port, address: '127.0.0.1', version: 'g1', id: `${name}-1`, drainMs: 0 },
-  });
-  cleanup(() => mesh.close());
-  server.on(
-    'request',
-    mesh.serve((_req, res) => res.end('gateway')),
-  );
-  return { mesh, port };
-}
 
 /** `meshless dashboard` through run(), stopped by its AbortSignal; resolves with its URL. */
 async function startDashboard(prefix: string): Promise<string> {
@@ -98,7 +65,7 @@ describe('meshless dashboard in headless Chromium', () => {
         res.end('{}');
       }, 30);
     });
-    const { mesh: gateway } = await startServedGateway(prefix, gatewayName);
+    const gateway = await startServedGateway(cleanup, prefix, gatewayName);
     const { kv, connection } = kvClient();
     cleanup(() => connection.close());
     await putApplied(kv, gateway, `${prefix}/services/${service}/policies`, { retry: { attempts: 1 } });

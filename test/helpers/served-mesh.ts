@@ -1,0 +1,52 @@
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createMesh, type Mesh, type MeshOptions } from 'meshless';
+import type { Backend } from './backends.ts';
+import { consulAddress } from './consul.ts';
+
+type Cleanup = (fn: () => Promise<void> | void) => void;
+
+/** A backend answers through mesh.serve(), so it counts inbound requests and serves its signals. */
+export function serveThroughMesh(b: Backend, answer: (res: ServerResponse) => void): void {
+  const served = b.mesh.serve((_req, res) => answer(res));
+  b.behave = (req, res) => {
+    served(req, res);
+    return true;
+  };
+}
+
+/**
+ * A registered gateway whose server runs behind mesh.serve() (its signals path and /metrics
+ * included), so its calls are the edges a fleet reader sees. Closed by `cleanup`.
+ */
+export async function startServedGateway(
+  cleanup: Cleanup,
+  prefix: string,
+  name: string,
+  extra: Partial<MeshOptions> = {},
+): Promise<Mesh & { port: number }> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanup(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+  const port = (server.address() as AddressInfo).port;
+  const mesh = await createMesh({
+    consul: { address: consulAddress() },
+    prefix,
+    cacheDir: false,
+    logger: 'silent',
+    service: { name, port, address: '127.0.0.1', version: 'g1', id: `${name}-1`, drainMs: 0 },
+    ...extra,
+  });
+  cleanup(() => mesh.close());
+  server.on(
+    'request',
+    mesh.serve((req, res) => {
+      if (req.url === '/metrics') mesh.metricsHandler()(req, res);
+      else res.end('gateway');
+    }),
+  );
+  return Object.assign(mesh, { port });
+}
