@@ -216,5 +216,11 @@ describe('meshless rollout on a real Consul', () => {
     expect(await canaryWeight()).toBe(0);
     const usage = await cli(['rollout', 'catalog']);
     expect(usage.code).toBe(2);
+    const badAlpha = await cli(['rollout', 'catalog', '--canary', 'v2', '--sequential-alpha', '2']);
+    expect(badAlpha.code).toBe(2);
+    expect(badAlpha.err).toMatch(/--sequential-alpha: expected a number/);
+    const badLook = await cli(['rollout', 'catalog', '--canary', 'v2', '--judge-every', 'often']);
+    expect(badLook.code).toBe(2);
+    expect(badLook.err).toMatch(/--judge-every: expected a duration/);
   });
 });

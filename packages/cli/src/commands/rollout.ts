@@ -47,7 +47,8 @@ export const rolloutCommand: Command = {
   usage:
     '<service> --canary <subset> [--stable <subset>] [--steps 1,5,25,50,100] [--interval 5s] [--caller <svc>] ' +
     '[--min-requests n] [--alpha p] [--error-margin pct] [--latency-ratio x] [--max-error-percent pct] ' +
-    '[--max-p99 ms] [--max-holds n] [--resume | --restart] [--wait-lock 30s] | <service> --status',
+    '[--max-p99 ms] [--max-holds n] [--judge-every 1s] [--sequential-alpha p] [--resume | --restart] ' +
+    '[--wait-lock 30s] | <service> --status',
   summary:
     'step a canary through a plan, judging it against stable at each step; roll back at once when worse',
   options: {
@@ -63,6 +64,8 @@ export const rolloutCommand: Command = {
     'max-error-percent': { type: 'string' },
     'max-p99': { type: 'string' },
     'max-holds': { type: 'string' },
+    'judge-every': { type: 'string' },
+    'sequential-alpha': { type: 'string' },
     'wait-lock': { type: 'string' },
     resume: { type: 'boolean' },
     restart: { type: 'boolean' },
@@ -86,7 +89,11 @@ export const rolloutCommand: Command = {
       latencyRatio: numberFlag(ctx, 'latency-ratio', 1, 1000) ?? DEFAULT_JUDGE.latencyRatio,
       maxErrorPercent: numberFlag(ctx, 'max-error-percent', 0, 100),
       maxP99Ms: numberFlag(ctx, 'max-p99', 0, 3_600_000),
+      sequentialAlpha: numberFlag(ctx, 'sequential-alpha', 1e-9, 0.5) ?? DEFAULT_JUDGE.sequentialAlpha,
     };
+    // Every flag is checked before anything is opened.
+    const judgeEveryMs =
+      str('judge-every') === undefined ? undefined : parseDuration('judge-every', str('judge-every')!);
     const { connection, kvConnection } = ctx.consul();
     const signals = await (ctx.io.signals ?? defaultSignals)(connection);
     const result = await rollout({
@@ -98,6 +105,7 @@ export const rolloutCommand: Command = {
       plan: str('steps') === undefined ? DEFAULT_PLAN : parseSteps(str('steps')!),
       intervalMs: str('interval') === undefined ? undefined : parseDuration('interval', str('interval')!),
       maxHolds: numberFlag(ctx, 'max-holds', 0, 10_000),
+      judgeEveryMs,
       waitForLockMs:
         str('wait-lock') === undefined ? undefined : parseDuration('wait-lock', str('wait-lock')!),
       caller: str('caller'),
