@@ -7,7 +7,12 @@ import type { FleetView } from '../packages/cli/src/fleet-view/model.ts';
 import { startFleet } from './helpers/backends.ts';
 import { consulAddress, eventually, kvClient, putApplied, uniquePrefix } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
-import { serveThroughMesh, startServedGateway } from './helpers/served-mesh.ts';
+import {
+  canaryAnswer,
+  headerCanaryRoutes,
+  serveThroughMesh,
+  startServedGateway,
+} from './helpers/served-mesh.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
 const root = new URL('..', import.meta.url).pathname;
@@ -33,29 +38,12 @@ async function startScene() {
   ]);
   cleanup(() => Promise.all(backends.map((b) => b.stop())).then(() => {}));
   serveThroughMesh(backends[0]!, (res) => res.end('{}'));
-  let v2Requests = 0;
-  serveThroughMesh(backends[1]!, (res) => {
-    const fail = ++v2Requests % 10 === 0;
-    setTimeout(() => {
-      res.statusCode = fail ? 503 : 200;
-      res.end('{}');
-    }, 30);
-  });
+  serveThroughMesh(backends[1]!, canaryAnswer(10, 30));
   const gateway = await startServedGateway(cleanup, prefix, gatewayName);
   const { kv, connection } = kvClient();
   cleanup(() => connection.close());
   await putApplied(kv, gateway, `${prefix}/services/${service}/policies`, { retry: { attempts: 1 } });
-  await putApplied(kv, gateway, `${prefix}/services/${service}/routes`, {
-    subsets: { stable: { meta: { version: 'v1' } }, canary: { meta: { version: 'v2' } } },
-    routes: [
-      {
-        name: 'canary',
-        match: { headers: { 'x-canary': { exact: '1' } } },
-        to: [{ subset: 'canary', weight: 100 }],
-      },
-      { name: 'default', to: [{ subset: 'stable', weight: 100 }] },
-    ],
-  });
+  await putApplied(kv, gateway, `${prefix}/services/${service}/routes`, headerCanaryRoutes);
   // A rule the catalog instances apply themselves: their rows get a rule state of their own.
   for (const b of backends) {
     await putApplied(kv, b.mesh, `${prefix}/services/${service}/inbound`, {

@@ -7,7 +7,12 @@ import { runConcurrently, startFleet } from './helpers/backends.ts';
 import { consulAddress, eventually, kvClient, putApplied, uniquePrefix } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 import { startPrometheus } from './helpers/prometheus.ts';
-import { serveThroughMesh, startServedGateway } from './helpers/served-mesh.ts';
+import {
+  canaryAnswer,
+  headerCanaryRoutes,
+  serveThroughMesh,
+  startServedGateway,
+} from './helpers/served-mesh.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
 
@@ -39,31 +44,14 @@ async function startScene() {
     serveThroughMesh(b, (res) => res.end('{}'));
   }
   // v2: about 40 ms slower, and every 10th request fails with a 503.
-  let v2Requests = 0;
-  serveThroughMesh(backends[2]!, (res) => {
-    const fail = ++v2Requests % 10 === 0;
-    setTimeout(() => {
-      res.statusCode = fail ? 503 : 200;
-      res.end('{}');
-    }, 40);
-  });
+  serveThroughMesh(backends[2]!, canaryAnswer(10, 40));
 
   const gateway = await startServedGateway(cleanup, prefix, gatewayName);
   const { kv, connection } = kvClient();
   cleanup(() => connection.close());
   // No retries: each call is one request, so the counts are exact.
   await putApplied(kv, gateway, `${prefix}/services/${service}/policies`, { retry: { attempts: 1 } });
-  await putApplied(kv, gateway, `${prefix}/services/${service}/routes`, {
-    subsets: { stable: { meta: { version: 'v1' } }, canary: { meta: { version: 'v2' } } },
-    routes: [
-      {
-        name: 'canary',
-        match: { headers: { 'x-canary': { exact: '1' } } },
-        to: [{ subset: 'canary', weight: 100 }],
-      },
-      { name: 'default', to: [{ subset: 'stable', weight: 100 }] },
-    ],
-  });
+  await putApplied(kv, gateway, `${prefix}/services/${service}/routes`, headerCanaryRoutes);
   const client = gateway.client(service);
   await client.fetch('/warmup').then((r) => r.arrayBuffer());
   await eventually(() => client.status().endpoints === 3, 5000, '3 endpoints');

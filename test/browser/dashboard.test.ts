@@ -9,7 +9,7 @@ import { startFleet } from '../helpers/backends.ts';
 import { consulAddress, eventually, kvClient, putApplied, uniquePrefix } from '../helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from '../helpers/lifecycle.ts';
 import { pacedCalls } from '../helpers/paced-calls.ts';
-import { serveThroughMesh, startServedGateway } from '../helpers/served-mesh.ts';
+import { canaryAnswer, serveThroughMesh, startServedGateway } from '../helpers/served-mesh.ts';
 import { launchChromium, screenshotOnFailure } from './consul-ui.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
@@ -57,14 +57,7 @@ describe('meshless dashboard in headless Chromium', () => {
     cleanup(() => Promise.all(backends.map((b) => b.stop())).then(() => {}));
     serveThroughMesh(backends[0]!, (res) => res.end('{}'));
     // v2: every 10th request a 503, and about 30 ms slower.
-    let v2Requests = 0;
-    serveThroughMesh(backends[1]!, (res) => {
-      const fail = ++v2Requests % 10 === 0;
-      setTimeout(() => {
-        res.statusCode = fail ? 503 : 200;
-        res.end('{}');
-      }, 30);
-    });
+    serveThroughMesh(backends[1]!, canaryAnswer(10, 30));
     const gateway = await startServedGateway(cleanup, prefix, gatewayName);
     const { kv, connection } = kvClient();
     cleanup(() => connection.close());

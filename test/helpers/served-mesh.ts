@@ -50,3 +50,28 @@ export async function startServedGateway(
   );
   return Object.assign(mesh, { port });
 }
+
+/** A canary's answer: about `delayMs` slower than stable, and every `failEvery`-th request a 503. */
+export function canaryAnswer(failEvery: number, delayMs: number): (res: ServerResponse) => void {
+  let requests = 0;
+  return (res) => {
+    const fail = ++requests % failEvery === 0;
+    setTimeout(() => {
+      res.statusCode = fail ? 503 : 200;
+      res.end('{}');
+    }, delayMs);
+  };
+}
+
+/** Subsets by version, and a route sending `x-canary: 1` to the canary (v2), the rest to stable (v1). */
+export const headerCanaryRoutes = {
+  subsets: { stable: { meta: { version: 'v1' } }, canary: { meta: { version: 'v2' } } },
+  routes: [
+    {
+      name: 'canary',
+      match: { headers: { 'x-canary': { exact: '1' } } },
+      to: [{ subset: 'canary', weight: 100 }],
+    },
+    { name: 'default', to: [{ subset: 'stable', weight: 100 }] },
+  ],
+};
