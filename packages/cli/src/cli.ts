@@ -8,11 +8,12 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-// A long-running command (rollout, top) stops cleanly on Ctrl-C or a TERM: rollout releases its
-// lock, top restores the terminal.
+// A long-running command stops cleanly on Ctrl-C or a TERM: rollout releases its lock, top
+// restores the terminal, dashboard closes its server, event streams and poller.
+const LONG_RUNNING = new Set(['rollout', 'top', 'dashboard']);
 const stop = new AbortController();
 // Other commands keep the default (exit at once); a second signal always exits at once.
-if (process.argv.slice(2).some((a) => a === 'rollout' || a === 'top')) {
+if (process.argv.slice(2).some((a) => LONG_RUNNING.has(a))) {
   for (const name of ['SIGINT', 'SIGTERM'] as const) {
     process.once(name, () => {
       stop.abort();

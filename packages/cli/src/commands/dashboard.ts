@@ -105,9 +105,11 @@ export const dashboardCommand: Command = {
       server.close(() => resolve());
       server.closeAllConnections();
     });
-    // The source first: it ends a reading in progress (a first reading waits out its window).
+    // The poller stops first, so the reading that closing the source ends (a first reading waits
+    // out its window) is not reported as a failure.
+    const stopped = poller.close();
     await source.close?.();
-    await poller.close();
+    await stopped;
     return EXIT.ok;
   },
 };

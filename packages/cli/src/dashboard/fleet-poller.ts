@@ -57,6 +57,7 @@ export class FleetPoller {
     return new Promise((resolve) => this.waiters.add(resolve));
   }
 
+  /** Stops the loop (at once: call it before closing the source a reading waits on). */
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
@@ -81,7 +82,8 @@ export class FleetPoller {
       const repeated = this.view.error === message;
       this.view = { ...this.view, error: message };
       try {
-        if (!repeated) this.options.onError?.(message);
+        // A reading that close() interrupted did not fail: nothing to report.
+        if (!repeated && !this.closed) this.options.onError?.(message);
       } catch {
         // A logger that throws must not end the loop.
       }

@@ -1,0 +1,113 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { get, type IncomingMessage } from 'node:http';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startFleet } from './helpers/backends.ts';
+import { consulAddress, eventually, uniquePrefix } from './helpers/consul.ts';
+import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
+import { serveThroughMesh } from './helpers/served-mesh.ts';
+
+const cleanup = useCleanupsAndNoUnhandledRejections();
+const root = new URL('..', import.meta.url).pathname;
+
+beforeAll(() => {
+  // The built command, in its own process: that is where Ctrl-C arrives.
+  execFileSync(`${root}node_modules/.bin/turbo`, ['run', 'build', '--filter=@meshless/cli...'], {
+    cwd: root,
+    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
+    stdio: 'ignore',
+  });
+}, 180_000);
+
+/** `meshless dashboard` as its own process; resolves once it has printed its URL. */
+async function spawnDashboard(prefix: string, interval: string, window: string) {
+  const child = spawn(
+    process.execPath,
+    [
+      `${root}packages/cli/dist/cli.js`,
+      'dashboard',
+      '--interval',
+      interval,
+      '--window',
+      window,
+      '--prefix',
+      prefix,
+      '--consul',
+      consulAddress(),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  cleanup(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const output = { out: '', err: '' };
+  child.stdout.on('data', (d) => (output.out += String(d)));
+  child.stderr.on('data', (d) => (output.err += String(d)));
+  const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
+  await eventually(() => /http:\/\/127\.0\.0\.1:\d+\//.test(output.out), 15_000, `the URL: ${output.err}`);
+  const url = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(output.out)![1]!;
+  /** Sends `sig`; resolves with [code, signal] (SIGKILL after 10 s: a handle left open keeps it running). */
+  const stop = async (sig: NodeJS.Signals) => {
+    child.kill(sig);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    try {
+      return await exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  return { url, output, stop };
+}
+
+/** An open `GET /api/events` stream: the events so far, and whether the server ended it. */
+async function openEvents(url: string) {
+  const res = await new Promise<IncomingMessage>((resolve, reject) =>
+    get(`${url}api/events`, { agent: false }, resolve).on('error', reject),
+  );
+  const stream = { data: '', ended: false };
+  res.on('data', (d) => (stream.data += String(d)));
+  res.on('close', () => (stream.ended = true));
+  res.on('error', () => {}); // the server closing the stream may surface as a reset
+  cleanup(() => {
+    res.destroy();
+  });
+  return stream;
+}
+
+describe('meshless dashboard in its own process', () => {
+  it('ends with exit 0 on SIGINT and on SIGTERM, its event stream closed, nothing printed but the URL', async () => {
+    const prefix = uniquePrefix('dash-sig');
+    const service = `catalog-${prefix.slice(-8)}`;
+    const backends = await startFleet(service, prefix, [['v1', 'v1-a']]);
+    cleanup(() => Promise.all(backends.map((b) => b.stop())).then(() => {}));
+    serveThroughMesh(backends[0]!, (res) => res.end('{}'));
+
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      const dash = await spawnDashboard(prefix, '500ms', '2s');
+      const events = await openEvents(dash.url);
+      // A reading has been served on the stream: the poller, the server and Consul are all in use.
+      await eventually(() => events.data.includes(`"service":"${service}"`), 20_000, `a reading (${sig})`);
+      const [code, signal] = await dash.stop(sig);
+      expect([code, signal], `${sig}: ${dash.output.err}`).toEqual([0, null]);
+      expect(events.ended).toBe(true);
+      expect(dash.output.err, sig).toBe('');
+      expect(dash.output.out.trim().split('\n'), sig).toEqual([
+        expect.stringMatching(/^meshless dashboard at http:\/\/127\.0\.0\.1:\d+\/ /),
+      ]);
+    }
+  });
+
+  it('SIGINT during the first reading ends it at once, without reporting the interrupted reading as a failure', async () => {
+    const prefix = uniquePrefix('dash-sig1');
+    const service = `catalog-${prefix.slice(-8)}`;
+    const backends = await startFleet(service, prefix, [['v1', 'v1-a']]);
+    cleanup(() => Promise.all(backends.map((b) => b.stop())).then(() => {}));
+    serveThroughMesh(backends[0]!, (res) => res.end('{}'));
+
+    // The first reading waits a whole interval (60 s) between its two scrapes: the signal lands in it.
+    const dash = await spawnDashboard(prefix, '60s', '60s');
+    const [code, signal] = await dash.stop('SIGINT');
+    expect([code, signal], dash.output.err).toEqual([0, null]);
+    expect(dash.output.err).toBe('');
+  });
+});
