@@ -4,8 +4,8 @@ import { isIP } from 'node:net';
 import { type Command, intOption, noMorePositionals } from '../command.ts';
 import { FleetPoller } from '../dashboard/fleet-poller.ts';
 import { dashboardHandler } from '../dashboard/handler.ts';
-import { readRuleStatuses } from '../dashboard/rule-statuses.ts';
 import { EXIT, usageError } from '../exit-codes.ts';
+import { readRuleStatuses } from '../fleet-view/read.ts';
 import { FleetSignals } from '../signals/fleet-signals.ts';
 import { PrometheusSignals } from '../signals/prometheus-signals.ts';
 import { parseDuration } from './rollout.ts';
@@ -55,7 +55,7 @@ export const dashboardCommand: Command = {
       read: (w) => source.read(w),
       kv: session.kv,
       prefix: ctx.prefix,
-      statuses: (services) => readRuleStatuses(session.connection, session.kv, ctx.prefix, services),
+      statuses: (services) => readRuleStatuses(session, ctx.prefix, services),
       intervalMs,
       windowMs,
       onError: (message) => ctx.io.err(`dashboard: reading the fleet failed: ${message}`),

@@ -36,20 +36,33 @@ export async function readFleetView(o: ReadFleetViewOptions): Promise<FleetView>
     ...new Set([...report.instances.map((i) => i.service), ...report.services.map((s) => s.service)]),
   ];
   const [statuses, rollouts] = await Promise.all([
-    // A service whose status cannot be read shows no rule state rather than failing the refresh.
-    Promise.all(
-      names
-        .slice(0, MAX_STATUS_SERVICES)
-        .map((s) => readServiceStatus(o.session, s, o.prefix).catch(() => undefined)),
-    ),
+    readRuleStatuses(o.session, o.prefix, names),
     readRollouts(o.session, o.prefix),
   ]);
   return buildFleetView({
     report,
-    statuses: statuses.filter((s): s is ServiceStatus => s !== undefined),
+    statuses,
     rollouts,
     ...(only ? { services: only } : {}),
   });
+}
+
+/**
+ * The rule status of the first MAX_STATUS_SERVICES of `services` (what `meshless status` reads;
+ * top and the dashboard count it per version). A service whose status cannot be read is left
+ * out, showing no rule state rather than failing the refresh.
+ */
+export async function readRuleStatuses(
+  session: Pick<ConsulSession, 'connection' | 'kv'>,
+  prefix: string,
+  services: readonly string[],
+): Promise<ServiceStatus[]> {
+  const statuses = await Promise.all(
+    services
+      .slice(0, MAX_STATUS_SERVICES)
+      .map((s) => readServiceStatus(session, s, prefix).catch(() => undefined)),
+  );
+  return statuses.filter((s): s is ServiceStatus => s !== undefined);
 }
 
 /** The rollout states under `<prefix>/_rollout/` (unreadable ones skipped: the key is untrusted). */
