@@ -6,6 +6,7 @@ import {
   keyAffects,
   parseGovernanceReport,
 } from 'meshless/contract';
+import type { RolloutStatusJson } from './rollout/rollout-status-view.ts';
 
 /** Where an instance stands on one key, like `istioctl proxy-status`. */
 export type SyncState = 'SYNCED' | 'STALE' | 'REJECTED';
@@ -59,6 +60,8 @@ export interface ServiceStatus {
   readonly keys: readonly { readonly key: string; readonly kvIndex: number | null }[];
   readonly instances: readonly InstanceStatus[];
   readonly totals: Readonly<Record<SyncState, number>>;
+  /** The service's rollout state (`meshless status` only; absent when there is none). */
+  readonly rollout?: RolloutStatusJson;
 }
 
 type Check = NonNullable<HealthEntry['Checks']>[number];

@@ -3,6 +3,8 @@ import { ConsulError } from '@meshless/core';
 import { GOVERNANCE_CHECK_NAME, parseGovernanceReport } from 'meshless/contract';
 import { type Command, noMorePositionals } from '../command.ts';
 import { EXIT, usageError } from '../exit-codes.ts';
+import { readServiceRollout } from '../rollout/read-rollout-state.ts';
+import { formatRolloutStatus, rolloutStatusJson } from '../rollout/rollout-status-view.ts';
 import type { ConsulSession } from '../session.ts';
 import {
   buildServiceStatus,
@@ -16,13 +18,22 @@ import { formatTable } from '../table.ts';
 export const statusCommand: Command = {
   name: 'status',
   usage: '<service>',
-  summary: 'show which rule versions each instance of a service runs (SYNCED, STALE, REJECTED)',
+  summary:
+    'show which rule versions each instance of a service runs (SYNCED, STALE, REJECTED), and its rollout',
   async run(ctx) {
     const [service, ...rest] = ctx.positionals;
     noMorePositionals(rest);
     if (!service) throw usageError('missing service name');
     if (service.includes('/')) throw usageError(`invalid service name ${service}: must not contain /`);
-    const status = await readServiceStatus(ctx.consul(), service, ctx.prefix);
+    const session = ctx.consul();
+    const [rules, rollout] = await Promise.all([
+      readServiceStatus(session, service, ctx.prefix),
+      readServiceRollout(session, ctx.prefix, service),
+    ]);
+    // The exit code stays that of the rules read: a paused or rolled-back rollout is shown, not failed on.
+    const status: ServiceStatus = rollout
+      ? { ...rules, rollout: rolloutStatusJson(service, ctx.prefix, rollout) }
+      : rules;
     if (ctx.json) ctx.io.json(status);
     else printStatus(ctx.io.out, status);
     return EXIT.ok;
@@ -111,10 +122,19 @@ function printStatus(out: (line: string) => void, status: ServiceStatus): void {
     for (const line of formatTable(['KEY', 'KV INDEX'], rows)) out(line);
   }
   out('');
-  if (n === 0) {
-    out(`no instances of ${status.service} are registered`);
-    return;
+  if (n === 0) out(`no instances of ${status.service} are registered`);
+  else printInstances(out, status, short);
+  if (status.rollout) {
+    out('');
+    for (const line of formatRolloutStatus(status.service, status.prefix, status.rollout)) out(line);
   }
+}
+
+function printInstances(
+  out: (line: string) => void,
+  status: ServiceStatus,
+  short: (key: string) => string,
+): void {
   const rows: string[][] = [];
   for (const i of status.instances) {
     if (i.keys.length === 0) {
