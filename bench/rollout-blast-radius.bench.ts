@@ -101,17 +101,48 @@ const win = (subset: string, c: Cells) => ({
   latency: { bounds: BOUNDS, counts: c.counts },
 });
 
+/**
+ * Stable's latency before the step, as the controller reads it before its first weight write
+ * (BASELINE_S seconds of stable at the full rate): it shapes the sequential latency test.
+ */
+const BASELINE_S = 2;
+function baseline(seed: number, stable: Traffic) {
+  const r = seededRandom(seed ^ 0x5eed);
+  const c = sum(Array.from({ length: BASELINE_S }, () => second(r, RPS, stable)));
+  return { bounds: BOUNDS, counts: c.counts };
+}
+
 /** meshless: judged every second on the step's cumulative counts; promotion every 5 s. */
-function meshless(run: readonly { stable: Cells; canary: Cells }[]): { at?: number; promoted?: number } {
+function meshless(
+  run: readonly { stable: Cells; canary: Cells }[],
+  before: ReturnType<typeof baseline>,
+): { at?: number; promoted?: number } {
+  let stable = empty();
+  let canary = empty();
   for (let t = 1; t <= run.length; t++) {
-    const slice = run.slice(0, t);
-    const v = judge(
-      [win('v1', sum(slice.map((s) => s.stable))), win('v2', sum(slice.map((s) => s.canary)))],
-      'v2',
-      'v1',
-    );
+    stable = sum([stable, run[t - 1]!.stable]);
+    canary = sum([canary, run[t - 1]!.canary]);
+    const v = judge([win('v1', stable), win('v2', canary)], 'v2', 'v1', undefined, before);
     if (v.decision === 'rollback') return { at: t };
     if (v.decision === 'promote' && t % 5 === 0) return { promoted: t };
+  }
+  return {};
+}
+
+/**
+ * A lower bound, not a policy: Wald's sequential test told both true error rates (canary 5 %,
+ * stable 0.1 %) at the same false-rollback bound (1 in 1 000). Among tests with those error
+ * chances it needs the fewest requests on average (Wald-Wolfowitz), so no judge that has to learn
+ * the rates from the traffic decides sooner on average.
+ */
+function oracle(run: readonly { canary: Cells }[], bad = 0.05, good = 0.001): { at?: number } {
+  const perError = Math.log(bad / good);
+  const perSuccess = Math.log((1 - bad) / (1 - good));
+  let llr = 0;
+  for (let t = 1; t <= run.length; t++) {
+    const c = run[t - 1]!.canary;
+    llr += c.errors * perError + (c.requests - c.errors) * perSuccess;
+    if (llr >= Math.log(1000)) return { at: t };
   }
   return {};
 }
@@ -147,10 +178,12 @@ const rows: Record<string, string | number>[] = [];
 const results: Record<string, unknown> = { runs, rps: RPS, weight: WEIGHT, flagger: FLAGGER };
 for (const sc of scenarios) {
   const m = { t: [] as number[], blast: [] as number[] };
+  const o = { t: [] as number[] };
   const f = { t: [] as number[], blast: [] as number[] };
   for (let seed = 0; seed < runs; seed++) {
     const run = traffic(seed, horizon, WEIGHT, HEALTHY, sc.canary);
-    const mt = meshless(run).at ?? horizon;
+    const mt = meshless(run, baseline(seed, HEALTHY)).at ?? horizon;
+    if (!sc.slow) o.t.push(oracle(run).at ?? horizon);
     const ft = flagger(run).at ?? horizon;
     // Blast radius: failed requests (or, for a slow canary, requests served slow) before the decision.
     const cost = sc.slow ? canaryBefore : failedBefore;
@@ -163,7 +196,20 @@ for (const sc of scenarios) {
   for (const [who, x] of [
     ['meshless', m],
     ['Flagger-style', f],
+    ...(sc.slow ? [] : ([['lower bound: Wald, rates known', { t: o.t, blast: [] }]] as const)),
   ] as const) {
+    if (x.blast.length === 0) {
+      rows.push({
+        canary: `${sc.name} (blast: failed requests)`,
+        policy: who,
+        'decision s, median (min–max)': fmtSpread(spread(x.t), 0),
+        'p90 s': quantile(x.t, 0.9),
+        'within 10 s': `${Math.round((100 * x.t.filter((t) => t <= 10).length) / runs)} %`,
+        'blast radius, median (min–max)': '-',
+        'blast vs meshless': '-',
+      });
+      continue;
+    }
     rows.push({
       canary: `${sc.name} (blast: ${sc.slow ? 'requests served slow' : 'failed requests'})`,
       policy: who,
@@ -177,6 +223,7 @@ for (const sc of scenarios) {
   results[sc.name] = {
     meshless: { seconds: spread(m.t), blast: spread(m.blast) },
     flagger: { seconds: spread(f.t), blast: spread(f.blast) },
+    ...(sc.slow ? {} : { lowerBound: { seconds: spread(o.t) } }),
   };
 }
 printTable(
@@ -184,21 +231,25 @@ printTable(
   rows,
 );
 
-// False rollbacks of a healthy canary (0.5 % errors on both sides, same latency): meshless over its
-// default plan (1, 5, 25, 50 %, each step up to 65 s), Flagger-style over 5 checks (10-50 %).
+// False rollbacks of a healthy canary (0.5 % errors on both sides, same latency; and one 1.3x
+// slower, inside the 2x latency bound): meshless over its default plan (1, 5, 25, 50 %, each step
+// up to 65 s), Flagger-style over 5 checks (10-50 %).
 const same: Traffic = { errorRate: 0.005, medianMs: 10 };
+const littleSlower: Traffic = { errorRate: 0.005, medianMs: 13 };
 const falseRows: Record<string, string | number>[] = [];
 const falseResults: Record<string, unknown> = {};
+const rolledBack = (seed: number, canary: Traffic) =>
+  [1, 5, 25, 50].some(
+    (weight, i) =>
+      meshless(traffic(seed + i, 65, weight, same, canary), baseline(seed + i, same)).at !== undefined,
+  );
 for (const plans of [20, scaled(1000)]) {
   let mFalse = 0;
+  let mSlowerFalse = 0;
   let fFalse = 0;
   for (let seed = 0; seed < plans; seed++) {
-    for (const [i, weight] of [1, 5, 25, 50].entries()) {
-      if (meshless(traffic(100_000 + seed * 10 + i, 65, weight, same, same)).at !== undefined) {
-        mFalse++;
-        break;
-      }
-    }
+    if (rolledBack(100_000 + seed * 10, same)) mFalse++;
+    if (rolledBack(300_000 + seed * 10, littleSlower)) mSlowerFalse++;
     let failed = 0;
     for (const [i, weight] of [10, 20, 30, 40, 50].entries()) {
       const c = sum(traffic(200_000 + seed * 10 + i, 60, weight, same, same).map((s) => s.canary));
@@ -206,8 +257,13 @@ for (const plans of [20, scaled(1000)]) {
     }
     if (failed >= FLAGGER.threshold) fFalse++;
   }
-  falseRows.push({ 'healthy rollouts': plans, meshless: mFalse, 'Flagger-style': fFalse });
-  falseResults[String(plans)] = { meshless: mFalse, flagger: fFalse };
+  falseRows.push({
+    'healthy rollouts': plans,
+    meshless: mFalse,
+    'meshless, canary 1.3x slower': mSlowerFalse,
+    'Flagger-style': fFalse,
+  });
+  falseResults[String(plans)] = { meshless: mFalse, meshlessLittleSlower: mSlowerFalse, flagger: fFalse };
 }
 printTable('False rollbacks of a healthy canary (0.5 % errors on both sides)', falseRows);
 

@@ -109,10 +109,32 @@ describe('meshless rollout on a real Consul', () => {
 
   it('rolls back a canary 3x slower', async () => {
     const { base, canaryWeight } = await setup('ro-slow');
-    const result = await rollout({ ...base, signals: source(() => window('v2', 200, 0, 40)) });
+    // Without a baseline (baselineMs 0) only the p95/p99 comparison judges latency.
+    const result = await rollout({ ...base, baselineMs: 0, signals: source(() => window('v2', 200, 0, 40)) });
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toMatch(/p95/);
     expect(await canaryWeight()).toBe(0);
+  });
+
+  it('rolls back a canary 4x slower on 12 requests: stable read before the first weight write shapes the test', async () => {
+    const { base, canaryWeight, state } = await setup('ro-slow-early');
+    const calls = { n: 0 };
+    const lines: string[] = [];
+    const slow = () => window('v2', 12, 0, 40);
+    const result = await rollout({ ...base, signals: source(slow, calls), log: (l) => lines.push(l) });
+    expect(result.outcome, result.reason).toBe('rolled-back');
+    // Far below minLatencyCount (50): the sequential latency test, sized against stable.
+    expect(result.reason).toMatch(/about \d+(\.\d+)?x slower than stable \(nearer 2x than 1.41x/);
+    expect(await canaryWeight()).toBe(0);
+    // One call for the baseline, one look of the first step.
+    expect(calls.n).toBe(2);
+    expect(lines.some((l) => /rollback: canary about/.test(l) && /latency LR/.test(l))).toBe(true);
+    expect((await state())?.decisions.at(-1)?.decision).toBe('rollback');
+    // The same figures without a baseline hold: 12 samples are too few for p95.
+    const again = await setup('ro-slow-nobase');
+    const held = await rollout({ ...again.base, baselineMs: 0, maxHolds: 1, signals: source(slow) });
+    expect(held.outcome).toBe('paused');
+    expect(await again.canaryWeight()).toBe(10);
   });
 
   it('pauses on a manual edit instead of overwriting it, and resumes when told', async () => {
@@ -121,7 +143,8 @@ describe('meshless rollout on a real Consul', () => {
     const signals: SignalSource = {
       async subsetWindows() {
         calls.n++;
-        if (calls.n === 1) {
+        // Call 1 reads stable's latency baseline, before the first weight write.
+        if (calls.n === 2) {
           // An operator moves the canary by hand in the UI while the first step is judged.
           const doc = JSON.parse((await kv.get(key))!.value.toString());
           doc.routes[1].to = [

@@ -1,6 +1,6 @@
 import { type ConsulConnection, ConsulKv } from '@meshless/consul';
 import { type Clock, sleep, systemClock } from '@meshless/core';
-import type { SignalSource } from 'meshless/contract';
+import type { LatencyHistogram, SignalSource } from 'meshless/contract';
 import { RuleHistory } from '../history.ts';
 import { DEFAULT_JUDGE, describeFigures, type JudgeOptions, judge, type Verdict } from './judge.ts';
 import {
@@ -36,6 +36,12 @@ export interface RolloutOptions {
   readonly judgeEveryMs?: number;
   /** Holds in a row (too few samples) before a step pauses the rollout. Default 12. */
   readonly maxHolds?: number;
+  /**
+   * Stable's latency over this long is read before the first weight write (and on a resume): it
+   * shapes the sequential latency test of the first step; later steps use the step before. 0 reads
+   * none (the first step is then judged on latency by p95/p99 only). Default 2 000.
+   */
+  readonly baselineMs?: number;
   /** Longest window judged, ms (a step's window grows from its start up to this). Default 60 000. */
   readonly maxWindowMs?: number;
   readonly judge?: Partial<JudgeOptions>;
@@ -121,6 +127,9 @@ class Controller {
   private readonly history: RuleHistory;
   private readonly judgeOptions: JudgeOptions;
   private state: RolloutState | undefined;
+  /** Stable's latency from before the current step's window (judge.ts `baseline`). */
+  private baseline: LatencyHistogram | undefined;
+  private lastStableLatency: LatencyHistogram | undefined;
 
   constructor(options: RolloutOptions, signal: AbortSignal) {
     this.o = options;
@@ -173,6 +182,7 @@ class Controller {
       throw new Stop('refused', `plan ${plan.join(',')}: ${(error as Error).message}`);
     }
     const state = await this.begin(plan);
+    await this.readBaseline();
     const maxHolds = Math.max(0, this.o.maxHolds ?? 12);
     const intervalMs = Math.max(1, this.o.intervalMs ?? 5_000);
     // Bounded: each step ends after at most maxHolds + 1 evaluations.
@@ -206,7 +216,10 @@ class Controller {
           await this.rollBack();
           return this.finish('rolled-back', verdict.reason);
         }
-        if (verdict.decision === 'promote') break;
+        if (verdict.decision === 'promote') {
+          this.baseline = this.lastStableLatency ?? this.baseline;
+          break;
+        }
         if (++holds > maxHolds) {
           await this.pause(`step ${state.step + 1} held ${holds} times: ${verdict.reason}`);
         }
@@ -393,7 +406,24 @@ class Controller {
       this.log(`signals unavailable: ${(error as Error)?.message ?? String(error)}`);
       windows = [];
     }
-    return judge(windows, this.o.canary, this.stable, this.judgeOptions);
+    this.lastStableLatency = windows.find((w) => w.subset === this.stable)?.latency;
+    return judge(windows, this.o.canary, this.stable, this.judgeOptions, this.baseline);
+  }
+
+  /** Stable's latency before the first step judged (see RolloutOptions.baselineMs); none on failure. */
+  private async readBaseline(): Promise<void> {
+    const windowMs = Math.max(0, this.o.baselineMs ?? 2_000);
+    if (windowMs === 0) return;
+    try {
+      const windows = await this.o.signals.subsetWindows(
+        this.o.service,
+        windowMs,
+        this.o.caller === undefined ? undefined : { caller: this.o.caller },
+      );
+      this.baseline = windows.find((w) => w.subset === this.stable)?.latency;
+    } catch (error) {
+      this.log(`baseline unavailable: ${(error as Error)?.message ?? String(error)}`);
+    }
   }
 
   private async record(v: Verdict): Promise<void> {

@@ -1,8 +1,13 @@
 import { type Random, seededRandom } from '@meshless/core';
-import type { SubsetWindow } from 'meshless/contract';
+import type { LatencyHistogram, SubsetWindow } from 'meshless/contract';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_JUDGE, judge } from './judge.ts';
-import { errorShareLogLikelihoodRatio } from './statistics.ts';
+import {
+  errorShareLogLikelihoodRatio,
+  latencyScale,
+  latencyShiftLogLikelihoodRatio,
+  latencyShiftWeights,
+} from './statistics.ts';
 
 // The controller's continuous judging, simulated: traffic arrives second by second (Poisson), the
 // step is judged every second on its cumulative counts, promotion is considered every 5 s (the
@@ -76,17 +81,25 @@ function step(
   stableTraffic: Traffic,
   canaryTraffic: Traffic,
   maxSeconds: number,
-): { rollbackAt?: number; promotedAt?: number } {
+  baseline?: LatencyHistogram,
+): { rollbackAt?: number; promotedAt?: number; reason?: string } {
   const stable = empty();
   const canary = empty();
   for (let t = 1; t <= maxSeconds; t++) {
     add(random, canary, poisson(random, (rps * weight) / 100), canaryTraffic);
     add(random, stable, poisson(random, (rps * (100 - weight)) / 100), stableTraffic);
-    const v = judge(windows(stable, canary), 'v2', 'v1');
-    if (v.decision === 'rollback') return { rollbackAt: t };
+    const v = judge(windows(stable, canary), 'v2', 'v1', DEFAULT_JUDGE, baseline);
+    if (v.decision === 'rollback') return { rollbackAt: t, reason: v.reason };
     if (v.decision === 'promote' && t % 5 === 0) return { promotedAt: t };
   }
   return {};
+}
+
+/** Stable's latency before the step, as the controller reads it (baselineMs 2 s at the full rate). */
+function baselineOf(random: Random, rps: number, t: Traffic): LatencyHistogram {
+  const w = empty();
+  add(random, w, poisson(random, 2 * rps), t);
+  return { bounds: BOUNDS, counts: w.counts };
 }
 
 function quantile(sorted: readonly number[], q: number): number {
@@ -128,6 +141,42 @@ describe('continuous judging at 10 % of 50 req/s', () => {
     expect(times.at(-1)).toBeLessThanOrEqual(120);
   });
 
+  it('rolls back a canary 3x slower within seconds when the step has a baseline', () => {
+    const times: number[] = [];
+    for (let seed = 0; seed < 300; seed++) {
+      const r = seededRandom(5000 + seed);
+      const before = baselineOf(r, 50, healthy);
+      const s = step(r, 50, 10, healthy, { errorRate: 0.001, medianMs: 30 }, 120, before);
+      expect(s.reason ?? '').toMatch(/slower than stable|p95|p99/);
+      times.push(s.rollbackAt ?? 1_000);
+    }
+    times.sort((a, b) => a - b);
+    // The sequential latency test sees every request, not a tail estimate: about 10 canary
+    // requests. Observed with these seeds: median 3 s, p90 5 s, max 12 s; 298 of 300 within 10 s.
+    expect(quantile(times, 0.5)).toBeLessThanOrEqual(5);
+    expect(times.filter((t) => t <= 10).length).toBeGreaterThanOrEqual(290);
+    expect(times.at(-1)).toBeLessThanOrEqual(15);
+  });
+
+  it('leaves a canary 1.3x slower (inside the 2x bound) to the tail comparison', () => {
+    const same: Traffic = { errorRate: 0.005, medianMs: 10 };
+    let byLatencyTest = 0;
+    for (let seed = 0; seed < 300; seed++) {
+      const r = seededRandom(40_000 + seed);
+      for (const weight of [1, 5, 25, 50]) {
+        const before = baselineOf(r, 50, same);
+        const s = step(r, 50, weight, same, { errorRate: 0.005, medianMs: 13 }, 65, before);
+        if (s.rollbackAt !== undefined) {
+          if (/slower than stable/.test(s.reason ?? '')) byLatencyTest++;
+          break;
+        }
+      }
+    }
+    // The sequential test does find a 1.3x canary different; the size check (nearer 2x than
+    // 1.41x by a likelihood ratio of 100) keeps it from rolling back. Observed: 0 of 300 plans.
+    expect(byLatencyTest).toBeLessThanOrEqual(1);
+  }, 60_000);
+
   it('rolls back a canary 3x slower: detection time distribution', () => {
     const times: number[] = [];
     for (let seed = 0; seed < 300; seed++) {
@@ -153,7 +202,7 @@ describe('continuous judging at 10 % of 50 req/s', () => {
     for (let seed = 0; seed < plans; seed++) {
       const r = seededRandom(20_000 + seed);
       for (const weight of [1, 5, 25, 50]) {
-        if (step(r, 50, weight, same, same, 65).rollbackAt !== undefined) {
+        if (step(r, 50, weight, same, same, 65, baselineOf(r, 50, same)).rollbackAt !== undefined) {
           falseRollbacks++;
           break;
         }
@@ -162,4 +211,96 @@ describe('continuous judging at 10 % of 50 req/s', () => {
     // Observed with these seeds: 1 of 1 000 (0.1 %).
     expect(falseRollbacks / plans).toBeLessThan(0.004);
   }, 60_000);
+});
+
+describe('sequential latency test', () => {
+  const bounds = [1, 2, 4, 8, 16, 32];
+  const h = (counts: number[]): LatencyHistogram => ({ bounds, counts });
+
+  it('weighs slower buckets more, never less, and bounds each observation', () => {
+    const w = latencyShiftWeights(h([0, 0, 10, 60, 30, 0, 0]), 2)!;
+    expect(w).toHaveLength(7);
+    for (let i = 1; i < w.length; i++) expect(w[i]!).toBeGreaterThanOrEqual(w[i - 1]!);
+    // Bucket (0,1]: doubling keeps half of its own mass there.
+    expect(w[0]).toBeCloseTo(0.5, 12);
+    expect(w[1]!).toBeLessThan(1);
+    expect(w.at(-1)).toBe(20);
+    // Mass at (8,16] doubled lands on (16,32]: far more often than the baseline's own 30 %.
+    expect(w[5]!).toBeGreaterThan(w[3]!);
+  });
+
+  it('refuses hostile or empty baselines', () => {
+    expect(latencyShiftWeights(h([0, 0, 0, 0, 0, 0, 0]), 2)).toBeUndefined();
+    expect(latencyShiftWeights({ bounds: [1, 1, 4], counts: [1, 1, 1, 1] }, 2)).toBeUndefined();
+    expect(latencyShiftWeights({ bounds: [1, Number.NaN], counts: [1, 1, 1] }, 2)).toBeUndefined();
+    expect(latencyShiftWeights(h([1, 1, 1, 1, 1, 1, 1]), 1)).toBeUndefined();
+    expect(
+      latencyShiftWeights(
+        { bounds: Array.from({ length: 600 }, (_, i) => i + 1), counts: new Array(601).fill(1) },
+        2,
+      ),
+    ).toBeUndefined();
+    // Non-finite and negative counts read as 0.
+    const w = latencyShiftWeights(h([Number.NaN, -5, 10, 60, 30, 0, Number.POSITIVE_INFINITY]), 2);
+    expect(w?.every((x) => Number.isFinite(x) && x > 0)).toBe(true);
+  });
+
+  it('is the likelihood ratio of where the observations fall, 0 without shared buckets', () => {
+    const weights = [0.5, 1, 4];
+    // 10 % share: canary in the slow bucket multiplies by r·w/(r·w+1-w)/w; stable there by (1-θ)/(1-w).
+    const w = 1 / 10;
+    const theta = (4 * w) / (4 * w + 1 - w);
+    const llr = latencyShiftLogLikelihoodRatio(
+      { bounds: [1, 2], counts: [0, 0, 1] },
+      { bounds: [1, 2], counts: [0, 9, 0] },
+      weights,
+    );
+    const thetaMid = (1 * w) / (1 * w + 1 - w);
+    expect(llr).toBeCloseTo(Math.log(theta / w) + 9 * Math.log((1 - thetaMid) / (1 - w)), 12);
+    expect(
+      latencyShiftLogLikelihoodRatio(
+        { bounds: [1], counts: [1, 1] },
+        { bounds: [1, 2], counts: [0, 9, 0] },
+        weights,
+      ),
+    ).toBe(0);
+    expect(
+      latencyShiftLogLikelihoodRatio(
+        { bounds: [1, 2], counts: [0, 0, 0] },
+        { bounds: [1, 2], counts: [0, 9, 0] },
+        weights,
+      ),
+    ).toBe(0);
+  });
+
+  it('sizes a slowdown by buckets, not by interpolated quantiles', () => {
+    const stable = h([0, 0, 100, 400, 400, 100, 0]);
+    // The same shape one power-of-two bucket up is about twice as slow.
+    const doubled = h([0, 0, 0, 100, 400, 400, 100]);
+    const twice = latencyScale(doubled, stable, 2, Math.SQRT2)!;
+    expect(twice.estimate).toBeGreaterThan(1.6);
+    expect(twice.estimate).toBeLessThan(2.5);
+    expect(twice.logLr).toBeGreaterThan(Math.log(100));
+    const alike = latencyScale(stable, stable, 2, Math.SQRT2)!;
+    expect(alike.estimate).toBeCloseTo(1, 0);
+    expect(alike.logLr).toBeLessThan(0);
+    // Far slower than anything the reference saw: still sized, by the scales that reach it.
+    const far = latencyScale(h([0, 0, 0, 0, 0, 0, 50]), stable, 2, Math.SQRT2)!;
+    expect(far.estimate).toBeGreaterThanOrEqual(4);
+    expect(far.logLr).toBeGreaterThan(Math.log(100));
+    expect(latencyScale({ bounds: [1], counts: [1, 1] }, stable, 2, Math.SQRT2)).toBeUndefined();
+  });
+
+  it('is off without a baseline, and a baseline with other buckets is ignored', () => {
+    const canary = { subset: 'v2', requests: 30, errors: 0, latency: h([0, 0, 0, 0, 0, 30, 0]) };
+    const stable = { subset: 'v1', requests: 300, errors: 0, latency: h([0, 0, 30, 240, 30, 0, 0]) };
+    expect(judge([stable, canary], 'v2', 'v1').latencyLogLr).toBe(0);
+    expect(
+      judge([stable, canary], 'v2', 'v1', DEFAULT_JUDGE, { bounds: [5], counts: [1, 1] }).latencyLogLr,
+    ).toBe(0);
+    const v = judge([stable, canary], 'v2', 'v1', DEFAULT_JUDGE, h([0, 0, 10, 80, 10, 0, 0]));
+    expect(v.latencyLogLr).toBeGreaterThan(Math.log(1000));
+    expect(v.decision).toBe('rollback');
+    expect(v.reason).toMatch(/slower than stable/);
+  });
 });

@@ -1,11 +1,15 @@
-import type { SubsetWindow } from 'meshless/contract';
+import type { LatencyHistogram, SubsetWindow } from 'meshless/contract';
 import {
   binomialUpperTail,
   errorShareLogLikelihoodRatio,
   fisherOneSided,
   histogramCount,
   histogramQuantile,
+  latencyScale,
+  latencyShiftLogLikelihoodRatio,
+  latencyShiftWeights,
   rateDifferenceUpperBound,
+  sameBuckets,
 } from './statistics.ts';
 
 /** How the canary is judged against the stable subset (docs/operators-guide.md, "Rollouts"). */
@@ -29,8 +33,29 @@ export interface JudgeOptions {
    * bound of (canary - stable error rate) at this confidence is below `errorMarginPercent`. Default 0.9.
    */
   readonly promoteConfidence: number;
-  /** Canary p95 (and p99) above this multiple of stable's rolls back. Default 2. */
+  /**
+   * Canary p95 (and p99) above this multiple of stable's rolls back. The sequential latency test
+   * weighs "the canary this many times slower" too, and rolls back before the p95 has its samples
+   * once its median is this many times stable's. Default 2.
+   */
   readonly latencyRatio: number;
+  /**
+   * Bound on a false rollback by the sequential latency test per step, however often it looks
+   * (statistics.ts latencyShiftLogLikelihoodRatio). Default 0.001; with the error test's, a step's
+   * false-rollback chance is at most sequentialAlpha + latencyAlpha.
+   */
+  readonly latencyAlpha: number;
+  /**
+   * Canary observations the sequential latency test needs before its median is trusted to show
+   * the size of a slowdown (with 2 or 3, a canary a little slower can look twice as slow). Default 10.
+   */
+  readonly latencyMinSamples: number;
+  /**
+   * How strongly the canary's latencies must favour "latencyRatio times slower than stable, or
+   * more" over "√latencyRatio times slower, or less" (a likelihood ratio) before the sequential latency test rolls
+   * back: the test finds a difference, this sizes it. Default 100.
+   */
+  readonly latencySizeEvidence: number;
   /** Latency differences below this many ms never roll back (bucket resolution, timer noise). Default 5. */
   readonly latencyFloorMs: number;
   /** Observations each subset needs before p95 is compared; p99 needs 4x as many. Default 50. */
@@ -49,6 +74,9 @@ export const DEFAULT_JUDGE: JudgeOptions = {
   errorMarginPercent: 1,
   promoteConfidence: 0.9,
   latencyRatio: 2,
+  latencyAlpha: 0.001,
+  latencyMinSamples: 10,
+  latencySizeEvidence: 100,
   latencyFloorMs: 5,
   minLatencyCount: 50,
 };
@@ -57,6 +85,7 @@ export interface SubsetFigures {
   readonly requests: number;
   readonly errors: number;
   readonly errorPercent: number;
+  readonly p50Ms: number | undefined;
   readonly p95Ms: number | undefined;
   readonly p99Ms: number | undefined;
   readonly latencyCount: number;
@@ -76,6 +105,8 @@ export interface Verdict {
   readonly errorLogLr: number;
   /** Upper bound (at promoteConfidence) of canary minus stable error rate, percentage points. */
   readonly errorDiffUpperPercent: number;
+  /** ln of the sequential latency test's likelihood ratio (0 without a baseline); rolls back at ln(1/latencyAlpha). */
+  readonly latencyLogLr: number;
 }
 
 const EMPTY: SubsetWindow = { subset: '', requests: 0, errors: 0, latency: { bounds: [], counts: [] } };
@@ -87,6 +118,7 @@ function figures(w: SubsetWindow): SubsetFigures {
     requests,
     errors,
     errorPercent: requests === 0 ? 0 : (100 * errors) / requests,
+    p50Ms: histogramQuantile(w.latency, 0.5),
     p95Ms: histogramQuantile(w.latency, 0.95),
     p99Ms: histogramQuantile(w.latency, 0.99),
     latencyCount: histogramCount(w.latency),
@@ -101,17 +133,30 @@ function clean(n: number): number {
 /**
  * Canary vs stable over the same window. Order: absolute SLO breaches (with evidence: the error
  * SLO by a one-sided binomial test at `alpha`), then the sequential error test (plus the margin),
- * then too few samples (hold), then the promotion bound (hold until the canary is
- * shown within the margin), then latency ratios; promote when nothing objects.
+ * then the sequential latency test (plus the median ratio), then too few samples (hold), then the
+ * promotion bound (hold until the canary is shown within the margin), then latency ratios; promote
+ * when nothing objects. `baseline` is stable's latency from before the step's window (the
+ * controller passes the previous step's, or a reading taken before the first weight write): it
+ * shapes the sequential latency test, which is off without it.
  */
 export function judge(
   windows: readonly SubsetWindow[],
   canarySubset: string,
   stableSubset: string,
   options: JudgeOptions = DEFAULT_JUDGE,
+  baseline?: LatencyHistogram,
 ): Verdict {
-  const canary = figures(windows.find((w) => w.subset === canarySubset) ?? EMPTY);
-  const stable = figures(windows.find((w) => w.subset === stableSubset) ?? EMPTY);
+  const canaryWindow = windows.find((w) => w.subset === canarySubset) ?? EMPTY;
+  const stableWindow = windows.find((w) => w.subset === stableSubset) ?? EMPTY;
+  const canary = figures(canaryWindow);
+  const stable = figures(stableWindow);
+  const weights =
+    baseline && sameBuckets(baseline, canaryWindow.latency) && sameBuckets(baseline, stableWindow.latency)
+      ? latencyShiftWeights(baseline, options.latencyRatio)
+      : undefined;
+  const latencyLogLr = weights
+    ? latencyShiftLogLikelihoodRatio(canaryWindow.latency, stableWindow.latency, weights)
+    : 0;
   const errorPValue = fisherOneSided(canary.errors, canary.requests, stable.errors, stable.requests);
   const share = canary.requests / (canary.requests + stable.requests);
   const errorLogLr = errorShareLogLikelihoodRatio(
@@ -137,6 +182,7 @@ export function judge(
     errorPValue,
     errorDiffUpperPercent,
     errorLogLr,
+    latencyLogLr,
   });
 
   if (options.maxErrorPercent !== undefined && canary.requests > 0) {
@@ -167,6 +213,31 @@ export function judge(
       'rollback',
       `canary errors ${pct(canary.errorPercent)} vs stable ${pct(stable.errorPercent)} (${canary.errors} vs ${stable.errors}; sequential LR ${fmtLr(errorLogLr)} >= ${fmtLr(Math.log(1 / options.sequentialAlpha))})`,
     );
+  }
+  // Valid at every look like the error test. The test finds a difference; its size is weighed
+  // against stable's current window (bucket-aware), so a canary a little slower is left to the
+  // p95/p99 comparison once it has its samples.
+  if (
+    latencyLogLr >= Math.log(1 / options.latencyAlpha) &&
+    canary.latencyCount >= options.latencyMinSamples
+  ) {
+    const size = latencyScale(
+      canaryWindow.latency,
+      stableWindow.latency,
+      options.latencyRatio,
+      Math.sqrt(options.latencyRatio),
+    );
+    if (
+      size !== undefined &&
+      stable.p50Ms !== undefined &&
+      size.logLr >= Math.log(options.latencySizeEvidence) &&
+      (size.estimate - 1) * stable.p50Ms > options.latencyFloorMs
+    ) {
+      return verdict(
+        'rollback',
+        `canary about ${Number(size.estimate.toFixed(2))}x slower than stable (nearer ${options.latencyRatio}x than ${Number(Math.sqrt(options.latencyRatio).toFixed(2))}x; p50 ${ms(canary.p50Ms)} vs ${ms(stable.p50Ms)}, ${canary.latencyCount} vs ${stable.latencyCount} samples, sequential LR ${fmtLr(latencyLogLr)} >= ${fmtLr(Math.log(1 / options.latencyAlpha))})`,
+      );
+    }
   }
   if (canary.requests < options.minRequests || stable.requests < options.minRequests) {
     return verdict(
@@ -208,8 +279,8 @@ export function judge(
 /** `canary 312 req 0.3% err p95 12ms p99 20ms; stable ...; p=0.41`: the figures of a verdict, one line. */
 export function describeFigures(v: Verdict): string {
   const one = (name: string, f: SubsetFigures) =>
-    `${name} ${f.requests} req ${pct(f.errorPercent)} err p95 ${ms(f.p95Ms)} p99 ${ms(f.p99Ms)}`;
-  return `${one('canary', v.canary)}; ${one('stable', v.stable)}; errors p=${fmtP(v.errorPValue)} LR ${fmtLr(v.errorLogLr)}, diff <= +${pct(v.errorDiffUpperPercent)}`;
+    `${name} ${f.requests} req ${pct(f.errorPercent)} err p50 ${ms(f.p50Ms)} p95 ${ms(f.p95Ms)} p99 ${ms(f.p99Ms)}`;
+  return `${one('canary', v.canary)}; ${one('stable', v.stable)}; errors p=${fmtP(v.errorPValue)} LR ${fmtLr(v.errorLogLr)}, diff <= +${pct(v.errorDiffUpperPercent)}; latency LR ${fmtLr(v.latencyLogLr)}`;
 }
 
 function pct(n: number): string {

@@ -171,3 +171,158 @@ export function errorShareLogLikelihoodRatio(
   const theta1 = (ratio * w) / (ratio * w + 1 - w);
   return canaryErrors * Math.log(theta1 / w) + stableErrors * Math.log((1 - theta1) / (1 - w));
 }
+
+const MAX_BUCKETS = 512;
+/** Per-observation evidence is bounded: one outlier moves the latency test by at most ln(20)-ish. */
+const MAX_BUCKET_RATIO = 20;
+
+/**
+ * A histogram smoothed by half an observation per bucket (`p`), and the share of each bucket that
+ * the same distribution with every latency multiplied by `ratio` would have (`q`): the histogram's
+ * CDF is taken linear inside each finite bucket, the +Inf bucket all at +Inf. undefined when the
+ * histogram is empty or malformed (bounds not increasing, too many buckets).
+ */
+function scaledBucketShares(h: LatencyHistogram, ratio: number): { p: number[]; q: number[] } | undefined {
+  const slots = h.counts.length;
+  if (!(ratio > 0) || slots < 2 || slots > MAX_BUCKETS || h.bounds.length < slots - 1) return undefined;
+  const total = histogramCount(h);
+  if (total === 0) return undefined;
+  const upper = (i: number) => (i < slots - 1 ? h.bounds[i]! : Number.POSITIVE_INFINITY);
+  for (let i = 0; i < slots - 1; i++) {
+    const u = upper(i);
+    if (!(Number.isFinite(u) && u > (i === 0 ? 0 : upper(i - 1)))) return undefined;
+  }
+  const p = h.counts.map((c) => (cleanCount(c) + 0.5) / (total + 0.5 * slots));
+  const before = [0];
+  for (let i = 0; i < slots - 1; i++) before.push(before[i]! + p[i]!);
+  const cdf = (x: number): number => {
+    // The first finite bucket whose upper bound is >= x (binary search: bounds increase).
+    let lo = 0;
+    let hi = slots - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (upper(mid) >= x) hi = mid;
+      else lo = mid + 1;
+    }
+    if (lo === slots - 1) return before[lo]!;
+    const from = lo === 0 ? 0 : upper(lo - 1);
+    return before[lo]! + (p[lo]! * Math.max(0, x - from)) / (upper(lo) - from);
+  };
+  const q: number[] = [];
+  for (let i = 0; i < slots; i++) {
+    const lo = i === 0 ? 0 : upper(i - 1);
+    const mass = i < slots - 1 ? cdf(upper(i) / ratio) - cdf(lo / ratio) : 1 - cdf(lo / ratio);
+    q.push(Math.max(mass, 1e-12));
+  }
+  return { p, q };
+}
+
+/**
+ * The bucket-by-bucket weights of the latency test: for each bucket, how much more often a latency
+ * `ratio` times the baseline's lands there than the baseline's own does (q_b / p_b). Made
+ * non-decreasing from the fastest bucket to the slowest, so a canary far slower than anything the
+ * baseline saw weighs the most, not nothing, and clamped to [1/20, 20]. undefined when the
+ * baseline is empty or malformed.
+ */
+export function latencyShiftWeights(baseline: LatencyHistogram, ratio: number): number[] | undefined {
+  if (!(ratio > 1)) return undefined;
+  const shares = scaledBucketShares(baseline, ratio);
+  if (!shares) return undefined;
+  const weights: number[] = [];
+  let floor = 1 / MAX_BUCKET_RATIO;
+  for (let i = 0; i < shares.p.length; i++) {
+    floor = Math.min(MAX_BUCKET_RATIO, Math.max(floor, shares.q[i]! / shares.p[i]!));
+    weights.push(floor);
+  }
+  return weights;
+}
+
+/** Scale factors the estimate weighs: 2^(k/8), 0.5x to 16x. */
+const SCALE_GRID = Array.from({ length: 41 }, (_, k) => 2 ** ((k - 8) / 8));
+
+export interface LatencyScale {
+  /** How many times slower than the reference, by maximum likelihood over the grid. */
+  readonly estimate: number;
+  /**
+   * ln of how much better the best scale of at least `ratio` explains the sample than the best
+   * scale of at most `nullRatio` (a generalized likelihood ratio).
+   */
+  readonly logLr: number;
+}
+
+/**
+ * How many times slower than `reference` the `sample` histogram is, by likelihood over scale
+ * factors 0.5x-16x (steps of 2^(1/8)), bucket-aware: a canary whose median crosses a coarse bucket
+ * bound does not read as twice as slow the way interpolated quantiles do. The judge uses it to size
+ * a difference the sequential test has found, not to find one. undefined without data or with
+ * different buckets.
+ */
+export function latencyScale(
+  sample: LatencyHistogram,
+  reference: LatencyHistogram,
+  ratio: number,
+  nullRatio: number,
+): LatencyScale | undefined {
+  if (!sameBuckets(sample, reference) || histogramCount(sample) === 0) return undefined;
+  const counts = sample.counts.map(cleanCount);
+  let estimate = 1;
+  let best = Number.NEGATIVE_INFINITY;
+  let bestAlt = Number.NEGATIVE_INFINITY;
+  let bestNull = Number.NEGATIVE_INFINITY;
+  for (const scale of SCALE_GRID) {
+    const shares = scaledBucketShares(reference, scale);
+    if (!shares) return undefined;
+    let logL = 0;
+    for (let i = 0; i < counts.length; i++) if (counts[i]! > 0) logL += counts[i]! * Math.log(shares.q[i]!);
+    if (logL > best) {
+      best = logL;
+      estimate = scale;
+    }
+    if (scale >= ratio * (1 - 1e-9)) bestAlt = Math.max(bestAlt, logL);
+    if (scale <= nullRatio * (1 + 1e-9)) bestNull = Math.max(bestNull, logL);
+  }
+  return { estimate, logLr: bestAlt - bestNull };
+}
+
+/**
+ * The latency counterpart of errorShareLogLikelihoodRatio. Whatever the latency distribution (and
+ * however it drifts during the window), if canary and stable are alike an observation in any
+ * bucket is the canary's with probability w, its share of the observations. The alternative weighs
+ * bucket b by r_b (latencyShiftWeights): the canary's with probability θ_b = r_b·w / (r_b·w + 1 - w).
+ * Any θ fixed before the step's data keeps the ratio a nonnegative martingale under "alike", so
+ * Ville's bound holds at every look; the baseline (stable before the step) only decides how much
+ * the test can see. Returns ln of it; 0 when the histograms do not have the weights' buckets.
+ */
+export function latencyShiftLogLikelihoodRatio(
+  canary: LatencyHistogram,
+  stable: LatencyHistogram,
+  weights: readonly number[],
+): number {
+  const slots = weights.length;
+  if (canary.counts.length !== slots || stable.counts.length !== slots) return 0;
+  const c = canary.counts.map(cleanCount);
+  const s = stable.counts.map(cleanCount);
+  const nc = c.reduce((a, b) => a + b, 0);
+  const ns = s.reduce((a, b) => a + b, 0);
+  if (nc === 0 || ns === 0) return 0;
+  const w = nc / (nc + ns);
+  let sum = 0;
+  for (let i = 0; i < slots; i++) {
+    const r = weights[i]!;
+    const theta = (r * w) / (r * w + 1 - w);
+    if (c[i]! > 0) sum += c[i]! * Math.log(theta / w);
+    if (s[i]! > 0) sum += s[i]! * Math.log((1 - theta) / (1 - w));
+  }
+  return sum;
+}
+
+/** Two histograms share buckets when their finite bounds are the same numbers. */
+export function sameBuckets(a: LatencyHistogram, b: LatencyHistogram): boolean {
+  if (a.counts.length !== b.counts.length || a.bounds.length !== b.bounds.length) return false;
+  for (let i = 0; i < a.bounds.length; i++) if (a.bounds[i] !== b.bounds[i]) return false;
+  return true;
+}
+
+function cleanCount(n: number): number {
+  return Number.isFinite(n) && n > 0 ? n : 0;
+}
