@@ -72,7 +72,7 @@ describe('the rollout section of meshless status', () => {
     const paused = state({
       status: 'paused',
       step: 1,
-      weight: 30,
+      weight: 50,
       reason: 'edited by someone else: v2 at 30%, this controller wrote 50%',
       decisions: [
         {
@@ -85,7 +85,7 @@ describe('the rollout section of meshless status', () => {
       ],
     });
     expect(formatRolloutStatus('catalog', 'meshless', { key, state: paused })).toEqual([
-      'rollout v2 vs v1: paused at step 2/3 (plan 10,50,100%), v2 at 30%',
+      'rollout v2 vs v1: paused at step 2/3 (plan 10,50,100%), v2 at 50% as last written',
       'started 2026-12-03 20:10:00Z, updated 2026-12-03 20:10:05Z, controller a1b2c3',
       'PAUSED: edited by someone else: v2 at 30%, this controller wrote 50% — run `meshless rollout catalog --canary v2 --stable v1 --resume`',
       'last 1 decision:',

@@ -29,9 +29,10 @@ export function formatRolloutStatus(service: string, prefix: string, rollout: Se
   const s = rollout.state;
   if (!s) return [`rollout state unreadable: ${printable(rollout.error)} (${printable(rollout.key)})`];
   const canary = printable(s.canary);
+  // Paused, the routes may hold another weight (an edit paused it); the reason says which.
   const where =
     `rollout ${canary} vs ${printable(s.stable)}: ${s.status} at step ${s.step + 1}/${s.plan.length} ` +
-    `(plan ${s.plan.join(',')}%), ${canary} at ${s.weight}%`;
+    `(plan ${s.plan.join(',')}%), ${canary} at ${s.weight}%${s.status === 'paused' ? ' as last written' : ''}`;
   const lines = [s.status === 'paused' || !s.reason ? where : `${where}; ${printable(s.reason)}`];
   lines.push(
     `started ${formatTime(s.startedAt)}, updated ${formatTime(s.updatedAt)}, controller ${printable(s.controller) || '-'}`,
