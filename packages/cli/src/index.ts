@@ -27,6 +27,7 @@ export {
   type ScrapeResult,
   type SignalsInstance,
 } from './signals/signals-scrape.ts';
+export { DEFAULT_SIGNALS_IDENTITY } from './signals/signals-tls.ts';
 export {
   buildServiceStatus,
   type HealthEntry,

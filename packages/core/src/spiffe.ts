@@ -156,3 +156,23 @@ export function serviceSpiffeId(
   }
   return uri;
 }
+
+/**
+ * Undefined when a server certificate's `san` (Node's `subjectaltname`) names `service` in this
+ * trust domain and (when given) `datacenter`, else why not: the check a caller over mutual TLS
+ * makes of the server it dialled (the governed client and the CLI's signals reader share it).
+ */
+export function serverIdentityProblem(
+  san: string | undefined,
+  service: string,
+  trustDomain: string | undefined,
+  datacenter: string | undefined,
+): string | undefined {
+  const id = spiffeIdFromSubjectAltName(san);
+  if (!id) return 'no single SPIFFE service id in its certificate';
+  if (id.trustDomain !== trustDomain) return `trust domain ${id.trustDomain} is not this cluster's`;
+  if (id.service !== service) return `its certificate names service ${id.service}`;
+  if (datacenter !== undefined && id.datacenter !== datacenter)
+    return `its certificate names datacenter ${id.datacenter}, not ${datacenter}`;
+  return undefined;
+}

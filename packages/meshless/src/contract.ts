@@ -31,3 +31,5 @@ export {
   rowErrors,
   type SignalFigures,
 } from './signals/signals-window.ts';
+// The CLI's signals reader dials Connect-native instances with an identity of its own.
+export { type IdentitySource, TlsCredentials } from './zero-trust/tls-credentials.ts';

@@ -12,7 +12,7 @@ import {
   serve,
 } from './server/adapters.ts';
 import { InFlightRequests } from './server/in-flight-requests.ts';
-import { InboundGuard } from './server/inbound-guard.ts';
+import { CALLER_HEADER, headerValue, InboundGuard } from './server/inbound-guard.ts';
 import { passThrough } from './server/pass-through.ts';
 import type { InboundAuthorizer } from './zero-trust/inbound-authorizer.ts';
 
@@ -82,6 +82,7 @@ export function createMeshInbound(p: MeshInboundParts): MeshInbound {
     readinessPath: pathOrDefault(p.service?.readinessPath, DEFAULT_READINESS_PATH),
     signalsPath: p.signals ? signalsPathOf(p.service) : undefined,
     signals: p.signals ?? noSignals,
+    ...(guard && p.authorizer ? { authorizeSignals: signalsAuthorization(p.authorizer) } : {}),
     healthy: p.healthy,
     live: p.live ?? alwaysLive,
     inFlight: new InFlightRequests(p.clock),
@@ -97,6 +98,11 @@ export function createMeshInbound(p: MeshInboundParts): MeshInbound {
     fastifyPlugin: fastifyPlugin(run, serving),
     dispose: () => guard?.dispose(),
   };
+}
+
+/** The guard's authorizer, shared: the same mode (from the inbound rule) and the same intentions. */
+function signalsAuthorization(authorizer: InboundAuthorizer): NonNullable<ServingState['authorizeSignals']> {
+  return (req) => authorizer.check(req, headerValue(req, CALLER_HEADER));
 }
 
 function noSignals(): string {

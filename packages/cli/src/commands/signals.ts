@@ -3,21 +3,33 @@ import { type Command, intOption } from '../command.ts';
 import { EXIT, usageError } from '../exit-codes.ts';
 import { FleetSignals, type FleetSignalsReport } from '../signals/fleet-signals.ts';
 import { PrometheusSignals } from '../signals/prometheus-signals.ts';
+import { checkSignalsIdentity } from '../signals/signals-tls.ts';
 import { formatTable } from '../table.ts';
 
 const DEFAULT_WINDOW_MS = 10_000;
 
 export const signalsCommand: Command = {
   name: 'signals',
-  usage: '[service...] [--window <ms>] [--prometheus <url>]',
+  usage: '[service...] [--window <ms>] [--prometheus <url>] [--as <service>]',
   summary:
     "the fleet's golden signals over a window: RPS, success rate, p50/p95/p99 per subset, per edge and per version",
-  options: { window: { type: 'string' }, prometheus: { type: 'string' } },
+  // --as: the Connect identity zero-trust instances are read with (their intentions must allow it).
+  options: { window: { type: 'string' }, prometheus: { type: 'string' }, as: { type: 'string' } },
   async run(ctx) {
     for (const s of ctx.positionals) {
       if (s === '' || s.includes('/')) throw usageError(`invalid service name ${JSON.stringify(s)}`);
     }
     const windowMs = intOption(ctx, 'window', 1000) ?? DEFAULT_WINDOW_MS;
+    const identity = ctx.values.as;
+    if (identity !== undefined) {
+      if (ctx.values.prometheus !== undefined)
+        throw usageError('--as reads instances directly; it does not apply with --prometheus');
+      try {
+        checkSignalsIdentity(identity as string);
+      } catch (error) {
+        throw usageError(`--as: ${(error as Error).message}`);
+      }
+    }
     const url = ctx.values.prometheus;
     let report: FleetSignalsReport;
     if (typeof url === 'string') {
@@ -32,6 +44,7 @@ export const signalsCommand: Command = {
       // Each instance is read twice, `windowMs` apart: the figures are what happened in between.
       const reader = new FleetSignals({
         consul: ctx.consul().connection,
+        ...(typeof identity === 'string' ? { identity } : {}),
         ...(ctx.positionals.length > 0 ? { services: ctx.positionals } : {}),
       });
       try {

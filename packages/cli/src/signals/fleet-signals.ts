@@ -17,6 +17,7 @@ import {
   scrapeAll,
   signalsInstances,
 } from './signals-scrape.ts';
+import { checkSignalsIdentity, DEFAULT_SIGNALS_IDENTITY, SignalsTls } from './signals-tls.ts';
 
 export interface FleetSignalsOptions {
   /** The Consul agent: a connection of yours (left open), or options (default: the CONSUL_HTTP_* environment). */
@@ -24,6 +25,13 @@ export interface FleetSignalsOptions {
   /** Services whose instances are read; default every service in the catalog. */
   readonly services?: readonly string[];
   readonly limits?: Partial<ScrapeLimits>;
+  /**
+   * The service name of the reader's Connect identity: Connect-native (zero-trust) instances are
+   * read over mutual TLS with a leaf certificate for it from the local agent, so their intentions
+   * must allow `<identity> -> <service>` (docs/security.md). Default `meshless-cli`. Nothing is
+   * asked of Connect while no instance read is Connect-native.
+   */
+  readonly identity?: string;
 }
 
 /** How one instance answered in the last read. */
@@ -78,6 +86,9 @@ export class FleetSignals implements SignalSource {
   private readonly limits: ScrapeLimits;
   private readonly history = new Map<string, Reading[]>();
   private readonly closing = new AbortController();
+  private readonly identity: string;
+  /** Made at the first Connect-native instance; never before. */
+  private tls: SignalsTls | undefined;
 
   constructor(options: FleetSignalsOptions = {}) {
     // A connection by its shape, not instanceof: the caller's may come from another copy of the package.
@@ -90,6 +101,7 @@ export class FleetSignals implements SignalSource {
     }
     this.services = options.services;
     this.limits = { ...DEFAULT_SCRAPE_LIMITS, ...options.limits };
+    this.identity = checkSignalsIdentity(options.identity ?? DEFAULT_SIGNALS_IDENTITY);
   }
 
   /** Figures over the last `windowMs` for `services` (default: the constructor's, else all). */
@@ -127,6 +139,8 @@ export class FleetSignals implements SignalSource {
   /** Stops a wait in progress; closes the Consul connection it opened. */
   async close(): Promise<void> {
     this.closing.abort(new Error('FleetSignals closed'));
+    this.tls?.close();
+    this.tls = undefined;
     if (this.ownsConnection) await this.connection.close();
   }
 
@@ -201,7 +215,10 @@ export class FleetSignals implements SignalSource {
   }
 
   private async scrape(instances: readonly SignalsInstance[]) {
-    const results = await scrapeAll(instances, this.limits);
+    if (!this.tls && !this.closing.signal.aborted && instances.some((i) => i.mtls)) {
+      this.tls = new SignalsTls(this.connection, this.identity, this.limits.concurrency);
+    }
+    const results = await scrapeAll(instances, this.limits, this.tls);
     const now = performance.now();
     for (const r of results) {
       if (!r.answer) continue;

@@ -28,6 +28,11 @@ export interface ServingState {
   readonly signalsPath?: string | undefined;
   /** The golden signals' JSON text (read per scrape). */
   signals?(): string;
+  /**
+   * Zero trust: whether the signals may be read by this request (the caller's certificate against
+   * the intentions, plain refused in strict mode), as any call; undefined: anyone may read them.
+   */
+  authorizeSignals?(req: IncomingMessage): { status: number; reason: string; code: string } | undefined;
   /** Readiness: false while draining or closed, so the health and readiness paths answer 503 (Consul's HTTP check fails). */
   healthy(): boolean;
   /** Liveness: true until close() has finished, drain included (a probe must not restart a draining process). */
@@ -59,6 +64,13 @@ function answerSignals(state: ServingState, req: IncomingMessage, res: ServerRes
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET, HEAD' });
     res.end();
+    return;
+  }
+  // Who calls whom, and how much, is not for whoever can reach the port: the intentions decide.
+  const refusal = state.authorizeSignals?.(req);
+  if (refusal) {
+    res.writeHead(refusal.status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify({ error: refusal.reason, code: refusal.code }));
     return;
   }
   let body: string;

@@ -5,13 +5,7 @@ import {
   ConsulIntentions,
   type IntentionSet,
 } from '@meshless/consul';
-import {
-  type Clock,
-  type Disposable,
-  type Logger,
-  type Random,
-  spiffeIdFromSubjectAltName,
-} from '@meshless/core';
+import { type Clock, type Disposable, type Logger, type Random, serverIdentityProblem } from '@meshless/core';
 import type { ClientTls } from '../client/transport.ts';
 import {
   type AuthorizationObserver,
@@ -95,17 +89,8 @@ export class ZeroTrust implements Disposable {
     const credentials = this.credentials;
     this.clientTls = {
       context: () => credentials.clientContext(),
-      verifyServer: (san, target, datacenter) => {
-        const id = spiffeIdFromSubjectAltName(san);
-        if (!id) return 'no single SPIFFE service id in its certificate';
-        if (id.trustDomain !== credentials.trustDomain)
-          return `trust domain ${id.trustDomain} is not this cluster's`;
-        if (id.service !== target) return `its certificate names service ${id.service}`;
-        const dc = datacenter ?? credentials.datacenter;
-        if (dc !== undefined && id.datacenter !== dc)
-          return `its certificate names datacenter ${id.datacenter}, not ${dc}`;
-        return undefined;
-      },
+      verifyServer: (san, target, datacenter) =>
+        serverIdentityProblem(san, target, credentials.trustDomain, datacenter ?? credentials.datacenter),
       onDidChange: credentials.onDidChange,
     };
   }
