@@ -51,6 +51,23 @@ function instance(report: FleetSignalsReport, service: string) {
   return report.instances.find((i) => i.service === service)!;
 }
 
+/** A token of a policy with exactly `rules` (the master token makes both). */
+async function aclToken(rules: string[]): Promise<string> {
+  const put = async (path: string, body: unknown) => {
+    const res = await fetch(`${agent.agent.url}${path}`, {
+      method: 'PUT',
+      headers: { 'x-consul-token': agent.masterToken },
+      body: JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${text.slice(0, 200)}`);
+    return JSON.parse(text) as { SecretID?: string };
+  };
+  const name = `cli-${randomUUID().slice(0, 8)}`;
+  await put('/v1/acl/policy', { Name: name, Rules: rules.join('\n') });
+  return (await put('/v1/acl/token', { Description: name, Policies: [{ Name: name }] })).SecretID!;
+}
+
 // One `meshless-cli -> *` allow for the file (a second identical intention is an error in Consul).
 let cliAllowed: Promise<string> | undefined;
 
@@ -168,6 +185,41 @@ describe('fleet signals from instances that take only mutual TLS (real Consul, C
       [n.web, true],
     ]);
     expect((await cli(['signals', '--as', 'no/slash'])).code).toBe(2);
+  }, 60_000);
+
+  it('reads them with a token of the CLI policy in docs/security.md; without its meshless-cli rule each says why', async () => {
+    const { n } = await strictPair('sigacl');
+    cliAllowed ??= agent.addIntention('meshless-cli', '*', 'allow');
+    await cliAllowed;
+    const policy = [
+      'key_prefix "meshless/" { policy = "write" }',
+      'key_prefix "meshless-history/" { policy = "write" }',
+      'service_prefix "" { policy = "read" }',
+      'node_prefix "" { policy = "read" }',
+    ];
+    const reader = async (rules: string[]) => {
+      const fleet = new FleetSignals({
+        consul: { address: agent.address, token: await aclToken(rules) },
+        services: [n.web, n.api],
+      });
+      cleanup(() => fleet.close());
+      return fleet;
+    };
+    const withRule = await reader([...policy, 'service "meshless-cli" { policy = "write" }']);
+    // The intention may take a moment to reach instances this new.
+    await eventually(
+      async () => (await withRule.read(200)).instances.every((i) => i.ok),
+      5000,
+      'both instances answer a reader with the CLI policy',
+    );
+    const without = await (await reader(policy)).read(200);
+    expect(without.instances.map((i) => i.ok)).toEqual([false, false]);
+    for (const i of without.instances) {
+      expect(i.error).toBe(
+        'no Connect certificate for meshless-cli: consul GET /v1/agent/connect/ca/leaf/meshless-cli: ' +
+          'HTTP 403 Permission denied; the ACL token lacks service:write on "meshless-cli"',
+      );
+    }
   }, 60_000);
 
   it('reads plain instances as before, asking nothing of Connect', async () => {
