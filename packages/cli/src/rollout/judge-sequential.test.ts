@@ -303,4 +303,21 @@ describe('sequential latency test', () => {
     expect(v.decision).toBe('rollback');
     expect(v.reason).toMatch(/slower than stable/);
   });
+
+  it('judges the floor on the medians: a canary 60x slower rolls back under a 50 ms floor', () => {
+    const b = [1, 2, 5, 10, 20, 50, 100, 200];
+    const at = (i: number, n: number) => b.map((_, j) => (j === i ? n : 0)).concat(0);
+    // Stable around 1.5 ms, the canary around 120 ms: 80x, sized by a grid that reaches past the last bound.
+    const stable = { subset: 'v1', requests: 400, errors: 0, latency: { bounds: b, counts: at(1, 400) } };
+    const canary = { subset: 'v2', requests: 12, errors: 0, latency: { bounds: b, counts: at(7, 12) } };
+    const options = { ...DEFAULT_JUDGE, latencyFloorMs: 50 };
+    const v = judge([stable, canary], 'v2', 'v1', options, { bounds: b, counts: at(1, 100) });
+    expect(v.decision).toBe('rollback');
+    expect(v.reason).toMatch(/slower than stable/);
+    // A canary slower by less than the floor is not rolled back by it.
+    const near = { ...canary, latency: { bounds: b, counts: at(3, 12) } };
+    expect(judge([stable, near], 'v2', 'v1', options, { bounds: b, counts: at(1, 100) }).decision).not.toBe(
+      'rollback',
+    );
+  });
 });

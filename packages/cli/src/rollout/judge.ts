@@ -229,9 +229,10 @@ export function judge(
     );
     if (
       size !== undefined &&
+      canary.p50Ms !== undefined &&
       stable.p50Ms !== undefined &&
       size.logLr >= Math.log(options.latencySizeEvidence) &&
-      (size.estimate - 1) * stable.p50Ms > options.latencyFloorMs
+      canary.p50Ms - stable.p50Ms > options.latencyFloorMs
     ) {
       return verdict(
         'rollback',

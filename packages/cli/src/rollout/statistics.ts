@@ -237,8 +237,17 @@ export function latencyShiftWeights(baseline: LatencyHistogram, ratio: number): 
   return weights;
 }
 
-/** Scale factors the estimate weighs: 2^(k/8), 0.5x to 16x. */
-const SCALE_GRID = Array.from({ length: 41 }, (_, k) => 2 ** ((k - 8) / 8));
+/**
+ * Scale factors the estimate weighs: 2^(k/8) from 0.5x up to what moves the first bucket past the
+ * last finite bound (so a canary slower than anything stable showed is still sized), at most 2^20.
+ */
+function scaleGrid(bounds: readonly number[]): number[] {
+  const first = bounds[0]!;
+  const last = bounds[bounds.length - 1]!;
+  const span = first > 0 && Number.isFinite(last) && last > first ? Math.log2(last / first) : 4;
+  const steps = Math.min(168, Math.ceil(8 * span) + 16);
+  return Array.from({ length: steps + 1 }, (_, k) => 2 ** ((k - 8) / 8));
+}
 
 export interface LatencyScale {
   /** How many times slower than the reference, by maximum likelihood over the grid. */
@@ -252,7 +261,7 @@ export interface LatencyScale {
 
 /**
  * How many times slower than `reference` the `sample` histogram is, by likelihood over scale
- * factors 0.5x-16x (steps of 2^(1/8)), bucket-aware: a canary whose median crosses a coarse bucket
+ * factors from 0.5x (steps of 2^(1/8); scaleGrid), bucket-aware: a canary whose median crosses a coarse bucket
  * bound does not read as twice as slow the way interpolated quantiles do. The judge uses it to size
  * a difference the sequential test has found, not to find one. undefined without data or with
  * different buckets.
@@ -269,7 +278,7 @@ export function latencyScale(
   let best = Number.NEGATIVE_INFINITY;
   let bestAlt = Number.NEGATIVE_INFINITY;
   let bestNull = Number.NEGATIVE_INFINITY;
-  for (const scale of SCALE_GRID) {
+  for (const scale of scaleGrid(reference.bounds.slice(0, sample.counts.length - 1))) {
     const shares = scaledBucketShares(reference, scale);
     if (!shares) return undefined;
     let logL = 0;
