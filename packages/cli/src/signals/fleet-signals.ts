@@ -91,6 +91,8 @@ export class FleetSignals implements SignalSource {
   private tls: SignalsTls | undefined;
 
   constructor(options: FleetSignalsOptions = {}) {
+    // Checked first: a bad name must not leave a connection open.
+    this.identity = checkSignalsIdentity(options.identity ?? DEFAULT_SIGNALS_IDENTITY);
     // A connection by its shape, not instanceof: the caller's may come from another copy of the package.
     if (isConnection(options.consul)) {
       this.connection = options.consul;
@@ -101,7 +103,6 @@ export class FleetSignals implements SignalSource {
     }
     this.services = options.services;
     this.limits = { ...DEFAULT_SCRAPE_LIMITS, ...options.limits };
-    this.identity = checkSignalsIdentity(options.identity ?? DEFAULT_SIGNALS_IDENTITY);
   }
 
   /** Figures over the last `windowMs` for `services` (default: the constructor's, else all). */
@@ -139,8 +140,9 @@ export class FleetSignals implements SignalSource {
   /** Stops a wait in progress; closes the Consul connection it opened. */
   async close(): Promise<void> {
     this.closing.abort(new Error('FleetSignals closed'));
-    this.tls?.close();
+    const tls = this.tls;
     this.tls = undefined;
+    await tls?.close();
     if (this.ownsConnection) await this.connection.close();
   }
 

@@ -87,12 +87,14 @@ export class SignalsTls {
     });
   }
 
-  /** Stops following the certificate; ends every connection. */
-  close(): void {
+  /** Stops following the certificate and ends every connection; resolves when the watches have ended. */
+  close(): Promise<void> {
     this.closed = true;
     this.dropAgents();
     this.credentials.dispose();
     this.connectIdentity.dispose();
+    // Before the caller closes the Consul connection: no blocking query is left on it.
+    return this.connectIdentity.done;
   }
 
   /** Undefined once the reader has a certificate; else why it has none (waits for the first one once). */
