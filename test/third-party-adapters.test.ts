@@ -12,7 +12,15 @@ import { describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** The governed libraries: an exact package name, or a scope (`@opentelemetry/*`) counted as one. */
-const LIBRARIES = ['undici', 'prom-client', '@opentelemetry/*', 'opossum', 'p-retry', 'js-yaml'] as const;
+const LIBRARIES = [
+  'undici',
+  'prom-client',
+  '@opentelemetry/*',
+  'opossum',
+  'p-retry',
+  'js-yaml',
+  'yaml',
+] as const;
 
 /** The library a module specifier belongs to, if it is one of LIBRARIES. */
 function libraryOf(specifier: string): string | undefined {

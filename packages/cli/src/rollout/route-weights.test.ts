@@ -1,3 +1,4 @@
+import { parseRuleDocument } from '@meshless/core';
 import { describe, expect, it } from 'vitest';
 import { findManagedRoutes, RouteError, withCanaryWeight } from './route-weights.ts';
 
@@ -71,5 +72,102 @@ describe('managed routes', () => {
     expect(() => findManagedRoutes(Buffer.from('{"routes": 5}'), 'k', 'v1', 'v2')).toThrow(RouteError);
     expect(() => findManagedRoutes(raw, 'k', 'v1', 'v9')).toThrow(/subsets.v9 is not defined/);
     expect(() => findManagedRoutes(raw, 'k', 'v3', 'v2')).toThrow(/no route sends to v3/);
+  });
+});
+
+// As an operator writes it: comments everywhere, blank lines, flow and block styles, quoting.
+const commented = `# catalog routes: owned by the payments team
+subsets:
+  v1: { meta: { version: v1 } } # the current release
+  v2:
+    meta:
+      version: "v2"
+
+routes:
+  # beta users always get the canary
+  - name: beta
+    match:
+      headers:
+        x-beta: { exact: '1' }
+    to: [{ subset: v2 }]
+
+  # everyone else: moved by meshless rollout
+  - name: default
+    to:
+      # stable first
+      - subset: v1
+        weight: 100 # what stable keeps
+      - subset: v2
+        weight: 0
+`;
+
+describe('managed routes in YAML', () => {
+  it('moves the weights and changes nothing else: comments, order, blank lines, quoting stay', () => {
+    let raw: Buffer = Buffer.from(commented);
+    for (const w of [10, 50, 100]) {
+      raw = withCanaryWeight(findManagedRoutes(raw, 'k', 'v1', 'v2'), 'v1', 'v2', w);
+      expect(raw.toString()).toBe(
+        commented
+          .replace('weight: 100 # what', `weight: ${100 - w} # what`)
+          .replace('weight: 0\n', `weight: ${w}\n`),
+      );
+      expect(findManagedRoutes(raw, 'k', 'v1', 'v2').canaryWeight).toBe(w);
+    }
+  });
+
+  it('keeps a 4-space, unindented-sequence layout', () => {
+    const text = [
+      'subsets:',
+      '    v1: {meta: {version: v1}}',
+      '    v2: {meta: {version: v2}}',
+      'routes:',
+      '- name: default # the only route',
+      '  to:',
+      '  - {subset: v1, weight: 100}',
+      '  - {subset: v2, weight: 0}',
+      '',
+    ].join('\n');
+    const out = withCanaryWeight(findManagedRoutes(Buffer.from(text), 'k', 'v1', 'v2'), 'v1', 'v2', 5);
+    expect(out.toString()).toBe(text.replace('weight: 100', 'weight: 95').replace('weight: 0', 'weight: 5'));
+  });
+
+  it('adds what a route lacks (a stable-only route gains the canary), comments kept, the same rules as the JSON edit', () => {
+    const text = `# top
+subsets:
+  v1: { meta: { version: v1 } }
+  v2: { meta: { version: v2 } }
+routes:
+  - name: api # sticky users
+    match: { path: { prefix: /api } }
+    stickyBy: { header: x-user-id }
+    to:
+      - subset: v1 # only stable so far
+  - name: default
+    to:
+      - subset: v2 # canary listed first
+        weight: 0
+      - weight: 100
+        subset: v1
+`;
+    const managed = findManagedRoutes(Buffer.from(text), 'k', 'v1', 'v2');
+    const out = withCanaryWeight(managed, 'v1', 'v2', 20).toString();
+    for (const comment of ['# top', '# sticky users', '# only stable so far', '# canary listed first'])
+      expect(out).toContain(comment);
+    // What the JSON path writes for the same document; the destinations in the operator's order
+    // (the router lays them out by subset name, so their order means nothing).
+    const json = findManagedRoutes(Buffer.from(JSON.stringify(managed.doc)), 'k', 'v1', 'v2');
+    const expected = JSON.parse(withCanaryWeight(json, 'v1', 'v2', 20).toString());
+    expected.routes[1].to.reverse();
+    expect(parseRuleDocument(out)).toEqual(expected);
+    expect(findManagedRoutes(Buffer.from(out), 'k', 'v1', 'v2').canaryWeight).toBe(20);
+  });
+
+  it('a JSON document stays JSON', () => {
+    const out = withCanaryWeight(findManagedRoutes(raw, 'k', 'v1', 'v2'), 'v1', 'v2', 25).toString();
+    expect(out.startsWith('{')).toBe(true);
+    expect(JSON.parse(out).routes[3].to).toEqual([
+      { subset: 'v1', weight: 75 },
+      { subset: 'v2', weight: 25 },
+    ]);
   });
 });
