@@ -90,10 +90,11 @@ export function readState(
   if (!isTime(s.updatedAt)) return wrong('updatedAt', 'epoch ms');
   if (typeof s.controller !== 'string') return wrong('controller', 'a string');
   if (s.decisions !== undefined && !Array.isArray(s.decisions)) return wrong('decisions', 'an array');
-  const decisions = ((s.decisions as unknown[] | undefined) ?? []).slice(-KEEP_DECISIONS);
+  const all = (s.decisions as unknown[] | undefined) ?? [];
+  const decisions = all.slice(-KEEP_DECISIONS);
   for (const [i, d] of decisions.entries()) {
     const error = decisionError(d);
-    if (error) return { error: `decisions[${i}]${error}` };
+    if (error) return { error: `decisions[${all.length - decisions.length + i}]${error}` };
   }
   return {
     state: {
