@@ -3,7 +3,8 @@
 // the fleet's own signals (FleetSignals: each instance's GET /meshless/signals, found through the
 // catalog). A healthy v2 goes 10 -> 50 -> 100 % and is promoted; then a v3 whose new instance
 // answers 500 (half of v3's calls fail) is rolled back to 0 % by itself while the chapter prints
-// live frames and a `meshless top --once` frame taken beside it. The caller is a registered
+// live frames and a `meshless top --once` frame taken beside it; last, a v4 answering 150 ms late
+// is rolled back on latency after a couple of dozen of its requests. The caller is a registered
 // `storefront` (the shop's gateway is not in the catalog, so no reader could find its figures).
 // Routes, policies and balancer are put back as they were.
 import { createServer } from 'node:http';
@@ -25,6 +26,7 @@ const subsets = {
   v1: { meta: { version: 'v1' } },
   v2: { meta: { version: 'v2' } },
   v3: { meta: { version: 'v3' } },
+  v4: { meta: { version: 'v4' } },
 };
 // Margin 5 points (default 1, which needs ~400 canary requests a step: right for production, long
 // for a demo); a latency floor of 50 ms so a busy CI machine's stalls never look like a slow canary.
@@ -48,7 +50,7 @@ export async function rollouts(shop: Shop, consul: DemoConsul, prefix: string): 
     );
     log(
       color.dim(
-        `   judge (every 1 s): a sequential test of the errors' split (alpha 0.001), promotion once within ${judge.errorMarginPercent} points of stable, p95/p99 at most 2x`,
+        `   judge (every 1 s): sequential tests of the errors' split and of every request's latency (alpha 0.001 each), promotion once within ${judge.errorMarginPercent} points of stable, p95/p99 at most 2x`,
       ),
     );
     await release(consul, prefix, reader, frames, traffic, 'v1', 'v2');
@@ -79,17 +81,34 @@ export async function rollouts(shop: Shop, consul: DemoConsul, prefix: string): 
         `${color.red(`${blast} user requests failed`)} before it (the blast radius), ${after} in the second after`,
     );
     await whereVisible(consul, prefix);
+
+    // A slow release: every request shows it, so the latency test needs a handful of them.
+    log(`\n   next release: v4 (catalog-v4-a ${color.red('answering 150 ms late')}); routes: v2 100 %`);
+    await shop.start('v4-a', 'v4');
+    await shop.mode('v4-a', 'slow=150');
+    await put(consul, [storefront, shop.gateway], routes, doc('v2', 'v4', 0));
+    const okBefore = traffic.ok;
+    const slow = await release(consul, prefix, reader, frames, traffic, 'v2', 'v4');
+    if (slow.outcome !== 'rolled-back')
+      throw new Error(`the slow canary was not rolled back: ${slow.reason}`);
+    const last = parseState((await consul.kv.get(`${prefix}/_rollout/catalog`))?.value)?.decisions.at(-1);
+    log(
+      `     rolled back on latency with ${color.cyan(`${last?.canary?.requests ?? '?'} canary requests`)} in the window ` +
+        `(${traffic.ok - okBefore} calls in all during this release)`,
+    );
   } finally {
     await traffic.stop();
     await Promise.all([reader.close(), frames.close()]);
-    for (const i of ['v3-a', 'v3-b']) {
+    for (const i of ['v3-a', 'v3-b', 'v4-a']) {
       await shop.instances.get(i)?.stop();
       shop.instances.delete(i);
     }
     await storefront.close();
     await restore(consul, shop, keys, saved);
   }
-  log(color.dim('   catalog v3 stopped; routes, policies and balancer as they were before this chapter'));
+  log(
+    color.dim('   catalog v3 and v4 stopped; routes, policies and balancer as they were before this chapter'),
+  );
 }
 
 function doc(stable: string, canary: string, weight: number) {
@@ -210,6 +229,12 @@ async function whereVisible(consul: DemoConsul, prefix: string): Promise<void> {
     for (const line of shown.slice(0, 8)) log(`     ${line}`);
     if (shown.length > 8) log(color.dim(`     ... ${shown.length - 8} more`));
   }
+  // The governance status carries it too, below the rule versions.
+  const status = await cli(consul, prefix, ['status', 'catalog']);
+  const from = status.findIndex((l) => /^\s*rollout v3 vs v2/.test(l));
+  log(`   ${color.cyan('meshless status catalog')} (its rollout section):`);
+  for (const line of from < 0 ? ['(no rollout section)'] : status.slice(from, from + 5))
+    log(`     ${line.trim()}`);
 }
 
 /** Runs a `meshless` command in this process (the CLI's run()), its output as lines. */
