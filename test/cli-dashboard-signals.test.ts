@@ -1,30 +1,23 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { get, type IncomingMessage } from 'node:http';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startFleet } from './helpers/backends.ts';
+import { buildCli, CLI_JS } from './helpers/built-cli.ts';
 import { consulAddress, eventually, uniquePrefix } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 import { serveThroughMesh } from './helpers/served-mesh.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
-const root = new URL('..', import.meta.url).pathname;
-
-beforeAll(() => {
-  // The built command, in its own process: that is where Ctrl-C arrives.
-  execFileSync(`${root}node_modules/.bin/turbo`, ['run', 'build', '--filter=@meshless/cli...'], {
-    cwd: root,
-    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
-    stdio: 'ignore',
-  });
-}, 180_000);
+// The built command, in its own process: that is where Ctrl-C arrives.
+beforeAll(buildCli, 180_000);
 
 /** `meshless dashboard` as its own process; resolves once it has printed its URL. */
 async function spawnDashboard(prefix: string, interval: string, window: string) {
   const child = spawn(
     process.execPath,
     [
-      `${root}packages/cli/dist/cli.js`,
+      CLI_JS,
       'dashboard',
       '--interval',
       interval,
@@ -59,6 +52,16 @@ async function spawnDashboard(prefix: string, interval: string, window: string) 
   return { url, output, stop };
 }
 
+/** One catalog instance answering through mesh.serve() (so it has signals to read) on a fresh prefix. */
+async function startCatalog(name: string) {
+  const prefix = uniquePrefix(name);
+  const service = `catalog-${prefix.slice(-8)}`;
+  const backends = await startFleet(service, prefix, [['v1', 'v1-a']]);
+  cleanup(() => Promise.all(backends.map((b) => b.stop())).then(() => {}));
+  serveThroughMesh(backends[0]!, (res) => res.end('{}'));
+  return { prefix, service };
+}
+
 /** An open `GET /api/events` stream: the events so far, and whether the server ended it. */
 async function openEvents(url: string) {
   const res = await new Promise<IncomingMessage>((resolve, reject) =>
@@ -76,11 +79,7 @@ async function openEvents(url: string) {
 
 describe('meshless dashboard in its own process', () => {
   it('ends with exit 0 on SIGINT and on SIGTERM, its event stream closed, nothing printed but the URL', async () => {
-    const prefix = uniquePrefix('dash-sig');
-    const service = `catalog-${prefix.slice(-8)}`;
-    const backends = await startFleet(service, prefix, [['v1', 'v1-a']]);
-    cleanup(() => Promise.all(backends.map((b) => b.stop())).then(() => {}));
-    serveThroughMesh(backends[0]!, (res) => res.end('{}'));
+    const { prefix, service } = await startCatalog('dash-sig');
 
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
       const dash = await spawnDashboard(prefix, '500ms', '2s');
@@ -98,11 +97,7 @@ describe('meshless dashboard in its own process', () => {
   });
 
   it('SIGINT during the first reading ends it at once, without reporting the interrupted reading as a failure', async () => {
-    const prefix = uniquePrefix('dash-sig1');
-    const service = `catalog-${prefix.slice(-8)}`;
-    const backends = await startFleet(service, prefix, [['v1', 'v1-a']]);
-    cleanup(() => Promise.all(backends.map((b) => b.stop())).then(() => {}));
-    serveThroughMesh(backends[0]!, (res) => res.end('{}'));
+    const { prefix } = await startCatalog('dash-sig1');
 
     // The first reading waits a whole interval (60 s) between its two scrapes: the signal lands in it.
     const dash = await spawnDashboard(prefix, '60s', '60s');

@@ -1,10 +1,11 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { run } from '@meshless/cli';
 import type { Mesh } from 'meshless';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FleetView } from '../packages/cli/src/fleet-view/model.ts';
 import { startFleet } from './helpers/backends.ts';
+import { buildCli, CLI_JS } from './helpers/built-cli.ts';
 import { consulAddress, eventually, kvClient, putApplied, uniquePrefix } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 import {
@@ -15,16 +16,9 @@ import {
 } from './helpers/served-mesh.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
-const root = new URL('..', import.meta.url).pathname;
 
-beforeAll(() => {
-  // The signal test runs the built command (a cache hit when `npm test` has just built).
-  execFileSync(`${root}node_modules/.bin/turbo`, ['run', 'build', '--filter=@meshless/cli...'], {
-    cwd: root,
-    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
-    stdio: 'ignore',
-  });
-}, 180_000);
+// The signal test runs the built command.
+beforeAll(buildCli, 180_000);
 
 /** catalog v1 (fast) and v2 (~30 ms slower, every 10th request a 503), a gateway sending `x-canary: 1` to v2. */
 async function startScene() {
@@ -207,7 +201,7 @@ describe('meshless top', () => {
       const child = spawn(
         process.execPath,
         [
-          `${root}packages/cli/dist/cli.js`,
+          CLI_JS,
           'top',
           service,
           '--interval',

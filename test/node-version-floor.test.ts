@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MIN_NODE_VERSION } from '../packages/meshless/src/node-version.ts';
+import { buildCli } from './helpers/built-cli.ts';
 
 // The check only matters in the built packages: bundling is what can move it after undici's import.
 // So this runs the dist files, in child processes, on a Node.js made to look like 22.14: an older
@@ -48,14 +49,8 @@ function load(expression: string, preload = true) {
   return node(['-e', script], preload).stdout.trim();
 }
 
-beforeAll(() => {
-  // Build what these files come from (a cache hit when `npm test` has just built).
-  execFileSync(join(root, 'node_modules/.bin/turbo'), ['run', 'build', '--filter=@meshless/cli...'], {
-    cwd: root,
-    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
-    stdio: 'ignore',
-  });
-}, 180_000);
+// Build what these files come from.
+beforeAll(buildCli, 180_000);
 
 describe('on a Node.js older than the floor', () => {
   it('is a Node.js on which undici 8 crashes (the defect the check explains)', () => {
