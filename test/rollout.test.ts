@@ -216,7 +216,9 @@ describe('meshless rollout on a real Consul', () => {
     );
     expect(await canaryWeight()).toBe(100);
     const status = await cli(['rollout', 'catalog', '--status']);
-    expect(status.out).toMatch(/^catalog: promoted at step 2\/2 \(plan 50,100%\), v2 at 100% vs v1/);
+    // The section `meshless status catalog` prints.
+    expect(status.out).toMatch(/^rollout v2 vs v1: promoted at step 2\/2 \(plan 50,100%\), v2 at 100%/);
+    expect(status.out).toMatch(/\nlast 1 decision:\n/);
 
     const bad = await cli(
       [

@@ -220,16 +220,14 @@ async function whereVisible(consul: DemoConsul, prefix: string): Promise<void> {
         `     last: ${last.decision} at ${last.weight}%: canary ${last.canary.requests} req ${last.canary.errors} err, stable ${last.stable.requests} req ${last.stable.errors} err, Fisher p=${last.errorPValue?.toExponential(1)}`,
       ),
     );
-  for (const args of [
-    ['history', 'catalog', 'routes'],
-    ['rollout', 'catalog', '--status'],
-  ]) {
+  for (const args of [['history', 'catalog', 'routes']]) {
     const shown = await cli(consul, prefix, args);
     log(`   ${color.cyan(`meshless ${args.join(' ')}`)}:`);
     for (const line of shown.slice(0, 8)) log(`     ${line}`);
     if (shown.length > 8) log(color.dim(`     ... ${shown.length - 8} more`));
   }
-  // The governance status carries it too, below the rule versions.
+  // The governance status carries it too, below the rule versions (`meshless rollout catalog
+  // --status` prints the same section alone).
   const status = await cli(consul, prefix, ['status', 'catalog']);
   const from = status.findIndex((l) => /^\s*rollout v3 vs v2/.test(l));
   log(`   ${color.cyan('meshless status catalog')} (its rollout section):`);

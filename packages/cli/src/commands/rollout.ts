@@ -3,7 +3,9 @@ import { CliError, EXIT, type ExitCode, usageError } from '../exit-codes.ts';
 import { defaultSignals } from '../rollout/cli-signals.ts';
 import { DEFAULT_PLAN, type RolloutOutcome, rollout } from '../rollout/controller.ts';
 import { DEFAULT_JUDGE, type JudgeOptions } from '../rollout/judge.ts';
-import { parseState, stateKey } from '../rollout/rollout-state.ts';
+import { readServiceRollout } from '../rollout/read-rollout-state.ts';
+import { stateKey } from '../rollout/rollout-state.ts';
+import { formatRolloutStatus } from '../rollout/rollout-status-view.ts';
 
 /** `5s`, `500ms`, `2m` or plain milliseconds. */
 export function parseDuration(flag: string, raw: string): number {
@@ -123,20 +125,12 @@ export const rolloutCommand: Command = {
   },
 };
 
+/** The same section `meshless status <service>` prints (one formatter: KV text made printable). */
 async function printStatus(ctx: CommandContext, service: string): Promise<number> {
-  const key = stateKey(ctx.prefix, service);
-  const entry = await ctx.consul().kv.get(key);
-  const state = parseState(entry?.value);
-  if (!state) throw new CliError(EXIT.notFound, `not found: no rollout state at ${key}`);
-  if (ctx.json) {
-    ctx.io.json(state);
-    return EXIT.ok;
-  }
-  const last = state.decisions.at(-1);
-  ctx.io.out(
-    `${service}: ${state.status} at step ${state.step + 1}/${state.plan.length} (plan ${state.plan.join(',')}%), ` +
-      `${state.canary} at ${state.weight}% vs ${state.stable}; ${state.reason}`,
-  );
-  if (last) ctx.io.out(`last decision: ${last.decision}: ${last.reason}`);
-  return EXIT.ok;
+  const rollout = await readServiceRollout(ctx.consul(), ctx.prefix, service);
+  if (!rollout)
+    throw new CliError(EXIT.notFound, `not found: no rollout state at ${stateKey(ctx.prefix, service)}`);
+  if (ctx.json && rollout.state) ctx.io.json(rollout.state);
+  else for (const line of formatRolloutStatus(service, ctx.prefix, rollout)) ctx.io.out(line);
+  return rollout.state ? EXIT.ok : EXIT.notFound;
 }
