@@ -4,7 +4,7 @@ import { startFleet } from './helpers/backends.ts';
 import { eventually, hasApplied, kvClient, putApplied, uniquePrefix } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 import { pacedCalls } from './helpers/paced-calls.ts';
-import { startServedGateway } from './helpers/served-mesh.ts';
+import { canaryAnswer, serveThroughMesh, startServedGateway } from './helpers/served-mesh.ts';
 
 // End to end: a gateway calling catalog v1 (stable) and v2 (canary, failing 5 % of requests), the
 // rollout judging from the fleet-signals reader (the gateway's own figures, read through the
@@ -86,5 +86,67 @@ describe('rollout end to end', () => {
       `rollout e2e: rolled back ${Math.round(decidedMs)} ms after the canary got traffic, applied at ${Math.round(appliedMs)} ms; ` +
         `${failedBefore} calls failed before (${v2Before} reached v2); ${result.reason}`,
     );
+  }, 60_000);
+
+  it('rolls a v2 answering in 50 ms (stable in 5) back on latency within a few dozen of its requests', async () => {
+    const prefix = uniquePrefix('ro-e2e-slow');
+    const tag = prefix.slice(-8);
+    const service = `catalog-${tag}`;
+    const gatewayName = `gw-${tag}`;
+    const backends = await startFleet(service, prefix, [
+      ['v1', 'v1-a'],
+      ['v2', 'v2-a'],
+    ]);
+    cleanup(() => Promise.all(backends.map((b) => b.stop())).then(() => {}));
+    // Stable answers in about 5 ms, the canary in about 50: far apart enough that a loaded CI
+    // machine's own delay (added to both) keeps the ratio above the 2x bound.
+    serveThroughMesh(backends[0]!, canaryAnswer(Number.POSITIVE_INFINITY, 5));
+    let v2Requests = 0;
+    const slow = canaryAnswer(Number.POSITIVE_INFINITY, 50);
+    serveThroughMesh(backends[1]!, (res) => {
+      v2Requests++;
+      slow(res);
+    });
+    const gateway = await startServedGateway(cleanup, prefix, gatewayName);
+    const { kv, connection } = kvClient();
+    cleanup(() => connection.close());
+    const routesKey = `${prefix}/services/${service}/routes`;
+    await putApplied(kv, gateway, routesKey, {
+      subsets: { stable: { meta: { version: 'v1' } }, canary: { meta: { version: 'v2' } } },
+      routes: [{ name: 'default', to: [{ subset: 'stable', weight: 100 }] }],
+    });
+    const client = gateway.client(service);
+    await eventually(() => client.status().endpoints === 2, 5000, '2 endpoints');
+    const traffic = pacedCalls(client, { workers: 4, gapMs: 10, path: '/items' });
+    cleanup(() => traffic.stop());
+    const reader = new FleetSignals({ consul: connection });
+    cleanup(() => reader.close());
+    const lines: string[] = [];
+    const result = await rollout({
+      connection,
+      prefix,
+      service,
+      canary: 'canary',
+      stable: 'stable',
+      plan: [10, 50, 100],
+      intervalMs: 1000,
+      maxHolds: 30,
+      caller: gatewayName,
+      signals: reader,
+      lock: { lockDelayMs: 0 },
+      log: (l) => lines.push(l),
+    });
+    await traffic.stop();
+    expect(result.outcome, lines.join('\n')).toBe('rolled-back');
+    // The sequential latency test (not the p95 comparison, which waits for 50 canary samples).
+    expect(result.reason, lines.join('\n')).toMatch(/slower than stable/);
+    const decision = result.state!.decisions.at(-1)!;
+    expect(decision.weight).toBe(10);
+    expect(decision.canary!.requests).toBeLessThan(50);
+    expect(JSON.parse((await kv.get(routesKey))!.value.toString()).routes[0].to[1]).toEqual({
+      subset: 'canary',
+      weight: 0,
+    });
+    console.log(`rollout e2e (slow): ${v2Requests} requests reached v2; ${result.reason}`);
   }, 60_000);
 });

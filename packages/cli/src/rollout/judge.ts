@@ -236,7 +236,7 @@ export function judge(
     ) {
       return verdict(
         'rollback',
-        `canary about ${Number(size.estimate.toFixed(2))}x slower than stable (nearer ${options.latencyRatio}x than ${Number(Math.sqrt(options.latencyRatio).toFixed(2))}x; p50 ${ms(canary.p50Ms)} vs ${ms(stable.p50Ms)}, ${canary.latencyCount} vs ${stable.latencyCount} samples, sequential LR ${fmtLr(latencyLogLr)} >= ${fmtLr(Math.log(1 / options.latencyAlpha))})`,
+        `canary about ${Number(size.estimate.toFixed(2))}x slower than stable (${options.latencyRatio}x or more over ${Number(Math.sqrt(options.latencyRatio).toFixed(2))}x or less by ${fmtLr(size.logLr)}; p50 ${ms(canary.p50Ms)} vs ${ms(stable.p50Ms)}, ${canary.latencyCount} vs ${stable.latencyCount} samples, sequential LR ${fmtLr(latencyLogLr)} >= ${fmtLr(Math.log(1 / options.latencyAlpha))})`,
       );
     }
   }
