@@ -124,7 +124,9 @@ describe('meshless rollout on a real Consul', () => {
     const result = await rollout({ ...base, signals: source(slow, calls), log: (l) => lines.push(l) });
     expect(result.outcome, result.reason).toBe('rolled-back');
     // Far below minLatencyCount (50): the sequential latency test, sized against stable.
-    expect(result.reason).toMatch(/about \d+(\.\d+)?x slower than stable \(2x or more over 1.41x or less by /);
+    expect(result.reason).toMatch(
+      /about \d+(\.\d+)?x slower than stable \(2x or more over 1.41x or less by /,
+    );
     expect(await canaryWeight()).toBe(0);
     // One call for the baseline, one look of the first step.
     expect(calls.n).toBe(2);
