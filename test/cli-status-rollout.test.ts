@@ -1,7 +1,8 @@
-import { type RolloutOptions, rollout, run, stateKey } from '@meshless/cli';
-import type { SignalSource, SubsetWindow } from 'meshless/contract';
+import { rollout, stateKey } from '@meshless/cli';
+import type { SignalSource } from 'meshless/contract';
 import { afterAll, describe, expect, it } from 'vitest';
-import { consulAddress, kvClient, uniquePrefix } from './helpers/consul.ts';
+import { kvClient } from './helpers/consul.ts';
+import { healthyCanary, rolloutSetup, stableWindow, subsetWindow } from './helpers/rollout.ts';
 
 // `meshless status <service>` shows the rollout's decisions: rollouts run by the controller on a
 // real Consul (judged from a fake SignalSource, as in test/rollout.test.ts), read back by the CLI.
@@ -13,42 +14,10 @@ const routes = {
   routes: [{ name: 'default', to: [{ subset: 'v1', weight: 100 }] }],
 };
 
-const BOUNDS = [5, 10, 20, 40, 80, 160];
-function window(subset: string, n: number, errors: number, ms: number): SubsetWindow {
-  const counts = BOUNDS.map((b) => (b === ms ? n : 0));
-  return { subset, requests: n, errors, latency: { bounds: BOUNDS, counts: [...counts, 0] } };
-}
-const stable = () => window('v1', 18000, 20, 10);
-const healthy = () => window('v2', 2000, 0, 10);
-
-async function setup(name: string) {
-  const prefix = uniquePrefix(name);
-  const key = `${prefix}/services/catalog/routes`;
-  await kv.put(key, routes);
-  const base = {
-    connection,
-    prefix,
-    service: 'catalog',
-    canary: 'v2',
-    stable: 'v1',
-    plan: [10, 50, 100],
-    intervalMs: 100,
-    lock: { lockDelayMs: 0 },
-  } satisfies Partial<RolloutOptions>;
-  /** `meshless <args> --prefix <prefix>` in-process, as the other CLI tests run it. */
-  const cli = async (args: string[], signals?: SignalSource) => {
-    let out = '';
-    let err = '';
-    const code = await run([...args, '--consul', consulAddress(), '--prefix', prefix], {
-      stdout: { write: (s: string) => (out += s) },
-      stderr: { write: (s: string) => (err += s) },
-      ...(signals ? { signals: () => signals } : {}),
-      env: {},
-    });
-    return { code, out, err };
-  };
-  return { prefix, key, base, cli };
-}
+const window = subsetWindow;
+const stable = stableWindow;
+const healthy = healthyCanary;
+const setup = (name: string) => rolloutSetup(kv, connection, name, routes);
 
 const TIME = '\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ';
 

@@ -1,7 +1,7 @@
 import { rollout } from '@meshless/cli';
-import type { SignalSource, SubsetWindow } from 'meshless/contract';
 import { afterAll, describe, expect, it } from 'vitest';
-import { kvClient, uniquePrefix } from './helpers/consul.ts';
+import { kvClient } from './helpers/consul.ts';
+import { fixedSource, rolloutSetup, subsetWindow } from './helpers/rollout.ts';
 
 // An operator's YAML routes document through the rollout controller on a real Consul: every
 // weight write keeps it YAML, its comments and its layout.
@@ -29,30 +29,11 @@ routes:
 `;
 const routesYaml = routesAt(0);
 
-const BOUNDS = [5, 10, 20, 40, 80, 160];
-function window(subset: string, n: number, errors: number): SubsetWindow {
-  return { subset, requests: n, errors, latency: { bounds: BOUNDS, counts: [0, n, 0, 0, 0, 0, 0] } };
-}
-const source = (canaryErrors: number): SignalSource => ({
-  async subsetWindows() {
-    return [window('v1', 18000, 20), window('v2', 2000, canaryErrors)];
-  },
-});
-
 async function runOn(name: string, canaryErrors: number) {
-  const prefix = uniquePrefix(name);
-  const key = `${prefix}/services/catalog/routes`;
-  await kv.put(key, routesYaml);
+  const { prefix, key, base } = await rolloutSetup(kv, connection, name, routesYaml);
   const result = await rollout({
-    connection,
-    prefix,
-    service: 'catalog',
-    canary: 'v2',
-    stable: 'v1',
-    plan: [10, 50, 100],
-    intervalMs: 100,
-    lock: { lockDelayMs: 0 },
-    signals: source(canaryErrors),
+    ...base,
+    signals: fixedSource(() => subsetWindow('v2', 2000, canaryErrors)),
   });
   const history = await kv.list(`${prefix}-history/services/catalog/routes/`);
   return { result, now: (await kv.get(key))!.value.toString(), history: history.map((e) => String(e.value)) };

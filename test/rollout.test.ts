@@ -1,7 +1,8 @@
-import { parseState, type RolloutOptions, rollout, run, startRollout, stateKey } from '@meshless/cli';
-import type { SignalSource, SubsetWindow } from 'meshless/contract';
+import { parseState, rollout, startRollout, stateKey } from '@meshless/cli';
+import type { SignalSource } from 'meshless/contract';
 import { afterAll, describe, expect, it } from 'vitest';
-import { consulAddress, eventually, kvClient, uniquePrefix } from './helpers/consul.ts';
+import { eventually, kvClient } from './helpers/consul.ts';
+import { fixedSource, healthyCanary, rolloutSetup, subsetWindow } from './helpers/rollout.ts';
 
 // The rollout controller on a real Consul (KV, check-and-set, sessions), judged from a fake
 // SignalSource: the fleet-signals reader is tested on its own (test/fleet-signals.test.ts).
@@ -16,42 +17,18 @@ const routes = {
   ],
 };
 
-const BOUNDS = [5, 10, 20, 40, 80, 160];
-/** Figures as a reader would give them: `n` requests per subset, `errors` of them failed, latency around `ms`. */
-function window(subset: string, n: number, errors: number, ms: number): SubsetWindow {
-  const counts = BOUNDS.map((b) => (b === ms ? n : 0));
-  return { subset, requests: n, errors, latency: { bounds: BOUNDS, counts: [...counts, 0] } };
-}
-function source(canary: () => SubsetWindow, calls: { n: number } = { n: 0 }): SignalSource {
-  return {
-    async subsetWindows() {
-      calls.n++;
-      return [window('v1', 18000, 20, 10), canary()];
-    },
-  };
-}
-const healthy = () => window('v2', 2000, 0, 10);
+const window = subsetWindow;
+const source = fixedSource;
+const healthy = healthyCanary;
 
 async function setup(name: string) {
-  const prefix = uniquePrefix(name);
-  const key = `${prefix}/services/catalog/routes`;
-  await kv.put(key, routes);
-  const base = {
-    connection,
-    prefix,
-    service: 'catalog',
-    canary: 'v2',
-    stable: 'v1',
-    plan: [10, 50, 100],
-    intervalMs: 100,
-    lock: { lockDelayMs: 0 },
-  } satisfies Partial<RolloutOptions>;
+  const { prefix, key, base, cli } = await rolloutSetup(kv, connection, name, routes);
   const canaryWeight = async () => {
     const doc = JSON.parse((await kv.get(key))!.value.toString());
     return doc.routes[1].to.find((d: { subset: string }) => d.subset === 'v2')?.weight ?? 0;
   };
   const state = async () => parseState((await kv.get(stateKey(prefix, 'catalog')))?.value);
-  return { prefix, key, base, canaryWeight, state };
+  return { prefix, key, base, canaryWeight, state, cli };
 }
 
 describe('meshless rollout on a real Consul', () => {
@@ -196,17 +173,7 @@ describe('meshless rollout on a real Consul', () => {
   }, 60_000);
 
   it('meshless rollout: exit 0 when promoted, 6 when rolled back, --status shows the state', async () => {
-    const { prefix, canaryWeight } = await setup('ro-cli');
-    const cli = async (args: string[], signals?: SignalSource) => {
-      let out = '';
-      let err = '';
-      const code = await run([...args, '--consul', consulAddress(), '--prefix', prefix], {
-        stdout: { write: (s: string) => (out += s) },
-        stderr: { write: (s: string) => (err += s) },
-        ...(signals ? { signals: () => signals } : {}),
-      });
-      return { code, out, err };
-    };
+    const { canaryWeight, cli } = await setup('ro-cli');
     const ok = await cli(
       ['rollout', 'catalog', '--canary', 'v2', '--stable', 'v1', '--steps', '50,100', '--interval', '100ms'],
       source(healthy),
