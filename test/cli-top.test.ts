@@ -1,19 +1,14 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
 import { run } from '@meshless/cli';
 import type { Mesh } from 'meshless';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FleetView } from '../packages/cli/src/fleet-view/model.ts';
-import { startFleet } from './helpers/backends.ts';
 import { buildCli, CLI_JS } from './helpers/built-cli.ts';
-import { consulAddress, eventually, kvClient, putApplied, uniquePrefix } from './helpers/consul.ts';
+import { consulAddress, eventually, putApplied } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
-import {
-  canaryAnswer,
-  headerCanaryRoutes,
-  serveThroughMesh,
-  startServedGateway,
-} from './helpers/served-mesh.ts';
+import { canaryAnswer, headerCanaryRoutes, startServedScene } from './helpers/served-mesh.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
 
@@ -22,20 +17,9 @@ beforeAll(buildCli, 180_000);
 
 /** catalog v1 (fast) and v2 (~30 ms slower, every 10th request a 503), a gateway sending `x-canary: 1` to v2. */
 async function startScene() {
-  const prefix = uniquePrefix('top');
-  const tag = prefix.slice(-8);
-  const service = `catalog-${tag}`;
-  const gatewayName = `gw-${tag}`;
-  const backends = await startFleet(service, prefix, [
-    ['v1', 'v1-a'],
-    ['v2', 'v2-a'],
-  ]);
-  cleanup(() => Promise.all(backends.map((b) => b.stop())).then(() => {}));
-  serveThroughMesh(backends[0]!, (res) => res.end('{}'));
-  serveThroughMesh(backends[1]!, canaryAnswer(10, 30));
-  const gateway = await startServedGateway(cleanup, prefix, gatewayName);
-  const { kv, connection } = kvClient();
-  cleanup(() => connection.close());
+  const { prefix, service, gatewayName, backends, gateway, kv } = await startServedScene(cleanup, 'top', {
+    'v2-a': canaryAnswer(10, 30),
+  });
   await putApplied(kv, gateway, `${prefix}/services/${service}/policies`, { retry: { attempts: 1 } });
   await putApplied(kv, gateway, `${prefix}/services/${service}/routes`, headerCanaryRoutes);
   // A rule the catalog instances apply themselves: their rows get a rule state of their own.
@@ -237,30 +221,21 @@ describe('meshless top', () => {
   });
 
   it('shows the endpoints the callers have ejected and the breakers they hold open', async () => {
-    const prefix = uniquePrefix('top-health');
-    const tag = prefix.slice(-8);
-    const service = `catalog-${tag}`;
-    const gatewayName = `gw-${tag}`;
-    const backends = await startFleet(service, prefix, [
-      ['v1', 'v1-a'],
-      ['v1', 'v1-b'],
-      ['v1', 'v1-c'],
-    ]);
-    cleanup(() => Promise.all(backends.map((b) => b.stop())).then(() => {}));
     const failing = new Set(['v1-b']);
-    for (const b of backends) {
-      const served = b.mesh.serve((_req, res) => {
-        res.statusCode = failing.has(b.name) ? 500 : 200;
-        res.end('{}');
-      });
-      b.behave = (req, res) => {
-        served(req, res);
-        return true;
-      };
-    }
-    const gateway = await startServedGateway(cleanup, prefix, gatewayName);
-    const { kv, connection } = kvClient();
-    cleanup(() => connection.close());
+    const answer = (name: string) => (res: ServerResponse) => {
+      res.statusCode = failing.has(name) ? 500 : 200;
+      res.end('{}');
+    };
+    const { prefix, service, gatewayName, gateway, kv } = await startServedScene(
+      cleanup,
+      'top-health',
+      { 'v1-a': answer('v1-a'), 'v1-b': answer('v1-b'), 'v1-c': answer('v1-c') },
+      [
+        ['v1', 'v1-a'],
+        ['v1', 'v1-b'],
+        ['v1', 'v1-c'],
+      ],
+    );
     await putApplied(kv, gateway, `${prefix}/services/${service}/policies`, {
       retry: { attempts: 1 },
       breaker: { errorPercent: 50, volume: 5, openMs: 60_000 },

@@ -1,76 +1,80 @@
+import type { ServerResponse } from 'node:http';
 import { FleetSignals, rollout } from '@meshless/cli';
 import { describe, expect, it } from 'vitest';
-import { startFleet } from './helpers/backends.ts';
-import { eventually, hasApplied, kvClient, putApplied, uniquePrefix } from './helpers/consul.ts';
+import { eventually, hasApplied, putApplied } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 import { pacedCalls } from './helpers/paced-calls.ts';
-import { canaryAnswer, serveThroughMesh, startServedGateway } from './helpers/served-mesh.ts';
+import { canaryAnswer, startServedScene } from './helpers/served-mesh.ts';
 
-// End to end: a gateway calling catalog v1 (stable) and v2 (canary, failing 5 % of requests), the
-// rollout judging from the fleet-signals reader (the gateway's own figures, read through the
-// catalog), on a real Consul.
+// End to end: a gateway calling catalog v1 (stable) and v2 (the canary), the rollout judging from
+// the fleet-signals reader (the gateway's own figures, read through the catalog), on a real Consul.
 const cleanup = useCleanupsAndNoUnhandledRejections();
+
+/** Starts the scene with `answers`, sends paced traffic, and rolls v2 out through `plan`. */
+async function release(name: string, answers: Record<string, (res: ServerResponse) => void>, plan: number[]) {
+  const scene = await startServedScene(cleanup, name, answers);
+  const { prefix, service, gateway, kv, connection } = scene;
+  const routesKey = `${prefix}/services/${service}/routes`;
+  await putApplied(kv, gateway, `${prefix}/services/${service}/policies`, { retry: { attempts: 1 } });
+  await putApplied(kv, gateway, routesKey, {
+    subsets: { stable: { meta: { version: 'v1' } }, canary: { meta: { version: 'v2' } } },
+    routes: [{ name: 'default', to: [{ subset: 'stable', weight: 100 }] }],
+  });
+  const client = gateway.client(service);
+  await eventually(() => client.status().endpoints === 2, 5000, '2 endpoints');
+  const traffic = pacedCalls(client, { workers: 4, gapMs: 10, path: '/items' });
+  cleanup(() => traffic.stop());
+  const reader = new FleetSignals({ consul: connection });
+  cleanup(() => reader.close());
+  const lines: string[] = [];
+  const started = performance.now();
+  const result = await rollout({
+    connection,
+    prefix,
+    service,
+    canary: 'canary',
+    stable: 'stable',
+    plan,
+    intervalMs: 1000,
+    maxHolds: 30,
+    caller: scene.gatewayName,
+    signals: reader,
+    lock: { lockDelayMs: 0 },
+    log: (l) => lines.push(l),
+  });
+  return {
+    ...scene,
+    routesKey,
+    traffic,
+    result,
+    log: lines.join('\n'),
+    decidedMs: performance.now() - started,
+  };
+}
 
 describe('rollout end to end', () => {
   it('rolls a v2 failing 5 % back to 0 % by itself, and the gateway stops calling it', async () => {
-    const prefix = uniquePrefix('ro-e2e');
-    const tag = prefix.slice(-8);
-    const service = `catalog-${tag}`;
-    const gatewayName = `gw-${tag}`;
-    const backends = await startFleet(service, prefix, [
-      ['v1', 'v1-a'],
-      ['v2', 'v2-a'],
-    ]);
-    cleanup(() => Promise.all(backends.map((b) => b.stop())).then(() => {}));
     let v2Requests = 0;
-    backends[1]!.behave = (_req, res) => {
-      if (++v2Requests % 20 !== 0) return false;
-      res.statusCode = 503;
-      res.end('{}');
-      return true;
-    };
-    const gateway = await startServedGateway(cleanup, prefix, gatewayName);
-    const { kv, connection } = kvClient();
-    cleanup(() => connection.close());
-    const routesKey = `${prefix}/services/${service}/routes`;
-    await putApplied(kv, gateway, `${prefix}/services/${service}/policies`, { retry: { attempts: 1 } });
-    await putApplied(kv, gateway, routesKey, {
-      subsets: { stable: { meta: { version: 'v1' } }, canary: { meta: { version: 'v2' } } },
-      routes: [{ name: 'default', to: [{ subset: 'stable', weight: 100 }] }],
-    });
-    const client = gateway.client(service);
-    await eventually(() => client.status().endpoints === 2, 5000, '2 endpoints');
-
-    const traffic = pacedCalls(client, { workers: 4, gapMs: 10, path: '/items' });
-    cleanup(() => traffic.stop());
-    const reader = new FleetSignals({ consul: connection });
-    cleanup(() => reader.close());
-    const lines: string[] = [];
-    const started = performance.now();
-    const result = await rollout({
-      connection,
-      prefix,
-      service,
-      canary: 'canary',
-      stable: 'stable',
-      plan: [20, 50, 100],
-      intervalMs: 1000,
-      maxHolds: 30,
-      caller: gatewayName,
-      signals: reader,
-      lock: { lockDelayMs: 0 },
-      log: (l) => lines.push(l),
-    });
-    const decidedMs = performance.now() - started;
-    expect(result.outcome, lines.join('\n')).toBe('rolled-back');
+    const { result, log, kv, gateway, routesKey, traffic, decidedMs } = await release(
+      'ro-e2e',
+      {
+        'v2-a': (res) => {
+          if (++v2Requests % 20 === 0) res.statusCode = 503;
+          res.end('{}');
+        },
+      },
+      [20, 50, 100],
+    );
+    expect(result.outcome, log).toBe('rolled-back');
     expect(result.reason).toMatch(/canary errors/);
     const routes = (await kv.get(routesKey))!;
     expect(JSON.parse(routes.value.toString()).routes[0].to).toEqual([
       { subset: 'stable', weight: 100 },
       { subset: 'canary', weight: 0 },
     ]);
+    const appliedFrom = performance.now();
     await eventually(() => hasApplied(gateway, routesKey, routes.modifyIndex), 5000, 'rollback applied');
-    const appliedMs = performance.now() - started;
+    const appliedMs = decidedMs + performance.now() - appliedFrom;
     const failedBefore = traffic.failed;
     const v2Before = v2Requests;
     await eventually(
@@ -83,63 +87,31 @@ describe('rollout end to end', () => {
     await traffic.stop();
     // The figures of this run, for the report (not asserted: the machine's load sets them).
     console.log(
-      `rollout e2e: rolled back ${Math.round(decidedMs)} ms after the canary got traffic, applied at ${Math.round(appliedMs)} ms; ` +
+      `rollout e2e: rolled back ${Math.round(decidedMs)} ms after rollout() began (the first 2 s read stable's baseline), applied at ${Math.round(appliedMs)} ms; ` +
         `${failedBefore} calls failed before (${v2Before} reached v2); ${result.reason}`,
     );
   }, 60_000);
 
   it('rolls a v2 answering in 50 ms (stable in 5) back on latency within a few dozen of its requests', async () => {
-    const prefix = uniquePrefix('ro-e2e-slow');
-    const tag = prefix.slice(-8);
-    const service = `catalog-${tag}`;
-    const gatewayName = `gw-${tag}`;
-    const backends = await startFleet(service, prefix, [
-      ['v1', 'v1-a'],
-      ['v2', 'v2-a'],
-    ]);
-    cleanup(() => Promise.all(backends.map((b) => b.stop())).then(() => {}));
-    // Stable answers in about 5 ms, the canary in about 50: far apart enough that a loaded CI
-    // machine's own delay (added to both) keeps the ratio above the 2x bound.
-    serveThroughMesh(backends[0]!, canaryAnswer(Number.POSITIVE_INFINITY, 5));
+    // Far apart enough that a loaded CI machine's own delay (added to both) keeps the ratio above
+    // the 2x bound.
     let v2Requests = 0;
     const slow = canaryAnswer(Number.POSITIVE_INFINITY, 50);
-    serveThroughMesh(backends[1]!, (res) => {
-      v2Requests++;
-      slow(res);
-    });
-    const gateway = await startServedGateway(cleanup, prefix, gatewayName);
-    const { kv, connection } = kvClient();
-    cleanup(() => connection.close());
-    const routesKey = `${prefix}/services/${service}/routes`;
-    await putApplied(kv, gateway, routesKey, {
-      subsets: { stable: { meta: { version: 'v1' } }, canary: { meta: { version: 'v2' } } },
-      routes: [{ name: 'default', to: [{ subset: 'stable', weight: 100 }] }],
-    });
-    const client = gateway.client(service);
-    await eventually(() => client.status().endpoints === 2, 5000, '2 endpoints');
-    const traffic = pacedCalls(client, { workers: 4, gapMs: 10, path: '/items' });
-    cleanup(() => traffic.stop());
-    const reader = new FleetSignals({ consul: connection });
-    cleanup(() => reader.close());
-    const lines: string[] = [];
-    const result = await rollout({
-      connection,
-      prefix,
-      service,
-      canary: 'canary',
-      stable: 'stable',
-      plan: [10, 50, 100],
-      intervalMs: 1000,
-      maxHolds: 30,
-      caller: gatewayName,
-      signals: reader,
-      lock: { lockDelayMs: 0 },
-      log: (l) => lines.push(l),
-    });
+    const { result, log, kv, routesKey, traffic } = await release(
+      'ro-e2e-slow',
+      {
+        'v1-a': canaryAnswer(Number.POSITIVE_INFINITY, 5),
+        'v2-a': (res) => {
+          v2Requests++;
+          slow(res);
+        },
+      },
+      [10, 50, 100],
+    );
     await traffic.stop();
-    expect(result.outcome, lines.join('\n')).toBe('rolled-back');
+    expect(result.outcome, log).toBe('rolled-back');
     // The sequential latency test (not the p95 comparison, which waits for 50 canary samples).
-    expect(result.reason, lines.join('\n')).toMatch(/slower than stable/);
+    expect(result.reason, log).toMatch(/slower than stable/);
     const decision = result.state!.decisions.at(-1)!;
     expect(decision.weight).toBe(10);
     expect(decision.canary!.requests).toBeLessThan(50);

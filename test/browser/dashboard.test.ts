@@ -5,11 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '@meshless/cli';
 import { describe, expect, it } from 'vitest';
-import { startFleet } from '../helpers/backends.ts';
-import { consulAddress, eventually, kvClient, putApplied, uniquePrefix } from '../helpers/consul.ts';
+import { consulAddress, eventually, putApplied } from '../helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from '../helpers/lifecycle.ts';
 import { pacedCalls } from '../helpers/paced-calls.ts';
-import { canaryAnswer, serveThroughMesh, startServedGateway } from '../helpers/served-mesh.ts';
+import { canaryAnswer, startServedScene } from '../helpers/served-mesh.ts';
 import { launchChromium, screenshotOnFailure } from './consul-ui.ts';
 
 const cleanup = useCleanupsAndNoUnhandledRejections();
@@ -46,21 +45,12 @@ describe('meshless dashboard in headless Chromium', () => {
   it('shows both versions with their figures, the gateway -> catalog edge, a rollout from KV, and a hostile name as text', async () => {
     const browser = await launchChromium();
     cleanup(() => browser.close());
-    const prefix = uniquePrefix('dash');
-    const tag = prefix.slice(-8);
-    const service = `catalog-${tag}`;
-    const gatewayName = `gw-${tag}`;
-    const backends = await startFleet(service, prefix, [
-      ['v1', 'v1-a'],
-      ['v2', 'v2-a'],
-    ]);
-    cleanup(() => Promise.all(backends.map((b) => b.stop())).then(() => {}));
-    serveThroughMesh(backends[0]!, (res) => res.end('{}'));
     // v2: every 10th request a 503, and about 30 ms slower.
-    serveThroughMesh(backends[1]!, canaryAnswer(10, 30));
-    const gateway = await startServedGateway(cleanup, prefix, gatewayName);
-    const { kv, connection } = kvClient();
-    cleanup(() => connection.close());
+    const { prefix, service, gatewayName, backends, gateway, kv, connection } = await startServedScene(
+      cleanup,
+      'dash',
+      { 'v2-a': canaryAnswer(10, 30) },
+    );
     await putApplied(kv, gateway, `${prefix}/services/${service}/policies`, { retry: { attempts: 1 } });
     await putApplied(kv, gateway, `${prefix}/services/${service}/routes`, {
       subsets: { stable: { meta: { version: 'v1' } }, canary: { meta: { version: 'v2' } } },
@@ -120,7 +110,7 @@ describe('meshless dashboard in headless Chromium', () => {
       hostile.closeAllConnections();
       await new Promise((r) => hostile.close(r));
     });
-    const hostileId = `hostile-${tag}`;
+    const hostileId = `hostile-${prefix.slice(-8)}`;
     const registered = await connection.request({
       method: 'PUT',
       path: '/v1/agent/service/register',

@@ -1,8 +1,8 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMesh, type Mesh, type MeshOptions } from 'meshless';
-import type { Backend } from './backends.ts';
-import { consulAddress } from './consul.ts';
+import { type Backend, startFleet } from './backends.ts';
+import { consulAddress, kvClient, uniquePrefix } from './consul.ts';
 
 type Cleanup = (fn: () => Promise<void> | void) => void;
 
@@ -75,3 +75,32 @@ export const headerCanaryRoutes = {
     { name: 'default', to: [{ subset: 'stable', weight: 100 }] },
   ],
 };
+
+/**
+ * A fresh prefix with catalog instances (`members`, default one v1 and one v2) answering through
+ * mesh.serve() as `answers` says (by instance name; default `{}` at once), a served gateway and a
+ * KV client, all closed by `cleanup`. The caller writes the routes and policies it needs.
+ */
+export async function startServedScene(
+  cleanup: Cleanup,
+  name: string,
+  answers: Record<string, (res: ServerResponse) => void>,
+  members: readonly (readonly [version: string, name: string])[] = [
+    ['v1', 'v1-a'],
+    ['v2', 'v2-a'],
+  ],
+) {
+  const prefix = uniquePrefix(name);
+  const tag = prefix.slice(-8);
+  const service = `catalog-${tag}`;
+  const gatewayName = `gw-${tag}`;
+  const backends = await startFleet(service, prefix, members);
+  cleanup(() => Promise.all(backends.map((b) => b.stop())).then(() => {}));
+  for (const [i, [, instance]] of members.entries()) {
+    serveThroughMesh(backends[i]!, answers[instance] ?? ((res) => res.end('{}')));
+  }
+  const gateway = await startServedGateway(cleanup, prefix, gatewayName);
+  const { kv, connection } = kvClient();
+  cleanup(() => connection.close());
+  return { prefix, service, gatewayName, backends, gateway, kv, connection };
+}
