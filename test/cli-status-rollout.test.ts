@@ -1,6 +1,7 @@
 import { rollout, stateKey } from '@meshless/cli';
 import type { SignalSource } from 'meshless/contract';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sampleState } from '../packages/cli/src/rollout/state-fixture.ts';
 import { kvClient } from './helpers/consul.ts';
 import { healthyCanary, rolloutSetup, stableWindow, subsetWindow } from './helpers/rollout.ts';
 
@@ -129,21 +130,7 @@ describe('meshless status <service>: the rollout', () => {
     expect(none.out).not.toMatch(/rollout/);
     expect('rollout' in JSON.parse((await cli(['status', 'catalog', '--json'])).out)).toBe(false);
 
-    await kv.put(stateKey(prefix, 'catalog'), {
-      version: 1,
-      service: 'catalog',
-      canary: 'v2',
-      stable: 'v1',
-      plan: [10, 100],
-      step: 0,
-      weight: 10,
-      routesIndex: 1,
-      status: 'running',
-      startedAt: 1,
-      updatedAt: 2,
-      controller: 'x',
-      decisions: [{ at: 'yesterday' }],
-    });
+    await kv.put(stateKey(prefix, 'catalog'), sampleState({ decisions: [{ at: 'yesterday' }] }));
     const junk = await cli(['status', 'catalog']);
     expect(junk.code, junk.err).toBe(0);
     expect(junk.out.split('\n').filter((l) => /rollout/.test(l))).toEqual([

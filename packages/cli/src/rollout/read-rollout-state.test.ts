@@ -1,6 +1,7 @@
 import type { ConsulKv } from '@meshless/consul';
 import { describe, expect, it } from 'vitest';
 import { readServiceRollout } from './read-rollout-state.ts';
+import { sampleState } from './state-fixture.ts';
 
 /** A KV holding `value` at every key (or failing as Consul does when a token may not read it). */
 function kvWith(value: string | undefined | Error) {
@@ -13,22 +14,7 @@ function kvWith(value: string | undefined | Error) {
   return { kv: kv as unknown as ConsulKv };
 }
 
-const stored = {
-  version: 1,
-  service: 'catalog',
-  canary: 'v2',
-  stable: 'v1',
-  plan: [10, 100],
-  step: 0,
-  weight: 10,
-  routesIndex: 3,
-  status: 'running',
-  reason: 'started',
-  startedAt: 1,
-  updatedAt: 2,
-  controller: 's',
-  decisions: [],
-};
+const stored = sampleState();
 
 describe('readServiceRollout', () => {
   it('reads the state at <prefix>/_rollout/<service>; none is undefined', async () => {

@@ -1,23 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../commands/rollout.ts';
 import { checkPlan, parseState } from './rollout-state.ts';
+import { sampleState } from './state-fixture.ts';
 
-const state = {
-  version: 1,
-  service: 'catalog',
-  canary: 'v2',
-  stable: 'v1',
-  plan: [1, 5, 100],
-  step: 1,
-  weight: 5,
-  routesIndex: 42,
-  status: 'running',
-  reason: 'started',
-  startedAt: 1,
-  updatedAt: 2,
-  controller: 's',
-  decisions: [],
-};
+const state = sampleState({ plan: [1, 5, 100], step: 1, weight: 5, routesIndex: 42 });
 
 describe('rollout state', () => {
   it('reads a stored state and refuses anything else (the key is untrusted)', () => {
