@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { get, type IncomingMessage } from 'node:http';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startFleet } from './helpers/backends.ts';
-import { buildCli, CLI_JS } from './helpers/built-cli.ts';
+import { buildCli, spawnBuiltCli } from './helpers/built-cli.ts';
 import { consulAddress, eventually, uniquePrefix } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 import { serveThroughMesh } from './helpers/served-mesh.ts';
@@ -14,41 +12,19 @@ beforeAll(buildCli, 180_000);
 
 /** `meshless dashboard` as its own process; resolves once it has printed its URL. */
 async function spawnDashboard(prefix: string, interval: string, window: string) {
-  const child = spawn(
-    process.execPath,
-    [
-      CLI_JS,
-      'dashboard',
-      '--interval',
-      interval,
-      '--window',
-      window,
-      '--prefix',
-      prefix,
-      '--consul',
-      consulAddress(),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  cleanup(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const output = { out: '', err: '' };
-  child.stdout.on('data', (d) => (output.out += String(d)));
-  child.stderr.on('data', (d) => (output.err += String(d)));
-  const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
+  const { output, stop } = spawnBuiltCli(cleanup, [
+    'dashboard',
+    '--interval',
+    interval,
+    '--window',
+    window,
+    '--prefix',
+    prefix,
+    '--consul',
+    consulAddress(),
+  ]);
   await eventually(() => /http:\/\/127\.0\.0\.1:\d+\//.test(output.out), 15_000, `the URL: ${output.err}`);
   const url = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(output.out)![1]!;
-  /** Sends `sig`; resolves with [code, signal] (SIGKILL after 10 s: a handle left open keeps it running). */
-  const stop = async (sig: NodeJS.Signals) => {
-    child.kill(sig);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    try {
-      return await exited;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
   return { url, output, stop };
 }
 

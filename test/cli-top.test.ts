@@ -1,11 +1,9 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { run } from '@meshless/cli';
 import type { Mesh } from 'meshless';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FleetView } from '../packages/cli/src/fleet-view/model.ts';
-import { buildCli, CLI_JS } from './helpers/built-cli.ts';
+import { buildCli, spawnBuiltCli } from './helpers/built-cli.ts';
 import { consulAddress, eventually, putApplied } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 import { canaryAnswer, headerCanaryRoutes, startServedScene } from './helpers/served-mesh.ts';
@@ -182,40 +180,25 @@ describe('meshless top', () => {
     const stop = trafficUntilStopped(client);
     cleanup(stop);
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-      const child = spawn(
-        process.execPath,
-        [
-          CLI_JS,
-          'top',
-          service,
-          '--interval',
-          '300ms',
-          '--window',
-          '1s',
-          '--prefix',
-          prefix,
-          '--consul',
-          consulAddress(),
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      cleanup(() => {
-        if (child.exitCode === null) child.kill('SIGKILL');
-      });
-      let out = '';
-      child.stdout.on('data', (d) => (out += String(d)));
-      child.stderr.on('data', (d) => (out += String(d)));
-      const exited = once(child, 'exit');
+      const { output, stop: signal } = spawnBuiltCli(cleanup, [
+        'top',
+        service,
+        '--interval',
+        '300ms',
+        '--window',
+        '1s',
+        '--prefix',
+        prefix,
+        '--consul',
+        consulAddress(),
+      ]);
+      const all = () => output.out + output.err;
       // Piped: plain frames one after another; two of them, then the signal.
-      await eventually(() => out.split('meshless top  ').length > 2, 20_000, `two frames: ${out}`);
-      expect(out).toMatch(new RegExp(`${service} +v2 +1/1`));
-      expect(out).not.toContain('\x1b['); // no escapes when not a terminal
-      child.kill(sig);
+      await eventually(() => all().split('meshless top  ').length > 2, 20_000, `two frames: ${all()}`);
+      expect(all()).toMatch(new RegExp(`${service} +v2 +1/1`));
+      expect(all()).not.toContain('\x1b['); // no escapes when not a terminal
       // A handle left open would keep it running (a second signal is what forces an exit).
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      const [code, signal] = (await exited) as [number | null, string | null];
-      clearTimeout(timer);
-      expect([code, signal], `${sig}: ${out.slice(-500)}`).toEqual([0, null]);
+      expect(await signal(sig), `${sig}: ${all().slice(-500)}`).toEqual([0, null]);
     }
     await stop();
   });
