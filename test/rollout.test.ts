@@ -216,5 +216,24 @@ describe('meshless rollout on a real Consul', () => {
     const badLook = await cli(['rollout', 'catalog', '--canary', 'v2', '--judge-every', 'often']);
     expect(badLook.code).toBe(2);
     expect(badLook.err).toMatch(/--judge-every: expected a duration/);
+    // The signal-source flags top, dashboard and signals take, checked the same way.
+    const both = await cli([
+      'rollout',
+      'catalog',
+      '--canary',
+      'v2',
+      '--as',
+      'reader',
+      '--prometheus',
+      'http://127.0.0.1:9',
+    ]);
+    expect(both.code).toBe(2);
+    expect(both.err).toMatch(/--as reads instances directly/);
+    const badAs = await cli(['rollout', 'catalog', '--canary', 'v2', '--as', 'no/slash']);
+    expect(badAs.code).toBe(2);
+    expect(badAs.err).toMatch(/--as: /);
+    const badUrl = await cli(['rollout', 'catalog', '--canary', 'v2', '--prometheus', 'not a url']);
+    expect(badUrl.code).toBe(2);
+    expect(badUrl.err).toMatch(/--prometheus: /);
   });
 });

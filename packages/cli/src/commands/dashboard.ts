@@ -6,8 +6,7 @@ import { FleetPoller } from '../dashboard/fleet-poller.ts';
 import { dashboardHandler } from '../dashboard/handler.ts';
 import { EXIT, usageError } from '../exit-codes.ts';
 import { readRuleStatuses } from '../fleet-view/read.ts';
-import { FleetSignals } from '../signals/fleet-signals.ts';
-import { PrometheusSignals } from '../signals/prometheus-signals.ts';
+import { SIGNAL_SOURCE_OPTIONS, signalSourceFromFlags } from '../signals/source-flags.ts';
 import { parseDuration } from './rollout.ts';
 
 const DEFAULT_INTERVAL_MS = 2000;
@@ -15,14 +14,14 @@ const DEFAULT_WINDOW_MS = 10_000;
 
 export const dashboardCommand: Command = {
   name: 'dashboard',
-  usage: '[--port 0] [--host 127.0.0.1] [--interval 2s] [--window 10s] [--prometheus <url>]',
+  usage: '[--port 0] [--host 127.0.0.1] [--interval 2s] [--window 10s] [--prometheus <url> | --as <service>]',
   summary: 'a local web page: the fleet by service and version, the service graph, running rollouts',
   options: {
     port: { type: 'string' },
     host: { type: 'string' },
     interval: { type: 'string' },
     window: { type: 'string' },
-    prometheus: { type: 'string' },
+    ...SIGNAL_SOURCE_OPTIONS,
   },
   async run(ctx) {
     noMorePositionals(ctx.positionals);
@@ -40,17 +39,7 @@ export const dashboardCommand: Command = {
     if (windowMs < 1000) throw usageError('--window: at least 1s');
 
     const session = ctx.consul();
-    let source: { read: FleetSignals['read']; close?: () => Promise<void> };
-    const url = str('prometheus');
-    if (url !== undefined) {
-      try {
-        source = new PrometheusSignals({ url });
-      } catch (error) {
-        throw usageError(`--prometheus: ${(error as Error).message}`);
-      }
-    } else {
-      source = new FleetSignals({ consul: session.connection });
-    }
+    const source = signalSourceFromFlags(ctx, session.connection);
     const poller = new FleetPoller({
       read: (w) => source.read(w),
       kv: session.kv,

@@ -1,11 +1,11 @@
 import { type Command, type CommandContext, noMorePositionals } from '../command.ts';
 import { CliError, EXIT, type ExitCode, usageError } from '../exit-codes.ts';
-import { defaultSignals } from '../rollout/cli-signals.ts';
 import { DEFAULT_PLAN, type RolloutOutcome, rollout } from '../rollout/controller.ts';
 import { DEFAULT_JUDGE, type JudgeOptions } from '../rollout/judge.ts';
 import { readServiceRollout } from '../rollout/read-rollout-state.ts';
 import { stateKey } from '../rollout/rollout-state.ts';
 import { formatRolloutStatus } from '../rollout/rollout-status-view.ts';
+import { SIGNAL_SOURCE_OPTIONS, signalSourceFromFlags } from '../signals/source-flags.ts';
 
 /** `5s`, `500ms`, `2m` or plain milliseconds. */
 export function parseDuration(flag: string, raw: string): number {
@@ -72,6 +72,7 @@ export const rolloutCommand: Command = {
     resume: { type: 'boolean' },
     restart: { type: 'boolean' },
     status: { type: 'boolean' },
+    ...SIGNAL_SOURCE_OPTIONS,
   },
   async run(ctx) {
     const [service, ...rest] = ctx.positionals;
@@ -97,7 +98,9 @@ export const rolloutCommand: Command = {
     const judgeEveryMs =
       str('judge-every') === undefined ? undefined : parseDuration('judge-every', str('judge-every')!);
     const { connection, kvConnection } = ctx.consul();
-    const signals = await (ctx.io.signals ?? defaultSignals)(connection);
+    const signals = ctx.io.signals
+      ? await ctx.io.signals(connection)
+      : signalSourceFromFlags(ctx, connection);
     const result = await rollout({
       connection: kvConnection ?? connection,
       prefix: ctx.prefix,

@@ -1,9 +1,8 @@
 import type { SignalFigures } from 'meshless/contract';
 import { type Command, intOption } from '../command.ts';
 import { EXIT, usageError } from '../exit-codes.ts';
-import { FleetSignals, type FleetSignalsReport } from '../signals/fleet-signals.ts';
-import { PrometheusSignals } from '../signals/prometheus-signals.ts';
-import { checkSignalsIdentity } from '../signals/signals-tls.ts';
+import type { FleetSignalsReport } from '../signals/fleet-signals.ts';
+import { SIGNAL_SOURCE_OPTIONS, signalSourceFromFlags } from '../signals/source-flags.ts';
 import { formatTable } from '../table.ts';
 
 const DEFAULT_WINDOW_MS = 10_000;
@@ -13,45 +12,19 @@ export const signalsCommand: Command = {
   usage: '[service...] [--window <ms>] [--prometheus <url>] [--as <service>]',
   summary:
     "the fleet's golden signals over a window: RPS, success rate, p50/p95/p99 per subset, per edge and per version",
-  // --as: the Connect identity zero-trust instances are read with (their intentions must allow it).
-  options: { window: { type: 'string' }, prometheus: { type: 'string' }, as: { type: 'string' } },
+  options: { window: { type: 'string' }, ...SIGNAL_SOURCE_OPTIONS },
   async run(ctx) {
     for (const s of ctx.positionals) {
       if (s === '' || s.includes('/')) throw usageError(`invalid service name ${JSON.stringify(s)}`);
     }
     const windowMs = intOption(ctx, 'window', 1000) ?? DEFAULT_WINDOW_MS;
-    const identity = ctx.values.as;
-    if (identity !== undefined) {
-      if (ctx.values.prometheus !== undefined)
-        throw usageError('--as reads instances directly; it does not apply with --prometheus');
-      try {
-        checkSignalsIdentity(identity as string);
-      } catch (error) {
-        throw usageError(`--as: ${(error as Error).message}`);
-      }
-    }
-    const url = ctx.values.prometheus;
+    // The fleet reader reads each instance twice, `windowMs` apart: what happened in between.
+    const source = signalSourceFromFlags(ctx, ctx.consul().connection, ctx.positionals);
     let report: FleetSignalsReport;
-    if (typeof url === 'string') {
-      let source: PrometheusSignals;
-      try {
-        source = new PrometheusSignals({ url });
-      } catch (error) {
-        throw usageError(`--prometheus: ${(error as Error).message}`);
-      }
+    try {
       report = await source.read(windowMs);
-    } else {
-      // Each instance is read twice, `windowMs` apart: the figures are what happened in between.
-      const reader = new FleetSignals({
-        consul: ctx.consul().connection,
-        ...(typeof identity === 'string' ? { identity } : {}),
-        ...(ctx.positionals.length > 0 ? { services: ctx.positionals } : {}),
-      });
-      try {
-        report = await reader.read(windowMs);
-      } finally {
-        await reader.close();
-      }
+    } finally {
+      await source.close?.();
     }
     if (ctx.json) {
       ctx.io.json(report);

@@ -3,8 +3,7 @@ import { EXIT, usageError } from '../exit-codes.ts';
 import type { FleetView } from '../fleet-view/model.ts';
 import { type FleetReportSource, readFleetView } from '../fleet-view/read.ts';
 import { renderFrame } from '../fleet-view/render.ts';
-import { FleetSignals } from '../signals/fleet-signals.ts';
-import { PrometheusSignals } from '../signals/prometheus-signals.ts';
+import { SIGNAL_SOURCE_OPTIONS, signalSourceFromFlags } from '../signals/source-flags.ts';
 import { parseDuration } from './rollout.ts';
 
 const DEFAULT_INTERVAL_MS = 2000;
@@ -29,13 +28,14 @@ interface Terminal {
 
 export const topCommand: Command = {
   name: 'top',
-  usage: '[service...] [--interval 2s] [--window 10s] [--prometheus <url>] [--json] [--once]',
+  usage:
+    '[service...] [--interval 2s] [--window 10s] [--prometheus <url> | --as <service>] [--json] [--once]',
   summary:
     'a live view of the fleet per service and version: RPS, success, p50/p95/p99, rule state, ejected endpoints, open breakers, edges, rollouts',
   options: {
     interval: { type: 'string' },
     window: { type: 'string' },
-    prometheus: { type: 'string' },
+    ...SIGNAL_SOURCE_OPTIONS,
     once: { type: 'boolean' },
   },
   async run(ctx) {
@@ -50,17 +50,10 @@ export const topCommand: Command = {
     const once = ctx.values.once === true;
     const session = ctx.consul();
 
-    let source: FleetReportSource & { close?: () => Promise<void> };
-    const url = ctx.values.prometheus;
-    if (typeof url === 'string') {
-      try {
-        source = new PrometheusSignals({ url });
-      } catch (error) {
-        throw usageError(`--prometheus: ${(error as Error).message}`);
-      }
-    } else {
-      source = new FleetSignals({ consul: session.connection });
-    }
+    const source: FleetReportSource & { close?: () => Promise<void> } = signalSourceFromFlags(
+      ctx,
+      session.connection,
+    );
     const read = () =>
       readFleetView({
         source,
