@@ -7,65 +7,36 @@ import { ConsulConnection, ConsulKv } from '@meshless/consul';
 import { ConsulDevAgent } from '@meshless/consul/testing';
 import { type Random, seededRandom } from '@meshless/core';
 import { createMesh, type Mesh } from 'meshless';
+import {
+  addRequests,
+  emptyCells,
+  poisson,
+  SIM_BOUNDS,
+  type SimCells,
+  type SimTraffic,
+  simWindow,
+  sumCells,
+} from '../packages/cli/src/rollout/simulated-traffic.ts';
 import { fmtSpread, printTable, quantile, scaled, spread, writeResults } from './lib/measure.ts';
 
 const RPS = 50;
 const WEIGHT = 10;
-const BOUNDS = Array.from({ length: 14 }, (_, i) => 2 ** i);
 // Flagger's analysis: interval 1m, threshold 5, request-success-rate >= 99 %, request-duration
 // p99 below a fixed bound (here 50 ms: stable's p99 is ~32 ms at a 10 ms median).
 const FLAGGER = { intervalS: 60, threshold: 5, maxErrorPercent: 1, maxP99Ms: 50 };
 
-interface Traffic {
-  readonly errorRate: number;
-  readonly medianMs: number;
-}
-interface Cells {
-  requests: number;
-  errors: number;
-  counts: number[];
-}
+type Traffic = SimTraffic;
+type Cells = SimCells;
+const BOUNDS = SIM_BOUNDS;
+const empty = emptyCells;
+const sum = sumCells;
+const win = simWindow;
 
-function poisson(random: Random, mean: number): number {
-  let k = 0;
-  let p = Math.exp(-mean);
-  let sum = p;
-  const u = random();
-  while (u > sum && k < 10_000) {
-    k++;
-    p *= mean / k;
-    sum += p;
-  }
-  return k;
-}
-
-function empty(): Cells {
-  return { requests: 0, errors: 0, counts: new Array<number>(BOUNDS.length + 1).fill(0) };
-}
-
-/** One second of a subset's traffic: requests, failures and a latency histogram (lognormal, sigma 0.5). */
+/** One second of a subset's traffic: requests, failures and a latency histogram. */
 function second(random: Random, rps: number, t: Traffic): Cells {
   const c = empty();
-  const n = poisson(random, rps);
-  for (let i = 0; i < n; i++) {
-    if (random() < t.errorRate) c.errors++;
-    const z = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-    const ms = t.medianMs * Math.exp(0.5 * z);
-    const b = BOUNDS.findIndex((x) => ms <= x);
-    c.counts[b === -1 ? BOUNDS.length : b]!++;
-  }
-  c.requests = n;
+  addRequests(random, c, poisson(random, rps), t);
   return c;
-}
-
-function sum(cells: readonly Cells[]): Cells {
-  const out = empty();
-  for (const c of cells) {
-    out.requests += c.requests;
-    out.errors += c.errors;
-    for (let i = 0; i < out.counts.length; i++) out.counts[i]! += c.counts[i]!;
-  }
-  return out;
 }
 
 function p99(c: Cells): number {
@@ -93,13 +64,6 @@ function traffic(seed: number, seconds: number, weight: number, stable: Traffic,
   }
   return out;
 }
-
-const win = (subset: string, c: Cells) => ({
-  subset,
-  requests: c.requests,
-  errors: c.errors,
-  latency: { bounds: BOUNDS, counts: c.counts },
-});
 
 /**
  * Stable's latency before the step, as the controller reads it before its first weight write

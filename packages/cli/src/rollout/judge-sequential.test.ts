@@ -3,6 +3,15 @@ import type { LatencyHistogram, SubsetWindow } from 'meshless/contract';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_JUDGE, judge } from './judge.ts';
 import {
+  addRequests,
+  emptyCells,
+  poisson,
+  SIM_BOUNDS,
+  type SimCells,
+  type SimTraffic,
+  simWindow,
+} from './simulated-traffic.ts';
+import {
   errorShareLogLikelihoodRatio,
   latencyScale,
   latencyShiftLogLikelihoodRatio,
@@ -12,62 +21,12 @@ import {
 // The controller's continuous judging, simulated: traffic arrives second by second (Poisson), the
 // step is judged every second on its cumulative counts, promotion is considered every 5 s (the
 // interval), as controller.ts does.
-const BOUNDS = Array.from({ length: 14 }, (_, i) => 2 ** i);
+type Traffic = SimTraffic;
+const add = addRequests;
+const empty = emptyCells;
 
-function poisson(random: Random, mean: number): number {
-  let k = 0;
-  let p = Math.exp(-mean);
-  let sum = p;
-  const u = random();
-  while (u > sum && k < 10_000) {
-    k++;
-    p *= mean / k;
-    sum += p;
-  }
-  return k;
-}
-
-interface Traffic {
-  readonly errorRate: number;
-  readonly medianMs: number;
-}
-
-/** Adds `n` requests to a cumulative window (latency lognormal, sigma 0.5). */
-function add(
-  random: Random,
-  w: { requests: number; errors: number; counts: number[] },
-  n: number,
-  t: Traffic,
-) {
-  for (let i = 0; i < n; i++) {
-    if (random() < t.errorRate) w.errors++;
-    const z = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-    const ms = t.medianMs * Math.exp(0.5 * z);
-    const bucket = BOUNDS.findIndex((b) => ms <= b);
-    w.counts[bucket === -1 ? BOUNDS.length : bucket]!++;
-  }
-  w.requests += n;
-}
-
-function empty() {
-  return { requests: 0, errors: 0, counts: new Array<number>(BOUNDS.length + 1).fill(0) };
-}
-
-function windows(stable: ReturnType<typeof empty>, canary: ReturnType<typeof empty>): SubsetWindow[] {
-  return [
-    {
-      subset: 'v1',
-      requests: stable.requests,
-      errors: stable.errors,
-      latency: { bounds: BOUNDS, counts: stable.counts },
-    },
-    {
-      subset: 'v2',
-      requests: canary.requests,
-      errors: canary.errors,
-      latency: { bounds: BOUNDS, counts: canary.counts },
-    },
-  ];
+function windows(stable: SimCells, canary: SimCells): SubsetWindow[] {
+  return [simWindow('v1', stable), simWindow('v2', canary)];
 }
 
 /**
@@ -99,7 +58,7 @@ function step(
 function baselineOf(random: Random, rps: number, t: Traffic): LatencyHistogram {
   const w = empty();
   add(random, w, poisson(random, 2 * rps), t);
-  return { bounds: BOUNDS, counts: w.counts };
+  return { bounds: SIM_BOUNDS, counts: w.counts };
 }
 
 function quantile(sorted: readonly number[], q: number): number {
