@@ -5,9 +5,19 @@
 // of the pass) and the pass's thread CPU is divided by its updates; the spread is over passes.
 // The list copy with the changed endpoint is made outside the timing (the caller's cost).
 // BEFORE holds the figures of the same bench on the code before the incremental paths
-// (commit 7f51483), so the table shows both.
+// (commit 7f51483), so the table shows both. Since hash tables above a size are built in a
+// worker thread, the ring-hash and Maglev add+remove rows time only what update() does before
+// it returns; the second table measures a membership change until the new table lands.
 // Run: npm run bench -- balancer-update   (BENCH_QUICK=1: fewer updates, for debugging only)
-import { type BalancerRule, createBalancer } from '@meshless/balancer';
+import {
+  type BalancerRule,
+  createBalancer,
+  DEFAULT_MAGLEV_TABLE_SIZE,
+  MaglevBalancer,
+  MaglevPicker,
+  RingHashBalancer,
+  RingHashPicker,
+} from '@meshless/balancer';
 import type { Endpoint } from '@meshless/core';
 import { fmtSpread, median, printTable, scaled, spread, writeResults } from './lib/measure.ts';
 
@@ -197,4 +207,180 @@ for (const c of CASES) {
 }
 
 printTable('stack.update() with 1 changed endpoint (median (min-max) over passes)', rows);
+
+// A membership change (one endpoint leaves, one joins) of a ring-hash or Maglev balancer, until
+// the new table serves: before, built in place (the picker constructor, what the leaf's
+// synchronous build runs); after, the leaf's rebuild() with its background build. Per change:
+// the longest single block of the event loop (a setImmediate ticker records the gaps between its
+// turns, on alternate changes, since it spins), the main thread's CPU (thread CPU from the call
+// until the table landed, on the other changes: waiting costs none) and the wall time until the
+// new table landed. Median of the pass, then median (min-max) over passes. The first background
+// change of a pass starts the thread; it is shown apart and kept out of the steady-state figures.
+const MEMBERSHIP_PASSES = 5;
+
+interface Change {
+  blockMs: number;
+  cpuMs: number;
+  landMs: number;
+}
+
+async function longestBlock(start: () => void, landed: () => Promise<void>): Promise<number> {
+  let done = false;
+  let max = 0;
+  const t0 = performance.now();
+  start();
+  let last = performance.now();
+  max = last - t0;
+  const tick = () => {
+    const t = performance.now();
+    max = Math.max(max, t - last);
+    last = t;
+    if (!done) setImmediate(tick);
+  };
+  setImmediate(tick);
+  await landed();
+  done = true;
+  await new Promise<void>((resolve) => setImmediate(resolve)); // the gap that held the landing
+  return max;
+}
+
+async function cpuAndLanding(start: () => void, landed: () => Promise<void>): Promise<[number, number]> {
+  const c0 = threadCpuUs();
+  const t0 = performance.now();
+  start();
+  await landed();
+  return [(threadCpuUs() - c0) / 1000, performance.now() - t0];
+}
+
+/** The lists of one pass: each change, endpoint k leaves and a new one joins. */
+function* memberships(n: number, changes: number, seed: number): Generator<Endpoint[]> {
+  let list: Endpoint[] = Array.from({ length: n }, (_, i) => endpoint(i, false, 1));
+  yield list;
+  let x = seed;
+  for (let u = 0; u < changes; u++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    const k = x % n;
+    // A new id each time, after every other (ids are zero-padded): the list stays sorted by id.
+    const next = [...list.slice(0, k), ...list.slice(k + 1), endpoint(n + u, false, 1)];
+    list = next;
+    yield list;
+  }
+}
+
+async function membershipPass(
+  algorithm: 'ring-hash' | 'maglev',
+  background: boolean,
+  n: number,
+  changes: number,
+  seed: number,
+): Promise<{ steady: Change; first: Change | undefined }> {
+  const lists = memberships(n, changes + 1, seed);
+  const initial = lists.next().value as Endpoint[];
+  const random = Math.random;
+  const blocks: number[] = [];
+  const cpus: number[] = [];
+  const lands: number[] = [];
+  let first: Change | undefined;
+  let u = 0;
+  if (background) {
+    const b = algorithm === 'ring-hash' ? new RingHashBalancer({ random }) : new MaglevBalancer({ random });
+    b.rebuild(initial);
+    for (const next of lists) {
+      const start = () => b.rebuild(next);
+      const landed = () => b.whenSettled();
+      if (u === 0) {
+        const [cpuMs, landMs] = await cpuAndLanding(start, landed);
+        first = { blockMs: Number.NaN, cpuMs, landMs };
+      } else if (u % 2 === 1) blocks.push(await longestBlock(start, landed));
+      else {
+        const [cpuMs, landMs] = await cpuAndLanding(start, landed);
+        cpus.push(cpuMs);
+        lands.push(landMs);
+      }
+      if (b.picker.pick({ hashKey: `u${u}` }) === undefined) throw new Error('empty pick');
+      u++;
+    }
+    b.dispose();
+  } else {
+    const build =
+      algorithm === 'ring-hash'
+        ? (eps: Endpoint[], prev: unknown) =>
+            new RingHashPicker(eps, {}, random, prev instanceof RingHashPicker ? prev : undefined)
+        : (eps: Endpoint[], prev: unknown) =>
+            new MaglevPicker(
+              eps,
+              DEFAULT_MAGLEV_TABLE_SIZE,
+              random,
+              prev instanceof MaglevPicker ? prev : undefined,
+            );
+    let picker: RingHashPicker | MaglevPicker = build(initial, undefined);
+    for (const next of lists) {
+      const c0 = threadCpuUs();
+      const t0 = performance.now();
+      picker = build(next, picker);
+      const wall = performance.now() - t0;
+      const cpu = (threadCpuUs() - c0) / 1000;
+      if (u > 0) {
+        blocks.push(wall);
+        cpus.push(cpu);
+        lands.push(wall);
+      }
+      if (picker.pick({ hashKey: `u${u}` }) === undefined) throw new Error('empty pick');
+      u++;
+    }
+  }
+  return { steady: { blockMs: median(blocks), cpuMs: median(cpus), landMs: median(lands) }, first };
+}
+
+const membershipRows: Record<string, string | number>[] = [];
+for (const algorithm of ['ring-hash', 'maglev'] as const) {
+  if (only !== undefined && !`${algorithm} membership change`.includes(only)) continue;
+  for (const n of SIZES) {
+    const changes = scaled(algorithm === 'ring-hash' && n === 10_000 ? 12 : 20);
+    for (const background of [false, true]) {
+      const block: number[] = [];
+      const cpu: number[] = [];
+      const land: number[] = [];
+      const firstLand: number[] = [];
+      const firstCpu: number[] = [];
+      for (let p = 0; p < MEMBERSHIP_PASSES; p++) {
+        const f = await membershipPass(algorithm, background, n, changes, 11 + p);
+        block.push(f.steady.blockMs);
+        cpu.push(f.steady.cpuMs);
+        land.push(f.steady.landMs);
+        if (f.first !== undefined) {
+          firstLand.push(f.first.landMs);
+          firstCpu.push(f.first.cpuMs);
+        }
+      }
+      const key = `${algorithm} membership change @ ${n}, ${background ? 'background' : 'synchronous'}`;
+      results[key] = {
+        longestBlockMs: spread(block),
+        mainThreadCpuMs: spread(cpu),
+        landsMs: spread(land),
+        firstChange: background
+          ? { landsMs: spread(firstLand), mainThreadCpuMs: spread(firstCpu) }
+          : undefined,
+        changes,
+        passes: MEMBERSHIP_PASSES,
+      };
+      membershipRows.push({
+        algorithm,
+        endpoints: n,
+        build: background ? 'after: background' : 'before: synchronous',
+        'longest block ms': fmtSpread(spread(block), 2),
+        'main-thread CPU ms': fmtSpread(spread(cpu), 2),
+        'lands after ms': fmtSpread(spread(land), 2),
+        'first change (thread start): lands ms / CPU ms': background
+          ? `${fmtSpread(spread(firstLand), 1)} / ${fmtSpread(spread(firstCpu), 1)}`
+          : '-',
+        'changes x passes': `${changes} x ${MEMBERSHIP_PASSES}`,
+      });
+    }
+  }
+}
+printTable(
+  'membership change (1 leaves, 1 joins) until the new table serves (median (min-max) over passes)',
+  membershipRows,
+);
 writeResults('balancer-update', results);

@@ -1,4 +1,4 @@
-import type { Random } from '@meshless/core';
+import type { Logger, Random } from '@meshless/core';
 import type { EndpointStatsStore } from './endpoint-stats.ts';
 import { LeastRequestBalancer } from './least-request.ts';
 import { MaglevBalancer } from './maglev.ts';
@@ -14,6 +14,8 @@ export interface AlgorithmDeps {
   readonly stats: EndpointStatsStore;
   readonly now: () => number;
   readonly random: Random;
+  /** Where background failures are reported (a hash table build that failed). */
+  readonly logger?: Logger;
   /** The resolved rule's settings for the hash algorithms (filled with defaults). */
   readonly ringHash: { readonly minRingSize: number; readonly maxRingSize: number };
   readonly maglev: { readonly tableSize: number };
@@ -27,7 +29,7 @@ export interface BalancerAlgorithmEntry {
   readonly hashed: boolean;
 }
 
-const base = (d: AlgorithmDeps) => ({ stats: d.stats, now: d.now, random: d.random });
+const base = (d: AlgorithmDeps) => ({ stats: d.stats, now: d.now, random: d.random, logger: d.logger });
 
 // The built-ins, in the order the schema lists them. Typed as a literal so that the names
 // stay a union type (BalancerAlgorithm) for code that writes a rule.

@@ -1,4 +1,4 @@
-import type { CallOutcome, Endpoint, Event, PickContext, Picker, Random } from '@meshless/core';
+import type { CallOutcome, Endpoint, Event, Logger, PickContext, Picker, Random } from '@meshless/core';
 import { ConfigError, parseOrThrow, systemRandom } from '@meshless/core';
 import { balancerAlgorithm } from './algorithm-registry.ts';
 import {
@@ -29,6 +29,8 @@ export interface CreateBalancerOptions {
   stats?: EndpointStatsStore;
   /** EWMA time constant for a new store. Default 10 000 ms. */
   decayMs?: number;
+  /** Where background failures are reported (a ring-hash or Maglev table build). Default: nowhere. */
+  logger?: Logger;
 }
 
 const noEjections: Event<EjectionEvent> = () => ({ dispose() {} });
@@ -142,14 +144,14 @@ function checks(rule: NonNullable<ResolvedBalancerRule['outlier']>, reason: stri
 function leafFactory(
   algorithm: string,
   rule: ResolvedBalancerRule,
-  deps: { now: () => number; random: Random },
+  deps: { now: () => number; random: Random; logger: Logger | undefined },
 ): BalancerFactory {
   const entry = balancerAlgorithm(algorithm);
   if (entry === undefined)
     throw new ConfigError(`algorithm: unknown algorithm "${algorithm}"`, { path: 'algorithm' });
-  const { now, random } = deps;
+  const { now, random, logger } = deps;
   const { ringHash, maglev } = rule;
-  return (stats) => entry.create({ stats, now, random, ringHash, maglev });
+  return (stats) => entry.create({ stats, now, random, logger, ringHash, maglev });
 }
 
 /**
@@ -172,7 +174,7 @@ export function createBalancer(
   const slowStart = resolved.slowStartMs > 0 && !isHashAlgorithm(resolved.algorithm);
   if (!slowStart) stats.resetWeightScales();
 
-  const factory = leafFactory(resolved.algorithm, resolved, { now, random });
+  const factory = leafFactory(resolved.algorithm, resolved, { now, random, logger: options.logger });
   let locality: LocalityAware | undefined;
   let top: StatefulBalancer;
   if (resolved.locality.enabled && options.localZone !== undefined) {

@@ -1,8 +1,16 @@
 import type { Endpoint, PickContext, Picker, Random } from '@meshless/core';
 import { ConfigError } from '@meshless/core';
-import { fnvState, hashString, hashWithIndex } from './hash.ts';
+import { hashString } from './hash.ts';
+import { hashBuildHost } from './hash-build-host.ts';
+import { fillRing, OWNER_BITS, type RingBase } from './hash-tables.ts';
 import { sortedById } from './sorted-diff.ts';
-import { type BalancerDeps, hasExclusions, LeafBalancer } from './stateful-balancer.ts';
+import {
+  type BackgroundBuild,
+  type BalancerDeps,
+  departedIds,
+  hasExclusions,
+  LeafBalancer,
+} from './stateful-balancer.ts';
 
 export interface RingHashOptions {
   /**
@@ -28,8 +36,13 @@ export const DEFAULT_MAX_RING_SIZE = 8_388_608;
  * 1.29x and 1.53x. See docs/decisions.md.
  */
 export const POINTS_PER_WEIGHT = 512;
-/** Owner indexes are packed below the hash in one float64 for a native typed-array sort. */
-const OWNER_BITS = 2 ** 21;
+/**
+ * Rings of at least this many entries (512 endpoints of weight 1) are built off the main thread
+ * on a membership change, and live in SharedArrayBuffers so the builder thread reads them
+ * without a copy. Smaller ones (every ring of the unit tests but the background ones) are built
+ * in place: a merge of 512k entries (1 000 endpoints) blocks about 8 ms (bench/balancer-update).
+ */
+export const BACKGROUND_RING_ENTRIES = 262_144;
 
 /**
  * A Ketama-style ring: each endpoint owns the hashes of its `id` + replica number 0..k-1, with
@@ -59,62 +72,64 @@ export class RingHashPicker implements Picker {
     options: RingHashOptions,
     random: Random,
     previous?: RingHashPicker,
+    /** @internal This ring's layout, already made, and its arrays if built elsewhere (the background builder). */
+    prebuilt?: { readonly layout: RingLayout; readonly hashes?: Uint32Array; readonly owners?: Uint32Array },
   ) {
-    const minSize = options.minRingSize ?? DEFAULT_MIN_RING_SIZE;
-    const maxSize = options.maxRingSize ?? DEFAULT_MAX_RING_SIZE;
-    // Sorted by id: the ring depends on membership, not on the order the resolver listed it.
-    const eps = sortedById(endpoints);
-    if (eps.length >= OWNER_BITS) throw new ConfigError(`ring hash supports < ${OWNER_BITS} endpoints`);
+    const layout = prebuilt?.layout ?? ringLayout(endpoints, options);
+    const { eps, counts, entries, rescaled } = layout;
     this.endpoints = eps;
     this.random = random;
-    // Each endpoint's count depends on its own weight only (never on the total or the lightest).
-    const counts = new Uint32Array(eps.length);
-    let entries = 0;
-    for (let i = 0; i < eps.length; i++) {
-      counts[i] = pointsOf(eps[i]!);
-      entries += counts[i]!;
-    }
-    const rescaled = entries < minSize || entries > maxSize;
-    if (rescaled) {
-      // Outside the bounds (one endpoint, or a huge total weight): Envoy's proportional rescale.
-      const size = Math.min(maxSize, Math.max(minSize, entries));
-      const total = entries;
-      entries = 0;
-      for (let i = 0; i < counts.length; i++) {
-        counts[i] = Math.max(1, Math.round((size * counts[i]!) / total));
-        entries += counts[i]!;
-      }
-    }
     this.counts = counts;
     this.rescaled = rescaled;
-    if (previous !== undefined && !rescaled && !previous.rescaled) {
-      const reused = mergeRing(previous, eps, counts, entries);
-      if (reused !== undefined) {
-        this.hashes = reused.hashes;
-        this.owners = reused.owners;
-        return;
-      }
+    if (prebuilt?.hashes !== undefined && prebuilt.owners !== undefined) {
+      this.hashes = prebuilt.hashes;
+      this.owners = prebuilt.owners;
+      return;
     }
-    const packed = new Float64Array(entries);
-    let k = 0;
-    for (let i = 0; i < eps.length; i++) {
-      const state = fnvState(eps[i]!.id);
-      for (let r = 0; r < counts[i]!; r++) packed[k++] = hashWithIndex(state, r) * OWNER_BITS + i;
+    const plan = previous === undefined ? undefined : mergePlan(previous, layout);
+    if (plan === 'same' && previous !== undefined) {
+      // Same ids and counts (only Endpoint objects changed): the very same ring, shared (rings are never written after their build).
+      this.hashes = previous.hashes;
+      this.owners = previous.owners;
+      return;
     }
-    packed.sort();
-    this.hashes = new Uint32Array(entries);
-    this.owners = new Uint32Array(entries);
-    for (let j = 0; j < entries; j++) {
-      const v = packed[j]!;
-      const owner = v % OWNER_BITS;
-      this.owners[j] = owner;
-      this.hashes[j] = (v - owner) / OWNER_BITS;
+    const hashes = ringArray(entries);
+    const owners = ringArray(entries);
+    const merged =
+      typeof plan === 'object' &&
+      fillRing(
+        entries,
+        plan.fresh,
+        plan.fresh.map((i) => eps[i]!.id),
+        plan.freshCounts,
+        plan.base,
+        hashes,
+        owners,
+      );
+    if (!merged) {
+      // A full build writes every entry over whatever a failed merge left.
+      const all = Uint32Array.from(eps, (_, i) => i);
+      fillRing(
+        entries,
+        all,
+        eps.map((ep) => ep.id),
+        counts,
+        undefined,
+        hashes,
+        owners,
+      );
     }
+    this.hashes = hashes;
+    this.owners = owners;
   }
 
   /** @internal The ring's parts, for the next ring to reuse. */
   get ringEndpoints(): readonly Endpoint[] {
     return this.endpoints;
+  }
+  /** @internal */
+  get ringRescaled(): boolean {
+    return this.rescaled;
   }
   /** @internal */
   get ringCounts(): Uint32Array {
@@ -174,10 +189,112 @@ export class RingHashBalancer extends LeafBalancer {
     this.options = { minRingSize: options.minRingSize, maxRingSize: options.maxRingSize };
   }
 
+  private releaseBuilder: (() => void) | undefined;
+  /** The layout buildLater just made, for build() to reuse when it declined. */
+  private lastLayout: { readonly endpoints: readonly Endpoint[]; readonly layout: RingLayout } | undefined;
+
   protected build(endpoints: readonly Endpoint[]): Picker {
-    const previous = this.picker instanceof RingHashPicker ? this.picker : undefined;
-    return new RingHashPicker(endpoints, this.options, this.random, previous);
+    const previous = this.lastBuilt instanceof RingHashPicker ? this.lastBuilt : undefined;
+    const cached = this.lastLayout;
+    this.lastLayout = undefined;
+    if (cached?.endpoints !== endpoints)
+      return new RingHashPicker(endpoints, this.options, this.random, previous);
+    return new RingHashPicker(endpoints, this.options, this.random, previous, { layout: cached.layout });
   }
+
+  /**
+   * In the background: a ring of BACKGROUND_RING_ENTRIES or more that changes, when there is a
+   * ring to serve meanwhile with at least one endpoint that stays. Meanwhile the old ring skips
+   * the endpoints that left, walking clockwise past their entries: exactly where the new ring
+   * sends those keys, until the newcomers' entries land.
+   */
+  protected override buildLater(endpoints: readonly Endpoint[]): BackgroundBuild | undefined {
+    const previous = this.lastBuilt;
+    if (!hashBuildHost.available) return undefined;
+    if (!(previous instanceof RingHashPicker)) return undefined;
+    const layout = ringLayout(endpoints, this.options);
+    this.lastLayout = { endpoints, layout };
+    if (layout.entries < BACKGROUND_RING_ENTRIES) return undefined;
+    const plan = mergePlan(previous, layout);
+    if (plan === 'same') return undefined;
+    const departed = departedIds(previous.ringEndpoints, layout.eps);
+    if (departed.size === previous.ringEndpoints.length) return undefined;
+    this.lastLayout = undefined;
+    const fresh = plan?.fresh ?? Array.from(layout.eps, (_, i) => i);
+    const freshCounts = plan?.freshCounts ?? layout.counts;
+    this.releaseBuilder ??= hashBuildHost.acquire();
+    const job = hashBuildHost.run({
+      kind: 'ring',
+      entries: layout.entries,
+      freshIndex: Uint32Array.from(fresh),
+      freshIds: fresh.map((i) => layout.eps[i]!.id),
+      freshCounts: Uint32Array.from(freshCounts),
+      base: plan?.base,
+    });
+    const random = this.random;
+    const options = this.options;
+    return {
+      result: job.result.then((r) => {
+        if (r.kind !== 'ring') throw new Error('background build answered with a maglev table');
+        return new RingHashPicker(endpoints, options, random, undefined, {
+          layout,
+          hashes: r.hashes,
+          owners: r.owners,
+        });
+      }),
+      cancel: job.cancel,
+      departed,
+    };
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.releaseBuilder?.();
+    this.releaseBuilder = undefined;
+  }
+}
+
+/** A ring's endpoints (sorted by id) and entries per endpoint, rescaled to the bounds if need be. */
+export interface RingLayout {
+  readonly eps: readonly Endpoint[];
+  readonly counts: Uint32Array;
+  readonly entries: number;
+  readonly rescaled: boolean;
+}
+
+/** @internal The layout of the ring over `endpoints`. */
+export function ringLayout(endpoints: readonly Endpoint[], options: RingHashOptions): RingLayout {
+  const minSize = options.minRingSize ?? DEFAULT_MIN_RING_SIZE;
+  const maxSize = options.maxRingSize ?? DEFAULT_MAX_RING_SIZE;
+  // Sorted by id: the ring depends on membership, not on the order the resolver listed it.
+  const eps = sortedById(endpoints);
+  if (eps.length >= OWNER_BITS) throw new ConfigError(`ring hash supports < ${OWNER_BITS} endpoints`);
+  // Each endpoint's count depends on its own weight only (never on the total or the lightest).
+  const counts = new Uint32Array(eps.length);
+  let entries = 0;
+  for (let i = 0; i < eps.length; i++) {
+    counts[i] = pointsOf(eps[i]!);
+    entries += counts[i]!;
+  }
+  const rescaled = entries < minSize || entries > maxSize;
+  if (rescaled) {
+    // Outside the bounds (one endpoint, or a huge total weight): Envoy's proportional rescale.
+    const size = Math.min(maxSize, Math.max(minSize, entries));
+    const total = entries;
+    entries = 0;
+    for (let i = 0; i < counts.length; i++) {
+      counts[i] = Math.max(1, Math.round((size * counts[i]!) / total));
+      entries += counts[i]!;
+    }
+  }
+  return { eps, counts, entries, rescaled };
+}
+
+/** Ring arrays: large ones shared, so the background builder reads them where they are. */
+function ringArray(entries: number): Uint32Array {
+  return entries >= BACKGROUND_RING_ENTRIES
+    ? new Uint32Array(new SharedArrayBuffer(entries * 4))
+    : new Uint32Array(entries);
 }
 
 /** Ring entries of an endpoint before any rescale: POINTS_PER_WEIGHT per unit of weight, at least one. */
@@ -186,23 +303,26 @@ function pointsOf(ep: Endpoint): number {
 }
 
 /**
- * The ring for `eps` (sorted by id, `counts` entries each, `entries` in all) from `prev`'s:
- * entries of endpoints kept with the same count are carried over with their owner renumbered
- * (renumbering keeps their order: both lists are sorted by id), the new endpoints' entries are
- * hashed, sorted and merged in by (hash, owner), the order a full build sorts by. Undefined
- * when most of the ring would change anyway (a full build is then as cheap).
+ * How the ring for `layout` comes from `prev`'s: entries of endpoints kept with the same count
+ * are carried over with their owner renumbered (renumbering keeps their order: both lists are
+ * sorted by id), the `fresh` endpoints' entries (new, or changed count) are hashed, sorted and
+ * merged in by (hash, owner), the order a full build sorts by: the same ring a full build makes.
+ * 'same' when the ids and counts did not change; undefined when a full build is due (a ring
+ * rescaled to its bounds, or most of it would change anyway and a full build is as cheap).
  */
-function mergeRing(
+function mergePlan(
   prev: RingHashPicker,
-  eps: readonly Endpoint[],
-  counts: Uint32Array,
-  entries: number,
-): { hashes: Uint32Array; owners: Uint32Array } | undefined {
+  layout: RingLayout,
+): { base: RingBase; fresh: number[]; freshCounts: number[] } | 'same' | undefined {
+  const { eps, counts, entries, rescaled } = layout;
+  if (rescaled || prev.ringRescaled) return undefined;
   const old = prev.ringEndpoints;
   const oldCounts = prev.ringCounts;
   // Old owner index -> new one, or -1 for endpoints that left or changed count.
   const remap = new Int32Array(old.length).fill(-1);
   const fresh: number[] = [];
+  const freshCounts: number[] = [];
+  let freshEntries = 0;
   let j = 0;
   for (let i = 0; i < eps.length; i++) {
     if (j < old.length && old[j] === eps[i] && oldCounts[j] === counts[i]) {
@@ -212,46 +332,13 @@ function mergeRing(
     const id = eps[i]!.id;
     while (j < old.length && old[j]!.id < id) j++;
     if (j < old.length && old[j]!.id === id && oldCounts[j] === counts[i]) remap[j++] = i;
-    else fresh.push(i);
-  }
-  let freshEntries = 0;
-  for (const i of fresh) freshEntries += counts[i]!;
-  if (freshEntries * 4 > entries) return undefined;
-  const oldHashes = prev.ringHashes;
-  const oldOwners = prev.ringOwners;
-  // Same ids and counts (only Endpoint objects changed): the very same ring, shared (rings are never written after their build).
-  if (fresh.length === 0 && old.length === eps.length) return { hashes: oldHashes, owners: oldOwners };
-  const hashes = new Uint32Array(entries);
-  const owners = new Uint32Array(entries);
-  const added = new Float64Array(freshEntries);
-  let a = 0;
-  for (const i of fresh) {
-    const state = fnvState(eps[i]!.id);
-    for (let r = 0; r < counts[i]!; r++) added[a++] = hashWithIndex(state, r) * OWNER_BITS + i;
-  }
-  added.sort();
-  let k = 0;
-  let x = 0;
-  const n = oldHashes.length;
-  for (let o = 0; o < n; o++) {
-    const owner = remap[oldOwners[o]!]!;
-    if (owner < 0) continue;
-    const h = oldHashes[o]!;
-    const v = h * OWNER_BITS + owner;
-    while (x < freshEntries && added[x]! < v) {
-      const w = added[x++]!;
-      const wo = w % OWNER_BITS;
-      owners[k] = wo;
-      hashes[k++] = (w - wo) / OWNER_BITS;
+    else {
+      fresh.push(i);
+      freshCounts.push(counts[i]!);
+      freshEntries += counts[i]!;
     }
-    owners[k] = owner;
-    hashes[k++] = h;
   }
-  while (x < freshEntries) {
-    const w = added[x++]!;
-    const wo = w % OWNER_BITS;
-    owners[k] = wo;
-    hashes[k++] = (w - wo) / OWNER_BITS;
-  }
-  return k === entries ? { hashes, owners } : undefined;
+  if (freshEntries * 4 > entries) return undefined;
+  if (fresh.length === 0 && old.length === eps.length) return 'same';
+  return { base: { hashes: prev.ringHashes, owners: prev.ringOwners, remap }, fresh, freshCounts };
 }

@@ -188,6 +188,7 @@ export class EndpointGroups {
       random: this.options.random,
       localZone: this.options.localZone,
       localRegion: this.options.localRegion,
+      logger: this.options.logger,
     };
   }
 }
