@@ -1,16 +1,10 @@
 import type { Endpoint, PickContext, Picker, Random } from '@meshless/core';
 import { ConfigError } from '@meshless/core';
 import { hashString } from './hash.ts';
-import { hashBuildHost } from './hash-build-host.ts';
+import { HashTableBalancer } from './hash-table-balancer.ts';
 import { fillMaglev } from './hash-tables.ts';
 import { sortedById } from './sorted-diff.ts';
-import {
-  type BackgroundBuild,
-  type BalancerDeps,
-  departedIds,
-  hasExclusions,
-  LeafBalancer,
-} from './stateful-balancer.ts';
+import { type BackgroundBuild, type BalancerDeps, hasExclusions } from './stateful-balancer.ts';
 
 export interface MaglevOptions {
   /** Lookup table size, a prime well above 100 x the endpoint count. Default 65 537. */
@@ -104,7 +98,7 @@ export class MaglevPicker implements Picker {
 }
 
 /** Consistent hashing on `ctx.hashKey` with a Maglev table; random pick without a key. */
-export class MaglevBalancer extends LeafBalancer {
+export class MaglevBalancer extends HashTableBalancer {
   private readonly tableSize: number;
 
   constructor(options: MaglevOptions & BalancerDeps = {}) {
@@ -114,8 +108,6 @@ export class MaglevBalancer extends LeafBalancer {
       throw new ConfigError(`maglev.tableSize ${this.tableSize} is not prime`, { path: 'maglev.tableSize' });
     }
   }
-
-  private releaseBuilder: (() => void) | undefined;
 
   protected build(endpoints: readonly Endpoint[]): Picker {
     const previous = this.lastBuilt instanceof MaglevPicker ? this.lastBuilt : undefined;
@@ -130,36 +122,24 @@ export class MaglevBalancer extends LeafBalancer {
    */
   protected override buildLater(endpoints: readonly Endpoint[]): BackgroundBuild | undefined {
     const previous = this.lastBuilt;
-    if (!hashBuildHost.available) return undefined;
     if (!(previous instanceof MaglevPicker)) return undefined;
     if (this.tableSize * endpoints.length < BACKGROUND_MAGLEV_WORK) return undefined;
     const eps = sortedById(endpoints);
     const old = previous.tableEndpoints;
     if (sameIdsAndWeights(old, eps)) return undefined;
-    const departed = departedIds(old, eps);
-    if (departed.size === old.length) return undefined;
-    this.releaseBuilder ??= hashBuildHost.acquire();
-    const job = hashBuildHost.run({
-      kind: 'maglev',
+    const job = {
+      kind: 'maglev' as const,
       ids: eps.map((ep) => ep.id),
       weights: relativeWeights(eps),
       size: this.tableSize,
-    });
-    const { tableSize, random } = this;
-    return {
-      result: job.result.then((r) => {
-        if (r.kind !== 'maglev') throw new Error('background build answered with a ring');
-        return new MaglevPicker(eps, tableSize, random, undefined, r.table);
-      }),
-      cancel: job.cancel,
-      departed,
     };
-  }
-
-  override dispose(): void {
-    super.dispose();
-    this.releaseBuilder?.();
-    this.releaseBuilder = undefined;
+    const { tableSize, random } = this;
+    return this.inBackground(
+      old,
+      eps,
+      job,
+      (r) => new MaglevPicker(eps, tableSize, random, undefined, r.table),
+    );
   }
 }
 

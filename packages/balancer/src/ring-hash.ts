@@ -1,16 +1,10 @@
 import type { Endpoint, PickContext, Picker, Random } from '@meshless/core';
 import { ConfigError } from '@meshless/core';
 import { hashString } from './hash.ts';
-import { hashBuildHost } from './hash-build-host.ts';
+import { HashTableBalancer } from './hash-table-balancer.ts';
 import { fillRing, OWNER_BITS, type RingBase } from './hash-tables.ts';
 import { sortedById } from './sorted-diff.ts';
-import {
-  type BackgroundBuild,
-  type BalancerDeps,
-  departedIds,
-  hasExclusions,
-  LeafBalancer,
-} from './stateful-balancer.ts';
+import { type BackgroundBuild, type BalancerDeps, hasExclusions } from './stateful-balancer.ts';
 
 export interface RingHashOptions {
   /**
@@ -181,7 +175,7 @@ export class RingHashPicker implements Picker {
 }
 
 /** Consistent hashing on `ctx.hashKey` over a Ketama-style ring; random pick without a key. */
-export class RingHashBalancer extends LeafBalancer {
+export class RingHashBalancer extends HashTableBalancer {
   private readonly options: RingHashOptions;
 
   constructor(options: RingHashOptions & BalancerDeps = {}) {
@@ -189,7 +183,6 @@ export class RingHashBalancer extends LeafBalancer {
     this.options = { minRingSize: options.minRingSize, maxRingSize: options.maxRingSize };
   }
 
-  private releaseBuilder: (() => void) | undefined;
   /** The layout buildLater just made, for build() to reuse when it declined. */
   private lastLayout: { readonly endpoints: readonly Endpoint[]; readonly layout: RingLayout } | undefined;
 
@@ -210,47 +203,32 @@ export class RingHashBalancer extends LeafBalancer {
    */
   protected override buildLater(endpoints: readonly Endpoint[]): BackgroundBuild | undefined {
     const previous = this.lastBuilt;
-    if (!hashBuildHost.available) return undefined;
     if (!(previous instanceof RingHashPicker)) return undefined;
     const layout = ringLayout(endpoints, this.options);
     this.lastLayout = { endpoints, layout };
     if (layout.entries < BACKGROUND_RING_ENTRIES) return undefined;
     const plan = mergePlan(previous, layout);
     if (plan === 'same') return undefined;
-    const departed = departedIds(previous.ringEndpoints, layout.eps);
-    if (departed.size === previous.ringEndpoints.length) return undefined;
-    this.lastLayout = undefined;
     const fresh = plan?.fresh ?? Array.from(layout.eps, (_, i) => i);
     const freshCounts = plan?.freshCounts ?? layout.counts;
-    this.releaseBuilder ??= hashBuildHost.acquire();
-    const job = hashBuildHost.run({
-      kind: 'ring',
+    const job = {
+      kind: 'ring' as const,
       entries: layout.entries,
       freshIndex: Uint32Array.from(fresh),
       freshIds: fresh.map((i) => layout.eps[i]!.id),
       freshCounts: Uint32Array.from(freshCounts),
       base: plan?.base,
-    });
-    const random = this.random;
-    const options = this.options;
-    return {
-      result: job.result.then((r) => {
-        if (r.kind !== 'ring') throw new Error('background build answered with a maglev table');
-        return new RingHashPicker(endpoints, options, random, undefined, {
-          layout,
-          hashes: r.hashes,
-          owners: r.owners,
-        });
-      }),
-      cancel: job.cancel,
-      departed,
     };
-  }
-
-  override dispose(): void {
-    super.dispose();
-    this.releaseBuilder?.();
-    this.releaseBuilder = undefined;
+    const { options, random } = this;
+    const later = this.inBackground(previous.ringEndpoints, layout.eps, job, (r) => {
+      return new RingHashPicker(endpoints, options, random, undefined, {
+        layout,
+        hashes: r.hashes,
+        owners: r.owners,
+      });
+    });
+    if (later !== undefined) this.lastLayout = undefined;
+    return later;
   }
 }
 
