@@ -36,6 +36,22 @@ function maglevBalancer(): MaglevBalancer {
   return b;
 }
 
+/** Starts a background build on `b` (n endpoints, then one change), disposes it mid-build: no picker, no thread. */
+async function disposeMidBuild(b: RingHashBalancer | MaglevBalancer, n: number): Promise<void> {
+  const eps = make(n);
+  b.update(eps);
+  b.update(eps.slice(7));
+  const thread = hashBuildHost.thread!;
+  expect(thread.threadId).toBeGreaterThan(0);
+  b.dispose();
+  await b.whenSettled();
+  expect(b.picker.pick({ hashKey: 'k' })).toBeUndefined();
+  expect(hashBuildHost.thread).toBeUndefined();
+  await hashBuildHost.whenStopped();
+  // Node lists no worker among active resources: the thread's own id says it has exited (-1).
+  expect(thread.threadId).toBe(-1);
+}
+
 describe('ring-hash background build', () => {
   it('builds a small ring in place, as before', () => {
     const b = ringBalancer();
@@ -163,19 +179,7 @@ describe('ring-hash background build', () => {
     // Beside the test runner's own pipes: timers, immediates, ports.
     const open = () => process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'PipeWrap');
     const before = open();
-    const b = new RingHashBalancer({ random: seededRandom(3) });
-    const eps = make(RING_N);
-    b.update(eps);
-    b.update(eps.slice(7));
-    const thread = hashBuildHost.thread!;
-    expect(thread.threadId).toBeGreaterThan(0);
-    b.dispose();
-    await b.whenSettled();
-    expect(b.picker.pick({ hashKey: 'k' })).toBeUndefined();
-    expect(hashBuildHost.thread).toBeUndefined();
-    await hashBuildHost.whenStopped();
-    // Node lists no worker among active resources: the thread's own id says it has exited (-1).
-    expect(thread.threadId).toBe(-1);
+    await disposeMidBuild(new RingHashBalancer({ random: seededRandom(3) }), RING_N);
     // Nothing more of any kind than before (the runner's own timers may come and go).
     const count = (list: string[], kind: string) => list.filter((r) => r === kind).length;
     const after = open();
@@ -210,16 +214,6 @@ describe('Maglev background build', () => {
   });
 
   it('dispose during a build leaves no thread behind', async () => {
-    const b = new MaglevBalancer({ random: seededRandom(3) });
-    const eps = make(MAGLEV_N);
-    b.update(eps);
-    b.update(eps.slice(1));
-    const thread = hashBuildHost.thread!;
-    b.dispose();
-    await b.whenSettled();
-    expect(b.picker.pick({ hashKey: 'k' })).toBeUndefined();
-    expect(hashBuildHost.thread).toBeUndefined();
-    await hashBuildHost.whenStopped();
-    expect(thread.threadId).toBe(-1);
+    await disposeMidBuild(new MaglevBalancer({ random: seededRandom(3) }), MAGLEV_N);
   });
 });
