@@ -280,14 +280,22 @@ describe('ConnectIdentity', () => {
     expect((await agreed).trustDomain).toBe(OTHER_TD);
   });
 
-  it('logs errors instead of throwing, and ready() rejects with a ConsulError naming them', async () => {
+  it('logs errors instead of throwing; ready() rejects at once while the leaf is refused (403), and the watch gets it once granted', async () => {
     const { agent, identity, lines } = await started();
     agent.set(LEAF, 'Permission denied', 403);
     agent.set(ROOTS, rootsDoc(TD, [{ id: 'A', pem: caA.certPem, active: true }]));
-    const error = await identity.ready(400).catch((e) => e);
+    // A 60 s timeout: only the refusal can end this wait within the test's time.
+    const error = await identity.ready(60_000).catch((e) => e);
     expect(error).toBeInstanceOf(ConsulError);
     expect(String(error.message)).toMatch(/leaf: .*403/);
+    expect(String(error.message)).not.toMatch(/not ready in/);
     expect(lines.find((l) => l.startsWith('warn connect leaf watch failed'))).toMatch(/service:write on web/);
+    await expect(identity.ready(60_000)).rejects.toThrow(/403/);
+    // The operator grants it: the watch keeps trying, and the material arrives.
+    const granted = next(identity);
+    agent.set(LEAF, leafDoc(await makeLeaf('caA', [`URI:${uri(TD)}`]), '05'));
+    expect((await granted).serial).toBe('05');
+    expect((await identity.ready(60_000)).serial).toBe('05');
   });
 
   it('ready() times out on the injected clock and rejects on dispose', async () => {

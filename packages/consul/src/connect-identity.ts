@@ -89,6 +89,7 @@ export class ConnectIdentity implements Disposable {
       equals: (a, b) => a.serial === b.serial && a.certPem === b.certPem && a.keyPem === b.keyPem,
       onChange: (leaf) => {
         this.leaf = leaf;
+        this.latch.refuse(undefined);
         this.update();
       },
       onError: (error, info) => this.watchError('leaf', error, info),
@@ -117,7 +118,11 @@ export class ConnectIdentity implements Disposable {
     return this.material;
   }
 
-  /** The first material; rejects with ConsulError after `timeoutMs` (default 15 s) or on dispose. */
+  /**
+   * The first material; rejects with ConsulError after `timeoutMs` (default 15 s), on dispose, or
+   * at once while the agent refuses the leaf (403: the token lacks service:write; the watch keeps
+   * trying, and `onDidChange` fires when it is granted).
+   */
   ready(timeoutMs = 15_000): Promise<ConnectMaterial> {
     return this.latch.wait(timeoutMs, () => {
       const leaf = this.leafWatch.stats().lastError;
@@ -208,6 +213,7 @@ export class ConnectIdentity implements Disposable {
         ? { hint: `the ACL token needs service:write on ${this.options.service}` }
         : {}),
     };
+    if (status === 403 && what === 'leaf') this.latch.refuse(`leaf: ${fields.error}`);
     if (info.failures <= 1) this.logger.warn(`connect ${what} watch failed; retrying`, fields);
     else this.logger.debug(`connect ${what} watch failed; retrying`, fields);
   }

@@ -14,6 +14,8 @@ interface Waiter<T> {
 export class ReadyLatch<T> {
   private value: T | undefined;
   private closed: string | undefined;
+  /** Why the source cannot become ready as things stand (a denial): waiters fail at once meanwhile. */
+  private refusal: string | undefined;
   private readonly waiters = new Set<Waiter<T>>();
 
   constructor(
@@ -24,6 +26,7 @@ export class ReadyLatch<T> {
   wait(timeoutMs: number, why: () => string | undefined): Promise<T> {
     if (this.value !== undefined) return Promise.resolve(this.value);
     if (this.closed !== undefined) return Promise.reject(new ConsulError(this.closed, { retryable: false }));
+    if (this.refusal !== undefined) return Promise.reject(this.refusalError(this.refusal));
     return new Promise<T>((resolve, reject) => {
       const waiter: Waiter<T> = {
         resolve,
@@ -47,6 +50,25 @@ export class ReadyLatch<T> {
       w.resolve(value);
     }
     this.waiters.clear();
+  }
+
+  /**
+   * A reason (a 403: no retry will help until an operator acts) rejects the waiters now, and
+   * later waits at once, until `refuse(undefined)` or the first value. The source keeps trying.
+   */
+  refuse(reason: string | undefined): void {
+    if (this.value !== undefined || this.closed !== undefined) return;
+    this.refusal = reason;
+    if (reason === undefined) return;
+    for (const w of this.waiters) {
+      w.timer.cancel();
+      w.reject(this.refusalError(reason));
+    }
+    this.waiters.clear();
+  }
+
+  private refusalError(reason: string): ConsulError {
+    return new ConsulError(`${this.what}: ${reason}`, { retryable: false });
   }
 
   /** Rejects the waiters (dispose before the first value). */
