@@ -288,6 +288,11 @@ describe('fleet signals on a real Consul', () => {
     const windowMs = Math.ceil(performance.now() - start) + 1500;
 
     const source = new PrometheusSignals({ url: prom.url });
+    // A rollout's baseline reads 5 min of stored history at once; a history shorter than a second is refused.
+    expect(source.historyMs).toBe(300_000);
+    expect(() => new PrometheusSignals({ url: prom.url, historyMs: 10 })).toThrow(
+      /historyMs: expected 0 or 1000/,
+    );
     const report = await source.read(windowMs);
     const subset = (name: string) => report.subsets.find((s) => s.service === service && s.subset === name)!;
     // increase() extrapolates to the range's ends (same factor for every series of one target):

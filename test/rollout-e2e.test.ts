@@ -1,17 +1,29 @@
 import type { ServerResponse } from 'node:http';
-import { FleetSignals, rollout } from '@meshless/cli';
+import { FleetSignals, PrometheusSignals, rollout } from '@meshless/cli';
+import type { SignalSource } from 'meshless/contract';
 import { describe, expect, it } from 'vitest';
 import { eventually, hasApplied, putApplied } from './helpers/consul.ts';
 import { useCleanupsAndNoUnhandledRejections } from './helpers/lifecycle.ts';
 import { pacedCalls } from './helpers/paced-calls.ts';
+import { startPrometheus } from './helpers/prometheus.ts';
 import { canaryAnswer, startServedScene } from './helpers/served-mesh.ts';
 
 // End to end: a gateway calling catalog v1 (stable) and v2 (the canary), the rollout judging from
 // the fleet-signals reader (the gateway's own figures, read through the catalog), on a real Consul.
 const cleanup = useCleanupsAndNoUnhandledRejections();
 
-/** Starts the scene with `answers`, sends paced traffic, and rolls v2 out through `plan`. */
-async function release(name: string, answers: Record<string, (res: ServerResponse) => void>, plan: number[]) {
+type Scene = Awaited<ReturnType<typeof startServedScene>>;
+
+/**
+ * Starts the scene with `answers`, sends paced traffic, and rolls v2 out through `plan`, judged
+ * from `source` (default: the fleet-signals reader).
+ */
+async function release(
+  name: string,
+  answers: Record<string, (res: ServerResponse) => void>,
+  plan: number[],
+  source?: (scene: Scene) => Promise<SignalSource>,
+) {
   const scene = await startServedScene(cleanup, name, answers);
   const { prefix, service, gateway, kv, connection } = scene;
   const routesKey = `${prefix}/services/${service}/routes`;
@@ -24,8 +36,13 @@ async function release(name: string, answers: Record<string, (res: ServerRespons
   await eventually(() => client.status().endpoints === 2, 5000, '2 endpoints');
   const traffic = pacedCalls(client, { workers: 4, gapMs: 10, path: '/items' });
   cleanup(() => traffic.stop());
-  const reader = new FleetSignals({ consul: connection });
-  cleanup(() => reader.close());
+  let reader: SignalSource;
+  if (source) reader = await source(scene);
+  else {
+    const fleet = new FleetSignals({ consul: connection });
+    cleanup(() => fleet.close());
+    reader = fleet;
+  }
   const lines: string[] = [];
   const started = performance.now();
   const result = await rollout({
@@ -121,4 +138,44 @@ describe('rollout end to end', () => {
     });
     console.log(`rollout e2e (slow): ${v2Requests} requests reached v2; ${result.reason}`);
   }, 60_000);
+
+  it('--prometheus: judged from a real Prometheus scraping every 3 s, a slow v2 is rolled back by the latency test, its baseline read from stored history', async () => {
+    const { result, log, kv, routesKey, traffic } = await release(
+      'ro-e2e-prom',
+      {
+        'v1-a': canaryAnswer(Number.POSITIVE_INFINITY, 5),
+        'v2-a': canaryAnswer(Number.POSITIVE_INFINITY, 50),
+      },
+      [10, 50, 100],
+      async ({ gateway, gatewayName, service }) => {
+        const prom = await startPrometheus(
+          [{ job: gatewayName, target: `127.0.0.1:${gateway.port}` }],
+          cleanup,
+          3,
+        );
+        // Stable's calls in two scrapes: the baseline has samples to read.
+        const sel = `{job="${gatewayName}",service="${service}",subset="stable"}`;
+        await eventually(
+          async () =>
+            Number(
+              (await prom.query(`sum(increase(meshless_client_requests_total${sel}[1m]))`))[0]?.value[1] ?? 0,
+            ) > 0,
+          20_000,
+          "stable's calls scraped twice",
+        );
+        return new PrometheusSignals({ url: prom.url });
+      },
+    );
+    await traffic.stop();
+    expect(result.outcome, log).toBe('rolled-back');
+    // The sequential latency test needs stable's baseline: 2 s of a 3 s scrape holds no sample
+    // (increase() needs two), so only the 5 min of stored history gives one. Without it the
+    // first step is judged by p95/p99 alone, whose reason reads otherwise.
+    expect(result.reason, log).toMatch(/slower than stable \(2x or more over 1.41x or less/);
+    expect(log).not.toMatch(/baseline unavailable/);
+    expect(JSON.parse((await kv.get(routesKey))!.value.toString()).routes[0].to[1]).toEqual({
+      subset: 'canary',
+      weight: 0,
+    });
+  }, 90_000);
 });

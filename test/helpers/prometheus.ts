@@ -1,5 +1,5 @@
 // A real Prometheus for tests (Debian's package; .ci/run installs it): started on a free port with
-// its own config and storage, scraping the given targets every second.
+// its own config and storage, scraping the given targets every second (or as told).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,11 +33,13 @@ async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
 
 /**
  * A Prometheus of the test's own (own config, storage and port; never :9090) scraping `targets`
- * (host:port, or `{ job, target }` for a job of its own) every second; stopped by `cleanup`.
+ * (host:port, or `{ job, target }` for a job of its own) every `scrapeSeconds` (default 1);
+ * stopped by `cleanup`.
  */
 export async function startPrometheus(
   targets: string | readonly { job: string; target: string }[],
   cleanup: (fn: () => Promise<void> | void) => void,
+  scrapeSeconds = 1,
 ): Promise<Prometheus> {
   if (!existsSync(PROMETHEUS_PATH)) {
     throw new Error(
@@ -52,7 +54,7 @@ export async function startPrometheus(
     config,
     [
       'global:',
-      '  scrape_interval: 1s',
+      `  scrape_interval: ${scrapeSeconds}s`,
       '  scrape_timeout: 1s',
       'scrape_configs:',
       ...(typeof targets === 'string' ? [{ job: 'meshless', target: targets }] : targets).flatMap((t) => [

@@ -27,4 +27,10 @@ export interface SignalSource {
     windowMs: number,
     options?: { caller?: string },
   ): Promise<readonly SubsetWindow[]>;
+  /**
+   * How far back, ms, this source answers at once from samples it stored (Prometheus): the rollout
+   * reads stable's latency baseline over that much of the past instead of waiting. Absent or 0: a
+   * window is waited out (the fleet reader, which reads live counters twice).
+   */
+  readonly historyMs?: number;
 }

@@ -39,7 +39,9 @@ export interface RolloutOptions {
   /**
    * Stable's latency over this long is read before the first weight write (and on a resume): it
    * shapes the sequential latency test of the first step; later steps use the step before. 0 reads
-   * none (the first step is then judged on latency by p95/p99 only). Default 2 000.
+   * none (the first step is then judged on latency by p95/p99 only). Default 2 000. A source with
+   * history (`signals.historyMs`: Prometheus, 5 min) is read over that much of the past at once
+   * when it is longer.
    */
   readonly baselineMs?: number;
   /** Longest window judged, ms (a step's window grows from its start up to this). Default 60 000. */
@@ -412,8 +414,10 @@ class Controller {
 
   /** Stable's latency before the first step judged (see RolloutOptions.baselineMs); none on failure. */
   private async readBaseline(): Promise<void> {
-    const windowMs = Math.max(0, this.o.baselineMs ?? 2_000);
-    if (windowMs === 0) return;
+    const own = Math.max(0, this.o.baselineMs ?? 2_000);
+    if (own === 0) return;
+    // Stored samples are read at once: the longer window costs no wait and fills the histogram.
+    const windowMs = Math.max(own, this.o.signals.historyMs ?? 0);
     try {
       const windows = await this.o.signals.subsetWindows(
         this.o.service,

@@ -25,6 +25,11 @@ export interface PrometheusSignalsOptions {
   readonly versionLabel?: string;
   /** Per query. Default 5000 ms. */
   readonly timeoutMs?: number;
+  /**
+   * How much of the past a rollout's latency baseline reads (SignalSource.historyMs), within the
+   * server's retention. Default 300 000 (5 min); 0: the rollout's own `baselineMs` only.
+   */
+  readonly historyMs?: number;
 }
 
 interface Sample {
@@ -43,6 +48,7 @@ export class PrometheusSignals implements SignalSource {
   private readonly caller: string;
   private readonly version: string | undefined;
   private readonly timeoutMs: number;
+  readonly historyMs: number;
 
   constructor(options: PrometheusSignalsOptions) {
     const url = new URL(options.url);
@@ -61,6 +67,10 @@ export class PrometheusSignals implements SignalSource {
     }
     if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/.test(this.prefix)) throw new RangeError(`prefix: "${this.prefix}"`);
     this.timeoutMs = options.timeoutMs ?? 5000;
+    const history = options.historyMs ?? 300_000;
+    if (!(history === 0 || (history >= 1000 && history <= 86_400_000)))
+      throw new RangeError(`historyMs: expected 0 or 1000..86400000, got ${history}`);
+    this.historyMs = history;
   }
 
   async read(windowMs: number): Promise<FleetSignalsReport> {
