@@ -1,7 +1,8 @@
 import type { Endpoint, Picker } from '@meshless/core';
 import { hashBuildHost } from './hash-build-host.ts';
 import type { BuildJob, BuildReply } from './hash-build-protocol.ts';
-import { type BackgroundBuild, departedIds, LeafBalancer } from './stateful-balancer.ts';
+import { departedIds } from './sorted-diff.ts';
+import { type BackgroundBuild, LeafBalancer } from './stateful-balancer.ts';
 
 type Kind = BuildJob['kind'];
 type ReplyOf<K extends Kind> = Extract<BuildReply, { kind: K }>;

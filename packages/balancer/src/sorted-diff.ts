@@ -73,3 +73,20 @@ export function sortedById(endpoints: readonly Endpoint[]): readonly Endpoint[] 
   }
   return endpoints;
 }
+
+/** Ids of `old` (sorted by id) that `next` (sorted by id) does not have. */
+export function departedIds(old: readonly Endpoint[], next: readonly Endpoint[]): Set<string> {
+  const departed = new Set<string>();
+  let j = 0;
+  for (const ep of old) {
+    if (j < next.length && next[j] === ep) {
+      j++;
+      continue;
+    }
+    const id = ep.id;
+    while (j < next.length && next[j]!.id < id) j++;
+    if (j < next.length && next[j]!.id === id) j++;
+    else departed.add(id);
+  }
+  return departed;
+}

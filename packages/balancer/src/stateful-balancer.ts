@@ -201,23 +201,6 @@ class InterimPicker implements Picker {
   }
 }
 
-/** Ids of `old` (sorted by id) that `next` (sorted by id) does not have. */
-export function departedIds(old: readonly Endpoint[], next: readonly Endpoint[]): Set<string> {
-  const departed = new Set<string>();
-  let j = 0;
-  for (const ep of old) {
-    if (j < next.length && next[j] === ep) {
-      j++;
-      continue;
-    }
-    const id = ep.id;
-    while (j < next.length && next[j]!.id < id) j++;
-    if (j < next.length && next[j]!.id === id) j++;
-    else departed.add(id);
-  }
-  return departed;
-}
-
 /** True when `exclude` is given and non-empty (the retry path). */
 export function hasExclusions(exclude: ReadonlySet<string> | undefined): exclude is ReadonlySet<string> {
   return exclude !== undefined && exclude.size > 0;
